@@ -1,0 +1,60 @@
+"""Reading the YAML/JSON documents users hand us (launch specs, queue configs, schemas)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from store import BadInput
+
+
+def load_document(text_or_path: str, field: str) -> Any:
+    """A .json/.yaml/.yml file, or a JSON (or YAML) string given inline."""
+    candidate = Path(text_or_path).expanduser()
+    looks_like_path = text_or_path.endswith((".json", ".yaml", ".yml")) or candidate.is_file()
+    if looks_like_path:
+        if not candidate.is_file():
+            raise BadInput(field, f"{text_or_path} does not exist; expected a .json or .yaml file")
+        text = candidate.read_text()
+        if candidate.suffix == ".json":
+            return _parse_json(text, field, candidate.name)
+        return _parse_yaml(text, field, candidate.name)
+    stripped = text_or_path.strip()
+    if stripped.startswith(("{", "[")):
+        return _parse_json(stripped, field, "the JSON string")
+    return _parse_yaml(stripped, field, "the string")
+
+
+def _parse_json(text: str, field: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            field, f"malformed JSON in {where} (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+
+
+def _parse_yaml(text: str, field: str, where: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise BadInput(field, f"malformed YAML in {where}{place}: {problem}") from None
+
+
+def expect_mapping(value: Any, field: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInput(field, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def refuse_unknown_keys(value: dict, allowed: tuple[str, ...], field: str) -> None:
+    for key in value:
+        if key not in allowed:
+            where = f"{field}.{key}" if field else str(key)
+            raise BadInput(where, f"unknown key; expected one of {', '.join(allowed)}")

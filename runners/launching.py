@@ -1,0 +1,189 @@
+"""Turning a launch request (job, queue, overrides) into a checked queue item, or a preview."""
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from store import BadInput, JobVersion, Priority, Queue, Store
+
+from .documents import expect_mapping, load_document, refuse_unknown_keys
+from .registry import get_runner, resource_type
+from .rendering import deep_merge, default_entry_point, render_spec
+from .schema import build_run_config
+from .templating import check_macros, fill_placeholders, resolve_variables
+
+SPEC_KEYS = ("overrides", "resource_args")
+OVERRIDE_KEYS = ("run_config", "args", "entry_point")
+DRY_RUN_ID = "dryrun00"
+
+
+@dataclass
+class LaunchRequest:
+    """What a user asked for, as given (CLI flags, a form, a relaunch)."""
+
+    job: str
+    queue: str
+    spec: str | dict | None = None  # -c: a file, a JSON string, or an already-parsed dict
+    set_vars: list[str] = field(default_factory=list)  # NAME=VALUE
+    args: list[str] | None = None  # -a, each shlex-split
+    entry_point: str | None = None  # -E, shlex-split
+    priority: str = "medium"
+
+
+@dataclass(frozen=True)
+class PreparedLaunch:
+    """A checked launch, ready to enqueue or to preview."""
+
+    job: JobVersion
+    queue: Queue
+    priority: Priority
+    launch: dict
+
+
+def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
+    """Check everything that can be checked before an agent sees it. Raises BadInput."""
+    try:
+        priority = Priority.parse(request.priority)
+    except KeyError:
+        raise BadInput(
+            "-P/--priority", f"{request.priority!r}; expected one of critical, high, medium, low"
+        ) from None
+    set_vars = _parse_set_vars(request.set_vars)
+    spec = _parse_spec(request.spec)
+    job = store.jobs.resolve(request.job)
+    queue = store.queues.get(request.queue)
+    runner = get_runner(queue.resource)
+    runner.check_job(job)
+
+    overrides = spec.get("overrides", {})
+    run_config = build_run_config(job.input_schema, overrides.get("run_config"))
+    args = _argv_list(overrides.get("args"), "overrides.args") or []
+    if request.args is not None:
+        args = [part for arg in request.args for part in _split(arg, "-a/--arg")]
+    entry_point = default_entry_point(job)
+    if overrides.get("entry_point") is not None:
+        entry_point = _argv_list(overrides["entry_point"], "overrides.entry_point")
+    if request.entry_point is not None:
+        entry_point = _split(request.entry_point, "-E/--entrypoint")
+    if entry_point is not None and not entry_point:
+        raise BadInput("entry_point", "is empty; expected a command")
+
+    values = resolve_variables(queue.template_variables, set_vars)
+    queue_args = fill_placeholders(queue.resource_args, values)
+    launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
+    resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
+
+    launch = {
+        "run_config": run_config,
+        "args": args,
+        "entry_point": entry_point,
+        "resource_args": resource_args,
+        "template_variables": values,
+    }
+    for key in ("run_config", "args", "entry_point", "resource_args"):
+        check_macros(launch[key], key)
+    return PreparedLaunch(job=job, queue=queue, priority=priority, launch=launch)
+
+
+def enqueue(store: Store, prepared: PreparedLaunch, *, resume_count: int = 0) -> int:
+    return store.items.enqueue(
+        prepared.queue.id,
+        prepared.job.id,
+        prepared.job.ref,
+        prepared.launch,
+        prepared.priority,
+        resume_count=resume_count,
+    )
+
+
+def preview(
+    store: Store, prepared: PreparedLaunch, environ: Mapping[str, str] | None = None
+) -> dict:
+    """The spec the runner would get, with a placeholder run id (the real one is chosen at
+    claim time). `${env:…}` macros read this process's environment, standing in for the
+    agent's."""
+    runner = get_runner(prepared.queue.resource)
+    run_dir = store.run_dir(DRY_RUN_ID)
+    spec = render_spec(
+        job=prepared.job,
+        queue=prepared.queue.name,
+        resource=resource_type(prepared.queue.resource).name,
+        launch=prepared.launch,
+        run_id=DRY_RUN_ID,
+        item_id=None,
+        config_file=runner.config_file_path(run_dir),
+        environ=os.environ if environ is None else environ,
+    )
+    spec["priority"] = prepared.priority.label
+    return spec
+
+
+def unwrap_resource_args(value, resource: str, field: str) -> dict:
+    """Accept both `resource_args: {...}` and W&B's `resource_args: {<resource>: {...}}`."""
+    value = expect_mapping(value, field)
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        try:
+            named = resource_type(key).name
+        except BadInput:
+            return value
+        if named != resource_type(resource).name:
+            raise BadInput(
+                f"{field}.{key}",
+                f"this queue's resource is {resource}; expected"
+                f" {field}.{resource} or its keys directly",
+            )
+        return expect_mapping(inner, f"{field}.{key}")
+    return value
+
+
+def _parse_set_vars(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise BadInput("--set-var", f"{item!r}; expected NAME=VALUE")
+        values[name] = value
+    return values
+
+
+def _parse_spec(spec) -> dict:
+    if spec is None:
+        return {}
+    if isinstance(spec, str):
+        spec = load_document(spec, "-c/--config")
+    spec = expect_mapping(spec, "launch spec")
+    refuse_unknown_keys(spec, SPEC_KEYS, "")
+    overrides = expect_mapping(spec.get("overrides"), "overrides")
+    refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")
+    if "args" in overrides and not isinstance(overrides["args"], list):
+        raise BadInput("overrides.args", f"expected a list, got {type(overrides['args']).__name__}")
+    return {**spec, "overrides": overrides}
+
+
+def _argv_list(value, field: str) -> list[str] | None:
+    """A list of strings (as given), or a string shlex-split into one."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _split(value, field)
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise BadInput(field, "expected a list of strings")
+    return [str(v) for v in value]
+
+
+def _split(text: str, field: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise BadInput(field, f"{text!r}: {exc}") from None
+
+
+def load_schema_file(path: str) -> dict:
+    from .schema import check_input_schema
+
+    if not Path(path).expanduser().is_file():
+        raise BadInput("--schema", f"{path} does not exist; expected a JSON or YAML file")
+    return check_input_schema(load_document(path, "--schema"), "--schema")

@@ -1,0 +1,91 @@
+"""The runner protocol: what every target resource implements, and what it returns.
+
+A runner is about four methods: `submit` a rendered spec and get a handle, `status(handle)`,
+`logs(handle)` as lines that can follow, `cancel(handle)`. `wait` and `find` have defaults built
+on those. Everything target-specific, its SDK included, stays inside the runner's own module.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from store import JobVersion, RunState, Stage
+
+
+class RunnerError(Exception):
+    """A failure a user can act on, with the stage it happened at (agent, build or run)."""
+
+    def __init__(self, stage: Stage, message: str):
+        super().__init__(message)
+        self.stage = Stage(stage)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What a runner sees of a run. `state` is one of the run states; the agent applies it."""
+
+    state: RunState
+    message: str | None = None
+    exit_code: int | None = None
+    error_stage: Stage | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitContext:
+    """Everything a runner needs to start one run."""
+
+    run_id: str
+    run_dir: Path  # the run's own folder: log file, config file, working copy
+    log_path: Path  # the run's log: the runner's output goes here, line by line
+    spec: dict  # the rendered spec, exactly as stored on the run
+    job: JobVersion
+    artifact_path: Path | None  # the code snapshot, for code jobs
+
+
+Handle = dict[str, Any]
+
+
+class Runner:
+    """Base class of runners. Subclasses set `resource_type` and implement the four methods."""
+
+    resource_type: str = ""
+    #: seconds between status() calls in the default wait(); runners with a way to block on a
+    #: change (a pidfd, a watch stream) override wait() instead.
+    poll_interval: float = 2.0
+
+    def check_resource_args(self, resource_args: dict) -> dict:
+        """Validate this resource's config (at queue create, launch and dry-run); normalised."""
+        return resource_args
+
+    def check_job(self, job: JobVersion) -> None:
+        """Refuse, with BadInput, a job this resource can't run."""
+
+    def config_file_path(self, run_dir: Path) -> str:
+        """Where the job will find LAUNCHBAY_CONFIG_FILE, as the job sees the path."""
+        return str(run_dir / "config.json")
+
+    def submit(self, ctx: SubmitContext) -> Handle:
+        raise NotImplementedError
+
+    def status(self, handle: Handle) -> RunStatus:
+        raise NotImplementedError
+
+    def wait(self, handle: Handle, timeout: float) -> RunStatus:
+        """Block up to `timeout` seconds or until the run may have changed; return its status."""
+        import time
+
+        time.sleep(min(timeout, self.poll_interval))
+        return self.status(handle)
+
+    def logs(self, handle: Handle, follow: bool = False) -> Iterator[str]:
+        raise NotImplementedError
+
+    def cancel(self, handle: Handle, grace_seconds: float) -> None:
+        raise NotImplementedError
+
+    def find(self, run_id: str, run_dir: Path) -> Handle | None:
+        """Find a run whose handle was never recorded (the agent died right after submit)."""
+        return None

@@ -1,0 +1,58 @@
+"""Creating and editing queues: the config is checked against the resource type first."""
+
+from typing import Any
+
+from store import BadInput, Queue, Store
+
+from .documents import expect_mapping, load_document, refuse_unknown_keys
+from .launching import unwrap_resource_args
+from .registry import get_runner, resource_type
+from .templating import check_template_variables, fill_placeholders
+
+CONFIG_KEYS = ("resource_args", "template_variables")
+
+
+def check_queue_config(resource: str, document: Any) -> dict:
+    """A queue config ({resource_args, template_variables}) checked for `resource`."""
+    document = expect_mapping(document, "config")
+    refuse_unknown_keys(document, CONFIG_KEYS, "")
+    resource_args = unwrap_resource_args(document.get("resource_args"), resource, "resource_args")
+    variables = check_template_variables(resource_args, document.get("template_variables"))
+    # Check the config as it will be used: with each variable at a value it may take.
+    sample = fill_placeholders(resource_args, {n: _sample_value(s) for n, s in variables.items()})
+    get_runner(resource).check_resource_args(sample)
+    return {"resource_args": resource_args, "template_variables": variables}
+
+
+def _sample_value(schema: dict) -> Any:
+    if "default" in schema:
+        return schema["default"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if schema["type"] == "string":
+        return ""
+    return schema.get("minimum", schema.get("maximum", 0))
+
+
+def create_queue(
+    store: Store,
+    name: str,
+    resource: str,
+    config_source: str | None = None,
+    max_concurrency: int | None = None,
+) -> Queue:
+    canonical = resource_type(resource).name
+    document = load_document(config_source, "--config") if config_source else {}
+    config = check_queue_config(canonical, document)
+    return store.queues.create(name, canonical, config, max_concurrency)
+
+
+def edit_queue_config(store: Store, name: str, document: Any) -> Queue:
+    queue = store.queues.get(name)
+    config = check_queue_config(queue.resource, document)
+    return store.queues.update(name, config=config)
+
+
+def check_max_concurrency(value: int | None) -> None:
+    if value is not None and value < 1:
+        raise BadInput("--max-concurrency", f"{value}; expected a positive integer")

@@ -1,0 +1,72 @@
+"""Resource types, found without importing them: a runner's module (and SDK) loads on first use."""
+
+import importlib
+import importlib.util
+import threading
+from dataclasses import dataclass
+
+from store import BadInput
+
+from .protocol import Runner
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    name: str
+    module: str
+    class_name: str
+    description: str
+    extra: str | None = None  # the pip extra that brings its SDK
+    requires: tuple[str, ...] = ()  # top-level modules that extra provides
+    aliases: tuple[str, ...] = ()
+
+    def missing_modules(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install 'launchbay[{self.extra}]'" if self.extra else "(built in)"
+
+
+RESOURCE_TYPES: tuple[ResourceType, ...] = (
+    ResourceType(
+        name="local-process",
+        module="runners.local_process",
+        class_name="LocalProcessRunner",
+        description="runs the job as a process on this machine, in its own working directory",
+    ),
+)
+
+
+class MissingExtra(BadInput):
+    """A resource type whose SDK is not installed."""
+
+
+_runners: dict[str, Runner] = {}
+_lock = threading.Lock()
+
+
+def resource_type(name: str) -> ResourceType:
+    """The resource type called `name` (or one of its aliases)."""
+    for entry in RESOURCE_TYPES:
+        if name == entry.name or name in entry.aliases:
+            return entry
+    known = ", ".join(entry.name for entry in RESOURCE_TYPES)
+    raise BadInput("resource", f"unknown resource type {name!r}; expected one of {known}")
+
+
+def get_runner(name: str) -> Runner:
+    """The runner for a resource type, importing its module (and SDK) the first time."""
+    entry = resource_type(name)
+    with _lock:
+        runner = _runners.get(entry.name)
+        if runner is None:
+            missing = entry.missing_modules()
+            if missing:
+                raise MissingExtra(
+                    "resource", f"{entry.name} needs {', '.join(missing)}: {entry.install_hint}"
+                )
+            module = importlib.import_module(entry.module)
+            runner = getattr(module, entry.class_name)()
+            _runners[entry.name] = runner
+    return runner

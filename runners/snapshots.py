@@ -1,0 +1,71 @@
+"""Code snapshots: a local directory as a deterministic tar.gz, stored by its sha256."""
+
+import gzip
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+
+from store import BadInput
+from store.artifacts import ArtifactStore
+
+EXCLUDED_NAMES = frozenset({".git", "__pycache__", ".venv"})
+EXCLUDED_SUFFIXES = (".pyc",)
+
+
+def snapshot_directory(path: Path, artifacts: ArtifactStore) -> dict:
+    """Store a snapshot of `path`; returns the job source: its digest and what it holds."""
+    if not path.exists():
+        raise BadInput("PATH", f"{path} does not exist; expected a directory of code")
+    if not path.is_dir():
+        raise BadInput("PATH", f"{path} is not a directory; expected a directory of code")
+    files = 0
+    with tempfile.NamedTemporaryFile(suffix=".tar.gz", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+        # mtime=0 and normalised tar headers: the same files always give the same digest, so
+        # re-creating an unchanged job adds no version.
+        with (
+            gzip.GzipFile(fileobj=tmp, mode="wb", mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for relative in _walk(path):
+                tar.add(
+                    path / relative, arcname=relative.as_posix(), recursive=False, filter=_normalise
+                )
+                files += 1
+    try:
+        digest = artifacts.put_file(tmp_path)
+    finally:
+        tmp_path.unlink()
+    return {
+        "artifact": digest,
+        "files": files,
+        "requirements": (path / "requirements.txt").is_file(),
+    }
+
+
+def _walk(root: Path):
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in EXCLUDED_NAMES)
+        base = Path(folder).relative_to(root)
+        for d in dirs:
+            yield base / d
+        for name in sorted(names):
+            if name in EXCLUDED_NAMES or name.endswith(EXCLUDED_SUFFIXES):
+                continue
+            yield base / name
+
+
+def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.pax_headers = {}
+    return info
+
+
+def extract_snapshot(archive: Path, target: Path) -> None:
+    """Unpack a snapshot into `target`; the 'data' filter refuses paths that escape it."""
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(target, filter="data")

@@ -1,0 +1,128 @@
+"""Queue template variables (`{{name}}`) and launch macros (`${run_id}`, `${env:NAME}`)."""
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from store import BadInput
+
+from .schema import check_variable_schema, parse_variable
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# `$${…}` escapes a literal `${…}`.
+MACRO = re.compile(r"\$(\$?)\{([^}]*)\}")
+MACRO_NAMES = ("run_id", "job_name", "job_version", "queue_name", "image_uri")
+
+
+def walk_strings(value: Any, transform: Callable[[str], Any]) -> Any:
+    """A copy of `value` with every string (not key) replaced by `transform(string)`."""
+    if isinstance(value, str):
+        return transform(value)
+    if isinstance(value, dict):
+        return {key: walk_strings(item, transform) for key, item in value.items()}
+    if isinstance(value, list):
+        return [walk_strings(item, transform) for item in value]
+    return value
+
+
+def placeholders_in(value: Any) -> set[str]:
+    found: set[str] = set()
+
+    def collect(text: str) -> str:
+        found.update(PLACEHOLDER.findall(text))
+        return text
+
+    walk_strings(value, collect)
+    return found
+
+
+def check_template_variables(resource_args: dict, variables: Any) -> dict:
+    """Check a queue's variable schemas and that every `{{name}}` in its config is declared."""
+    variables = variables or {}
+    if not isinstance(variables, dict):
+        raise BadInput("template_variables", "expected a mapping of name to schema")
+    for name, schema in variables.items():
+        check_variable_schema(name, schema)
+    undeclared = placeholders_in(resource_args) - set(variables)
+    if undeclared:
+        name = sorted(undeclared)[0]
+        raise BadInput(
+            f"template_variables.{name}",
+            f"{{{{{name}}}}} is used in resource_args but not declared",
+        )
+    return variables
+
+
+def resolve_variables(variables: dict, set_vars: Mapping[str, str]) -> dict[str, Any]:
+    """Typed values for every variable: `--set-var` text, else the default; all checked."""
+    for name in set_vars:
+        if name not in variables:
+            known = ", ".join(variables) or "(this queue has none)"
+            raise BadInput(
+                f"--set-var {name}", f"unknown template variable; expected one of {known}"
+            )
+    values: dict[str, Any] = {}
+    for name, schema in variables.items():
+        if name in set_vars:
+            values[name] = parse_variable(name, schema, set_vars[name])
+        elif "default" in schema:
+            values[name] = schema["default"]
+        else:
+            raise BadInput(
+                f"--set-var {name}",
+                "missing; this queue's config needs it"
+                f" ({schema.get('description') or schema['type']})",
+            )
+    return values
+
+
+def fill_placeholders(value: Any, values: Mapping[str, Any]) -> Any:
+    """A string that is exactly `{{name}}` becomes the typed value; inside text, its text."""
+
+    def fill(text: str) -> Any:
+        whole = PLACEHOLDER.fullmatch(text.strip())
+        if whole:
+            return values[whole.group(1)]
+        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
+
+    return walk_strings(value, fill)
+
+
+def check_macros(value: Any, field: str) -> None:
+    """Refuse `${unknown}` at launch time, before anything is queued."""
+
+    def check(text: str) -> str:
+        for escaped, name in MACRO.findall(text):
+            if escaped:
+                continue
+            if name.startswith("env:") and len(name) > 4:
+                continue
+            if name not in MACRO_NAMES:
+                raise BadInput(
+                    field,
+                    f"unknown macro ${{{name}}}; expected one of "
+                    + ", ".join(f"${{{m}}}" for m in MACRO_NAMES)
+                    + ", ${env:NAME}",
+                )
+        return text
+
+    walk_strings(value, check)
+
+
+def substitute_macros(value: Any, macros: Mapping[str, str], environ: Mapping[str, str]) -> Any:
+    """Replace macros in every string; `${env:NAME}` reads the agent's environment."""
+
+    def substitute(match: re.Match) -> str:
+        escaped, name = match.groups()
+        if escaped:
+            return "${" + name + "}"
+        if name.startswith("env:"):
+            var = name[4:]
+            if var not in environ:
+                raise BadInput(f"${{{name}}}", f"{var} is not set in the agent's environment")
+            return environ[var]
+        if name not in macros:
+            raise BadInput(f"${{{name}}}", "unknown macro")
+        return macros[name]
+
+    return walk_strings(value, lambda text: MACRO.sub(substitute, text))

@@ -1,0 +1,242 @@
+"""Queue items: FIFO within priority, leased by one agent at a time, claimed exactly once.
+
+Each write here is one conditional statement or one `BEGIN IMMEDIATE` transaction, so that two
+agents (threads or processes) sharing the file can never take the same item.
+"""
+
+import json
+import sqlite3
+import time
+
+from .errors import BadInput, NotFound
+from .records import Queue, QueueItem
+from .states import ItemState, Priority, RunState
+
+DEFAULT_LEASE_SECONDS = 60.0
+
+_ITEM_COLUMNS = """
+    i.id, i.queue_id, q.name AS queue, i.job_version_id, i.job_ref, i.priority, i.state,
+    i.launch, i.lease_owner, i.lease_expires_at, i.run_id, i.resume_count, i.error_stage,
+    i.error_message, i.created_at, i.updated_at
+"""
+
+# The next pending item of one queue, unless the queue is paused or its live runs (and items
+# leased on their way to becoming runs) already fill its max concurrency. One statement: the
+# write lock is taken before the row is chosen, so no other agent can choose it too.
+_LEASE_NEXT = """
+UPDATE queue_items
+   SET state = 'leased', lease_owner = :owner, lease_expires_at = :expires, updated_at = :now
+ WHERE id = (SELECT id FROM queue_items
+              WHERE queue_id = :queue AND state = 'pending'
+              ORDER BY priority, id LIMIT 1)
+   AND (SELECT paused FROM queues WHERE id = :queue) = 0
+   AND ((SELECT max_concurrency FROM queues WHERE id = :queue) IS NULL
+        OR (SELECT COUNT(*) FROM runs WHERE queue_id = :queue AND ended_at IS NULL)
+           + (SELECT COUNT(*) FROM queue_items WHERE queue_id = :queue AND state = 'leased')
+           < (SELECT max_concurrency FROM queues WHERE id = :queue))
+RETURNING id, queue_id, job_version_id, job_ref, priority, state, launch, lease_owner,
+          lease_expires_at, run_id, resume_count, error_stage, error_message, created_at,
+          updated_at
+"""
+
+
+class ItemStore:
+    def __init__(self, conn: sqlite3.Connection, transaction, notify):
+        self._conn = conn
+        self._transaction = transaction
+        self._notify = notify
+
+    def enqueue(
+        self,
+        queue_id: int,
+        job_version_id: int,
+        job_ref: str,
+        launch: dict,
+        priority: Priority = Priority.MEDIUM,
+        *,
+        resume_count: int = 0,
+    ) -> int:
+        """Append an item to a queue; returns its id. `launch` must already be validated."""
+        now = time.time()
+        item_id = self._conn.execute(
+            "INSERT INTO queue_items (queue_id, job_version_id, job_ref, priority, launch,"
+            " resume_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                queue_id,
+                job_version_id,
+                job_ref,
+                int(priority),
+                json.dumps(launch),
+                resume_count,
+                now,
+                now,
+            ),
+        ).lastrowid
+        self._notify()
+        return item_id
+
+    def lease_next(
+        self, queue: Queue, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> QueueItem | None:
+        """Lease the next dispatchable item of `queue` to `owner`, or None."""
+        now = time.time()
+        row = self._conn.execute(
+            _LEASE_NEXT,
+            {"owner": owner, "expires": now + lease_seconds, "now": now, "queue": queue.id},
+        ).fetchone()
+        if row is None:
+            return None
+        return _item_from_row(row, queue.name)
+
+    def ack(self, item_id: int, owner: str, run_id: str | None = None) -> bool:
+        """Mark a leased item claimed. False if the lease was lost (cancelled or expired)."""
+        cursor = self._conn.execute(
+            "UPDATE queue_items SET state = 'claimed', run_id = ?, lease_owner = NULL,"
+            " lease_expires_at = NULL, updated_at = ?"
+            " WHERE id = ? AND state = 'leased' AND lease_owner = ?",
+            (run_id, time.time(), item_id, owner),
+        )
+        return cursor.rowcount == 1
+
+    def claim_with_run(
+        self, item: QueueItem, owner: str, run_id: str, resource: str, spec: dict
+    ) -> bool:
+        """Atomically mark a leased item claimed and create its run (state starting)."""
+        now = time.time()
+        with self._transaction():
+            if not self.ack(item.id, owner, run_id):
+                return False
+            self._conn.execute(
+                "INSERT INTO runs (id, item_id, job_version_id, job_ref, queue_id, resource,"
+                " spec, state, agent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    item.id,
+                    item.job_version_id,
+                    item.job,
+                    item.queue_id,
+                    resource,
+                    json.dumps(spec),
+                    RunState.STARTING.value,
+                    owner,
+                    now,
+                ),
+            )
+            self._conn.execute(
+                "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
+                " VALUES (?, ?, NULL, ?, ?)",
+                (run_id, now, RunState.STARTING.value, f"claimed item {item.id}"),
+            )
+        return True
+
+    def fail(self, item_id: int, stage: str, message: str) -> None:
+        """Record a failure on an item that has not ended yet (leased, or claimed with a run)."""
+        self._conn.execute(
+            "UPDATE queue_items SET state = 'failed', error_stage = ?, error_message = ?,"
+            " lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
+            " WHERE id = ? AND state IN ('leased', 'claimed')",
+            (stage, message, time.time(), item_id),
+        )
+
+    def cancel(self, item_id: int) -> QueueItem:
+        """Cancel a pending or leased item. Raises if it has moved on (claimed or ended)."""
+        cursor = self._conn.execute(
+            "UPDATE queue_items SET state = 'cancelled', lease_owner = NULL,"
+            " lease_expires_at = NULL, updated_at = ?"
+            " WHERE id = ? AND state IN ('pending', 'leased')",
+            (time.time(), item_id),
+        )
+        item = self.get(item_id)
+        if cursor.rowcount != 1:
+            raise BadInput(
+                "item",
+                f"item {item_id} is {item.state.value}; only pending or"
+                " leased items can be cancelled",
+            )
+        self._notify()
+        return item
+
+    def set_priority(self, item_id: int, priority: Priority) -> QueueItem:
+        cursor = self._conn.execute(
+            "UPDATE queue_items SET priority = ?, updated_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (int(priority), time.time(), item_id),
+        )
+        item = self.get(item_id)
+        if cursor.rowcount != 1:
+            raise BadInput(
+                "item",
+                f"item {item_id} is {item.state.value}; only pending items can change priority",
+            )
+        self._notify()
+        return item
+
+    def release_expired_leases(self) -> int:
+        """Expired leases go back to pending; ordering by (priority, id) keeps their place."""
+        return self._release("state = 'leased' AND lease_expires_at < ?", (time.time(),))
+
+    def release_leases_of(self, owners: list[str]) -> int:
+        """Leases held by agents known to be dead go back to pending at once."""
+        if not owners:
+            return 0
+        marks = ",".join("?" * len(owners))
+        return self._release(f"state = 'leased' AND lease_owner IN ({marks})", tuple(owners))
+
+    def _release(self, where: str, params: tuple) -> int:
+        cursor = self._conn.execute(
+            "UPDATE queue_items SET state = 'pending', lease_owner = NULL,"
+            f" lease_expires_at = NULL, updated_at = ? WHERE {where}",
+            (time.time(), *params),
+        )
+        if cursor.rowcount:
+            self._notify()
+        return cursor.rowcount
+
+    def get(self, item_id: int) -> QueueItem:
+        row = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM queue_items i JOIN queues q ON q.id = i.queue_id"
+            " WHERE i.id = ?",
+            (item_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound("item", f"no queue item with id {item_id}")
+        return _item_from_row(row, row["queue"])
+
+    def waiting(self, queue_id: int) -> list[QueueItem]:
+        """Pending and leased items of a queue, in dispatch order."""
+        rows = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM queue_items i JOIN queues q ON q.id = i.queue_id"
+            " WHERE i.queue_id = ? AND i.state IN ('pending', 'leased')"
+            " ORDER BY i.state = 'pending', i.priority, i.id",
+            (queue_id,),
+        ).fetchall()
+        return [_item_from_row(row, row["queue"]) for row in rows]
+
+    def count_pending(self, queue_ids: list[int]) -> int:
+        marks = ",".join("?" * len(queue_ids))
+        return self._conn.execute(
+            f"SELECT COUNT(*) FROM queue_items WHERE state IN ('pending', 'leased')"
+            f" AND queue_id IN ({marks})",
+            tuple(queue_ids),
+        ).fetchone()[0]
+
+
+def _item_from_row(row: sqlite3.Row, queue_name: str) -> QueueItem:
+    return QueueItem(
+        id=row["id"],
+        queue_id=row["queue_id"],
+        queue=queue_name,
+        job_version_id=row["job_version_id"],
+        job=row["job_ref"],
+        priority=Priority(row["priority"]),
+        state=ItemState(row["state"]),
+        launch=json.loads(row["launch"]),
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        run_id=row["run_id"],
+        resume_count=row["resume_count"],
+        error_stage=row["error_stage"],
+        error_message=row["error_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,131 @@
+"""The schema, as sqlite-utils migrations (plain functions, applied in order).
+
+`SCHEMA_VERSION` is the number of migrations; it is also written to `PRAGMA user_version` so
+that opening an up-to-date file costs one pragma and no sqlite-utils import, and so that a file
+written by a newer launchbay (a larger user_version) is recognised and refused untouched.
+"""
+
+import sqlite_utils
+
+MIGRATION_SET = "launchbay"
+
+
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE job_versions (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            version INTEGER NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('image', 'code', 'git')),
+            digest TEXT NOT NULL,
+            source TEXT NOT NULL,          -- JSON: image, artifact digest, or git url/commit/subdir
+            entrypoint TEXT,               -- JSON argv list, or NULL for the type's default
+            input_schema TEXT,             -- JSON schema of the run config, or NULL
+            created_at REAL NOT NULL,
+            UNIQUE (job_id, version)
+        );
+        CREATE TABLE job_aliases (
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            alias TEXT NOT NULL,
+            version_id INTEGER NOT NULL REFERENCES job_versions(id),
+            PRIMARY KEY (job_id, alias)
+        );
+        CREATE TABLE queues (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            config TEXT NOT NULL,          -- JSON: resource_args and template_variables
+            paused INTEGER NOT NULL DEFAULT 0,
+            max_concurrency INTEGER,
+            created_at REAL NOT NULL,
+            deleted_at REAL
+        );
+        -- A deleted queue keeps its row (its runs still point at it) but frees its name.
+        CREATE UNIQUE INDEX queues_live_name ON queues(name) WHERE deleted_at IS NULL;
+
+        -- AUTOINCREMENT: ids are never reused, so FIFO by id stays strict.
+        CREATE TABLE queue_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            queue_id INTEGER NOT NULL REFERENCES queues(id),
+            job_version_id INTEGER NOT NULL REFERENCES job_versions(id),
+            job_ref TEXT NOT NULL,         -- name:vN, kept here since versions never change
+            priority INTEGER NOT NULL DEFAULT 2,
+            state TEXT NOT NULL DEFAULT 'pending',
+            launch TEXT NOT NULL,          -- JSON: the validated launch request
+            lease_owner TEXT,
+            lease_expires_at REAL,
+            run_id TEXT,
+            resume_count INTEGER NOT NULL DEFAULT 0,
+            error_stage TEXT,
+            error_message TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX queue_items_dispatch ON queue_items(queue_id, priority, id)
+            WHERE state = 'pending';
+        CREATE INDEX queue_items_leased ON queue_items(lease_owner) WHERE state = 'leased';
+
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES queue_items(id),
+            job_version_id INTEGER NOT NULL REFERENCES job_versions(id),
+            job_ref TEXT NOT NULL,
+            queue_id INTEGER NOT NULL REFERENCES queues(id),
+            resource TEXT NOT NULL,
+            spec TEXT NOT NULL,            -- JSON: exactly what the runner received
+            state TEXT NOT NULL,
+            agent_id TEXT,
+            handle TEXT,                   -- JSON: how the runner finds the run again
+            message TEXT,
+            exit_code INTEGER,
+            error_stage TEXT,
+            error_message TEXT,
+            stop_requested_at REAL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            ended_at REAL
+        );
+        CREATE INDEX runs_created ON runs(created_at DESC, id);
+        CREATE INDEX runs_live ON runs(queue_id, state) WHERE ended_at IS NULL;
+        CREATE INDEX runs_item ON runs(item_id);
+
+        CREATE TABLE run_events (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            at REAL NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            message TEXT
+        );
+        CREATE INDEX run_events_run ON run_events(run_id, id);
+
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            hostname TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_start_time INTEGER,
+            queues TEXT NOT NULL,          -- JSON list of queue names, [] for all
+            max_jobs INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            stopped_at REAL,
+            last_error TEXT
+        );
+        """
+    )
+
+
+# Append new migrations here; never edit or reorder one that has shipped.
+MIGRATIONS = (m001_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+migrations = sqlite_utils.Migrations(MIGRATION_SET)
+for _migration in MIGRATIONS:
+    migrations()(_migration)

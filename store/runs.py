@@ -1,0 +1,205 @@
+"""Runs: one state machine (see states.py), every transition an event row."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+
+from .errors import IllegalTransition, NotFound
+from .records import Run, RunEvent, loads
+from .states import RunState
+
+# Typeable ids: no 0/o, 1/l/i; a letter first, so a run id never looks like an item number.
+_FIRST = "abcdefghjkmnpqrstuvwxyz"
+_REST = "23456789abcdefghjkmnpqrstuvwxyz"
+RUN_ID_LENGTH = 8
+
+
+def new_run_id() -> str:
+    return secrets.choice(_FIRST) + "".join(secrets.choice(_REST) for _ in range(RUN_ID_LENGTH - 1))
+
+
+_RUN_COLUMNS = """
+    r.id, r.item_id, r.job_version_id, r.job_ref, r.queue_id, q.name AS queue, r.resource,
+    r.spec, r.state, r.agent_id, r.handle, r.message, r.exit_code, r.error_stage,
+    r.error_message, r.stop_requested_at, r.created_at, r.started_at, r.ended_at
+"""
+_RUN_FROM = "runs r JOIN queues q ON q.id = r.queue_id"
+
+
+class RunStore:
+    def __init__(self, conn: sqlite3.Connection, transaction, notify):
+        self._conn = conn
+        self._transaction = transaction
+        self._notify = notify
+
+    def get(self, run_id: str) -> Run:
+        row = self._conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound("run", f"no run with id {run_id!r}")
+        return _run_from_row(row)
+
+    def list(
+        self,
+        *,
+        queue_id: int | None = None,
+        states: list[str] | None = None,
+        agent_id: str | None = None,
+        live_only: bool = False,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs newest first, optionally filtered."""
+        where, params = [], []
+        if queue_id is not None:
+            where.append("r.queue_id = ?")
+            params.append(queue_id)
+        if states:
+            where.append(f"r.state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        if agent_id is not None:
+            where.append("r.agent_id = ?")
+            params.append(agent_id)
+        if live_only:
+            where.append("r.ended_at IS NULL")
+        sql = f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.created_at DESC, r.id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_run_from_row(row) for row in self._conn.execute(sql, params)]
+
+    def events(self, run_id: str) -> list[RunEvent]:
+        rows = self._conn.execute(
+            "SELECT at, from_state, to_state, message FROM run_events WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        return [RunEvent(r["at"], r["from_state"], r["to_state"], r["message"]) for r in rows]
+
+    def transition(
+        self,
+        run_id: str,
+        to: RunState,
+        message: str | None = None,
+        *,
+        exit_code: int | None = None,
+        error_stage: str | None = None,
+        error_message: str | None = None,
+    ) -> Run:
+        """Move a run to `to`, recording an event. Terminal states are final and stamp ended_at.
+
+        A run that fails or crashes also fails its queue item, with the same stage and message.
+        """
+        to = RunState(to)
+        now = time.time()
+        with self._transaction():
+            row = self._conn.execute(
+                "SELECT state, item_id FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound("run", f"no run with id {run_id!r}")
+            current = RunState(row["state"])
+            if not current.can_become(to):
+                raise IllegalTransition(
+                    f"run {run_id} is {current.value}; it cannot become {to.value}"
+                )
+            self._conn.execute(
+                "UPDATE runs SET state = ?, message = COALESCE(?, message),"
+                " exit_code = COALESCE(?, exit_code), error_stage = COALESCE(?, error_stage),"
+                " error_message = COALESCE(?, error_message),"
+                " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
+                " ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?",
+                (
+                    to.value,
+                    message,
+                    exit_code,
+                    error_stage,
+                    error_message,
+                    to is RunState.RUNNING,
+                    now,
+                    to.is_terminal(),
+                    now,
+                    run_id,
+                ),
+            )
+            self._conn.execute(
+                "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (run_id, now, current.value, to.value, message),
+            )
+            if to in (RunState.FAILED, RunState.CRASHED):
+                self._conn.execute(
+                    "UPDATE queue_items SET state = 'failed', error_stage = ?, error_message = ?,"
+                    " updated_at = ? WHERE id = ? AND state = 'claimed'",
+                    (error_stage or "run", error_message or message, now, row["item_id"]),
+                )
+        self._notify()
+        return self.get(run_id)
+
+    def set_handle(self, run_id: str, handle: dict) -> None:
+        """Record how the runner finds this run again (pid and start time, container id…)."""
+        self._conn.execute("UPDATE runs SET handle = ? WHERE id = ?", (json.dumps(handle), run_id))
+
+    def take_over(self, run_id: str, new_owner: str, old_owner: str | None) -> bool:
+        """An agent adopts the run of an agent that died; False if another agent got it first."""
+        cursor = self._conn.execute(
+            "UPDATE runs SET agent_id = ? WHERE id = ? AND agent_id IS ?",
+            (new_owner, run_id, old_owner),
+        )
+        return cursor.rowcount == 1
+
+    def set_message(self, run_id: str, message: str) -> None:
+        """A status line from the runner that is not a state change (a warning, a phase)."""
+        self._conn.execute("UPDATE runs SET message = ? WHERE id = ?", (message, run_id))
+        self._notify()
+
+    def request_stop(self, run_id: str, message: str = "stop requested") -> Run:
+        """Ask the agent that owns a live run to stop it: the run becomes `stopping`."""
+        with self._transaction():
+            run = self.get(run_id)
+            if run.state.is_terminal():
+                raise IllegalTransition(f"run {run_id} already ended ({run.state.value})")
+            self._conn.execute(
+                "UPDATE runs SET stop_requested_at = COALESCE(stop_requested_at, ?) WHERE id = ?",
+                (time.time(), run_id),
+            )
+            if run.state is not RunState.STOPPING:
+                self.transition(run_id, RunState.STOPPING, message)
+        self._notify()
+        return self.get(run_id)
+
+    def find_for_item(self, item_id: int) -> Run | None:
+        row = self._conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.item_id = ?"
+            " ORDER BY r.created_at DESC LIMIT 1",
+            (item_id,),
+        ).fetchone()
+        return None if row is None else _run_from_row(row)
+
+
+def _run_from_row(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        item_id=row["item_id"],
+        job_version_id=row["job_version_id"],
+        job=row["job_ref"],
+        queue_id=row["queue_id"],
+        queue=row["queue"],
+        resource=row["resource"],
+        spec=json.loads(row["spec"]),
+        state=RunState(row["state"]),
+        agent_id=row["agent_id"],
+        handle=loads(row["handle"]),
+        message=row["message"],
+        exit_code=row["exit_code"],
+        error_stage=row["error_stage"],
+        error_message=row["error_message"],
+        stop_requested_at=row["stop_requested_at"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )

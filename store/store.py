@@ -1,0 +1,67 @@
+"""The store: one SQLite connection (one per thread) and the repositories that use it."""
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from .agents import AgentStore
+from .artifacts import ArtifactStore
+from .connection import open_connection
+from .items import ItemStore
+from .jobs import JobStore
+from .paths import files_dir_for, resolve_db_path
+from .queues import QueueStore
+from .runs import RunStore
+from .signals import notify_changed, signal_key
+
+
+class Store:
+    """Everything launchbay keeps, in one SQLite file and the folder beside it.
+
+    Open one per thread: `Store.open(path)`. Writes that must be atomic use `transaction()`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+        self.files_dir = files_dir_for(path)
+        self.signal_key = signal_key(path)
+        self.jobs = JobStore(conn, self.transaction)
+        self.queues = QueueStore(conn, self.transaction, self.notify)
+        self.items = ItemStore(conn, self.transaction, self.notify)
+        self.runs = RunStore(conn, self.transaction, self.notify)
+        self.agents = AgentStore(conn)
+        self.artifacts = ArtifactStore(self.files_dir / "artifacts")
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> "Store":
+        """Open the database at `path` (else `$LAUNCHBAY_DB`, else the user data dir)."""
+        resolved = resolve_db_path(path)
+        return cls(open_connection(resolved), resolved)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; joins the enclosing transaction when nested."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def notify(self) -> None:
+        """Wake agents in this process after a write they may care about."""
+        if not self.conn.in_transaction:
+            notify_changed(self.signal_key)
+
+    def run_dir(self, run_id: str) -> Path:
+        """Where a run's log, config file and working copy live."""
+        return self.files_dir / "runs" / run_id
+
+    def close(self) -> None:
+        self.conn.close()

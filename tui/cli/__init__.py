@@ -1,0 +1,66 @@
+"""The `launchbay` command line. Subcommands import what they need when they run, so that
+`launchbay queue list` stays fast and loads no cloud SDK and no Textual."""
+
+import sys
+
+import click
+
+from .agent import agent_command
+from .common import EXIT_BAD_INPUT, EXIT_FAILURE, db_option
+from .jobs import job_group
+from .launch import launch_command
+from .misc import quickstart_command, resources_command
+from .output import error_line
+from .queues import queue_group
+from .runs import runs_group
+
+VERSION = "0.1.0"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(VERSION, "--version", prog_name="launchbay")
+@db_option
+def cli():
+    """launchbay: queue ML jobs and run them on target resources from the terminal.
+
+    Jobs are versioned definitions of work; launches go on FIFO queues (priority first); an
+    agent takes them and runs each on its queue's resource (`launchbay resources` lists them).
+    Everything lives in one SQLite file."""
+
+
+for command in (
+    job_group,
+    queue_group,
+    launch_command,
+    agent_command,
+    runs_group,
+    resources_command,
+    quickstart_command,
+):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: bad input is one line and exit 2; other failures exit 1."""
+    from store import BadInput, StoreError
+
+    try:
+        cli.main(args=argv, prog_name="launchbay", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        error_line("aborted")
+        sys.exit(EXIT_FAILURE)
+    except click.ClickException as exc:
+        if isinstance(exc, click.UsageError):
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        error_line(exc.format_message())
+        sys.exit(EXIT_FAILURE)
+    except BadInput as exc:
+        error_line(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    except StoreError as exc:
+        error_line(str(exc))
+        sys.exit(EXIT_FAILURE)
+    sys.exit(0)

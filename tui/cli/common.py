@@ -1,0 +1,53 @@
+"""What every command shares: the --db option, opening the store, exit codes."""
+
+import functools
+
+import click
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _remember_db(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.find_root().meta["launchbay.db"] = value
+    return value
+
+
+def db_option(func):
+    """`--db PATH`, accepted on the group and on every command (the command's wins)."""
+    return click.option(
+        "--db",
+        metavar="PATH",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_db,
+        help="SQLite file to use (default: $LAUNCHBAY_DB, else the user data dir).",
+    )(func)
+
+
+def json_option(func):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def open_store():
+    """The store named by --db / $LAUNCHBAY_DB / the default."""
+    from store import Store
+
+    ctx = click.get_current_context()
+    return Store.open(ctx.find_root().meta.get("launchbay.db"))
+
+
+def with_store(func):
+    """Pass an open store as the first argument, and close it afterwards."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        store = open_store()
+        try:
+            return func(store, *args, **kwargs)
+        finally:
+            store.close()
+
+    return wrapper

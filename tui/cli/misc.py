@@ -1,0 +1,79 @@
+"""`launchbay resources` and `launchbay quickstart`."""
+
+import click
+
+from .common import db_option, json_option, open_store
+from .output import note, print_json, print_table
+
+
+@click.command("resources")
+@json_option
+def resources_command(as_json):
+    """List the target resource types this launchbay knows and what each needs installed."""
+    from runners.registry import RESOURCE_TYPES
+
+    rows = [
+        {
+            "name": r.name,
+            "aliases": list(r.aliases),
+            "extra": r.extra,
+            "installed": not r.missing_modules(),
+            "install": r.install_hint,
+            "description": r.description,
+        }
+        for r in RESOURCE_TYPES
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["resource", "installed", "install", "description"],
+        [
+            (r["name"], "yes" if r["installed"] else "no", r["install"], r["description"])
+            for r in rows
+        ],
+    )
+
+
+@click.command("quickstart")
+@click.option(
+    "--epochs", type=int, default=3, show_default=True, help="The sample job's run config override."
+)
+@db_option
+def quickstart_command(epochs):
+    """Create the sample job and a local-process queue, launch the job, run it, show its log."""
+    from runners.agent import Agent
+    from runners.launching import LaunchRequest, enqueue, prepare_launch
+    from runners.sample import ensure_sample
+
+    store = open_store()
+    try:
+        created, queue = ensure_sample(store)
+        job = created.version
+        note(f"store: {store.path}")
+        note(
+            f"job {job.ref} ({'created' if created.created else 'unchanged'}), queue"
+            f" {queue.name} ({queue.resource})"
+        )
+        request = LaunchRequest(
+            job=job.ref,
+            queue=queue.name,
+            spec={"overrides": {"run_config": {"epochs": epochs, "learning_rate": 0.2}}},
+        )
+        item_id = enqueue(store, prepare_launch(store, request))
+        note(f"enqueued item {item_id}; running an agent until the queue is empty…")
+        Agent(store.path, queues=[queue.name], until_empty=True, report=note).run()
+        run = store.runs.find_for_item(item_id)
+        if run is None:
+            item = store.items.get(item_id)
+            raise click.ClickException(f"item {item_id} did not run: {item.error_message}")
+        log = (store.run_dir(run.id) / "output.log").read_text()
+        click.echo(log, nl=False)
+        note(
+            f"run {run.id}: {run.state.value} (exit code {run.exit_code});"
+            f" see `launchbay runs describe {run.id}`"
+        )
+        if run.state.value != "finished":
+            raise SystemExit(1)
+    finally:
+        store.close()

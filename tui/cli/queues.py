@@ -1,0 +1,160 @@
+"""`launchbay queue …`: create, list, describe, pause, resume, delete."""
+
+import click
+
+from .common import db_option, json_option, with_store
+from .output import ago, print_json, print_table
+
+_COUNTED = ("pending", "leased", "claimed", "failed", "cancelled")
+
+
+@click.group("queue")
+@db_option
+def queue_group():
+    """Launch queues: FIFO lists of work for one target resource."""
+
+
+@queue_group.command("create")
+@click.argument("name")
+@click.option(
+    "--resource",
+    "-r",
+    required=True,
+    metavar="TYPE",
+    help="Target resource type (see `launchbay resources`).",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config",
+    metavar="FILE",
+    help="YAML or JSON with resource_args and template_variables.",
+)
+@click.option(
+    "--max-concurrency",
+    type=int,
+    metavar="N",
+    help="At most N runs of this queue live at once (default: no limit).",
+)
+@json_option
+@db_option
+@with_store
+def create_queue(store, name, resource, config, max_concurrency, as_json):
+    """Create queue NAME for a target resource."""
+    from runners.queues import check_max_concurrency, create_queue
+
+    check_max_concurrency(max_concurrency)
+    queue = create_queue(store, name, resource, config, max_concurrency)
+    if as_json:
+        print_json(queue.to_json())
+    else:
+        click.echo(f"created queue {queue.name} ({queue.resource})")
+
+
+@queue_group.command("list")
+@json_option
+@db_option
+@with_store
+def list_queues(store, as_json):
+    """List queues with their counts of items by state."""
+    queues = store.queues.list()
+    counts = store.queues.counts()
+    if as_json:
+        print_json([{**q.to_json(), "counts": _counts(counts, q.id)} for q in queues])
+        return
+    print_table(
+        ["queue", "resource", "state", "max", "pending", "live runs", "failed", "created"],
+        [
+            (
+                q.name,
+                q.resource,
+                "paused" if q.paused else "active",
+                q.max_concurrency or "-",
+                counts.get(q.id, {}).get("pending", 0),
+                counts.get(q.id, {}).get("live_runs", 0),
+                counts.get(q.id, {}).get("failed", 0),
+                ago(q.created_at),
+            )
+            for q in queues
+        ],
+        empty="no queues yet: launchbay queue create NAME --resource local-process",
+    )
+
+
+def _counts(counts: dict, queue_id: int) -> dict:
+    mine = counts.get(queue_id, {})
+    return {
+        **{state: mine.get(state, 0) for state in _COUNTED},
+        "live_runs": mine.get("live_runs", 0),
+    }
+
+
+@queue_group.command("describe")
+@click.argument("name")
+@json_option
+@db_option
+@with_store
+def describe_queue(store, name, as_json):
+    """Describe a queue, with its waiting items in dispatch order and why each waits."""
+    from runners.waiting import waiting_reasons
+
+    queue = store.queues.get(name)
+    counts = _counts(store.queues.counts(), queue.id)
+    waiting = waiting_reasons(store, queue)
+    if as_json:
+        print_json(
+            {
+                **queue.to_json(),
+                "counts": counts,
+                "waiting": [{**item.to_json(), "reason": reason} for item, reason in waiting],
+            }
+        )
+        return
+    import yaml
+
+    click.echo(f"queue:            {queue.name}")
+    click.echo(f"resource:         {queue.resource}")
+    click.echo(f"state:            {'paused' if queue.paused else 'active'}")
+    click.echo(f"max concurrency:  {queue.max_concurrency or 'no limit'}")
+    click.echo("counts:           " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo("config:")
+    click.echo("  " + yaml.safe_dump(queue.config, sort_keys=False).rstrip().replace("\n", "\n  "))
+    click.echo("waiting items (dispatch order):")
+    print_table(
+        ["item", "job", "priority", "state", "enqueued", "waiting because"],
+        [
+            (item.id, item.job, item.priority.label, item.state.value, ago(item.created_at), reason)
+            for item, reason in waiting
+        ],
+        empty="  (none)",
+    )
+
+
+@queue_group.command("pause")
+@click.argument("name")
+@db_option
+@with_store
+def pause_queue(store, name):
+    """Stop dispatching from queue NAME (live runs go on)."""
+    store.queues.set_paused(name, True)
+    click.echo(f"paused queue {name}")
+
+
+@queue_group.command("resume")
+@click.argument("name")
+@db_option
+@with_store
+def resume_queue(store, name):
+    """Dispatch from queue NAME again."""
+    store.queues.set_paused(name, False)
+    click.echo(f"resumed queue {name}")
+
+
+@queue_group.command("delete")
+@click.argument("name")
+@db_option
+@with_store
+def delete_queue(store, name):
+    """Delete queue NAME (it must have no waiting items or live runs; its history is kept)."""
+    store.queues.delete(name)
+    click.echo(f"deleted queue {name}")

@@ -1,0 +1,158 @@
+"""`launchbay runs …`: list, describe, logs, cancel."""
+
+import time
+
+import click
+
+from .common import db_option, json_option, with_store
+from .output import ago, human_duration, note, print_json, print_table
+
+
+@click.group("runs")
+@db_option
+def runs_group():
+    """Runs: one launch of a job on a queue's resource."""
+
+
+_STATES = [
+    "starting",
+    "running",
+    "stopping",
+    "finished",
+    "failed",
+    "stopped",
+    "preempted",
+    "crashed",
+]
+
+
+@runs_group.command("list")
+@click.option("--queue", "-q", metavar="QUEUE", help="Only runs of this queue.")
+@click.option(
+    "--state",
+    "-s",
+    "states",
+    multiple=True,
+    type=click.Choice(_STATES),
+    help="Only runs in this state (repeatable).",
+)
+@click.option(
+    "--limit", "-n", type=int, default=50, show_default=True, help="Newest N runs; 0 for all."
+)
+@json_option
+@db_option
+@with_store
+def list_runs(store, queue, states, limit, as_json):
+    """List runs, newest first."""
+    queue_id = store.queues.get(queue).id if queue else None
+    runs = store.runs.list(queue_id=queue_id, states=list(states) or None, limit=limit or None)
+    if as_json:
+        print_json([run.to_json() for run in runs])
+        return
+    now = time.time()
+    print_table(
+        ["run", "job", "queue", "resource", "state", "started", "duration", "exit", "item"],
+        [
+            (
+                r.id,
+                r.job,
+                r.queue,
+                r.resource,
+                r.state.value,
+                ago(r.started_at),
+                human_duration((r.ended_at or now) - r.started_at) if r.started_at else "-",
+                r.exit_code,
+                r.item_id,
+            )
+            for r in runs
+        ],
+        empty="no runs yet",
+    )
+
+
+@runs_group.command("describe")
+@click.argument("run_id")
+@json_option
+@db_option
+@with_store
+def describe_run(store, run_id, as_json):
+    """Describe a run: state, error, handle, events and the rendered spec (secrets hidden)."""
+    from runners.rendering import redact
+
+    run = store.runs.get(run_id)
+    events = store.runs.events(run_id)
+    if as_json:
+        print_json(
+            {
+                **run.to_json(),
+                "spec": redact(run.spec),
+                "handle": redact(run.handle),
+                "events": [e.to_json() for e in events],
+                "log": str(store.run_dir(run.id) / "output.log"),
+            }
+        )
+        return
+    import json
+
+    click.echo(f"run:        {run.id}")
+    click.echo(f"job:        {run.job}")
+    click.echo(f"queue:      {run.queue} ({run.resource})")
+    click.echo(f"item:       {run.item_id}")
+    click.echo(f"state:      {run.state.value}" + (f" — {run.message}" if run.message else ""))
+    click.echo(f"exit code:  {run.exit_code if run.exit_code is not None else '-'}")
+    if run.error_stage or run.error_message:
+        click.echo(f"error:      [{run.error_stage}] {run.error_message}")
+    click.echo(f"created:    {ago(run.created_at)}")
+    if run.started_at:
+        end = run.ended_at or time.time()
+        click.echo(f"duration:   {human_duration(end - run.started_at)}")
+    click.echo(f"handle:     {json.dumps(redact(run.handle)) if run.handle else '-'}")
+    click.echo(f"log:        {store.run_dir(run.id) / 'output.log'}")
+    click.echo("events:")
+    for event in events:
+        arrow = f"{event.from_state or '·'} → {event.to_state}"
+        click.echo(f"  {ago(event.at):>10}  {arrow:<22} {event.message or ''}".rstrip())
+    click.echo("spec:")
+    click.echo("  " + json.dumps(redact(run.spec), indent=2).replace("\n", "\n  "))
+
+
+@runs_group.command("logs")
+@click.argument("run_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
+@db_option
+@with_store
+def run_logs(store, run_id, follow):
+    """Print a run's log (stdout and stderr)."""
+    from runners.logfile import follow_lines
+
+    run = store.runs.get(run_id)
+    path = store.run_dir(run.id) / "output.log"
+
+    def ended() -> bool:
+        return store.runs.get(run_id).state.is_terminal()
+
+    stdout = click.get_text_stream("stdout")
+    try:
+        for line in follow_lines(path, ended, follow=follow and not run.state.is_terminal()):
+            stdout.write(line + "\n")
+            if follow:
+                stdout.flush()
+    except BrokenPipeError:  # `launchbay runs logs X | head`
+        pass
+
+
+@runs_group.command("cancel")
+@click.argument("ident", metavar="ID")
+@db_option
+@with_store
+def cancel(store, ident):
+    """Cancel ID: a run id stops a live run; a queue item id cancels a waiting item."""
+    from runners.cancelling import cancel_by_id
+
+    message = cancel_by_id(store, ident)
+    click.echo(message)
+    note(
+        "the agent that owns the run stops it (SIGTERM, then SIGKILL after the grace)"
+        if "stopping" in message
+        else ""
+    )
