@@ -274,6 +274,7 @@ class Agent:
                 spec=live.spec,
                 job=job,
                 artifact_path=store.artifacts.path_for(artifact) if artifact else None,
+                agent_env=self.environ,
             )
             handle = live.runner.submit(ctx)
         except RunnerError as exc:

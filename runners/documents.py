@@ -10,11 +10,23 @@ from store import BadInput
 def load_document(text_or_path: str, field: str) -> Any:
     """A .json/.yaml/.yml file, or a JSON (or YAML) string given inline."""
     candidate = Path(text_or_path).expanduser()
-    looks_like_path = text_or_path.endswith((".json", ".yaml", ".yml")) or candidate.is_file()
-    if looks_like_path:
+    # Inline documents have structure; a bare word is a file name that was mistyped.
+    looks_inline = any(mark in text_or_path for mark in ":{[\n")
+    if not looks_inline or candidate.exists():
+        if candidate.is_dir():
+            raise BadInput(field, f"{text_or_path} is a directory; expected a .json or .yaml file")
         if not candidate.is_file():
-            raise BadInput(field, f"{text_or_path} does not exist; expected a .json or .yaml file")
-        text = candidate.read_text()
+            raise BadInput(
+                field,
+                f"{text_or_path} does not exist; expected a .json or .yaml file"
+                " or an inline JSON object",
+            )
+        try:
+            text = candidate.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as exc:
+            raise BadInput(
+                field, f"{text_or_path}: cannot read ({exc}); expected a UTF-8 .json or .yaml file"
+            ) from None
         if candidate.suffix == ".json":
             return _parse_json(text, field, candidate.name)
         return _parse_yaml(text, field, candidate.name)

@@ -53,7 +53,12 @@ def resolve(url: str, ref: str | None, subdir: str | None) -> dict:
                 raise BadInput("--ref", f"{ref!r} is not a branch, tag or commit of {url}")
             commit = _fetch_commit(repo, url, ref)
         else:
-            _fetch(repo, url, commit)
+            try:
+                _fetch(repo, url, commit)
+            except git.GitCommandError as exc:
+                raise BadInput(
+                    "URL", f"{url}: fetching {commit[:12]} failed: {_last_line(exc)}"
+                ) from None
         if subdir:
             try:
                 kind = repo.git.cat_file("-t", f"{commit}:{subdir}")

@@ -68,7 +68,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     if request.entry_point is not None:
         entry_point = _split(request.entry_point, "-E/--entrypoint")
     if entry_point is not None and not entry_point:
-        raise BadInput("entry_point", "is empty; expected a command")
+        field = "-E/--entrypoint" if request.entry_point is not None else "overrides.entry_point"
+        raise BadInput(field, "is empty; expected a command")
 
     values = resolve_variables(queue.template_variables, set_vars)
     queue_args = fill_placeholders(queue.resource_args, values)

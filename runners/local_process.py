@@ -35,6 +35,10 @@ _WRAPPER = (
 )
 
 
+# The agent's own store is not the job's business.
+_NOT_INHERITED = frozenset({"LAUNCHBAY_DB"})
+
+
 class LocalProcessConfig(BaseModel):
     """resource_args of a local-process queue or launch."""
 
@@ -92,7 +96,8 @@ class LocalProcessRunner(Runner):
         argv = [*(ctx.spec["entry_point"] or []), *ctx.spec["args"]]
         if not argv:
             raise RunnerError(Stage.RUN, f"{ctx.job.ref} has no entrypoint; give one with -E")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **config.env, **ctx.spec["env"]}
+        inherited = {k: v for k, v in ctx.agent_env.items() if k not in _NOT_INHERITED}
+        env = {**inherited, "PYTHONUNBUFFERED": "1", **config.env, **ctx.spec["env"]}
         _check_executable(argv[0], cwd, env.get("PATH", os.defpath))
         exit_file = ctx.run_dir / "exit_code"
         log_fd = open_append(ctx.log_path)

@@ -5,7 +5,7 @@ A runner is about four methods: `submit` a rendered spec and get a handle, `stat
 on those. Everything target-specific, its SDK included, stays inside the runner's own module.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class SubmitContext:
     spec: dict  # the rendered spec, exactly as stored on the run
     job: JobVersion
     artifact_path: Path | None  # the code snapshot, for code jobs
+    agent_env: Mapping[str, str]  # the agent's environment, which local jobs inherit
 
 
 Handle = dict[str, Any]

@@ -7,6 +7,7 @@ hyper-parameter is then an error at launch instead of a silently ignored value.
 """
 
 import copy
+import math
 from typing import Any
 
 from store import BadInput
@@ -73,7 +74,8 @@ def _check_property_schema(schema: Any, field: str) -> None:
 
 def build_run_config(schema: dict | None, overrides: dict | None) -> dict:
     """The run config a job sees: the schema's defaults, then the launch's overrides, checked."""
-    overrides = overrides or {}
+    if overrides is None:
+        overrides = {}
     if not isinstance(overrides, dict):
         raise BadInput("overrides.run_config", "expected a mapping of names to values")
     if schema is None:
@@ -106,6 +108,8 @@ def check_value(value: Any, schema: dict, field: str) -> None:
             f"{value!r} is not allowed; expected one of {', '.join(map(repr, schema['enum']))}",
         )
     if _is_number(value):
+        if not math.isfinite(value):
+            raise BadInput(field, f"{value!r}; expected a finite number")
         if "minimum" in schema and value < schema["minimum"]:
             raise BadInput(field, f"{value!r} is below the minimum; expected {_describe(schema)}")
         if "maximum" in schema and value > schema["maximum"]:

@@ -25,14 +25,14 @@ def snapshot_directory(path: Path, artifacts: ArtifactStore) -> dict:
         # mtime=0 and normalised tar headers: the same files always give the same digest, so
         # re-creating an unchanged job adds no version.
         with (
-            gzip.GzipFile(fileobj=tmp, mode="wb", mtime=0) as gz,
+            gzip.GzipFile(filename="", fileobj=tmp, mode="wb", mtime=0) as gz,
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
             for relative in _walk(path):
                 tar.add(
                     path / relative, arcname=relative.as_posix(), recursive=False, filter=_normalise
                 )
-                files += 1
+                files += not (path / relative).is_dir()
     try:
         digest = artifacts.put_file(tmp_path)
     finally:

@@ -2,8 +2,6 @@
 
 import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 
@@ -23,6 +21,9 @@ class ArtifactStore:
         digest = sha.hexdigest()
         target = self.path_for(digest)
         if not target.exists():
+            import shutil  # imported here: shutil pulls in lzma and bz2, slow for every CLI call
+            import tempfile
+
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Copy to a temporary name then rename: a reader never sees half a file.
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")

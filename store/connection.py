@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 from .errors import DatabaseUnusable
+from .schema_version import SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
@@ -38,11 +39,8 @@ def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
         # the last commits. It is what makes each small transaction cheap.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        if migrate:
-            from .migrations import SCHEMA_VERSION
-
-            if version < SCHEMA_VERSION:
-                _apply_migrations(conn, path)
+        if migrate and version < SCHEMA_VERSION:
+            _apply_migrations(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise DatabaseUnusable("database", f"{path}: not a usable SQLite database ({exc})") from exc
@@ -76,6 +74,15 @@ def _check_usable(path: Path) -> None:
 def _create_private_file(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (FileExistsError, NotADirectoryError):
+        raise DatabaseUnusable(
+            "database", f"{path}: a parent of this path is a file, not a directory"
+        ) from None
+    except OSError as exc:
+        raise DatabaseUnusable(
+            "database", f"{path.parent}: cannot create ({exc.strerror})"
+        ) from None
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return  # another process created it first; it made it 0600 too
@@ -85,8 +92,6 @@ def _create_private_file(path: Path) -> None:
 
 
 def _refuse_newer_schema(path: Path, version: int) -> None:
-    from .migrations import SCHEMA_VERSION
-
     if version > SCHEMA_VERSION:
         raise DatabaseUnusable(
             "database",
@@ -98,7 +103,7 @@ def _refuse_newer_schema(path: Path, version: int) -> None:
 def _apply_migrations(conn: sqlite3.Connection, path: Path) -> None:
     import sqlite_utils
 
-    from .migrations import SCHEMA_VERSION, migrations
+    from .migrations import migrations
 
     # BEGIN IMMEDIATE serialises migrating processes: the second one waits, then sees the
     # version the first one wrote and has nothing to do.

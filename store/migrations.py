@@ -7,6 +7,8 @@ written by a newer launchbay (a larger user_version) is recognised and refused u
 
 import sqlite_utils
 
+from .schema_version import SCHEMA_VERSION
+
 MIGRATION_SET = "launchbay"
 
 
@@ -124,7 +126,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 # Append new migrations here; never edit or reorder one that has shipped.
 MIGRATIONS = (m001_initial,)
-SCHEMA_VERSION = len(MIGRATIONS)
+if len(MIGRATIONS) != SCHEMA_VERSION:
+    raise RuntimeError("store/schema_version.py must equal the number of migrations")
 
 migrations = sqlite_utils.Migrations(MIGRATION_SET)
 for _migration in MIGRATIONS:

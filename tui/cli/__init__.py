@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_FAILURE)
     except click.ClickException as exc:
         if isinstance(exc, click.UsageError):
-            exc.show()
+            where = exc.ctx.command_path if exc.ctx else "launchbay"
+            error_line(f"{exc.format_message()} (see '{where} --help')")
             sys.exit(EXIT_BAD_INPUT)
         error_line(exc.format_message())
         sys.exit(EXIT_FAILURE)

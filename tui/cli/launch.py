@@ -73,7 +73,7 @@ def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority
         return
     item_id = enqueue(store, prepared)
     if as_json:
-        print_json(store.items.get(item_id).to_json())
+        print_json(redact(store.items.get(item_id).to_json()))
     else:
         click.echo(item_id)
         note(

@@ -46,7 +46,9 @@ def create_queue(store, name, resource, config, max_concurrency, as_json):
     check_max_concurrency(max_concurrency)
     queue = create_queue(store, name, resource, config, max_concurrency)
     if as_json:
-        print_json(queue.to_json())
+        from runners.rendering import redact
+
+        print_json(redact(queue.to_json()))
     else:
         click.echo(f"created queue {queue.name} ({queue.resource})")
 
@@ -60,7 +62,9 @@ def list_queues(store, as_json):
     queues = store.queues.list()
     counts = store.queues.counts()
     if as_json:
-        print_json([{**q.to_json(), "counts": _counts(counts, q.id)} for q in queues])
+        from runners.rendering import redact
+
+        print_json([redact({**q.to_json(), "counts": _counts(counts, q.id)}) for q in queues])
         return
     print_table(
         ["queue", "resource", "state", "max", "pending", "live runs", "failed", "created"],
@@ -96,6 +100,7 @@ def _counts(counts: dict, queue_id: int) -> dict:
 @with_store
 def describe_queue(store, name, as_json):
     """Describe a queue, with its waiting items in dispatch order and why each waits."""
+    from runners.rendering import redact
     from runners.waiting import waiting_reasons
 
     queue = store.queues.get(name)
@@ -103,11 +108,13 @@ def describe_queue(store, name, as_json):
     waiting = waiting_reasons(store, queue)
     if as_json:
         print_json(
-            {
-                **queue.to_json(),
-                "counts": counts,
-                "waiting": [{**item.to_json(), "reason": reason} for item, reason in waiting],
-            }
+            redact(
+                {
+                    **queue.to_json(),
+                    "counts": counts,
+                    "waiting": [{**item.to_json(), "reason": reason} for item, reason in waiting],
+                }
+            )
         )
         return
     import yaml
@@ -118,7 +125,8 @@ def describe_queue(store, name, as_json):
     click.echo(f"max concurrency:  {queue.max_concurrency or 'no limit'}")
     click.echo("counts:           " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     click.echo("config:")
-    click.echo("  " + yaml.safe_dump(queue.config, sort_keys=False).rstrip().replace("\n", "\n  "))
+    config_yaml = yaml.safe_dump(redact(queue.config), sort_keys=False).rstrip()
+    click.echo("  " + config_yaml.replace("\n", "\n  "))
     click.echo("waiting items (dispatch order):")
     print_table(
         ["item", "job", "priority", "state", "enqueued", "waiting because"],

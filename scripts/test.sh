@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command (README, and what .ci/run calls): installs everything the tests need into
+# .venv, starts the services they use, then runs ruff and the whole suite. Nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+echo "== installing launchbay and its test dependencies"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+
+# git is used for real by the git-job tests (file:// repositories).
+if ! command -v git >/dev/null; then
+    echo "== installing git"
+    apt-get update -qq && apt-get install -y -qq git >/dev/null
+fi
+
+echo "== ruff"
+.venv/bin/ruff check .
+
+echo "== pytest"
+# -p no:cacheprovider: CI's clone stays clean. Exit code 5 (no tests ran) is a failure too.
+exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -1,0 +1,47 @@
+"""Waiting for the store to reach a state, and running an agent in a background thread."""
+
+import threading
+import time
+from collections.abc import Callable
+
+from runners.agent import Agent
+from store import Store
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"):
+    """Poll `condition` until truthy; returns its value or fails the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class AgentThread:
+    """An Agent running in a thread, stopped and joined by `stop()`."""
+
+    def __init__(self, db_path, **kwargs):
+        self.agent = Agent(db_path, **kwargs)
+        self.thread = threading.Thread(target=self.agent.run, daemon=True)
+
+    def __enter__(self) -> "AgentThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.agent.stop()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "agent thread did not stop"
+
+
+def run_state(store: Store, run_id: str) -> str:
+    return store.runs.get(run_id).state.value
+
+
+def run_for_item(store: Store, item_id: int):
+    return store.runs.find_for_item(item_id)
