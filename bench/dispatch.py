@@ -18,6 +18,7 @@ import _common  # noqa: I001  (first: fixes sys.path so that `queue` is the stdl
 
 import concurrent.futures
 import select
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 from runners.agent import Agent
 from runners.jobs import create_job
 from runners.launching import LaunchRequest, PreparedLaunch, enqueue, prepare_launch
+from runners.local_process import _WRAPPER as RUNNER_WRAPPER
 from runners.queues import create_queue
 from runners.wakeup import FileWatch
 from store import RunState, Store
@@ -134,6 +136,30 @@ def sample_latencies(store: Store, prepared: PreparedLaunch, folder: Path, n: in
     return samples
 
 
+def spawn_latencies(entrypoint: str, folder: Path, n: int) -> list[float]:
+    """The floor of (a) and (b): the probe started directly, through the same `sh` wrapper the
+    local-process runner uses; ms from just before Popen to the probe's stamp."""
+    argv = shlex.split(entrypoint)
+    samples = []
+    for index in range(WARMUP_LAUNCHES + n):
+        time.sleep(SETTLE_SECONDS)
+        stamp = folder / f"direct-{index}"
+        watch = FileWatch(folder, {stamp.name})
+        try:
+            spawned_at = time.time()
+            process = subprocess.Popen(
+                ["/bin/sh", "-c", RUNNER_WRAPPER, "bench", str(folder / "exit"), *argv, str(stamp)],
+                start_new_session=True,
+            )
+            started_at = wait_for_stamp(watch, stamp)
+        finally:
+            watch.close()
+        process.wait()
+        if index >= WARMUP_LAUNCHES:
+            samples.append((started_at - spawned_at) * 1000)
+    return samples
+
+
 @contextmanager
 def agent_in_thread(db: Path):
     agent = Agent(db, queues=[QUEUE])
@@ -191,6 +217,7 @@ def report_latency(
     name: str,
     samples: list[float],
     median_target: float,
+    baseline: float,
     p99_target: float | None = None,
     **extra,
 ) -> None:
@@ -200,6 +227,10 @@ def report_latency(
         median,
         "ms",
         n=len(samples),
+        baseline=baseline,
+        baseline_what="the same wrapper + probe spawned directly with subprocess (median)",
+        overhead_ms=median - baseline,
+        ratio=median / baseline,
         target=f"<= {median_target}",
         meets_target=median <= median_target,
         **extra,
@@ -234,11 +265,11 @@ def bench_throughput(n: int, max_jobs: int) -> tuple[float, dict[str, int]]:
     return n / elapsed, states
 
 
-def bare_spawn_rate(n: int, parallel: int) -> float:
-    """The ceiling: `/bin/true` spawned with subprocess, `parallel` at a time; processes/s."""
+def bare_spawn_rate(n: int, parallel: int, argv: list[str]) -> float:
+    """The ceiling: `argv` run with subprocess, `parallel` at a time; processes/s."""
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
-        for result in pool.map(lambda _: subprocess.run(["/bin/true"], check=False), range(n)):
+        for result in pool.map(lambda _: subprocess.run(argv, check=False), range(n)):
             if result.returncode != 0:
                 raise RuntimeError("/bin/true failed")
     return n / (time.perf_counter() - start)
@@ -250,19 +281,28 @@ def main() -> None:
     jobs = 100 if args.quick else 1000
     entrypoint = probe_entrypoint()
 
+    with tempfile.TemporaryDirectory(prefix="lb-bench-spawn-") as tmp:
+        direct = _common.median(spawn_latencies(entrypoint, Path(tmp), samples))
     in_thread = bench_latency(samples, entrypoint, separate_process=False)
     report_latency(
         "in_process",
         in_thread,
         20,
+        direct,
         p99_target=100,
         probe=entrypoint.split()[0],
         note=NOTE,
     )
     other_process = bench_latency(samples, entrypoint, separate_process=True)
-    report_latency("cross_process", other_process, 300, probe=entrypoint.split()[0], note=NOTE)
+    report_latency(
+        "cross_process", other_process, 300, direct, probe=entrypoint.split()[0], note=NOTE
+    )
 
-    ceiling = bare_spawn_rate(jobs, 8)
+    ceiling = bare_spawn_rate(jobs, 8, ["/bin/true"])
+    # What the runner can't avoid: its `sh` wrapper, which then forks the job.
+    with tempfile.TemporaryDirectory(prefix="lb-bench-spawn-") as tmp:
+        wrapped_argv = ["/bin/sh", "-c", RUNNER_WRAPPER, "bench", f"{tmp}/exit", "/bin/true"]
+        wrapped_ceiling = bare_spawn_rate(jobs, 8, wrapped_argv)
     rate, states = bench_throughput(jobs, 8)
     _common.emit(
         "dispatch.throughput",
@@ -274,6 +314,8 @@ def main() -> None:
         baseline=ceiling,
         baseline_what="bare subprocess.run('/bin/true'), 8 threads",
         ratio=rate / ceiling,
+        baseline_wrapped=wrapped_ceiling,
+        baseline_wrapped_what="the runner's sh wrapper running /bin/true, same 8 threads",
         target=">= 150",
         meets_target=rate >= 150 and states.get("finished", 0) == jobs,
     )

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         error_line("aborted")
         sys.exit(EXIT_FAILURE)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help())  # a bare group: its help, as asked
+        sys.exit(0)
     except click.ClickException as exc:
         if isinstance(exc, click.UsageError):
             where = exc.ctx.command_path if exc.ctx else "launchbay"
