@@ -38,6 +38,22 @@ def _round(value):
     return round(value, 3) if isinstance(value, float) else value
 
 
+def filesystem_of(path: str | Path) -> str:
+    """The type of the filesystem holding `path` ("ext4", "tmpfs", …), from /proc/mounts."""
+    target = Path(path).resolve()
+    best, kind = -1, "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    for line in mounts:
+        fields = line.split()
+        mount_point = Path(fields[1].replace("\\040", " "))
+        if target.is_relative_to(mount_point) and len(mount_point.parts) > best:
+            best, kind = len(mount_point.parts), fields[2]
+    return kind
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

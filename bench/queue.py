@@ -28,7 +28,7 @@ from huey.storage import SqliteStorage
 from runners.queues import create_queue
 from store import Store
 
-ROUNDS = 3
+ROUNDS = 5
 OWNER = "bench-agent"
 # What `prepare_launch` stores for a typical local-process launch.
 LAUNCH = {
@@ -109,6 +109,7 @@ CREATE TABLE items (
     launch TEXT NOT NULL,
     lease_owner TEXT,
     lease_expires_at REAL,
+    waiting INTEGER DEFAULT 1,
     run_id TEXT,
     resume_count INTEGER NOT NULL DEFAULT 0,
     error_stage TEXT,
@@ -116,8 +117,7 @@ CREATE TABLE items (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE INDEX items_dispatch ON items(queue_id, priority, id) WHERE state = 'pending';
-CREATE INDEX items_leased ON items(lease_owner) WHERE state = 'leased';
+CREATE INDEX items_waiting ON items(queue_id, priority, id) WHERE waiting = 1;
 """
 _BARE_INSERT = (
     "INSERT INTO items (queue_id, job_version_id, job_ref, priority, launch, created_at,"
@@ -125,14 +125,15 @@ _BARE_INSERT = (
 )
 _BARE_LEASE = """
 UPDATE items SET state = 'leased', lease_owner = ?, lease_expires_at = ?, updated_at = ?
- WHERE id = (SELECT id FROM items WHERE queue_id = 1 AND state = 'pending'
+ WHERE id = (SELECT id FROM items WHERE queue_id = 1 AND waiting = 1 AND state = 'pending'
              ORDER BY priority, id LIMIT 1)
 RETURNING id, queue_id, job_version_id, job_ref, priority, state, launch, lease_owner,
           lease_expires_at, run_id, resume_count, error_stage, error_message, created_at,
           updated_at
 """
 _BARE_CLAIM = (
-    "UPDATE items SET state = 'claimed', lease_owner = NULL, lease_expires_at = NULL,"
+    "UPDATE items SET state = 'claimed', waiting = NULL, lease_owner = NULL,"
+    " lease_expires_at = NULL,"
     " updated_at = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?"
 )
 

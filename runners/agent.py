@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from store import BadInput, IllegalTransition, JobVersion, Queue, Run, RunState, Stage, Store
@@ -32,11 +32,13 @@ from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .registry import get_runner
 from .rendering import render_spec
 from .wakeup import FileWatch, Waker
+from .workers import DaemonPool
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 WAIT_SLICE_SECONDS = 30.0  # a run thread re-checks that the agent still runs this often
 NO_INOTIFY_POLL_SECONDS = 0.2
+COMMIT_SETTLE_SECONDS = 0.01
 DEFAULT_STOP_GRACE = 10.0
 
 
@@ -51,7 +53,6 @@ class LiveRun:
     handle: Handle | None = None
     cancel_sent: bool = False
     stop_wanted: bool = False
-    thread: threading.Thread | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class Agent:
         self._stop = threading.Event()
         self._round_robin: list[str] = []
         self._store: Store | None = None
+        self._pool = DaemonPool("launchbay-run")
+        self._thread_id: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -110,7 +113,8 @@ class Agent:
     def run(self) -> None:
         store = self._store = Store.open(self.db_path)
         self._check_queue_names(store)
-        unsubscribe = subscribe(store.signal_key, self._waker.wake)
+        self._thread_id = threading.get_ident()
+        unsubscribe = subscribe(store.signal_key, self._wake_unless_own_write)
         watch = FileWatch(store.path.parent, {store.path.name, store.path.name + "-wal"})
         selector = selectors.DefaultSelector()
         selector.register(self._waker.fileno(), selectors.EVENT_READ, "waker")
@@ -130,6 +134,9 @@ class Agent:
         next_heartbeat = next_sweep = 0.0
         try:
             while not self._stop.is_set():
+                # Read before the pass: a commit by another process during the pass then still
+                # counts as news when the file watch reports it.
+                data_version = store.data_version()
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(store)
@@ -142,14 +149,9 @@ class Agent:
                 self._dispatch(store)
                 if self.until_empty and not self.live and not self._dispatchable(store):
                     break
-                timeout = min(next_sweep, next_heartbeat) - time.monotonic()
-                if not watch.available:
-                    timeout = min(timeout, NO_INOTIFY_POLL_SECONDS)
-                for key, _ in selector.select(max(timeout, 0)):
-                    if key.data == "waker":
-                        self._waker.drain()
-                    else:
-                        watch.drain()
+                self._wait_for_work(
+                    selector, watch, store, data_version, min(next_sweep, next_heartbeat)
+                )
         finally:
             unsubscribe()
             selector.close()
@@ -162,6 +164,46 @@ class Agent:
                 )
             store.close()
             self._store = None
+
+    def _wait_for_work(
+        self, selector, watch: FileWatch, store: Store, data_version: int, deadline: float
+    ) -> None:
+        """Sleep until a run thread posts, another writer commits, or `deadline` (monotonic).
+
+        The file watch also fires on this agent's own commits; those leave PRAGMA data_version
+        unchanged (it counts other connections' commits), so they cost no dispatch pass. But a
+        writer's WAL write is seen a moment before its commit becomes visible, so an unchanged
+        version is looked at once more, COMMIT_SETTLE_SECONDS later, before going back to sleep.
+        """
+        recheck_at = None
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if recheck_at is not None and now >= recheck_at:
+                if store.data_version() != data_version:
+                    return
+                recheck_at = None
+            wake_at = deadline if recheck_at is None else min(deadline, recheck_at)
+            timeout = wake_at - now
+            if not watch.available:
+                timeout = min(timeout, NO_INOTIFY_POLL_SECONDS)
+            if timeout <= 0 and recheck_at is None:
+                return
+            events = selector.select(max(timeout, 0))
+            if not events and not watch.available:
+                return  # no inotify: every timeout is a look
+            for key, _ in events:
+                if key.data == "waker":
+                    self._waker.drain()
+                    return
+                if watch.drain():
+                    if store.data_version() != data_version:
+                        return
+                    recheck_at = time.monotonic() + COMMIT_SETTLE_SECONDS
+
+    def _wake_unless_own_write(self) -> None:
+        # The agent's own writes need no wake-up: it is awake.
+        if threading.get_ident() != self._thread_id:
+            self._waker.wake()
 
     def _check_queue_names(self, store: Store) -> None:
         for name in self.queue_names:
@@ -203,7 +245,7 @@ class Agent:
 
     def _dispatchable(self, store: Store) -> bool:
         ids = [q.id for q in self._served_queues(store) if not q.paused]
-        return bool(ids) and store.items.count_pending(ids) > 0
+        return bool(ids) and store.items.any_pending(ids)
 
     def _launch(self, store: Store, queue: Queue, item) -> None:
         try:
@@ -242,13 +284,7 @@ class Agent:
         live = LiveRun(run_id=run_id, item_id=item.id, runner=runner, spec=spec)
         self.live[run_id] = live
         self._report(f"run {run_id}: {job.ref} on {queue.name} claimed item {item.id}")
-        live.thread = threading.Thread(
-            target=self._submit_and_watch,
-            args=(live, job, store),
-            name=f"run-{run_id}",
-            daemon=True,
-        )
-        live.thread.start()
+        self._pool.submit(self._submit_and_watch, live, job, store)
 
     def _fail_item(self, store: Store, item_id: int, stage: Stage, message: str) -> None:
         store.items.fail(item_id, stage, message)
@@ -339,19 +375,29 @@ class Agent:
                 continue
             if isinstance(message, _Submitted):
                 live.handle = message.handle
-                store.runs.set_handle(live.run_id, message.handle)
-                self._apply_status(store, live, RunStatus(RunState.RUNNING, "process started"))
+                self._apply_status(
+                    store, live, RunStatus(RunState.RUNNING, "submitted"), handle=message.handle
+                )
                 if live.stop_wanted:
                     self._cancel(live)
             else:
                 self._apply_status(store, live, message.status)
 
-    def _apply_status(self, store: Store, live: LiveRun, status: RunStatus) -> None:
+    def _apply_status(
+        self, store: Store, live: LiveRun, status: RunStatus, handle: Handle | None = None
+    ) -> None:
         run = store.runs.get(live.run_id)
+        target, message = status.state, status.message
+        moves = (
+            not run.state.is_terminal()
+            and target != run.state
+            and not (target is RunState.RUNNING and run.state is RunState.STOPPING)
+        )
+        if handle is not None and not moves:
+            store.runs.set_handle(live.run_id, handle)  # else the transition records it
         if run.state.is_terminal():
             self.live.pop(live.run_id, None)
             return
-        target, message = status.state, status.message
         if (
             status.state.is_terminal()
             and run.state is RunState.STOPPING
@@ -374,6 +420,7 @@ class Agent:
                 exit_code=status.exit_code,
                 error_stage=status.error_stage if failed else None,
                 error_message=status.error_message if failed else None,
+                handle=handle,
             )
         except IllegalTransition as exc:
             self._record_error(store, str(exc))
@@ -462,10 +509,7 @@ class Agent:
         if run.state is RunState.STOPPING:
             live.stop_wanted = True
             self._cancel(live, run)
-        live.thread = threading.Thread(
-            target=self._watch, args=(live, handle), name=f"run-{run.id}", daemon=True
-        )
-        live.thread.start()
+        self._pool.submit(self._watch, live, handle)
 
 
 def _agent_alive(record: AgentRecord) -> bool:

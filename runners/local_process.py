@@ -137,10 +137,10 @@ class LocalProcessRunner(Runner):
         with self._lock:
             child = self._children.get(pid)
         if child is not None:
-            try:
-                child.wait(timeout)
-            except subprocess.TimeoutExpired:
+            # Popen.wait(timeout) sleep-polls; a pidfd wakes us the moment the child exits.
+            if not procinfo.wait_for_exit(pid, handle.get("start_time"), timeout):
                 return RunStatus(RunState.RUNNING)
+            child.wait()
             return self._ended(handle, self._reap(pid))
         if not procinfo.wait_for_exit(pid, handle.get("start_time"), timeout):
             return RunStatus(RunState.RUNNING)

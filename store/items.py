@@ -20,20 +20,21 @@ _ITEM_COLUMNS = """
     i.error_message, i.created_at, i.updated_at
 """
 
-# The next pending item of one queue, unless the queue is paused or its live runs (and items
-# leased on their way to becoming runs) already fill its max concurrency. One statement: the
-# write lock is taken before the row is chosen, so no other agent can choose it too.
+# The next pending item of one queue, unless the queue is paused or its live runs already fill
+# its max concurrency. One statement: the write lock is taken before the row is chosen, so no
+# other agent can choose it too. (Two agents may both lease for the last free slot; the claim,
+# which counts again inside its transaction, lets only one of them through.)
 _LEASE_NEXT = """
 UPDATE queue_items
    SET state = 'leased', lease_owner = :owner, lease_expires_at = :expires, updated_at = :now
  WHERE id = (SELECT id FROM queue_items
-              WHERE queue_id = :queue AND state = 'pending'
+              WHERE queue_id = :queue AND waiting = 1 AND state = 'pending'
               ORDER BY priority, id LIMIT 1)
-   AND (SELECT paused FROM queues WHERE id = :queue) = 0
-   AND ((SELECT max_concurrency FROM queues WHERE id = :queue) IS NULL
-        OR (SELECT COUNT(*) FROM runs WHERE queue_id = :queue AND ended_at IS NULL)
-           + (SELECT COUNT(*) FROM queue_items WHERE queue_id = :queue AND state = 'leased')
-           < (SELECT max_concurrency FROM queues WHERE id = :queue))
+   AND (SELECT NOT q.paused
+               AND (q.max_concurrency IS NULL
+                    OR (SELECT COUNT(*) FROM runs r WHERE r.queue_id = q.id AND r.ended_at IS NULL)
+                       < q.max_concurrency)
+          FROM queues q WHERE q.id = :queue)
 RETURNING id, queue_id, job_version_id, job_ref, priority, state, launch, lease_owner,
           lease_expires_at, run_id, resume_count, error_stage, error_message, created_at,
           updated_at
@@ -91,7 +92,8 @@ class ItemStore:
     def ack(self, item_id: int, owner: str, run_id: str | None = None) -> bool:
         """Mark a leased item claimed. False if the lease was lost (cancelled or expired)."""
         cursor = self._conn.execute(
-            "UPDATE queue_items SET state = 'claimed', run_id = ?, lease_owner = NULL,"
+            "UPDATE queue_items SET state = 'claimed', waiting = NULL, run_id = ?,"
+            " lease_owner = NULL,"
             " lease_expires_at = NULL, updated_at = ?"
             " WHERE id = ? AND state = 'leased' AND lease_owner = ?",
             (run_id, time.time(), item_id, owner),
@@ -101,9 +103,15 @@ class ItemStore:
     def claim_with_run(
         self, item: QueueItem, owner: str, run_id: str, resource: str, spec: dict
     ) -> bool:
-        """Atomically mark a leased item claimed and create its run (state starting)."""
+        """Atomically mark a leased item claimed and create its run (state starting).
+
+        False if the lease was lost, or if the queue's max concurrency is full by now: the item
+        then goes back to pending, at its place in line."""
         now = time.time()
         with self._transaction():
+            if self._concurrency_full(item.queue_id):
+                self._release("id = ? AND state = 'leased' AND lease_owner = ?", (item.id, owner))
+                return False
             if not self.ack(item.id, owner, run_id):
                 return False
             self._conn.execute(
@@ -129,11 +137,20 @@ class ItemStore:
             )
         return True
 
+    def _concurrency_full(self, queue_id: int) -> bool:
+        row = self._conn.execute(
+            "SELECT q.max_concurrency,"
+            " (SELECT COUNT(*) FROM runs r WHERE r.queue_id = q.id AND r.ended_at IS NULL)"
+            " FROM queues q WHERE q.id = ?",
+            (queue_id,),
+        ).fetchone()
+        return row[0] is not None and row[1] >= row[0]
+
     def fail(self, item_id: int, stage: str, message: str) -> None:
         """Record a failure on an item that has not ended yet (leased, or claimed with a run)."""
         self._conn.execute(
-            "UPDATE queue_items SET state = 'failed', error_stage = ?, error_message = ?,"
-            " lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
+            "UPDATE queue_items SET state = 'failed', waiting = NULL, error_stage = ?,"
+            " error_message = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
             " WHERE id = ? AND state IN ('leased', 'claimed')",
             (stage, message, time.time(), item_id),
         )
@@ -141,7 +158,7 @@ class ItemStore:
     def cancel(self, item_id: int) -> QueueItem:
         """Cancel a pending or leased item. Raises if it has moved on (claimed or ended)."""
         cursor = self._conn.execute(
-            "UPDATE queue_items SET state = 'cancelled', lease_owner = NULL,"
+            "UPDATE queue_items SET state = 'cancelled', waiting = NULL, lease_owner = NULL,"
             " lease_expires_at = NULL, updated_at = ?"
             " WHERE id = ? AND state IN ('pending', 'leased')",
             (time.time(), item_id),
@@ -173,14 +190,18 @@ class ItemStore:
 
     def release_expired_leases(self) -> int:
         """Expired leases go back to pending; ordering by (priority, id) keeps their place."""
-        return self._release("state = 'leased' AND lease_expires_at < ?", (time.time(),))
+        return self._release(
+            "waiting = 1 AND state = 'leased' AND lease_expires_at < ?", (time.time(),)
+        )
 
     def release_leases_of(self, owners: list[str]) -> int:
         """Leases held by agents known to be dead go back to pending at once."""
         if not owners:
             return 0
         marks = ",".join("?" * len(owners))
-        return self._release(f"state = 'leased' AND lease_owner IN ({marks})", tuple(owners))
+        return self._release(
+            f"waiting = 1 AND state = 'leased' AND lease_owner IN ({marks})", tuple(owners)
+        )
 
     def _release(self, where: str, params: tuple) -> int:
         cursor = self._conn.execute(
@@ -206,19 +227,19 @@ class ItemStore:
         """Pending and leased items of a queue, in dispatch order."""
         rows = self._conn.execute(
             f"SELECT {_ITEM_COLUMNS} FROM queue_items i JOIN queues q ON q.id = i.queue_id"
-            " WHERE i.queue_id = ? AND i.state IN ('pending', 'leased')"
+            " WHERE i.queue_id = ? AND i.waiting = 1"
             " ORDER BY i.state = 'pending', i.priority, i.id",
             (queue_id,),
         ).fetchall()
         return [_item_from_row(row, row["queue"]) for row in rows]
 
-    def count_pending(self, queue_ids: list[int]) -> int:
+    def any_pending(self, queue_ids: list[int]) -> bool:
         marks = ",".join("?" * len(queue_ids))
-        return self._conn.execute(
-            f"SELECT COUNT(*) FROM queue_items WHERE state IN ('pending', 'leased')"
-            f" AND queue_id IN ({marks})",
-            tuple(queue_ids),
-        ).fetchone()[0]
+        query = (
+            "SELECT EXISTS (SELECT 1 FROM queue_items"
+            f" WHERE queue_id IN ({marks}) AND waiting = 1 AND state = 'pending')"
+        )
+        return bool(self._conn.execute(query, tuple(queue_ids)).fetchone()[0])
 
 
 def _item_from_row(row: sqlite3.Row, queue_name: str) -> QueueItem:
@@ -230,7 +251,7 @@ def _item_from_row(row: sqlite3.Row, queue_name: str) -> QueueItem:
         job=row["job_ref"],
         priority=Priority(row["priority"]),
         state=ItemState(row["state"]),
-        launch=json.loads(row["launch"]),
+        launch_json=row["launch"],
         lease_owner=row["lease_owner"],
         lease_expires_at=row["lease_expires_at"],
         run_id=row["run_id"],

@@ -63,6 +63,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             launch TEXT NOT NULL,          -- JSON: the validated launch request
             lease_owner TEXT,
             lease_expires_at REAL,
+            waiting INTEGER DEFAULT 1,     -- 1 while pending or leased, NULL once it moved on
             run_id TEXT,
             resume_count INTEGER NOT NULL DEFAULT 0,
             error_stage TEXT,
@@ -70,9 +71,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL
         );
-        CREATE INDEX queue_items_dispatch ON queue_items(queue_id, priority, id)
-            WHERE state = 'pending';
-        CREATE INDEX queue_items_leased ON queue_items(lease_owner) WHERE state = 'leased';
+        -- Only waiting items are indexed, so the claimed and ended history can grow without
+        -- slowing dispatch. Leasing keeps an item in this index (only its state changes) and
+        -- claiming removes it: a dispatch touches one index page, not two.
+        -- Queries must say `waiting = 1` word for word for SQLite to use it.
+        CREATE INDEX queue_items_waiting ON queue_items(queue_id, priority, id)
+            WHERE waiting = 1;
 
         CREATE TABLE runs (
             id TEXT PRIMARY KEY,

@@ -102,8 +102,7 @@ class QueueStore:
         with self._transaction():
             queue = self.get(name)
             waiting = self._conn.execute(
-                "SELECT COUNT(*) FROM queue_items WHERE queue_id = ?"
-                " AND state IN ('pending', 'leased')",
+                "SELECT COUNT(*) FROM queue_items WHERE queue_id = ? AND waiting = 1",
                 (queue.id,),
             ).fetchone()[0]
             live = self._conn.execute(

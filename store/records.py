@@ -1,5 +1,6 @@
 """Plain records read from the store, with their JSON forms for `--json` output."""
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,7 +93,7 @@ class QueueItem:
     job: str
     priority: Priority
     state: ItemState
-    launch: dict
+    launch_json: str  # decoded on first use: leasing and acking never need it
     lease_owner: str | None
     lease_expires_at: float | None
     run_id: str | None
@@ -101,6 +102,11 @@ class QueueItem:
     error_message: str | None
     created_at: float
     updated_at: float
+
+    @functools.cached_property
+    def launch(self) -> dict:
+        """The validated launch request: run_config, args, entry_point, resource_args…"""
+        return json.loads(self.launch_json)
 
     def to_json(self) -> dict:
         return {

@@ -89,10 +89,12 @@ class RunStore:
         exit_code: int | None = None,
         error_stage: str | None = None,
         error_message: str | None = None,
+        handle: dict | None = None,
     ) -> Run:
         """Move a run to `to`, recording an event. Terminal states are final and stamp ended_at.
 
         A run that fails or crashes also fails its queue item, with the same stage and message.
+        `handle`, when given, is recorded in the same transaction (submit → running).
         """
         to = RunState(to)
         now = time.time()
@@ -110,7 +112,7 @@ class RunStore:
             self._conn.execute(
                 "UPDATE runs SET state = ?, message = COALESCE(?, message),"
                 " exit_code = COALESCE(?, exit_code), error_stage = COALESCE(?, error_stage),"
-                " error_message = COALESCE(?, error_message),"
+                " error_message = COALESCE(?, error_message), handle = COALESCE(?, handle),"
                 " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
                 " ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?",
                 (
@@ -119,6 +121,7 @@ class RunStore:
                     exit_code,
                     error_stage,
                     error_message,
+                    None if handle is None else json.dumps(handle),
                     to is RunState.RUNNING,
                     now,
                     to.is_terminal(),

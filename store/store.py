@@ -59,6 +59,10 @@ class Store:
         if not self.conn.in_transaction:
             notify_changed(self.signal_key)
 
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (not on this connection's own writes)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
     def run_dir(self, run_id: str) -> Path:
         """Where a run's log, config file and working copy live."""
         return self.files_dir / "runs" / run_id

@@ -65,17 +65,20 @@ def test_paused_queue_gives_nothing_until_resumed(store, tmp_path):
     assert store.items.lease_next(store.queues.get("local"), "a1") is not None
 
 
-def test_max_concurrency_counts_leased_items_and_live_runs(store, tmp_path):
+def test_max_concurrency_is_held_at_claim_time(store, tmp_path):
     job = make_code_job(store, tmp_path, "j", "pass")
-    queue = make_queue(store, max_concurrency=2)
-    for _ in range(3):
-        _enqueue(store, queue, job)
+    queue = make_queue(store, max_concurrency=1)
+    ids = [_enqueue(store, queue, job) for _ in range(3)]
+    # Two agents lease for the single free slot at the same moment...
     first = store.items.lease_next(queue, "a1")
+    second = store.items.lease_next(queue, "a2")
     assert store.items.claim_with_run(first, "a1", "r0000001", "local-process", {})
-    assert store.items.lease_next(queue, "a1") is not None  # 1 live run + this lease = 2
-    assert store.items.lease_next(queue, "a1") is None  # full
+    # ...only one claims; the other item goes back to its place in line.
+    assert not store.items.claim_with_run(second, "a2", "r0000002", "local-process", {})
+    assert store.items.get(second.id).state is ItemState.PENDING
+    assert store.items.lease_next(queue, "a2") is None  # full while the run lives
     store.runs.transition("r0000001", "finished")
-    assert store.items.lease_next(queue, "a1") is not None
+    assert store.items.lease_next(queue, "a2").id == ids[1]
 
 
 def test_expired_lease_returns_to_its_place_in_line(store, tmp_path):
