@@ -12,7 +12,6 @@ the agent thread. A restarted agent re-adopts the live runs of agents that died.
 
 import os
 import queue as queue_module
-import selectors
 import socket
 import sqlite3
 import threading
@@ -24,21 +23,19 @@ from pathlib import Path
 from store import BadInput, IllegalTransition, JobVersion, Queue, Run, RunState, Stage, Store
 from store.agents import AgentRecord
 from store.runs import new_run_id
-from store.signals import subscribe
 
 from . import procinfo
+from .changes import ChangeListener
 from .logfile import open_append
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .registry import get_runner
 from .rendering import render_spec
-from .wakeup import FileWatch, Waker
+from .wakeup import Waker
 from .workers import DaemonPool
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 WAIT_SLICE_SECONDS = 30.0  # a run thread re-checks that the agent still runs this often
-NO_INOTIFY_POLL_SECONDS = 0.2
-COMMIT_SETTLE_SECONDS = 0.01
 DEFAULT_STOP_GRACE = 10.0
 
 
@@ -101,7 +98,6 @@ class Agent:
         self._round_robin: list[str] = []
         self._store: Store | None = None
         self._pool = DaemonPool("launchbay-run")
-        self._thread_id: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -112,14 +108,12 @@ class Agent:
 
     def run(self) -> None:
         store = self._store = Store.open(self.db_path)
-        self._check_queue_names(store)
-        self._thread_id = threading.get_ident()
-        unsubscribe = subscribe(store.signal_key, self._wake_unless_own_write)
-        watch = FileWatch(store.path.parent, {store.path.name, store.path.name + "-wal"})
-        selector = selectors.DefaultSelector()
-        selector.register(self._waker.fileno(), selectors.EVENT_READ, "waker")
-        if watch.available:
-            selector.register(watch.fileno(), selectors.EVENT_READ, "watch")
+        try:
+            self._check_queue_names(store)
+        except BadInput:
+            store.close()
+            raise
+        changes = ChangeListener(store, self._waker)
         store.agents.register(
             self.id,
             hostname=socket.gethostname(),
@@ -134,9 +128,8 @@ class Agent:
         next_heartbeat = next_sweep = 0.0
         try:
             while not self._stop.is_set():
-                # Read before the pass: a commit by another process during the pass then still
-                # counts as news when the file watch reports it.
-                data_version = store.data_version()
+                # Before the pass: a commit by another process during the pass is still news.
+                changes.mark_seen()
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(store)
@@ -149,13 +142,9 @@ class Agent:
                 self._dispatch(store)
                 if self.until_empty and not self.live and not self._dispatchable(store):
                     break
-                self._wait_for_work(
-                    selector, watch, store, data_version, min(next_sweep, next_heartbeat)
-                )
+                changes.wait(min(next_sweep, next_heartbeat))
         finally:
-            unsubscribe()
-            selector.close()
-            watch.close()
+            changes.close()
             store.agents.mark_stopped(self.id)
             if self.live:
                 self._report(
@@ -164,46 +153,6 @@ class Agent:
                 )
             store.close()
             self._store = None
-
-    def _wait_for_work(
-        self, selector, watch: FileWatch, store: Store, data_version: int, deadline: float
-    ) -> None:
-        """Sleep until a run thread posts, another writer commits, or `deadline` (monotonic).
-
-        The file watch also fires on this agent's own commits; those leave PRAGMA data_version
-        unchanged (it counts other connections' commits), so they cost no dispatch pass. But a
-        writer's WAL write is seen a moment before its commit becomes visible, so an unchanged
-        version is looked at once more, COMMIT_SETTLE_SECONDS later, before going back to sleep.
-        """
-        recheck_at = None
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if recheck_at is not None and now >= recheck_at:
-                if store.data_version() != data_version:
-                    return
-                recheck_at = None
-            wake_at = deadline if recheck_at is None else min(deadline, recheck_at)
-            timeout = wake_at - now
-            if not watch.available:
-                timeout = min(timeout, NO_INOTIFY_POLL_SECONDS)
-            if timeout <= 0 and recheck_at is None:
-                return
-            events = selector.select(max(timeout, 0))
-            if not events and not watch.available:
-                return  # no inotify: every timeout is a look
-            for key, _ in events:
-                if key.data == "waker":
-                    self._waker.drain()
-                    return
-                if watch.drain():
-                    if store.data_version() != data_version:
-                        return
-                    recheck_at = time.monotonic() + COMMIT_SETTLE_SECONDS
-
-    def _wake_unless_own_write(self) -> None:
-        # The agent's own writes need no wake-up: it is awake.
-        if threading.get_ident() != self._thread_id:
-            self._waker.wake()
 
     def _check_queue_names(self, store: Store) -> None:
         for name in self.queue_names:
