@@ -98,7 +98,10 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             started_at REAL,
             ended_at REAL
         );
-        CREATE INDEX runs_created ON runs(created_at DESC, id);
+        -- Newest first, for the runs table and its filters (keyset paging on created_at, id).
+        CREATE INDEX runs_created ON runs(created_at DESC, id DESC);
+        CREATE INDEX runs_state_created ON runs(state, created_at DESC, id DESC);
+        CREATE INDEX runs_queue_created ON runs(queue_id, created_at DESC, id DESC);
         CREATE INDEX runs_live ON runs(queue_id, state) WHERE ended_at IS NULL;
         CREATE INDEX runs_item ON runs(item_id);
 

@@ -68,7 +68,7 @@ class RunStore:
         sql = f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY r.created_at DESC, r.id"
+        sql += " ORDER BY r.created_at DESC, r.id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_run_from_row(row) for row in self._conn.execute(sql, params)]

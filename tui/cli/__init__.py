@@ -17,15 +17,43 @@ from .runs import runs_group
 VERSION = "0.1.0"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(VERSION, "--version", prog_name="launchbay")
+@click.option("--no-agent", is_flag=True, help="Open the app without its embedded agent (watch).")
+@click.option(
+    "--queue",
+    "-q",
+    "queues",
+    multiple=True,
+    metavar="QUEUE",
+    help="Queues the embedded agent serves (repeatable; default: all).",
+)
+@click.option(
+    "--max-jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="The embedded agent's most live runs; -1 for no limit.",
+)
 @db_option
-def cli():
+@click.pass_context
+def cli(ctx, no_agent, queues, max_jobs):
     """launchbay: queue ML jobs and run them on target resources from the terminal.
 
     Jobs are versioned definitions of work; launches go on FIFO queues (priority first); an
     agent takes them and runs each on its queue's resource (`launchbay resources` lists them).
-    Everything lives in one SQLite file."""
+    Everything lives in one SQLite file.
+
+    With no command, opens the app (runs, queues and jobs, with an embedded agent)."""
+    if ctx.invoked_subcommand is None:
+        from .app_command import open_app
+
+        open_app(no_agent=no_agent, queues=queues, max_jobs=max_jobs)
 
 
 for command in (
@@ -51,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         error_line("aborted")
         sys.exit(EXIT_FAILURE)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare group, e.g. `launchbay queue`
         click.echo(exc.ctx.get_help())  # a bare group: its help, as asked
         sys.exit(0)
     except click.ClickException as exc:

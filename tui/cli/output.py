@@ -2,7 +2,6 @@
 
 import json
 import sys
-import time
 from collections.abc import Sequence
 
 import click
@@ -29,26 +28,6 @@ def _cell(value: object) -> str:
     if value is None:
         return "-"
     return str(value)
-
-
-def ago(ts: float | None) -> str:
-    """'12s ago', '3m ago', '2h ago', '4d ago'."""
-    if ts is None:
-        return "-"
-    return human_duration(time.time() - ts) + " ago"
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    if seconds < 86400:
-        return f"{seconds // 3600:.0f}h{(seconds % 3600) // 60:02.0f}m"
-    return f"{seconds // 86400:.0f}d{(seconds % 86400) // 3600:02.0f}h"
 
 
 def error_line(message: str) -> None:

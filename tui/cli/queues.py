@@ -2,8 +2,9 @@
 
 import click
 
+from ..timefmt import ago
 from .common import db_option, json_option, with_store
-from .output import ago, print_json, print_table
+from .output import print_json, print_table
 
 _COUNTED = ("pending", "leased", "claimed", "failed", "cancelled")
 

@@ -4,8 +4,9 @@ import time
 
 import click
 
+from ..timefmt import ago, human_duration
 from .common import db_option, json_option, with_store
-from .output import ago, human_duration, note, print_json, print_table
+from .output import note, print_json, print_table
 
 
 @click.group("runs")

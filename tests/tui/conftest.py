@@ -1,0 +1,41 @@
+"""Fixtures for the app's tests: a private store, a pinned clock, an app that runs headless."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ helpers
+
+from tui import clock  # noqa: E402
+from tui.config import UserConfig  # noqa: E402
+
+FIXED_NOW = 1_790_000_000.0  # 2026-09-21T…Z: every "ago" in the app is measured from here
+SIZE = (120, 36)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock():
+    clock.pin(FIXED_NOW)
+    yield
+    clock.pin(None)
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAUNCHBAY_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def make_app(db_path):
+    """make_app(**kwargs) → a LaunchbayApp on the test's store (no agent, no sample offer
+    unless asked)."""
+    from tui.app import LaunchbayApp
+
+    def make(**kwargs):
+        kwargs.setdefault("run_agent", False)
+        kwargs.setdefault("offer_sample", False)
+        kwargs.setdefault("config", UserConfig())
+        return LaunchbayApp(db_path, **kwargs)
+
+    return make

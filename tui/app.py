@@ -1,0 +1,224 @@
+"""The launchbay app: jobs, queues and live runs over one SQLite file, with an embedded agent.
+
+Thin on purpose: the app owns the modes (Runs, Queues, Jobs), the embedded agent's worker,
+the store watcher and the agent's status; each screen owns its own keys and handlers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import get_current_worker
+
+from runners.changes import ChangeListener
+
+from .commands import LaunchbayCommands
+from .config import UserConfig, load_user_config
+from .messages import AgentReported, StoreChanged
+from .screens.jobs import JobsScreen
+from .screens.queues import QueuesScreen
+from .screens.runs import RunsScreen
+from .threads import ThreadStores
+
+# At most this often the screens re-read the store while the agent is busy.
+REFRESH_INTERVAL = 0.25
+SHUTDOWN_CHECK_SECONDS = 1.0
+
+
+class LaunchbayApp(App):
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
+    TITLE = "launchbay"
+    MODES = {"runs": RunsScreen, "queues": QueuesScreen, "jobs": JobsScreen}
+    DEFAULT_MODE = "runs"
+    COMMANDS = App.COMMANDS | {LaunchbayCommands}
+    BINDINGS = [
+        Binding("1", "switch_mode('runs')", "Runs", id="app.runs"),
+        Binding("2", "switch_mode('queues')", "Queues", id="app.queues"),
+        Binding("3", "switch_mode('jobs')", "Jobs", id="app.jobs"),
+        Binding("colon", "command_line", "Go to", id="app.goto"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    agent_state = reactive("off")  # off | idle | running | stopped
+    agent_live = reactive(0)
+    agent_max = reactive(1)
+    agent_queues = reactive("all queues")
+    agent_error = reactive("")
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        run_agent: bool = True,
+        queues: tuple[str, ...] = (),
+        max_jobs: int = 1,
+        config: UserConfig | None = None,
+        offer_sample: bool = True,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.stores = ThreadStores(self.db_path)
+        self.run_agent = run_agent
+        self.agent_queue_names = tuple(queues)
+        self.agent_max = max_jobs
+        self.agent_queues = ", ".join(queues) or "all queues"
+        self.config = config or load_user_config()
+        self.offer_sample = offer_sample
+        self._embedded_agent = None
+        self._shutdown_requested = threading.Event()
+        self._store_listener: ChangeListener | None = None
+
+    def on_mount(self) -> None:
+        if self.config.theme:
+            self.theme = self.config.theme
+        if self.config.keys:
+            self.set_keymap(self.config.keys)
+        self.watch_store()
+        if self.run_agent:
+            self.start_agent()
+        if self.offer_sample:
+            self.check_empty_store()
+
+    # -- the store watcher -----------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="store-watch")
+    def watch_store(self) -> None:
+        """Post StoreChanged whenever another connection commits (at most every 250 ms)."""
+        listener = self._store_listener = ChangeListener(self.stores.get())
+        worker = get_current_worker()
+        last_post = 0.0
+        try:
+            while not worker.is_cancelled and not self._shutdown_requested.is_set():
+                listener.mark_seen()
+                # The slice bounds how long shutdown waits for this thread if the app dies
+                # before on_unmount can poke it (Textual joins thread workers at exit).
+                if not listener.wait(time.monotonic() + SHUTDOWN_CHECK_SECONDS):
+                    continue
+                wait = last_post + REFRESH_INTERVAL - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)  # a rate limit on repaints, not a poll: news is waiting
+                last_post = time.monotonic()
+                self.post_message(StoreChanged())
+        finally:
+            listener.close()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        if self.screen_stack:
+            self.screen.post_message(StoreChanged())
+
+    # -- the embedded agent ----------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="agent")
+    def start_agent(self) -> None:
+        """The launch agent, as a thread with its own connection. Its failures are shown, not
+        fatal: the app goes on watching."""
+        from runners.agent import Agent
+
+        agent = self._embedded_agent = Agent(
+            self.db_path,
+            queues=list(self.agent_queue_names),
+            max_jobs=self.agent_max,
+            report=lambda text: self.post_message(AgentReported(text)),
+        )
+        self.call_from_thread(setattr, self, "agent_state", "idle")
+        try:
+            agent.run()
+        except Exception as exc:  # shown in the footer; the UI keeps running
+            self.post_message(AgentReported(f"agent stopped: {exc}"))
+            self.call_from_thread(setattr, self, "agent_error", str(exc))
+        finally:
+            self.call_from_thread(setattr, self, "agent_state", "stopped")
+
+    def on_agent_reported(self, message: AgentReported) -> None:
+        agent = self._embedded_agent
+        if agent is not None:
+            self.agent_live = len(agent.live)
+            self.agent_state = "running" if agent.live else "idle"
+            if agent.last_error and agent.last_error != self.agent_error:
+                self.agent_error = agent.last_error
+                self.notify(agent.last_error, title="agent", severity="error", timeout=8)
+
+    def on_unmount(self) -> None:
+        self._shutdown_requested.set()
+        if self._embedded_agent is not None:
+            self._embedded_agent.stop()
+        if self._store_listener is not None:
+            self._store_listener.poke()
+
+    # -- empty store ---------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False)
+    def check_empty_store(self) -> None:
+        store = self.stores.get()
+        if store.jobs.list_latest() or store.queues.list():
+            return
+        self.call_from_thread(self._offer_sample)
+
+    def _offer_sample(self) -> None:
+        from .screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.create_sample()
+
+        self.push_screen(
+            ConfirmScreen(
+                "This store is empty.\n\nCreate the sample job [b]sample-train[/b] and a"
+                " local-process queue [b]local[/b]?",
+                yes="Create",
+                no="Not now",
+            ),
+            answered,
+        )
+
+    @work(thread=True, exit_on_error=False)
+    def create_sample(self) -> None:
+        from runners.sample import ensure_sample
+
+        job, queue = ensure_sample(self.stores.get())
+        self.call_from_thread(
+            self.notify, f"created {job.version.ref} and queue {queue.name}: press 3, then L"
+        )
+        self.post_message(StoreChanged())
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_command_line(self) -> None:
+        from .screens.goto import GotoScreen
+
+        self.push_screen(GotoScreen())
+
+    def goto(self, text: str) -> None:
+        """`:runs`, `:queues`, `:jobs`, `:q NAME` (a queue), `:r ID` (a run)."""
+        words = text.strip().lstrip(":").split()
+        if not words:
+            return
+        verb, rest = words[0].lower(), " ".join(words[1:])
+        if verb in ("runs", "r") and not rest:
+            self.switch_mode("runs")
+        elif verb in ("queues", "queue", "q"):
+            self.switch_mode("queues")
+            if rest:
+                self.screen.post_message(QueuesScreen.Select(rest))
+        elif verb in ("jobs", "job", "j"):
+            self.switch_mode("jobs")
+        elif verb in ("run", "r"):
+            from .screens.run_detail import RunDetailScreen
+
+            self.push_screen(RunDetailScreen(rest))
+        else:
+            self.notify(
+                f"unknown: {text!r}; try :runs, :queues, :jobs, :q NAME, :r RUN", severity="warning"
+            )

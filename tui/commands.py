@@ -1,0 +1,38 @@
+"""The command palette (ctrl+p): every action of the app, and of the screen in front."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class LaunchbayCommands(Provider):
+    """Offers the app's navigation and each binding of the current screen, by its description."""
+
+    def _commands(self):
+        app = self.app
+        yield "Go to Runs", partial(app.switch_mode, "runs"), "Runs screen (1)"
+        yield "Go to Queues", partial(app.switch_mode, "queues"), "Queues screen (2)"
+        yield "Go to Jobs", partial(app.switch_mode, "jobs"), "Jobs screen (3)"
+        yield "Help: keys", app.action_help, "Every key of this screen and the app (?)"
+        screen = self.screen
+        for binding in getattr(screen, "BINDINGS", []):
+            if getattr(binding, "description", "") and getattr(binding, "id", None):
+                action = binding.action
+                yield (
+                    f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
+                    partial(screen.run_action, action),
+                    f"key {binding.key}",
+                )
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,21 @@
+"""Messages the app's parts post to each other: past-tense events."""
+
+from textual.message import Message
+
+
+class StoreChanged(Message, bubble=False):
+    """Another connection (the agent, another process) committed to the store.
+
+    The app receives it from its watcher and hands it to the screen in front; it must not
+    bubble back up, or the app would hand it over again."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)  # a burst of commits is one refresh
+
+
+class AgentReported(Message):
+    """The embedded agent said something (a run claimed, ended, an error)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

@@ -1,0 +1,20 @@
+"""`:` — jump somewhere by typing: `:runs`, `:queues`, `:jobs`, `:q NAME`, `:r RUN`."""
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import Input
+
+
+class GotoScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "dismiss", "Back", id="goto.back")]
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder=":runs  :queues  :jobs  :q NAME  :r RUN", value=":", id="goto-input"
+        )
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value
+        self.dismiss()
+        self.app.goto(text)

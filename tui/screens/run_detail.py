@@ -1,0 +1,113 @@
+"""Describe one run: state, error, handle, events timeline and the rendered spec (secrets
+hidden). Refreshes as the run changes."""
+
+from __future__ import annotations
+
+import json
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ..messages import StoreChanged
+from ..timefmt import ago, run_duration
+from ..widgets.agent_bar import AgentBar
+from ..widgets.badges import badge
+
+
+class RunDetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="run.back"),
+        Binding("l", "logs", "Logs", id="run.logs"),
+        Binding("ctrl+k", "cancel", "Cancel", id="run.cancel"),
+        Binding("r", "relaunch", "Relaunch", id="run.relaunch"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with VerticalScroll(id="run-detail"):
+            yield Static("loading…", id="run-summary")
+            yield Static(id="run-events")
+            yield Static(id="run-spec")
+        yield AgentBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {self.run_id}"
+        self.load()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def load(self) -> None:
+        from runners.rendering import redact
+        from store import NotFound
+
+        store = self.app.stores.get()
+        try:
+            run = store.runs.get(self.run_id)
+        except NotFound as exc:
+            self.app.call_from_thread(self._show_missing, str(exc))
+            return
+        events = store.runs.events(self.run_id)
+        log_path = store.run_dir(run.id) / "output.log"
+        self.app.call_from_thread(
+            self._show, run, events, redact(run.spec), redact(run.handle), log_path
+        )
+
+    def _show_missing(self, message: str) -> None:
+        self.query_one("#run-summary", Static).update(f"[red]{message}[/red]")
+
+    def _show(self, run, events, spec, handle, log_path) -> None:
+        self.run = run
+        error = ""
+        if run.error_stage or run.error_message:
+            error = f"\n[b]error[/b]      [red][{run.error_stage}] {run.error_message}[/red]"
+        summary = (
+            f"[b]run[/b]        {run.id}\n"
+            f"[b]job[/b]        {run.job}\n"
+            f"[b]queue[/b]      {run.queue} ({run.resource})   [b]item[/b] {run.item_id}\n"
+            f"[b]state[/b]      {badge(run.state.value)}"
+            + (f"  {run.message}" if run.message else "")
+            + f"\n[b]exit code[/b]  {'-' if run.exit_code is None else run.exit_code}"
+            + error
+            + f"\n[b]created[/b]    {ago(run.created_at)}   [b]duration[/b]"
+            f" {run_duration(run.started_at, run.ended_at)}\n"
+            f"[b]handle[/b]     {json.dumps(handle) if handle else '-'}\n"
+            f"[b]log[/b]        {log_path}"
+        )
+        self.query_one("#run-summary", Static).update(summary)
+        lines = ["", "[b]events[/b]"]
+        for event in events:
+            arrow = f"{event.from_state or '·'} → {badge(event.to_state)}"
+            lines.append(f"  {ago(event.at):>12}  {arrow}  {event.message or ''}")
+        self.query_one("#run-events", Static).update("\n".join(lines))
+        spec_text = json.dumps(spec, indent=2).replace("[", r"\[")
+        self.query_one("#run-spec", Static).update(
+            "\n[b]spec[/b] (what the runner received)\n" + spec_text
+        )
+
+    def action_logs(self) -> None:
+        from .run_log import RunLogScreen
+
+        self.app.push_screen(RunLogScreen(self.run_id))
+
+    def action_cancel(self) -> None:
+        from .cancelling import confirm_cancel
+
+        if self.run is not None and not self.run.state.is_terminal():
+            confirm_cancel(self, self.run.id, f"run [b]{self.run.id}[/b]")
+
+    def action_relaunch(self) -> None:
+        from .launch import LaunchScreen
+
+        self.app.push_screen(LaunchScreen(relaunch_of=self.run_id))

@@ -1,0 +1,211 @@
+"""The Runs screen: every run, newest first, live; filter, describe, logs, cancel, relaunch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from store import Run
+from store.run_views import RunFilter, RunWindows
+
+from ..messages import StoreChanged
+from ..threads import ThreadStores
+from ..timefmt import ago, run_duration
+from ..widgets.agent_bar import AgentBar
+from ..widgets.badges import run_state_style
+from ..widgets.window_table import Column, WindowTable
+
+KNOWN_STATES = (
+    "starting",
+    "running",
+    "stopping",
+    "finished",
+    "failed",
+    "stopped",
+    "preempted",
+    "crashed",
+)
+
+RUN_COLUMNS = [
+    Column("run", 8, lambda r: r.id),
+    Column("job", 22, lambda r: r.job),
+    Column("queue", 14, lambda r: r.queue),
+    Column("resource", 13, lambda r: r.resource),
+    Column("state", 9, lambda r: r.state.value, lambda r: run_state_style(r.state.value)),
+    Column("started", 11, lambda r: ago(r.started_at)),
+    Column("duration", 9, lambda r: run_duration(r.started_at, r.ended_at)),
+    Column("exit", 4, lambda r: "-" if r.exit_code is None else str(r.exit_code)),
+]
+
+
+def parse_filter(text: str) -> RunFilter:
+    """`state:running queue:gpu job:train some text` → a RunFilter."""
+    states, queue, job, words = [], None, None, []
+    for token in text.split():
+        key, sep, value = token.partition(":")
+        if sep and value and key == "state":
+            states.extend(s for s in value.split(",") if s)
+        elif sep and value and key == "queue":
+            queue = value
+        elif sep and value and key == "job":
+            job = value
+        else:
+            words.append(token)
+    return RunFilter(states=tuple(states), queue=queue, job=job, text=" ".join(words) or None)
+
+
+@dataclass
+class RunSource:
+    """Runs under a filter, read on worker threads (each with its own connection)."""
+
+    stores: ThreadStores
+    run_filter: RunFilter
+
+    def _windows(self) -> RunWindows:
+        return RunWindows(self.stores.get().conn)
+
+    def count(self) -> int:
+        return self._windows().count(self.run_filter)
+
+    def at(self, offset: int, limit: int) -> list[Run]:
+        return self._windows().at(self.run_filter, offset, limit)
+
+    def after(self, row: Run, limit: int) -> list[Run]:
+        return self._windows().after(self.run_filter, (row.created_at, row.id), limit)
+
+    def before(self, row: Run, limit: int) -> list[Run]:
+        return self._windows().before(self.run_filter, (row.created_at, row.id), limit)
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="runs.filter"),
+        Binding("d", "describe", "Describe", id="runs.describe"),
+        Binding("l", "logs", "Logs", id="runs.logs"),
+        Binding("ctrl+k", "cancel", "Cancel", id="runs.cancel"),
+        Binding("r", "relaunch", "Relaunch", id="runs.relaunch"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Input(
+            placeholder="filter: text  state:running  queue:NAME  job:NAME",
+            id="runs-filter",
+            classes="filter",
+        )
+        yield WindowTable(
+            RUN_COLUMNS,
+            RunSource(self.app.stores, RunFilter()),
+            empty_text="no runs yet: press 3 for Jobs, then L to launch one",
+            id="runs-table",
+        )
+        yield Static(id="runs-status", classes="status")
+        yield AgentBar()
+        yield Footer()
+
+    @property
+    def table(self) -> WindowTable:
+        return self.query_one("#runs-table", WindowTable)
+
+    def on_mount(self) -> None:
+        self.sub_title = "runs"
+        self.table.focus()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.query("#runs-table"):  # resume can come before compose
+            self.table.reload()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self.table.reload()
+
+    @on(WindowTable.Loaded)
+    @on(WindowTable.Highlighted)
+    def _update_status(self) -> None:
+        table = self.table
+        total = "counting…" if table.total is None else f"{table.total:,} runs"
+        text = self.query_one("#runs-filter", Input).value.strip()
+        shown = f" matching [b]{text}[/b]" if text else ""
+        position = f" · row {table.cursor + 1:,}" if table.total else ""
+        self.query_one("#runs-status", Static).update(f"{total}{shown}{position}")
+
+    # -- filter ------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.add_class("-active")
+        box.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        run_filter = parse_filter(event.value)
+        bad = [s for s in run_filter.states if s not in KNOWN_STATES]
+        event.input.set_class(bool(bad), "-invalid")
+        if bad:
+            self.notify(
+                f"unknown state {bad[0]!r}; one of {', '.join(KNOWN_STATES)}",
+                severity="warning",
+                timeout=3,
+            )
+            return
+        self.table.reload(RunSource(self.app.stores, run_filter))
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        if box.has_focus:
+            self.table.focus()
+            if box.value:
+                return
+        if box.value:
+            box.value = ""
+        box.remove_class("-active")
+
+    # -- actions on the selected run ---------------------------------------------------------
+
+    def _selected(self) -> Run | None:
+        run = self.table.current_row
+        if run is None:
+            self.notify("no run selected", severity="warning", timeout=2)
+        return run
+
+    @on(WindowTable.Activated, "#runs-table")
+    def _activated(self) -> None:
+        self.action_describe()
+
+    def action_describe(self) -> None:
+        from .run_detail import RunDetailScreen
+
+        if run := self._selected():
+            self.app.push_screen(RunDetailScreen(run.id))
+
+    def action_logs(self) -> None:
+        from .run_log import RunLogScreen
+
+        if run := self._selected():
+            self.app.push_screen(RunLogScreen(run.id))
+
+    def action_cancel(self) -> None:
+        from .cancelling import confirm_cancel
+
+        run = self._selected()
+        if run is None:
+            return
+        if run.state.is_terminal():
+            self.notify(f"run {run.id} already ended ({run.state.value})", severity="warning")
+            return
+        confirm_cancel(self, run.id, f"run [b]{run.id}[/b] ({run.job} on {run.queue})")
+
+    def action_relaunch(self) -> None:
+        from .launch import LaunchScreen
+
+        if run := self._selected():
+            self.app.push_screen(LaunchScreen(relaunch_of=run.id))

@@ -1,0 +1,29 @@
+"""How states look: one style per run and item state, shared by every screen."""
+
+RUN_STATE_STYLES = {
+    "starting": "bold yellow",
+    "running": "bold cyan",
+    "stopping": "bold magenta",
+    "finished": "bold green",
+    "failed": "bold red",
+    "stopped": "dim",
+    "preempted": "bold dark_orange",
+    "crashed": "bold white on red",
+}
+ITEM_STATE_STYLES = {
+    "pending": "yellow",
+    "leased": "cyan",
+    "claimed": "green",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+
+def run_state_style(state: str) -> str:
+    return RUN_STATE_STYLES.get(state, "")
+
+
+def badge(state: str) -> str:
+    """Content markup for a state badge."""
+    style = RUN_STATE_STYLES.get(state) or ITEM_STATE_STYLES.get(state, "")
+    return f"[{style}]{state}[/]" if style else state
