@@ -25,7 +25,9 @@ def seed_runs(store: Store, n: int, *, queues: int = 4, jobs: int = 6, seed: int
             store.queues.create(name, "local-process", check_queue_config("local-process", {})).id
         )
     versions = [
-        store.jobs.create_version(f"job-{j}", "image", {"image": f"registry:5000/job-{j}:1"}).version
+        store.jobs.create_version(
+            f"job-{j}", "image", {"image": f"registry:5000/job-{j}:1"}
+        ).version
         for j in range(jobs)
     ]
     now = time.time()
@@ -43,15 +45,46 @@ def seed_runs(store: Store, n: int, *, queues: int = 4, jobs: int = 6, seed: int
         run_id = "r" + "".join(rng.choice(_ALPHABET) for _ in range(7))
         ended = None if state == "running" else created + rng.uniform(5, 600)
         exit_code = {"finished": 0, "failed": 1}.get(state)
-        item_rows.append((i + 1, queue_id, version.id, version.ref, 2, "claimed", launch, None,
-                          run_id, created, created))
-        run_rows.append((run_id, i + 1, version.id, version.ref, queue_id, "local-process", spec,
-                         state, exit_code, created, created + 0.5, ended))
+        item_rows.append(
+            (
+                i + 1,
+                queue_id,
+                version.id,
+                version.ref,
+                2,
+                "claimed",
+                launch,
+                None,
+                run_id,
+                created,
+                created,
+            )
+        )
+        run_rows.append(
+            (
+                run_id,
+                i + 1,
+                version.id,
+                version.ref,
+                queue_id,
+                "local-process",
+                spec,
+                state,
+                exit_code,
+                created,
+                created + 0.5,
+                ended,
+            )
+        )
     conn.executemany(
         "INSERT INTO queue_items (id, queue_id, job_version_id, job_ref, priority, state, launch,"
-        " waiting, run_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", item_rows)
+        " waiting, run_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        item_rows,
+    )
     conn.executemany(
         "INSERT OR IGNORE INTO runs (id, item_id, job_version_id, job_ref, queue_id, resource,"
         " spec, state, exit_code, created_at, started_at, ended_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", run_rows)
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        run_rows,
+    )
     conn.execute("COMMIT")
