@@ -1,26 +1,13 @@
-"""Shared fixtures: a private database per test, the CLI run in-process or as a subprocess."""
+"""Shared fixtures: a private database per test, the CLI run in-process."""
 
 import contextlib
 import io
-import os
-import subprocess
-import sys
-import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import Result
 
 from store import Store
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -53,67 +40,3 @@ def cli(db_path):
         return Result(code, out.getvalue(), err.getvalue())
 
     return run
-
-
-def run_launchbay(*args: str, db: Path, timeout: float = 120, **kwargs) -> Result:
-    """Run `launchbay ARGS…` as a real subprocess."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        **kwargs,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def write_code_job(folder: Path, script: str, requirements: str | None = None) -> Path:
-    """A directory with main.py holding `script` (dedented)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "main.py").write_text(textwrap.dedent(script))
-    if requirements is not None:
-        (folder / "requirements.txt").write_text(requirements)
-    return folder
-
-
-PYTHON_ENTRYPOINT = f"{sys.executable} main.py"
-
-
-def make_code_job(store: Store, tmp_path: Path, name: str, script: str, **kwargs):
-    """Create a code job running `script` with this interpreter; returns the JobVersion."""
-    from runners.jobs import create_job
-
-    folder = write_code_job(tmp_path / f"src-{name}", script)
-    return create_job(
-        store, "code", name, str(folder), entrypoint=PYTHON_ENTRYPOINT, **kwargs
-    ).version
-
-
-def make_queue(store: Store, name: str = "local", config: dict | None = None, **kwargs):
-    from runners.queues import check_queue_config
-
-    return store.queues.create(
-        name, "local-process", check_queue_config("local-process", config or {}), **kwargs
-    )
-
-
-def launch(store: Store, job: str, queue: str = "local", **kwargs) -> int:
-    from runners.launching import LaunchRequest, enqueue, prepare_launch
-
-    return enqueue(store, prepare_launch(store, LaunchRequest(job=job, queue=queue, **kwargs)))
-
-
-def run_agent(db_path: Path, **kwargs):
-    """Run an agent until its queues are empty; returns it."""
-    from runners.agent import Agent
-
-    agent = Agent(db_path, until_empty=True, **kwargs)
-    agent.run()
-    return agent
-
-
-def clean_env() -> dict:
-    env = dict(os.environ)
-    env.pop("LAUNCHBAY_DB", None)
-    return env

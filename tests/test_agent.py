@@ -4,8 +4,8 @@ import json
 import time
 
 import pytest
-from conftest import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent, write_code_job
 from helpers import AgentThread, run_for_item, wait_for
+from support import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent, write_code_job
 
 from runners.jobs import create_job
 from store import ItemState, RunState

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import make_code_job, make_queue, run_launchbay
+from support import make_code_job, make_queue, run_launchbay
 
 from store import RunState, Store
 

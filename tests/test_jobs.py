@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent
+from support import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent
 
 from runners.jobs import create_job
 from runners.snapshots import snapshot_directory

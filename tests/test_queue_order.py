@@ -3,7 +3,7 @@
 import sqlite3
 import threading
 
-from conftest import make_code_job, make_queue
+from support import make_code_job, make_queue
 
 from store import ItemState, Priority, Store
 

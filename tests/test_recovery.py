@@ -8,8 +8,8 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import REPO, launch, make_queue
 from helpers import wait_for
+from support import REPO, launch, make_queue
 
 from runners.jobs import create_job
 from store import RunState, Store

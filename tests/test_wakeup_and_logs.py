@@ -4,8 +4,8 @@ import select
 import subprocess
 import sys
 
-from conftest import REPO, launch, make_code_job, make_queue, run_launchbay
 from helpers import AgentThread, run_for_item, wait_for
+from support import REPO, launch, make_code_job, make_queue, run_launchbay
 
 from runners.logfile import follow_lines
 from runners.wakeup import FileWatch

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fixed_data, helpers_tui
+
+from fixed_data import FIXED_NOW  # noqa: E402  (every "ago" in the app is measured from it)
 
 from tui import clock  # noqa: E402
 from tui.config import UserConfig  # noqa: E402
 
-FIXED_NOW = 1_790_000_000.0  # 2026-09-21T…Z: every "ago" in the app is measured from here
 SIZE = (120, 36)
 
 

@@ -1,21 +1,424 @@
-"""Placeholder: being written."""
+"""The launch form: pick a job version and a queue, override the run from the keyboard, see the
+exact spec the runner will get as you type, then ctrl+s to enqueue.
 
+The form is generated from the job's input schema and the queue's template variables. Each
+field is checked as you type (SchemaField); the whole launch is then checked and rendered by
+the same code the CLI uses (runners.launching) on a worker thread, and the preview shows the
+result — or, for a relaunch, its diff against the previous run's spec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+
+from textual import on, work
 from textual.app import ComposeResult
-from textual.message import Message
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.suggester import SuggestFromList
+from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+
+from store import BadInput
+
+from ..widgets.agent_bar import AgentBar
+from .launch_fields import UNSET, SchemaField
+
+PRIORITIES = ["critical", "high", "medium", "low"]
+# Parts of a spec that always differ between two runs: left out of a relaunch's diff.
+_VOLATILE_ENV = ("LAUNCHBAY_RUN_ID", "LAUNCHBAY_ITEM_ID", "LAUNCHBAY_CONFIG_FILE")
 
 
 class LaunchScreen(Screen):
-    class Select(Message):
-        def __init__(self, name: str) -> None:
-            super().__init__()
-            self.name = name
+    BINDINGS = [
+        Binding("ctrl+s", "enqueue", "Enqueue", id="launch.enqueue"),
+        # priority: an Input in focus would take ctrl+e as "end of line".
+        Binding("ctrl+e", "edit_yaml", "Edit as YAML", id="launch.edit_yaml", priority=True),
+        Binding("escape", "app.pop_screen", "Back", id="launch.back"),
+    ]
+    DEFAULT_CSS = """
+    LaunchScreen #launch-body { height: 1fr; }
+    LaunchScreen #launch-form { width: 1fr; min-width: 40; padding: 0 1; }
+    LaunchScreen #launch-preview-pane { width: 1fr; border-left: solid $panel; padding: 0 1; }
+    LaunchScreen .fields { height: auto; }
+    LaunchScreen .section { text-style: bold; color: $accent; margin: 1 0 0 0; }
+    LaunchScreen #launch-error { color: $error; height: auto; padding: 0 1; }
+    LaunchScreen #launch-error.-ok { color: $success; }
+    """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(
+        self, job: str | None = None, queue: str | None = None, relaunch_of: str | None = None
+    ) -> None:
         super().__init__()
+        self.job = job
+        self.queue = queue
+        self.relaunch_of = relaunch_of
+        self.previous_spec: dict | None = None
+        self.resource_args_override: dict = {}
+        self.form_error: str | None = "loading…"
+        self._prefill: dict = {}
+        self._loaded_for: tuple[str, str] | None = None
+
+    # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("LaunchScreen")
+        yield Header(show_clock=False)
+        with Horizontal(id="launch-body"):
+            with VerticalScroll(id="launch-form"):
+                yield Label("job (NAME, NAME:vN or NAME:ALIAS)")
+                yield Input(value=self.job or "", id="launch-job", placeholder="job")
+                yield Label("queue")
+                yield Input(value=self.queue or "", id="launch-queue", placeholder="queue")
+                yield Static("run config", classes="section")
+                yield Vertical(id="launch-config-fields", classes="fields")
+                yield Static("template variables", classes="section")
+                yield Vertical(id="launch-var-fields", classes="fields")
+                yield Static("command", classes="section")
+                yield Label("entrypoint (empty: the job's)")
+                yield Input(id="launch-entrypoint", placeholder="e.g. python train.py")
+                yield Label("args (shlex-split)")
+                yield Input(id="launch-args", placeholder="e.g. --epochs 3 --fast")
+                yield Label("priority")
+                yield Select(
+                    [(p, p) for p in PRIORITIES],
+                    value="medium",
+                    allow_blank=False,
+                    id="launch-priority",
+                )
+            with VerticalScroll(id="launch-preview-pane"):
+                yield Static(
+                    "spec the runner will receive", classes="section", id="launch-preview-title"
+                )
+                yield Static("", id="launch-preview")
+        yield Static("", id="launch-error")
+        yield AgentBar()
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"relaunch {self.relaunch_of}" if self.relaunch_of else "launch"
+        self.load_choices()
+
+    # -- loading choices and the relaunch's previous run ------------------------------------
+
+    @work(thread=True, exit_on_error=False)
+    def load_choices(self) -> None:
+        store = self.app.stores.get()
+        refs = []
+        for version, _count in store.jobs.list_latest():
+            refs.append(version.name)
+            refs += [f"{v.name}:v{v.version}" for v in store.jobs.versions(version.name)]
+            refs += [f"{version.name}:{a}" for a in version.aliases]
+        queues = [q.name for q in store.queues.list()]
+        prefill = {}
+        previous_spec = None
+        if self.relaunch_of:
+            run = store.runs.get(self.relaunch_of)
+            item = store.items.get(run.item_id)
+            previous_spec = run.spec
+            prefill = {
+                "job": run.job,
+                "queue": run.queue,
+                "priority": item.priority.label,
+                **item.launch,
+            }
+        self.app.call_from_thread(self._choices_loaded, refs, queues, prefill, previous_spec)
+
+    def _choices_loaded(self, refs, queues, prefill, previous_spec) -> None:
+        self._prefill = prefill
+        self.previous_spec = previous_spec
+        job_box = self.query_one("#launch-job", Input)
+        queue_box = self.query_one("#launch-queue", Input)
+        job_box.suggester = SuggestFromList(refs, case_sensitive=False)
+        queue_box.suggester = SuggestFromList(queues, case_sensitive=False)
+        if prefill:
+            self.resource_args_override = prefill.get("resource_args") or {}
+            job_box.value = prefill["job"]
+            queue_box.value = prefill["queue"]
+            self.query_one("#launch-priority", Select).value = prefill["priority"]
+            if prefill.get("entry_point"):
+                self.query_one("#launch-entrypoint", Input).value = shlex.join(
+                    prefill["entry_point"]
+                )
+            if prefill.get("args"):
+                self.query_one("#launch-args", Input).value = shlex.join(prefill["args"])
+        if not job_box.value:
+            job_box.value = refs[0] if refs else ""
+        if not queue_box.value:
+            queue_box.value = queues[0] if queues else ""
+        (queue_box if job_box.value else job_box).focus()
+        self.load_fields()
+
+    # -- the generated fields ----------------------------------------------------------------
+
+    def load_fields(self) -> None:
+        """Read the job's schema and the queue's variables; rebuild the fields if they changed."""
+        self._load_fields(
+            self.query_one("#launch-job", Input).value, self.query_one("#launch-queue", Input).value
+        )
+
+    @work(thread=True, exclusive=True, group="fields", exit_on_error=False)
+    def _load_fields(self, job_ref: str, queue_name: str) -> None:
+        store = self.app.stores.get()
+        schema, variables = None, None
+        with contextlib.suppress(BadInput):
+            schema = store.jobs.resolve(job_ref.strip()).input_schema or {}
+        with contextlib.suppress(BadInput):
+            variables = store.queues.get(queue_name.strip()).template_variables
+        self.app.call_from_thread(self._build_fields, (job_ref, queue_name), schema, variables)
+
+    async def _build_fields(self, key, schema: dict | None, variables: dict | None) -> None:
+        if key != self._loaded_for:
+            self._loaded_for = key
+            config_box = self.query_one("#launch-config-fields", Vertical)
+            var_box = self.query_one("#launch-var-fields", Vertical)
+            await config_box.remove_children()
+            await var_box.remove_children()
+            prefill_config = self._prefill.get("run_config") or {}
+            prefill_vars = self._prefill.get("template_variables") or {}
+            properties = (schema or {}).get("properties") or {}
+            if properties:
+                await config_box.mount_all(
+                    SchemaField("run_config", name, prop, prefill_config.get(name, UNSET))
+                    for name, prop in properties.items()
+                )
+            else:
+                await config_box.mount(
+                    Static(
+                        "(the job declares no input schema; use ctrl+e to set run_config as YAML)",
+                        classes="hint",
+                    )
+                )
+            if variables:
+                await var_box.mount_all(
+                    SchemaField("var", name, prop, prefill_vars.get(name, UNSET))
+                    for name, prop in variables.items()
+                )
+            else:
+                await var_box.mount(Static("(this queue has none)", classes="hint"))
+            self._extra_config = {k: v for k, v in prefill_config.items() if k not in properties}
+        self.refresh_preview()
+
+    # -- reading the form --------------------------------------------------------------------
+
+    def _fields(self, kind: str) -> list[SchemaField]:
+        return [f for f in self.query(SchemaField) if f.kind == kind]
+
+    def build_request(self):
+        """A LaunchRequest from the form; field errors are marked and returned as a list."""
+        from runners.launching import LaunchRequest
+
+        errors = []
+        run_config = dict(getattr(self, "_extra_config", {}))
+        for field in self._fields("run_config"):
+            value = field.validate_now()
+            if field.error:
+                errors.append(field.error)
+            elif value is not UNSET:
+                run_config[field.field_name] = value
+        set_vars = []
+        for field in self._fields("var"):
+            field.validate_now()
+            if field.error:
+                errors.append(field.error)
+                continue
+            text = field.text_for_set_var()
+            if text is not None:
+                set_vars.append(f"{field.field_name}={text}")
+        args_text = self.query_one("#launch-args", Input).value.strip()
+        entry_text = self.query_one("#launch-entrypoint", Input).value.strip()
+        spec: dict = {"overrides": {"run_config": run_config}}
+        if self.resource_args_override:
+            spec["resource_args"] = self.resource_args_override
+        request = LaunchRequest(
+            job=self.query_one("#launch-job", Input).value.strip(),
+            queue=self.query_one("#launch-queue", Input).value.strip(),
+            spec=spec,
+            set_vars=set_vars,
+            args=[args_text] if args_text else [],
+            entry_point=entry_text or None,
+            priority=str(self.query_one("#launch-priority", Select).value),
+        )
+        return request, errors
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _form_changed(self, event) -> None:
+        if getattr(event, "input", None) is not None and event.input.id in (
+            "launch-job",
+            "launch-queue",
+        ):
+            self.load_fields()
+            return
+        self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        request, errors = self.build_request()
+        if errors:
+            self._show_result(None, errors[0])
+            return
+        self.render_preview(request)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def render_preview(self, request) -> None:
+        from runners.launching import prepare_launch, preview
+        from runners.rendering import redact
+
+        store = self.app.stores.get()
+        try:
+            spec = redact(preview(store, prepare_launch(store, request)))
+        except BadInput as exc:
+            self.app.call_from_thread(self._show_result, None, str(exc))
+            return
+        self.app.call_from_thread(self._show_result, spec, None)
+
+    def _show_result(self, spec: dict | None, error: str | None) -> None:
+        self.form_error = error
+        banner = self.query_one("#launch-error", Static)
+        banner.set_class(error is None, "-ok")
+        banner.update(f"✗ {error}" if error else "✓ ready: ctrl+s enqueues")
+        if spec is None:
+            return
+        preview = self.query_one("#launch-preview", Static)
+        title = self.query_one("#launch-preview-title", Static)
+        if self.previous_spec is not None:
+            title.update(f"diff against run {self.relaunch_of}'s spec")
+            preview.update(_diff_markup(self.previous_spec, spec))
+        else:
+            preview.update(json.dumps(spec, indent=2).replace("[", r"\["))
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def action_enqueue(self) -> None:
+        request, errors = self.build_request()
+        if errors or self.form_error:
+            self.notify(
+                f"not enqueued: {errors[0] if errors else self.form_error}", severity="error"
+            )
+            return
+        self.enqueue(request)
+
+    @work(thread=True, exclusive=True, group="enqueue", exit_on_error=False)
+    def enqueue(self, request) -> None:
+        from runners.launching import enqueue, prepare_launch
+
+        store = self.app.stores.get()
+        try:
+            prepared = prepare_launch(store, request)
+            item_id = enqueue(store, prepared)
+        except BadInput as exc:
+            self.app.call_from_thread(self._show_result, None, str(exc))
+            return
+        self.app.call_from_thread(self._enqueued, item_id, prepared.job.ref, prepared.queue.name)
+
+    def _enqueued(self, item_id: int, job: str, queue: str) -> None:
+        self.notify(f"enqueued {job} on {queue} as item {item_id}")
+        self.app.pop_screen()
+
+    def action_edit_yaml(self) -> None:
+        """The overrides as YAML in $EDITOR; what comes back replaces the form's values."""
+        import yaml
+
+        request, _errors = self.build_request()
+        document = {
+            "overrides": {
+                "run_config": request.spec["overrides"]["run_config"],
+                "args": shlex.split(request.args[0]) if request.args else [],
+                "entry_point": request.entry_point,
+            },
+            "resource_args": self.resource_args_override,
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("# launchbay launch overrides: save and quit to apply\n")
+            yaml.safe_dump(document, f, sort_keys=False)
+            path = Path(f.name)
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        try:
+            try:
+                with self.app.suspend():
+                    subprocess.run([*editor, str(path)], check=False)
+            except Exception:  # no terminal to hand over (headless): run it as is
+                subprocess.run(
+                    [*editor, str(path)], check=False, stdin=subprocess.DEVNULL, capture_output=True
+                )
+            self._apply_yaml(path.read_text())
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _apply_yaml(self, text: str) -> None:
+        import yaml
+
+        from runners.documents import expect_mapping, refuse_unknown_keys
+        from runners.launching import OVERRIDE_KEYS, SPEC_KEYS
+
+        try:
+            document = expect_mapping(yaml.safe_load(text), "launch spec")
+            refuse_unknown_keys(document, SPEC_KEYS, "")
+            overrides = expect_mapping(document.get("overrides"), "overrides")
+            refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")
+            run_config = expect_mapping(overrides.get("run_config"), "overrides.run_config")
+            args = overrides.get("args") or []
+            if not isinstance(args, list):
+                raise BadInput("overrides.args", "expected a list")
+        except (BadInput, yaml.YAMLError) as exc:
+            self.notify(f"YAML not applied: {exc}", severity="error", timeout=8)
+            return
+        self.resource_args_override = expect_mapping(document.get("resource_args"), "resource_args")
+        fields = {f.field_name: f for f in self._fields("run_config")}
+        self._extra_config = {k: v for k, v in run_config.items() if k not in fields}
+        for name, field in fields.items():
+            widget = field.query_one("#value")
+            value = run_config.get(name, UNSET)
+            if isinstance(widget, Input):
+                widget.value = (
+                    ""
+                    if value is UNSET
+                    else (value if isinstance(value, str) else json.dumps(value))
+                )
+            elif isinstance(widget, Switch) and value is not UNSET:
+                widget.value = bool(value)
+            elif isinstance(widget, Select):
+                enum = field.schema.get("enum", [])
+                widget.value = enum.index(value) if value in enum else Select.NULL
+        self.query_one("#launch-args", Input).value = shlex.join(str(a) for a in args)
+        entry = overrides.get("entry_point")
+        self.query_one("#launch-entrypoint", Input).value = (
+            shlex.join(entry) if isinstance(entry, list) else (entry or "")
+        )
+        self.refresh_preview()
+
+
+def _normalised(spec: dict) -> dict:
+    spec = json.loads(json.dumps(spec))
+    spec.pop("run_id", None)
+    spec.pop("item_id", None)
+    spec.pop("priority", None)
+    for key in _VOLATILE_ENV:
+        (spec.get("env") or {}).pop(key, None)
+    return spec
+
+
+def _diff_markup(previous: dict, current: dict) -> str:
+    from runners.rendering import redact
+
+    before = json.dumps(_normalised(redact(previous)), indent=2, sort_keys=True).splitlines()
+    after = json.dumps(_normalised(current), indent=2, sort_keys=True).splitlines()
+    lines = []
+    for line in difflib.unified_diff(
+        before, after, "previous run", "this launch", lineterm="", n=2
+    ):
+        escaped = line.replace("[", r"\[")
+        if line.startswith("+") and not line.startswith("+++"):
+            lines.append(f"[green]{escaped}[/green]")
+        elif line.startswith("-") and not line.startswith("---"):
+            lines.append(f"[red]{escaped}[/red]")
+        else:
+            lines.append(escaped)
+    return "\n".join(lines) or "(the same spec as the previous run)"

@@ -1,0 +1,155 @@
+"""Fixed data for the app's tests, snapshots and screenshots: same ids, same times, every run.
+
+`seed(store, tmp_path)` makes two jobs (one with an input schema), three queues (one paused,
+one with template variables), runs in every state and a few waiting items, all stamped
+relative to tui/conftest.FIXED_NOW.
+"""
+
+import json
+from pathlib import Path
+
+from runners.jobs import create_job
+from runners.queues import check_queue_config
+from store import Priority, RunState, Store
+
+FIXED_NOW = 1_790_000_000.0
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "lr": {
+            "type": "number",
+            "default": 0.001,
+            "minimum": 0,
+            "maximum": 1,
+            "description": "learning rate",
+        },
+        "epochs": {"type": "integer", "default": 10, "minimum": 1, "maximum": 1000},
+        "optimizer": {"type": "string", "enum": ["adam", "sgd"], "default": "adam"},
+    },
+}
+
+# (run id, job, queue, final state, exit code, minutes ago created, seconds it ran)
+RUNS = [
+    ("k3x9mf2a", "train", "gpu-box", "running", None, 2, None),
+    ("h7wq4nzp", "train", "gpu-box", "finished", 0, 35, 1260),
+    ("c2vb8rte", "evaluate", "cpu", "failed", 3, 50, 95),
+    ("m5ty6uio", "train", "gpu-box", "stopped", 143, 90, 400),
+    ("p9as2dfg", "evaluate", "cpu", "finished", 0, 180, 61),
+    ("w4zx7cvb", "train", "gpu-box", "crashed", None, 300, 30),
+]
+
+
+def seed(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "fixed-src"
+    src.mkdir(exist_ok=True)
+    (src / "main.py").write_text("print('training')\n")
+    schema = tmp_path / "fixed-schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    create_job(
+        store,
+        "code",
+        "train",
+        str(src),
+        entrypoint="python main.py",
+        schema_path=str(schema),
+        aliases=("prod",),
+        description="Fine-tune the base model",
+    )
+    (src / "eval.py").write_text("print('evaluating')\n")
+    create_job(
+        store,
+        "code",
+        "evaluate",
+        str(src),
+        entrypoint="python eval.py",
+        description="Score a checkpoint on the held-out set",
+    )
+    _queue(
+        store,
+        "gpu-box",
+        {
+            "resource_args": {"env": {"CUDA_VISIBLE_DEVICES": "{{gpus}}"}},
+            "template_variables": {
+                "gpus": {"type": "string", "default": "0", "description": "device ids"}
+            },
+        },
+        max_concurrency=2,
+    )
+    _queue(store, "cpu", {})
+    _queue(store, "nightly", {})
+    store.queues.set_paused("nightly", True)
+    for run_id, job, queue, state, exit_code, minutes, ran in RUNS:
+        _run(store, run_id, job, queue, state, exit_code, FIXED_NOW - minutes * 60, ran)
+    for job, queue, priority in [
+        ("train", "gpu-box", Priority.HIGH),
+        ("train", "gpu-box", Priority.MEDIUM),
+        ("evaluate", "nightly", Priority.LOW),
+    ]:
+        item_id = store.items.enqueue(
+            store.queues.get(queue).id,
+            store.jobs.resolve(job).id,
+            store.jobs.resolve(job).ref,
+            {"run_config": {}},
+            priority,
+        )
+        store.conn.execute(
+            "UPDATE queue_items SET created_at = ? WHERE id = ?",
+            (FIXED_NOW - 60 * item_id, item_id),
+        )
+    stamp = FIXED_NOW - 3600
+    store.conn.execute("UPDATE jobs SET created_at = ?", (stamp,))
+    store.conn.execute("UPDATE job_versions SET created_at = ?", (stamp,))
+    store.conn.execute("UPDATE queues SET created_at = ?", (stamp,))
+
+
+def _queue(store: Store, name: str, config: dict, **kwargs) -> None:
+    store.queues.create(
+        name, "local-process", check_queue_config("local-process", config), **kwargs
+    )
+
+
+def _run(store, run_id, job, queue, state, exit_code, created, ran) -> None:
+    version = store.jobs.resolve(job)
+    queue_row = store.queues.get(queue)
+    item_id = store.items.enqueue(queue_row.id, version.id, version.ref, {"run_config": {}})
+    item = store.items.lease_next(queue_row, "fixed-agent")
+    assert item.id == item_id
+    spec = {
+        "run_id": run_id,
+        "job": {"ref": version.ref},
+        "queue": queue,
+        "entry_point": version.entrypoint,
+        "args": [],
+        "run_config": {"lr": 0.001},
+        "resource_args": {"env": {"HF_TOKEN": "hf_secret_value"}},
+        "env": {},
+    }
+    store.items.claim_with_run(item, "fixed-agent", run_id, "local-process", spec)
+    store.runs.transition(
+        run_id, RunState.RUNNING, "submitted", handle={"pid": 4242, "start_time": 1}
+    )
+    if state == "stopped":
+        store.runs.request_stop(run_id, "cancel requested by user")
+    if state != "running":
+        failed = state in ("failed", "crashed")
+        store.runs.transition(
+            run_id,
+            RunState(state),
+            f"exited with code {exit_code}" if exit_code is not None else "process vanished",
+            exit_code=exit_code,
+            error_stage="run" if failed else None,
+            error_message="exited with code 3"
+            if state == "failed"
+            else ("process vanished" if failed else None),
+        )
+    ended = None if ran is None else created + 5 + ran
+    store.conn.execute(
+        "UPDATE runs SET created_at = ?, started_at = ?, ended_at = ? WHERE id = ?",
+        (created, created + 5, ended, run_id),
+    )
+    store.conn.execute("UPDATE run_events SET at = ? WHERE run_id = ?", (created, run_id))
+    store.conn.execute(
+        "UPDATE queue_items SET created_at = ?, updated_at = ? WHERE id = ?",
+        (created - 1, created, item_id),
+    )

@@ -1,0 +1,23 @@
+"""Waiting on the app in Pilot tests: bounded, never a fixed sleep."""
+
+
+async def settle(pilot, condition, what: str = "condition", tries: int = 200):
+    """Let the app run until `condition()` is truthy (≤ ~10 s of app time); returns its value."""
+    for _ in range(tries):
+        value = condition()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"the app never reached: {what}")
+
+
+def screen_text(app) -> str:
+    """What the screen shows, as plain text (from the app's own SVG screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    body = svg[svg.index("<g class") :] if "<g class" in svg else svg
+    text = re.sub(r"</text>", "\n", body)
+    text = re.sub(r"<[^>]+>", "", text)
+    return html.unescape(text).replace("\xa0", " ")

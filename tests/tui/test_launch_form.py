@@ -1,0 +1,193 @@
+"""The launch form: fields from the schema and template variables, live checks, preview, enqueue."""
+
+import json
+import os
+import stat
+import sys
+
+from helpers_tui import settle
+from support import make_code_job, make_queue
+
+from runners.launching import LaunchRequest, enqueue, prepare_launch
+from store import ItemState, Priority
+from tui.screens.launch import LaunchScreen
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "lr": {"type": "number", "default": 0.1, "minimum": 0, "maximum": 1},
+        "epochs": {"type": "integer", "default": 3, "minimum": 1, "maximum": 100},
+        "optimizer": {"type": "string", "enum": ["adam", "sgd"], "default": "adam"},
+        "fast": {"type": "boolean", "default": False},
+    },
+}
+QUEUE_CONFIG = {
+    "resource_args": {"env": {"THREADS": "{{threads}}"}},
+    "template_variables": {
+        "threads": {"type": "integer", "minimum": 1, "maximum": 8, "default": 2}
+    },
+}
+
+
+def _setup(store, tmp_path):
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(SCHEMA))
+    make_code_job(store, tmp_path, "train", "print('hi')", schema_path=str(schema_file))
+    make_queue(store, "gpu", config=QUEUE_CONFIG)
+
+
+async def _open_form(app, pilot, **kwargs) -> LaunchScreen:
+    await pilot.pause()
+    app.push_screen(LaunchScreen(**kwargs))
+    screen = await settle(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen)
+    await settle(pilot, lambda: len(screen.query("SchemaField")) == 5, "the generated fields")
+    return screen
+
+
+async def _type_into(pilot, screen, selector: str, text: str) -> None:
+    box = screen.query_one(selector)
+    box.focus()
+    box.value = ""
+    await pilot.press(*text)
+
+
+async def test_the_form_is_generated_from_schema_and_variables(make_app, store, tmp_path):
+    _setup(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        ids = sorted(f.id for f in screen.query("SchemaField"))
+        assert ids == [
+            "field-run_config-epochs",
+            "field-run_config-fast",
+            "field-run_config-lr",
+            "field-run_config-optimizer",
+            "field-var-threads",
+        ]
+        hint = str(screen.query_one("#field-run_config-epochs .field-hint").render())
+        assert "1…100" in hint and "default 3" in hint
+        assert type(screen.query_one("#field-run_config-optimizer #value")).__name__ == "Select"
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        preview = str(screen.query_one("#launch-preview").render())
+        assert '"THREADS": "2"' in preview and '"epochs": 3' in preview
+
+
+async def test_enqueue_creates_an_item_with_exactly_the_overrides_typed(make_app, store, tmp_path):
+    _setup(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        await _type_into(pilot, screen, "#field-run_config-epochs #value", "7")
+        await _type_into(pilot, screen, "#field-var-threads #value", "4")
+        await _type_into(pilot, screen, "#launch-args", "--name 'a b'")
+        screen.query_one("#launch-priority").value = "high"
+        await settle(
+            pilot,
+            lambda: (
+                screen.form_error is None
+                and '"epochs": 7' in str(screen.query_one("#launch-preview").render())
+            ),
+            "the preview to follow",
+        )
+        assert '"THREADS": "4"' in str(screen.query_one("#launch-preview").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, LaunchScreen), "enqueued")
+    item = store.items.get(store.conn.execute("SELECT MAX(id) FROM queue_items").fetchone()[0])
+    assert item.state is ItemState.PENDING and item.priority is Priority.HIGH
+    assert item.launch["run_config"] == {"lr": 0.1, "epochs": 7, "optimizer": "adam", "fast": False}
+    assert item.launch["args"] == ["--name", "a b"]
+    assert item.launch["template_variables"] == {"threads": 4}
+    assert item.launch["resource_args"]["env"] == {"THREADS": "4"}
+
+
+async def test_a_bad_field_is_marked_and_enqueue_is_refused(make_app, store, tmp_path):
+    _setup(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        await _type_into(pilot, screen, "#field-run_config-epochs #value", "500")
+        field = screen.query_one("#field-run_config-epochs")
+        await settle(pilot, lambda: field.has_class("-invalid"), "the field marked")
+        assert "above the maximum" in field.error
+        await _type_into(pilot, screen, "#field-var-threads #value", "x")
+        assert "is not an integer" in screen.query_one("#field-var-threads").error
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, LaunchScreen)
+    assert store.conn.execute("SELECT COUNT(*) FROM queue_items").fetchone()[0] == 0
+
+
+async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_path):
+    _setup(store, tmp_path)
+    request = LaunchRequest(
+        job="train",
+        queue="gpu",
+        set_vars=["threads=3"],
+        spec={"overrides": {"run_config": {"epochs": 9}}},
+    )
+    item_id = enqueue(store, prepare_launch(store, request))
+    item = store.items.lease_next(store.queues.get("gpu"), "t")
+    from runners.rendering import render_spec
+
+    job = store.jobs.resolve("train")
+    spec = render_spec(
+        job=job,
+        queue="gpu",
+        resource="local-process",
+        launch=item.launch,
+        run_id="rprev001",
+        item_id=item_id,
+        config_file="/x/config.json",
+        environ={},
+    )
+    store.items.claim_with_run(item, "t", "rprev001", "local-process", spec)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, relaunch_of="rprev001")
+        assert screen.query_one("#field-run_config-epochs #value").value == "9"
+        assert screen.query_one("#field-var-threads #value").value == "3"
+        await settle(
+            pilot,
+            lambda: "same spec" in str(screen.query_one("#launch-preview").render()),
+            "an empty diff",
+        )
+        await _type_into(pilot, screen, "#field-run_config-epochs #value", "10")
+        await settle(
+            pilot,
+            lambda: '+    "epochs": 10' in str(screen.query_one("#launch-preview").render()),
+            "the diff",
+        )
+        assert '-    "epochs": 9' in str(screen.query_one("#launch-preview").render())
+
+
+async def test_ctrl_e_edits_the_overrides_as_yaml_in_the_editor(
+    make_app, store, tmp_path, monkeypatch
+):
+    _setup(store, tmp_path)
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        f"#!{sys.executable}\nimport sys, yaml\npath = sys.argv[1]\n"
+        "doc = yaml.safe_load(open(path))\n"
+        "doc['overrides']['run_config']['lr'] = 0.5\n"
+        "doc['overrides']['args'] = ['--from-editor']\n"
+        "yaml.safe_dump(doc, open(path, 'w'))\n"
+    )
+    editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        await pilot.press("ctrl+e")
+        await settle(
+            pilot,
+            lambda: screen.query_one("#launch-args").value == "--from-editor",
+            "the editor's changes applied",
+        )
+        assert screen.query_one("#field-run_config-lr #value").value == "0.5"
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, LaunchScreen), "enqueued")
+    item = store.items.get(1)
+    assert item.launch["run_config"]["lr"] == 0.5 and item.launch["args"] == ["--from-editor"]
+    assert os.environ["EDITOR"] == str(editor)
