@@ -248,7 +248,7 @@ class Agent:
 
     def _submit_and_watch(self, live: LiveRun, job: JobVersion, store: Store) -> None:
         run_dir = store.run_dir(live.run_id)
-        log_path = run_dir / "output.log"
+        log_path = store.run_log_path(live.run_id)
         try:
             run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             artifact = job.source.get("artifact")

@@ -162,3 +162,27 @@ def redact(value: Any) -> Any:
 
     collect(value)
     return hide(value)
+
+
+def restore_redacted(edited: Any, original: Any) -> Any:
+    """`edited` with every value still shown as *** under a secret-looking key put back to the
+    original's value at the same place: an editor can show a config without its secrets and
+    still save it whole."""
+    if isinstance(edited, dict) and isinstance(original, dict):
+        restored = {}
+        for key, value in edited.items():
+            if (
+                value == REDACTED
+                and isinstance(key, str)
+                and is_secret_name(key)
+                and key in original
+            ):
+                restored[key] = original[key]
+            else:
+                restored[key] = restore_redacted(value, original.get(key))
+        return restored
+    if isinstance(edited, list) and isinstance(original, list):
+        return [restore_redacted(e, o) for e, o in zip(edited, original, strict=False)] + edited[
+            len(original) :
+        ]
+    return edited

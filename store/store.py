@@ -67,5 +67,9 @@ class Store:
         """Where a run's log, config file and working copy live."""
         return self.files_dir / "runs" / run_id
 
+    def run_log_path(self, run_id: str) -> Path:
+        """The run's log: its stdout and stderr, line by line."""
+        return self.run_dir(run_id) / "output.log"
+
     def close(self) -> None:
         self.conn.close()

@@ -6,8 +6,10 @@ the store watcher and the agent's status; each screen owns its own keys and hand
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from textual import work
@@ -76,6 +78,12 @@ class LaunchbayApp(App):
         self._store_listener: ChangeListener | None = None
 
     def on_mount(self) -> None:
+        # Thread workers run on asyncio's default executor (min(32, cores + 4) threads). The
+        # store watcher, the agent and each open log hold one for their whole life: give the
+        # short reads room, so a busy screen never waits for a free thread.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=16, thread_name_prefix="launchbay-ui")
+        )
         if self.config.theme:
             self.theme = self.config.theme
         if self.config.keys:
@@ -107,6 +115,7 @@ class LaunchbayApp(App):
                 last_post = time.monotonic()
                 self.post_message(StoreChanged())
         finally:
+            self._store_listener = None  # on_unmount must not poke a closed listener
             listener.close()
 
     def on_store_changed(self, message: StoreChanged) -> None:
@@ -214,6 +223,8 @@ class LaunchbayApp(App):
                 self.screen.post_message(QueuesScreen.Select(rest))
         elif verb in ("jobs", "job", "j"):
             self.switch_mode("jobs")
+            if rest:
+                self.screen.post_message(JobsScreen.Select(rest))
         elif verb in ("run", "r"):
             from .screens.run_detail import RunDetailScreen
 

@@ -67,7 +67,7 @@ def quickstart_command(epochs):
         if run is None:
             item = store.items.get(item_id)
             raise click.ClickException(f"item {item_id} did not run: {item.error_message}")
-        log = (store.run_dir(run.id) / "output.log").read_text()
+        log = store.run_log_path(run.id).read_text()
         click.echo(log, nl=False)
         note(
             f"run {run.id}: {run.state.value} (exit code {run.exit_code});"

@@ -89,7 +89,7 @@ def describe_run(store, run_id, as_json):
                 "spec": redact(run.spec),
                 "handle": redact(run.handle),
                 "events": [e.to_json() for e in events],
-                "log": str(store.run_dir(run.id) / "output.log"),
+                "log": str(store.run_log_path(run.id)),
             }
         )
         return
@@ -108,7 +108,7 @@ def describe_run(store, run_id, as_json):
         end = run.ended_at or time.time()
         click.echo(f"duration:   {human_duration(end - run.started_at)}")
     click.echo(f"handle:     {json.dumps(redact(run.handle)) if run.handle else '-'}")
-    click.echo(f"log:        {store.run_dir(run.id) / 'output.log'}")
+    click.echo(f"log:        {store.run_log_path(run.id)}")
     click.echo("events:")
     for event in events:
         arrow = f"{event.from_state or '·'} → {event.to_state}"
@@ -127,7 +127,7 @@ def run_logs(store, run_id, follow):
     from runners.logfile import follow_lines
 
     run = store.runs.get(run_id)
-    path = store.run_dir(run.id) / "output.log"
+    path = store.run_log_path(run.id)
 
     def ended() -> bool:
         return store.runs.get(run_id).state.is_terminal()

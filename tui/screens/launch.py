@@ -43,15 +43,6 @@ class LaunchScreen(Screen):
         Binding("ctrl+e", "edit_yaml", "Edit as YAML", id="launch.edit_yaml", priority=True),
         Binding("escape", "app.pop_screen", "Back", id="launch.back"),
     ]
-    DEFAULT_CSS = """
-    LaunchScreen #launch-body { height: 1fr; }
-    LaunchScreen #launch-form { width: 1fr; min-width: 40; padding: 0 1; }
-    LaunchScreen #launch-preview-pane { width: 1fr; border-left: solid $panel; padding: 0 1; }
-    LaunchScreen .fields { height: auto; }
-    LaunchScreen .section { text-style: bold; color: $accent; margin: 1 0 0 0; }
-    LaunchScreen #launch-error { color: $error; height: auto; padding: 0 1; }
-    LaunchScreen #launch-error.-ok { color: $success; }
-    """
 
     def __init__(
         self, job: str | None = None, queue: str | None = None, relaunch_of: str | None = None

@@ -35,14 +35,6 @@ def describe_schema(schema: dict) -> str:
 class SchemaField(Vertical):
     """A labelled input for one value described by a JSON-Schema-subset `schema`."""
 
-    DEFAULT_CSS = """
-    SchemaField { height: auto; margin: 0 0 1 0; }
-    SchemaField > .field-hint { color: $text-muted; }
-    SchemaField > .field-error { color: $error; display: none; }
-    SchemaField.-invalid > .field-error { display: block; }
-    SchemaField.-invalid Input { border: tall $error; }
-    """
-
     def __init__(self, kind: str, name: str, schema: dict, initial: Any = UNSET) -> None:
         """`kind` is "run_config" or "var": it prefixes the field's id and its error."""
         super().__init__(id=f"field-{kind}-{name}", classes="schema-field")

@@ -59,7 +59,7 @@ class RunDetailScreen(Screen):
             self.app.call_from_thread(self._show_missing, str(exc))
             return
         events = store.runs.events(self.run_id)
-        log_path = store.run_dir(run.id) / "output.log"
+        log_path = store.run_log_path(run.id)
         self.app.call_from_thread(
             self._show, run, events, redact(run.spec), redact(run.handle), log_path
         )

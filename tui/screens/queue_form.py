@@ -1,0 +1,213 @@
+"""Create a queue, or edit one's config: the YAML is checked against the resource type as it is
+typed, and again before anything is saved. Dismisses with the queue's name, or None."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Select, Static, TextArea
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from runners.queues import check_max_concurrency, check_queue_config, edit_queue_config
+from runners.registry import RESOURCE_TYPES, resource_type
+from runners.rendering import redact, restore_redacted
+from store import BadInput, Queue
+
+CONFIG_PLACEHOLDER = """\
+resource_args:        # settings of the resource type, e.g. for local-process:
+  env: {}             #   env, cwd, stop_grace_seconds
+template_variables:   # values a launch may set, e.g.
+  {}                  #   threads: {type: integer, default: 4}"""
+
+
+def parse_config_text(text: str) -> Any:
+    """The YAML (or JSON) typed into the form; nothing typed is an empty config."""
+    if not text.strip():
+        return {}
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise BadInput("config", f"malformed YAML{place}: {problem}") from None
+
+
+def check_config_text(resource: str, text: str) -> dict:
+    """The typed config, parsed and checked for `resource`. Raises BadInput."""
+    return check_queue_config(resource_type(resource).name, parse_config_text(text))
+
+
+def parse_max_concurrency(text: str) -> int | None:
+    """'' is no limit; otherwise a positive integer."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(
+            "max concurrency", f"{text!r}; expected a positive integer, or nothing for no limit"
+        ) from None
+    check_max_concurrency(value)
+    return value
+
+
+def config_yaml(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+class QueueFormScreen(ModalScreen[str | None]):
+    """`queue` None: create a queue. Otherwise edit its config and max concurrency (its name
+    and resource type are fixed)."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="queue_form.save"),
+        Binding("escape", "cancel", "Cancel", id="queue_form.cancel"),
+    ]
+
+    def __init__(self, queue: Queue | None = None) -> None:
+        super().__init__()
+        self.queue = queue
+        self._saving = False
+
+    def compose(self) -> ComposeResult:
+        queue = self.queue
+        names = [entry.name for entry in RESOURCE_TYPES]
+        if queue is not None and queue.resource not in names:
+            names.append(queue.resource)  # a type no longer registered still shows
+        with Vertical(id="queue-form", classes="dialog"):
+            title = "New queue" if queue is None else f"Edit queue [b]{escape(queue.name)}[/b]"
+            yield Static(title, id="queue-form-title")
+            with Horizontal(classes="form-row"):
+                yield Label("name")
+                yield Input(
+                    value=queue.name if queue else "",
+                    placeholder="e.g. gpu-a100",
+                    id="queue-name",
+                    disabled=queue is not None,
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("resource type")
+                yield Select(
+                    [(name, name) for name in names],
+                    value=queue.resource if queue else names[0],
+                    allow_blank=False,
+                    id="queue-resource",
+                    disabled=queue is not None,
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("max concurrency")
+                yield Input(
+                    value=str(queue.max_concurrency or "") if queue else "",
+                    placeholder="no limit",
+                    id="queue-max",
+                )
+            yield Label("config (YAML): resource_args, template_variables")
+            yield TextArea(
+                # Secrets show as ***; saving puts them back (restore_redacted).
+                config_yaml(redact(queue.config)) if queue else "",
+                placeholder=CONFIG_PLACEHOLDER,
+                id="queue-config",
+            )
+            yield Static("checking…", id="queue-config-check")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        first = "#queue-config" if self.queue else "#queue-name"
+        self.query_one(first).focus()
+        self._config_changed()
+
+    def _values(self) -> tuple[str, str, str, str]:
+        """name, resource, max concurrency text, config text: as typed."""
+        resource = self.query_one("#queue-resource", Select).value
+        return (
+            self.query_one("#queue-name", Input).value.strip(),
+            "" if resource is Select.NULL else str(resource),
+            self.query_one("#queue-max", Input).value,
+            self.query_one("#queue-config", TextArea).text,
+        )
+
+    # -- checking as you type ----------------------------------------------------------------
+
+    @on(TextArea.Changed, "#queue-config")
+    @on(Select.Changed, "#queue-resource")
+    def _config_changed(self) -> None:
+        _, resource, _, text = self._values()
+        self._check(resource, text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-form-check")
+    def _check(self, resource: str, text: str) -> None:
+        # A thread: the first check of a resource type imports its runner (and SDK).
+        try:
+            check_config_text(resource, text)
+            error = None
+        except BadInput as exc:
+            error = str(exc)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_check, resource, text, error)
+
+    def _show_check(self, resource: str, text: str, error: str | None) -> None:
+        if not self.is_attached:
+            return  # dismissed meanwhile
+        _, now_resource, _, now_text = self._values()
+        if (resource, text) != (now_resource, now_text):
+            return  # typed since: a newer check is on its way
+        self._show_verdict(error)
+
+    def _show_verdict(self, error: str | None) -> None:
+        line = self.query_one("#queue-config-check", Static)
+        line.update("✓ valid" if error is None else escape(" ".join(error.split())))
+        line.set_class(error is not None, "-invalid")
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if not self._saving:
+            self._saving = True
+            self._save(*self._values())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-form-save")
+    def _save(self, name: str, resource: str, max_text: str, text: str) -> None:
+        store = self.app.stores.get()
+        try:
+            max_concurrency = parse_max_concurrency(max_text)
+            if self.queue is None:
+                canonical = resource_type(resource).name
+                config = check_config_text(canonical, text)
+                queue = store.queues.create(name, canonical, config, max_concurrency)
+                message = f"created queue {queue.name} ({queue.resource})"
+            else:
+                edited = restore_redacted(parse_config_text(text), self.queue.config)
+                queue = edit_queue_config(store, self.queue.name, edited)
+                if max_concurrency != self.queue.max_concurrency:
+                    queue = store.queues.update(queue.name, max_concurrency=max_concurrency)
+                message = f"saved queue {queue.name}"
+        except BadInput as exc:
+            self.app.call_from_thread(self._refuse, str(exc))
+            return
+        self.app.call_from_thread(self._saved, queue.name, message)
+
+    def _refuse(self, error: str) -> None:
+        self._saving = False
+        self._show_verdict(error)
+        self.notify(error, title="not saved", severity="error")
+
+    def _saved(self, name: str, message: str) -> None:
+        self.notify(message, timeout=3)
+        self.dismiss(name)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self._saving = False
+            self.notify(f"failed: {event.worker.error}", severity="error")
