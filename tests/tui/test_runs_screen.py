@@ -195,3 +195,16 @@ async def test_the_embedded_agent_runs_what_is_launched(make_app, store, tmp_pat
         assert "idle" in str(app.screen.query_one("AgentBar").render())
     log = (store.run_dir(run_id) / "output.log").read_text()
     assert "from the embedded agent" in log
+
+
+async def test_the_command_palette_offers_the_screens_actions(make_app, store, tmp_path):
+    seed(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _loaded(pilot, app)
+        await pilot.press("ctrl+p")
+        await settle(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "palette")
+        await pilot.press(*"Runs: Describe")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen), "described")
