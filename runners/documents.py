@@ -29,11 +29,11 @@ def load_document(text_or_path: str, field: str) -> Any:
             ) from None
         if candidate.suffix == ".json":
             return _parse_json(text, field, candidate.name)
-        return _parse_yaml(text, field, candidate.name)
+        return parse_yaml(text, field, candidate.name)
     stripped = text_or_path.strip()
     if stripped.startswith(("{", "[")):
         return _parse_json(stripped, field, "the JSON string")
-    return _parse_yaml(stripped, field, "the string")
+    return parse_yaml(stripped, field, "the string")
 
 
 def _parse_json(text: str, field: str, where: str) -> Any:
@@ -45,7 +45,8 @@ def _parse_json(text: str, field: str, where: str) -> Any:
         ) from None
 
 
-def _parse_yaml(text: str, field: str, where: str) -> Any:
+def parse_yaml(text: str, field: str, where: str) -> Any:
+    """YAML text → data; malformed YAML is BadInput naming `field`, `where` and the line."""
     import yaml
 
     try:

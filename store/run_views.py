@@ -62,9 +62,25 @@ class RunWindows:
             f"SELECT COUNT(*) FROM {_RUN_FROM} WHERE {where}", params
         ).fetchone()[0]
 
-    def at(self, run_filter: RunFilter, offset: int, limit: int) -> list[Run]:
-        """Rows offset … offset+limit-1, newest first (a jump: costs O(offset))."""
+    def at(
+        self, run_filter: RunFilter, offset: int, limit: int, total: int | None = None
+    ) -> list[Run]:
+        """Rows offset … offset+limit-1, newest first. A jump costs O(offset), so with the
+        `total` known, a jump into the older half reads from the oldest end instead."""
         where, params = run_filter.where()
+        if total is not None and offset > total // 2:
+            from_end = max(0, total - offset - limit)
+            limit = min(limit, total - offset)
+            if limit <= 0:
+                return []
+            rows = self._select(
+                where,
+                params,
+                "r.created_at ASC, r.id ASC",
+                f"LIMIT {int(limit)} OFFSET {int(from_end)}",
+            )
+            rows.reverse()
+            return rows
         return self._select(
             where,
             params,

@@ -4,12 +4,11 @@ run really receives (macros, template variables, LAUNCHBAY_* env, the config fil
 import hashlib
 import json
 import os
-import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
-from support import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent
+from support import PYTHON_ENTRYPOINT, git, launch, make_code_job, make_queue, run_agent
 
 from runners.jobs import create_job
 from runners.snapshots import snapshot_directory
@@ -237,18 +236,6 @@ import os
 print("sub-main:", open(os.path.join("..", "version.txt")).read().strip())
 print("cwd:", os.getcwd())
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return proc.stdout.strip()
 
 
 def commit(repo: Path, version: str) -> str:

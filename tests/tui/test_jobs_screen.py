@@ -3,13 +3,10 @@ git, bad input) and `L` to launch."""
 
 import io
 import json
-import os
-import subprocess
 import threading
-from pathlib import Path
 
 from rich.console import Console
-from support import make_code_job
+from support import git, make_code_job
 from textual.widgets import DataTable, Input, Select, Static
 
 from runners.jobs import create_job
@@ -48,18 +45,6 @@ def shown(static: Static) -> str:
     console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
     console.print(static.content)
     return console.export_text()
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return proc.stdout.strip()
 
 
 def recording_notices(app) -> list[str]:

@@ -39,9 +39,14 @@ def fixed_app(monkeypatch):
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _busy(app) -> bool:
+    """Any worker still reading (the store watcher runs for the app's whole life)."""
+    return any(not w.is_finished and w.group != "store-watch" for w in app.workers)
+
+
 async def _ready(pilot, condition) -> None:
     for _ in range(200):
-        if condition():
+        if condition() and not _busy(pilot.app):
             break
         await pilot.pause(0.05)
     for widget in pilot.app.screen.query("Input"):
@@ -123,6 +128,9 @@ def test_launch_form(snap_compare, fixed_app):
         field = pilot.app.screen.query_one("#field-run_config-epochs #value")
         field.value = "5000"  # out of range: the field is marked and says why
         await _ready(pilot, lambda: pilot.app.screen.form_error is not None)
+        # Focus may have scrolled the form, depending on timing: show it from the top.
+        pilot.app.screen.query_one("#launch-form").scroll_home(animate=False)
+        await pilot.pause(0.2)
 
     assert snap_compare(fixed_app, terminal_size=(130, 40), run_before=run_before)
 

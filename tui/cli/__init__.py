@@ -6,7 +6,7 @@ import sys
 import click
 
 from .agent import agent_command
-from .common import EXIT_BAD_INPUT, EXIT_FAILURE, db_option
+from .common import EXIT_BAD_INPUT, EXIT_FAILURE, agent_options, db_option
 from .jobs import job_group
 from .launch import launch_command
 from .misc import quickstart_command, resources_command
@@ -23,23 +23,7 @@ VERSION = "0.1.0"
 )
 @click.version_option(VERSION, "--version", prog_name="launchbay")
 @click.option("--no-agent", is_flag=True, help="Open the app without its embedded agent (watch).")
-@click.option(
-    "--queue",
-    "-q",
-    "queues",
-    multiple=True,
-    metavar="QUEUE",
-    help="Queues the embedded agent serves (repeatable; default: all).",
-)
-@click.option(
-    "--max-jobs",
-    "-j",
-    type=int,
-    default=1,
-    show_default=True,
-    metavar="N",
-    help="The embedded agent's most live runs; -1 for no limit.",
-)
+@agent_options
 @db_option
 @click.pass_context
 def cli(ctx, no_agent, queues, max_jobs):

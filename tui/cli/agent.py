@@ -4,28 +4,12 @@ import signal
 
 import click
 
-from .common import db_option, open_store
+from .common import agent_options, db_option, open_store
 from .output import note
 
 
 @click.command("agent")
-@click.option(
-    "--queue",
-    "-q",
-    "queues",
-    multiple=True,
-    metavar="QUEUE",
-    help="Queue to serve (repeatable; default: all queues).",
-)
-@click.option(
-    "--max-jobs",
-    "-j",
-    type=int,
-    default=1,
-    show_default=True,
-    metavar="N",
-    help="Most runs live at once; -1 for no limit.",
-)
+@agent_options
 @click.option(
     "--until-empty",
     is_flag=True,

@@ -27,6 +27,28 @@ def db_option(func):
     )(func)
 
 
+def agent_options(func):
+    """`-q/--queue QUEUE …` and `-j/--max-jobs N`: what an agent serves, for `launchbay agent`
+    and for the app's embedded agent alike."""
+    func = click.option(
+        "--max-jobs",
+        "-j",
+        type=int,
+        default=1,
+        show_default=True,
+        metavar="N",
+        help="Most runs live at once; -1 for no limit.",
+    )(func)
+    return click.option(
+        "--queue",
+        "-q",
+        "queues",
+        multiple=True,
+        metavar="QUEUE",
+        help="Queue the agent serves (repeatable; default: all).",
+    )(func)
+
+
 def json_option(func):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 

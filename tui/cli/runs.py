@@ -15,6 +15,7 @@ def runs_group():
     """Runs: one launch of a job on a queue's resource."""
 
 
+# Listed here, not imported: --help must not cost importing the store.
 _STATES = [
     "starting",
     "running",

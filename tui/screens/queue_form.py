@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from runners.documents import parse_yaml
 from runners.queues import check_max_concurrency, check_queue_config, edit_queue_config
 from runners.registry import RESOURCE_TYPES, resource_type
 from runners.rendering import redact, restore_redacted
@@ -31,13 +32,7 @@ def parse_config_text(text: str) -> Any:
     """The YAML (or JSON) typed into the form; nothing typed is an empty config."""
     if not text.strip():
         return {}
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise BadInput("config", f"malformed YAML{place}: {problem}") from None
+    return parse_yaml(text, "config", "the config")
 
 
 def check_config_text(resource: str, text: str) -> dict:

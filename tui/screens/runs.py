@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from textual import on
 from textual.app import ComposeResult
@@ -10,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from store import Run
+from store import Run, RunState
 from store.run_views import RunFilter, RunWindows
 
 from ..messages import StoreChanged
@@ -20,16 +21,7 @@ from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import run_state_style
 from ..widgets.window_table import Column, WindowTable
 
-KNOWN_STATES = (
-    "starting",
-    "running",
-    "stopping",
-    "finished",
-    "failed",
-    "stopped",
-    "preempted",
-    "crashed",
-)
+KNOWN_STATES = tuple(state.value for state in RunState)
 
 RUN_COLUMNS = [
     Column("run", 8, lambda r: r.id),
@@ -43,10 +35,21 @@ RUN_COLUMNS = [
 ]
 
 
+FILTER_KEYS = ("state:", "queue:", "job:")
+FILTER_DEBOUNCE = 0.15  # typing "state:running" key by key runs one query, not thirteen
+
+
+def _unfinished(token: str) -> bool:
+    """`st`, `state:`, `job`: a filter key being typed, not text to search for."""
+    return any(key.startswith(token) and len(token) >= 2 or token == key for key in FILTER_KEYS)
+
+
 def parse_filter(text: str) -> RunFilter:
     """`state:running queue:gpu job:train some text` → a RunFilter."""
     states, queue, job, words = [], None, None, []
     for token in text.split():
+        if _unfinished(token):
+            continue
         key, sep, value = token.partition(":")
         if sep and value and key == "state":
             states.extend(s for s in value.split(",") if s)
@@ -65,21 +68,38 @@ class RunSource:
 
     stores: ThreadStores
     run_filter: RunFilter
+    _running: set = field(default_factory=set)
 
-    def _windows(self) -> RunWindows:
-        return RunWindows(self.stores.get().conn)
+    @contextmanager
+    def _windows(self):
+        conn = self.stores.get().conn
+        self._running.add(conn)
+        try:
+            yield RunWindows(conn)
+        finally:
+            self._running.discard(conn)
+
+    def interrupt(self) -> None:
+        """Abort this source's queries still running (the filter changed): a search for a rare
+        word scans every run, and its answer is no longer wanted."""
+        for conn in list(self._running):
+            conn.interrupt()
 
     def count(self) -> int:
-        return self._windows().count(self.run_filter)
+        with self._windows() as windows:
+            return windows.count(self.run_filter)
 
-    def at(self, offset: int, limit: int) -> list[Run]:
-        return self._windows().at(self.run_filter, offset, limit)
+    def at(self, offset: int, limit: int, total: int | None = None) -> list[Run]:
+        with self._windows() as windows:
+            return windows.at(self.run_filter, offset, limit, total)
 
     def after(self, row: Run, limit: int) -> list[Run]:
-        return self._windows().after(self.run_filter, (row.created_at, row.id), limit)
+        with self._windows() as windows:
+            return windows.after(self.run_filter, (row.created_at, row.id), limit)
 
     def before(self, row: Run, limit: int) -> list[Run]:
-        return self._windows().before(self.run_filter, (row.created_at, row.id), limit)
+        with self._windows() as windows:
+            return windows.before(self.run_filter, (row.created_at, row.id), limit)
 
 
 class RunsScreen(Screen):
@@ -113,6 +133,8 @@ class RunsScreen(Screen):
     def table(self) -> WindowTable:
         return self.query_one("#runs-table", WindowTable)
 
+    _filter_timer = None
+
     def on_mount(self) -> None:
         self.sub_title = "runs"
         self.table.focus()
@@ -128,7 +150,7 @@ class RunsScreen(Screen):
     @on(WindowTable.Highlighted)
     def _update_status(self) -> None:
         table = self.table
-        total = "counting…" if table.total is None else f"{table.total:,} runs"
+        total = f"{table.total:,} runs" if table.counted else "counting…"
         text = self.query_one("#runs-filter", Input).value.strip()
         shown = f" matching [b]{text}[/b]" if text else ""
         position = f" · row {table.cursor + 1:,}" if table.total else ""
@@ -153,7 +175,14 @@ class RunsScreen(Screen):
                 timeout=3,
             )
             return
-        self.table.reload(RunSource(self.app.stores, run_filter))
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._apply_filter(run_filter))
+
+    def _apply_filter(self, run_filter: RunFilter) -> None:
+        self._filter_timer = None
+        if run_filter != self.table.source.run_filter:
+            self.table.reload(RunSource(self.app.stores, run_filter))
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self) -> None:

@@ -8,6 +8,7 @@ are on their way, their lines show as placeholders; nothing on the UI thread wai
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -24,13 +25,18 @@ from textual.strip import Strip
 
 Row = TypeVar("Row")
 MARGIN = 60  # rows read beyond the viewport on each side, so scrolling finds them ready
+COUNT_INTERVAL = 1.0  # while the data keeps changing, recount at most this often
 
 
 class WindowSource(Protocol[Row]):
     """Where the rows come from. Every method runs on a worker thread."""
 
     def count(self) -> int: ...
-    def at(self, offset: int, limit: int) -> list[Row]: ...
+    def at(self, offset: int, limit: int, total: int | None = None) -> list[Row]:
+        """Rows offset…offset+limit-1; `total`, when known, lets a jump near the end read
+        from the end."""
+        ...
+
     def after(self, row: Row, limit: int) -> list[Row]: ...
     def before(self, row: Row, limit: int) -> list[Row]: ...
 
@@ -69,25 +75,21 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
 
     cursor = reactive(0, always_update=True)
 
-    class Highlighted(Message):
+    class _RowMessage(Message):
         def __init__(self, table: WindowTable, row: Any | None) -> None:
             super().__init__()
             self.table = table
             self.row = row
 
         @property
-        def control(self) -> WindowTable:
+        def control(self) -> WindowTable:  # lets handlers use @on(…, "#table-id")
             return self.table
 
-    class Activated(Message):
-        def __init__(self, table: WindowTable, row: Any) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
+    class Highlighted(_RowMessage):
+        """The cursor moved to `row` (None while it loads)."""
 
-        @property
-        def control(self) -> WindowTable:
-            return self.table
+    class Activated(_RowMessage):
+        """enter, or a double click, on `row`."""
 
     class Loaded(Message):
         """Rows (or the count) arrived: tests and benchmarks wait for this."""
@@ -104,10 +106,19 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         self.columns = list(columns)
         self.source = source
         self.empty_text = empty_text
-        self.total: int | None = None  # None until counted
+        self.total: int | None = None  # rows known so far; exact once `counted`
+        self.counted = False
         self._rows: dict[int, Any] = {}
         self._generation = 0
         self._loading: tuple[int, int, int] | None = None  # (generation, start, end)
+        # At most one refresh and one count in flight: changes that arrive meanwhile are
+        # remembered and handled once it lands, so a busy store can't pile up queries.
+        self._refreshing = False
+        self._refresh_again = False
+        self._counting = False
+        self._count_again = False
+        self._count_started = 0.0
+        self._count_timer = None
 
     # -- data ------------------------------------------------------------------------------
 
@@ -118,17 +129,45 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         """Read again (the data or the filter changed). Old rows stay shown until new ones
         arrive, unless the source itself changed."""
         if source is not None:
+            interrupt = getattr(self.source, "interrupt", None)
+            if interrupt is not None:
+                interrupt()  # its queries are no longer wanted
             self.source = source
             self._rows = {}
             self.total = None
+            self.counted = False
             self.cursor = 0
             self.scroll_to(y=0, animate=False)
-        self._generation += 1
+            self._generation += 1
+            self._refreshing = self._counting = False
+            self._refresh_again = self._count_again = False
+        elif self._refreshing:
+            self._refresh_again = True
+            return
         self._loading = None
-        generation = self._generation
+        self._refreshing = True
         top = max(0, self.scroll_offset.y - MARGIN)
-        self._fetch(generation, top, top + self._view_height() + 2 * MARGIN, fresh=True)
-        self._count(generation)
+        self._fetch(self._generation, top, top + self._view_height() + 2 * MARGIN, fresh=True)
+        self._request_count(fresh=source is not None)
+
+    def _request_count(self, fresh: bool = False) -> None:
+        """Count again, but at most one count at a time and, for the same source, at most one
+        every COUNT_INTERVAL: counting a million rows is the one costly query here."""
+        if self._counting:
+            self._count_again = True
+            return
+        wait = self._count_started + COUNT_INTERVAL - time.monotonic()
+        if not fresh and self.counted and wait > 0:
+            if self._count_timer is None:
+                self._count_timer = self.set_timer(wait, self._count_timer_fired)
+            return
+        self._counting = True
+        self._count_started = time.monotonic()
+        self._count(self._generation)
+
+    def _count_timer_fired(self) -> None:
+        self._count_timer = None
+        self._request_count()
 
     @work(thread=True, group="window-count", exit_on_error=False)
     def _count(self, generation: int) -> None:
@@ -143,6 +182,11 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         if generation != self._generation:
             return
         self._loading = None
+        self._refreshing = self._counting = False
+        if "interrupted" in str(error):
+            # Caught by the interrupt meant for a source we left: just read again.
+            self.call_later(self.reload)
+            return
         self.total = 0
         self.empty_text = f"could not read: {error}"
         self._resize()
@@ -151,7 +195,12 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
     def _counted(self, generation: int, total: int) -> None:
         if generation != self._generation:
             return
+        self._counting = False
+        if self._count_again:
+            self._count_again = False
+            self._request_count()
         self.total = total
+        self.counted = True
         self._rows = {i: row for i, row in self._rows.items() if i < total}
         self._resize()
         self.post_message(self.Loaded())
@@ -168,7 +217,7 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
                 rows = self.source.before(after_row, limit)
                 start = end - len(rows)
             else:
-                rows = self.source.at(start, limit)
+                rows = self.source.at(start, limit, self.total if self.counted else None)
         except Exception as exc:
             self.app.call_from_thread(self._failed, generation, exc)
             return
@@ -180,6 +229,10 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         self._loading = None
         if fresh:
             self._rows = {}
+            self._refreshing = False
+            if self._refresh_again:
+                self._refresh_again = False
+                self.call_later(self.reload)
         for offset, row in enumerate(rows, start):
             self._rows[offset] = row
         if self.total is None or fresh and len(rows) < self._view_height():
