@@ -40,8 +40,9 @@ FILTER_DEBOUNCE = 0.15  # typing "state:running" key by key runs one query, not 
 
 
 def _unfinished(token: str) -> bool:
-    """`st`, `state:`, `job`: a filter key being typed, not text to search for."""
-    return any(key.startswith(token) and len(token) >= 2 or token == key for key in FILTER_KEYS)
+    """`s`, `st`, `state:`, `job`: a filter key being typed, not text to search for (a search
+    for a letter or two would scan every run for nothing)."""
+    return any(key.startswith(token) for key in FILTER_KEYS)
 
 
 def parse_filter(text: str) -> RunFilter:

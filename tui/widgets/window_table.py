@@ -118,6 +118,7 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         self._counting = False
         self._count_again = False
         self._count_started = 0.0
+        self._count_cost = 0.0
         self._count_timer = None
 
     # -- data ------------------------------------------------------------------------------
@@ -156,7 +157,10 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         if self._counting:
             self._count_again = True
             return
-        wait = self._count_started + COUNT_INTERVAL - time.monotonic()
+        # A slow count (a text filter over a million runs) is repeated less often: counting
+        # takes at most a fifth of a core while the store keeps changing.
+        interval = max(COUNT_INTERVAL, 5 * self._count_cost)
+        wait = self._count_started + interval - time.monotonic()
         if not fresh and self.counted and wait > 0:
             if self._count_timer is None:
                 self._count_timer = self.set_timer(wait, self._count_timer_fired)
@@ -196,6 +200,7 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         if generation != self._generation:
             return
         self._counting = False
+        self._count_cost = time.monotonic() - self._count_started
         if self._count_again:
             self._count_again = False
             self._request_count()
