@@ -25,8 +25,8 @@ def _ids(table: WindowTable) -> list[str]:
 async def _loaded(pilot, app):
     return await settle(
         pilot,
-        lambda: _table(app).total is not None and _table(app).row_at(0) is not None and _table(app),
-        "rows loaded",
+        lambda: _table(app).counted and _table(app).row_at(0) is not None and _table(app),
+        "rows loaded and counted",
     )
 
 
