@@ -56,7 +56,26 @@ class RunWindows:
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
 
+    def _matches_nothing(self, run_filter: RunFilter) -> bool:
+        """A job or queue that doesn't exist: answer at once instead of scanning every run
+        (typing `job:tra…` asks for `tra`, `trai`, … on the way to `train`)."""
+        if (
+            run_filter.job
+            and not self._conn.execute(
+                "SELECT 1 FROM jobs WHERE name = ?", (run_filter.job,)
+            ).fetchone()
+        ):
+            return True
+        return (
+            bool(run_filter.queue)
+            and not self._conn.execute(
+                "SELECT 1 FROM queues WHERE name = ?", (run_filter.queue,)
+            ).fetchone()
+        )
+
     def count(self, run_filter: RunFilter) -> int:
+        if self._matches_nothing(run_filter):
+            return 0
         where, params = run_filter.where()
         return self._conn.execute(
             f"SELECT COUNT(*) FROM {_RUN_FROM} WHERE {where}", params
@@ -67,6 +86,8 @@ class RunWindows:
     ) -> list[Run]:
         """Rows offset … offset+limit-1, newest first. A jump costs O(offset), so with the
         `total` known, a jump into the older half reads from the oldest end instead."""
+        if self._matches_nothing(run_filter):
+            return []
         where, params = run_filter.where()
         if total is not None and offset > total // 2:
             from_end = max(0, total - offset - limit)
