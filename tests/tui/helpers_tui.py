@@ -1,8 +1,8 @@
 """Waiting on the app in Pilot tests: bounded, never a fixed sleep."""
 
 
-async def settle(pilot, condition, what: str = "condition", tries: int = 200):
-    """Let the app run until `condition()` is truthy (≤ ~10 s of app time); returns its value."""
+async def settle(pilot, condition, what: str = "condition", tries: int = 400):
+    """Let the app run until `condition()` is truthy (≤ ~20 s of app time); returns its value."""
     for _ in range(tries):
         value = condition()
         if value:

@@ -5,6 +5,7 @@ import io
 import json
 import threading
 
+from helpers_tui import settle as wait_until
 from rich.console import Console
 from support import git, make_code_job
 from textual.widgets import DataTable, Input, Select, Static
@@ -29,15 +30,6 @@ SCHEMA = {
         "optimizer": {"type": "string", "default": "adam", "enum": ["adam", "sgd"]},
     },
 }
-
-
-async def wait_until(pilot, condition, what: str, attempts: int = 400) -> None:
-    """Let the app run (workers, messages) until `condition()` holds; bounded, not timed."""
-    for _ in range(attempts):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def shown(static: Static) -> str:

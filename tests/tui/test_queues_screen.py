@@ -1,6 +1,7 @@
 """The Queues screen: every key path checked against the store, and against what is shown."""
 
 import pytest
+from helpers_tui import settle as until
 from support import launch, make_code_job, make_queue
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
@@ -9,15 +10,6 @@ from tui.screens.queue_form import QueueFormScreen
 from tui.screens.queues import QueuesScreen
 
 SIZE = (120, 36)
-
-
-async def until(pilot, condition, what: str = "condition", rounds: int = 200):
-    """Let the app run until `condition()` holds (at most `rounds` short pauses)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def notified(app) -> list[str]:

@@ -4,6 +4,7 @@ keys still answered while a writer streams into a file of a million lines."""
 import threading
 
 import pytest
+from helpers_tui import settle as until
 from support import launch, make_code_job, make_queue
 
 from store import RunState
@@ -14,15 +15,6 @@ from tui.widgets.log_index import LineIndex, clean_line, find_match
 from tui.widgets.log_view import LogView
 
 SIZE = (120, 36)
-
-
-async def until(pilot, condition, what: str = "condition", rounds: int = 400):
-    """Let the app run until `condition()` holds (at most `rounds` short pauses)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def numbered(first: int, last: int) -> str:
