@@ -96,7 +96,6 @@ class Agent:
         self._waker = Waker()
         self._stop = threading.Event()
         self._round_robin: list[str] = []
-        self._store: Store | None = None
         self._pool = DaemonPool("launchbay-run")
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -107,7 +106,7 @@ class Agent:
         self._waker.wake()
 
     def run(self) -> None:
-        store = self._store = Store.open(self.db_path)
+        store = Store.open(self.db_path)
         try:
             self._check_queue_names(store)
         except BadInput:
@@ -152,7 +151,6 @@ class Agent:
                     " running and the next agent re-adopts them"
                 )
             store.close()
-            self._store = None
 
     def _check_queue_names(self, store: Store) -> None:
         for name in self.queue_names:

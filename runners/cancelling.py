@@ -28,4 +28,4 @@ def cancel_by_id(store: Store, ident: str) -> str:
         grace = (run.spec.get("resource_args") or {}).get("stop_grace_seconds", 10.0)
         runner.cancel(run.handle, grace)
         return f"run {run.id} is stopping (no agent is running: signalled it directly)"
-    return f"run {run.id} is stopping"
+    return f"run {run.id} is stopping: its agent sends SIGTERM, then SIGKILL after the grace"

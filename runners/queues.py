@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from store import BadInput, Queue, Store
+from store import Queue, Store
 
 from .documents import expect_mapping, load_document, refuse_unknown_keys
 from .launching import unwrap_resource_args
@@ -51,8 +51,3 @@ def edit_queue_config(store: Store, name: str, document: Any) -> Queue:
     queue = store.queues.get(name)
     config = check_queue_config(queue.resource, document)
     return store.queues.update(name, config=config)
-
-
-def check_max_concurrency(value: int | None) -> None:
-    if value is not None and value < 1:
-        raise BadInput("--max-concurrency", f"{value}; expected a positive integer")

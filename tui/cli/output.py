@@ -1,7 +1,6 @@
 """Printing for the command line: aligned tables, JSON, durations, and one-line errors."""
 
 import json
-import sys
 from collections.abc import Sequence
 
 import click
@@ -37,7 +36,3 @@ def error_line(message: str) -> None:
 def note(message: str) -> None:
     """Progress and hints go to stderr, so stdout stays parseable."""
     click.echo(message, err=True)
-
-
-def write(text: str) -> None:
-    sys.stdout.write(text)

@@ -42,9 +42,8 @@ def queue_group():
 @with_store
 def create_queue(store, name, resource, config, max_concurrency, as_json):
     """Create queue NAME for a target resource."""
-    from runners.queues import check_max_concurrency, create_queue
+    from runners.queues import create_queue
 
-    check_max_concurrency(max_concurrency)
     queue = create_queue(store, name, resource, config, max_concurrency)
     if as_json:
         from runners.rendering import redact

@@ -6,7 +6,7 @@ import click
 
 from ..timefmt import ago, human_duration
 from .common import db_option, json_option, with_store
-from .output import note, print_json, print_table
+from .output import print_json, print_table
 
 
 @click.group("runs")
@@ -153,8 +153,3 @@ def cancel(store, ident):
 
     message = cancel_by_id(store, ident)
     click.echo(message)
-    note(
-        "the agent that owns the run stops it (SIGTERM, then SIGKILL after the grace)"
-        if "stopping" in message
-        else ""
-    )

@@ -55,6 +55,9 @@ class LaunchScreen(Screen):
         self.resource_args_override: dict = {}
         self.form_error: str | None = "loading…"
         self._prefill: dict = {}
+        # run_config keys the job's schema has no field for (from a relaunch or the YAML
+        # editor): kept and sent as they are.
+        self._extra_config: dict = {}
         self._loaded_for: tuple[str, str] | None = None
 
     # -- layout ------------------------------------------------------------------------------
@@ -206,7 +209,7 @@ class LaunchScreen(Screen):
         from runners.launching import LaunchRequest
 
         errors = []
-        run_config = dict(getattr(self, "_extra_config", {}))
+        run_config = dict(self._extra_config)
         for field in self._fields("run_config"):
             value = field.validate_now()
             if field.error:

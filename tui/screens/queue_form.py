@@ -16,7 +16,7 @@ from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from runners.documents import parse_yaml
-from runners.queues import check_max_concurrency, check_queue_config, edit_queue_config
+from runners.queues import check_queue_config, edit_queue_config
 from runners.registry import RESOURCE_TYPES, resource_type
 from runners.rendering import redact, restore_redacted
 from store import BadInput, Queue
@@ -51,7 +51,8 @@ def parse_max_concurrency(text: str) -> int | None:
         raise BadInput(
             "max concurrency", f"{text!r}; expected a positive integer, or nothing for no limit"
         ) from None
-    check_max_concurrency(value)
+    if value < 1:
+        raise BadInput("max concurrency", f"{value}; expected a positive integer")
     return value
 
 
