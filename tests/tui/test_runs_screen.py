@@ -46,7 +46,12 @@ async def test_runs_are_listed_newest_first_with_their_state(make_app, store, tm
         ]
         screen_text_ = screen_text(app)
         assert "running" in screen_text_ and "crashed" in screen_text_
-        assert "6 runs" in str(app.screen.query_one("#runs-status").render())
+        # The status line follows the count's Loaded message, a moment after the count.
+        await settle(
+            pilot,
+            lambda: "6 runs" in str(app.screen.query_one("#runs-status").render()),
+            "the count in the status line",
+        )
 
 
 async def test_a_change_by_another_connection_shows_up(make_app, store, tmp_path):
