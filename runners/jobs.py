@@ -23,6 +23,21 @@ def _entrypoint(text: str | None) -> list[str] | None:
     return argv
 
 
+def _build_source(kind: str, dockerfile: str | None, base_image: str | None) -> dict:
+    """The job's own build settings, kept in its source (so they are part of its digest)."""
+    settings = {}
+    if dockerfile is not None:
+        path = Path(dockerfile)
+        if kind == "image" or not dockerfile or path.is_absolute() or ".." in path.parts:
+            raise BadInput("--dockerfile", f"{dockerfile!r}; expected a relative path in the code")
+        settings["dockerfile"] = dockerfile
+    if base_image is not None:
+        if kind == "image" or not base_image or any(c.isspace() for c in base_image):
+            raise BadInput("--base-image", f"{base_image!r}; expected an image such as python:3.11")
+        settings["base_image"] = base_image
+    return settings
+
+
 def create_job(
     store: Store,
     kind: str,
@@ -35,6 +50,8 @@ def create_job(
     description: str | None = None,
     ref: str | None = None,
     subdir: str | None = None,
+    dockerfile: str | None = None,
+    base_image: str | None = None,
 ) -> CreatedVersion:
     """Create (or find unchanged) a version of job `name`. `target` is the image, the code
     directory or the git URL, by kind. Everything is checked before the store is touched."""
@@ -52,11 +69,14 @@ def create_job(
             )
         source = {"image": target}
     elif kind == "code":
+        if dockerfile and not (Path(target).expanduser() / dockerfile).is_file():
+            raise BadInput("--dockerfile", f"{dockerfile} is not a file in {target}")
         source = snapshot_directory(Path(target).expanduser(), store.artifacts)
     elif kind == "git":
         source = gitsource.resolve(target, ref, subdir)
     else:
         raise BadInput("job type", f"{kind!r}; expected image, code or git")
+    source.update(_build_source(kind, dockerfile, base_image))
     return store.jobs.create_version(
         name,
         kind,

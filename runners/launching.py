@@ -8,6 +8,7 @@ from pathlib import Path
 
 from store import BadInput, JobVersion, Priority, Queue, Store
 
+from .build_settings import build_settings
 from .documents import expect_mapping, load_document, refuse_unknown_keys
 from .registry import get_runner, resource_type
 from .rendering import deep_merge, default_entry_point, render_spec
@@ -15,7 +16,7 @@ from .schema import build_run_config
 from .templating import check_macros, fill_placeholders, resolve_variables
 
 SPEC_KEYS = ("overrides", "resource_args")
-OVERRIDE_KEYS = ("run_config", "args", "entry_point")
+OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile")
 DRY_RUN_ID = "dryrun00"
 
 
@@ -75,6 +76,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     queue_args = fill_placeholders(queue.resource_args, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
     resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
+    runner.check_launch_override(queue_args, launch_args)
+    dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
 
     launch = {
         "run_config": run_config,
@@ -83,6 +86,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         "resource_args": resource_args,
         "template_variables": values,
     }
+    if runner.builds_images:
+        launch["build"] = {**build_settings(queue.config), "dockerfile": dockerfile}
     for key in ("run_config", "args", "entry_point", "resource_args"):
         check_macros(launch[key], key)
     return PreparedLaunch(job=job, queue=queue, priority=priority, launch=launch)
@@ -137,6 +142,25 @@ def unwrap_resource_args(value, resource: str, field: str) -> dict:
                 f" {field}.{resource} or its keys directly",
             )
         return expect_mapping(inner, f"{field}.{key}")
+    return value
+
+
+def _dockerfile_override(value, runner, job: JobVersion) -> str | None:
+    """overrides.dockerfile: a Dockerfile inside the job's code, used instead of the job's."""
+    if value is None:
+        return None
+    field = "overrides.dockerfile"
+    if not runner.builds_images:
+        raise BadInput(field, "this queue's resource runs no containers; expected no dockerfile")
+    if job.type == "image":
+        raise BadInput(field, f"{job.ref} is an image job; only code and git jobs are built")
+    if (
+        not isinstance(value, str)
+        or not value
+        or Path(value).is_absolute()
+        or ".." in Path(value).parts
+    ):
+        raise BadInput(field, f"{value!r}; expected a relative path inside the job's code")
     return value
 
 

@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from store import BadInput, JobVersion, RunState, Stage
 
 from . import procinfo
+from .files import write_private
 from .logfile import follow_lines, open_append
-from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext, describe_exit
 from .validation import check_model
 from .workspace import materialize
 
@@ -92,7 +93,7 @@ class LocalProcessRunner(Runner):
         if not cwd.is_dir():
             raise RunnerError(Stage.RUN, f"cwd {config.cwd!r} is not a directory in {ctx.job.ref}")
         config_file = Path(ctx.spec["env"]["LAUNCHBAY_CONFIG_FILE"])
-        _write_private(config_file, json.dumps(ctx.spec["run_config"], indent=2))
+        write_private(config_file, json.dumps(ctx.spec["run_config"], indent=2))
         argv = [*(ctx.spec["entry_point"] or []), *ctx.spec["args"]]
         if not argv:
             raise RunnerError(Stage.RUN, f"{ctx.job.ref} has no entrypoint; give one with -E")
@@ -124,7 +125,7 @@ class LocalProcessRunner(Runner):
             "exit_file": str(exit_file),
             "log": str(ctx.log_path),
         }
-        _write_private(ctx.run_dir / "handle.json", json.dumps(handle))
+        write_private(ctx.run_dir / "handle.json", json.dumps(handle))
         return handle
 
     def status(self, handle: Handle) -> RunStatus:
@@ -171,7 +172,7 @@ class LocalProcessRunner(Runner):
             )
         if code == 0:
             return RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
-        reason = _describe_exit(code)
+        reason = describe_exit(code)
         return RunStatus(
             RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
         )
@@ -231,19 +232,3 @@ def _read_exit_file(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-
-
-def _describe_exit(code: int) -> str:
-    if code > 128:
-        try:
-            return f"killed by {signal.Signals(code - 128).name} (exit code {code})"
-        except ValueError:
-            pass
-    return f"exited with code {code}"
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)

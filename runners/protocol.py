@@ -5,6 +5,7 @@ A runner is about four methods: `submit` a rendered spec and get a handle, `stat
 on those. Everything target-specific, its SDK included, stays inside the runner's own module.
 """
 
+import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class Runner:
     """Base class of runners. Subclasses set `resource_type` and implement the four methods."""
 
     resource_type: str = ""
+    #: code and git jobs become images before they run (the queue's registry/builder apply)
+    builds_images: bool = False
     #: seconds between status() calls in the default wait(); runners with a way to block on a
     #: change (a pidfd, a watch stream) override wait() instead.
     poll_interval: float = 2.0
@@ -60,6 +63,10 @@ class Runner:
     def check_resource_args(self, resource_args: dict) -> dict:
         """Validate this resource's config (at queue create, launch and dry-run); normalised."""
         return resource_args
+
+    def check_launch_override(self, queue_args: dict, launch_args: dict) -> None:
+        """Refuse, with BadInput, a launch's resource_args that reach further out of the
+        sandbox than the queue's own config grants (host mounts, host network, …)."""
 
     def check_job(self, job: JobVersion) -> None:
         """Refuse, with BadInput, a job this resource can't run."""
@@ -90,3 +97,13 @@ class Runner:
     def find(self, run_id: str, run_dir: Path) -> Handle | None:
         """Find a run whose handle was never recorded (the agent died right after submit)."""
         return None
+
+
+def describe_exit(code: int) -> str:
+    """`exited with code 1`, or for a signal death `killed by SIGKILL (exit code 137)`."""
+    if code > 128:
+        try:
+            return f"killed by {signal.Signals(code - 128).name} (exit code {code})"
+        except ValueError:
+            pass
+    return f"exited with code {code}"

@@ -2,14 +2,16 @@
 
 from typing import Any
 
-from store import Queue, Store
+from store import BadInput, Queue, Store
 
+from .build_settings import check_builder, check_registry
 from .documents import expect_mapping, load_document, refuse_unknown_keys
 from .launching import unwrap_resource_args
 from .registry import get_runner, resource_type
 from .templating import check_template_variables, fill_placeholders
 
-CONFIG_KEYS = ("resource_args", "template_variables")
+CONFIG_KEYS = ("resource_args", "template_variables", "registry", "builder")
+BUILD_KEYS = ("registry", "builder")
 
 
 def check_queue_config(resource: str, document: Any) -> dict:
@@ -20,8 +22,21 @@ def check_queue_config(resource: str, document: Any) -> dict:
     variables = check_template_variables(resource_args, document.get("template_variables"))
     # Check the config as it will be used: with each variable at a value it may take.
     sample = fill_placeholders(resource_args, {n: _sample_value(s) for n, s in variables.items()})
-    get_runner(resource).check_resource_args(sample)
-    return {"resource_args": resource_args, "template_variables": variables}
+    runner = get_runner(resource)
+    runner.check_resource_args(sample)
+    config = {"resource_args": resource_args, "template_variables": variables}
+    for key in BUILD_KEYS:
+        if document.get(key) is not None and not runner.builds_images:
+            raise BadInput(key, f"{resource} queues build no images; expected no {key}")
+    registry, builder = (
+        check_registry(document.get("registry")),
+        check_builder(document.get("builder")),
+    )
+    if registry:
+        config["registry"] = registry
+    if builder:
+        config["builder"] = builder
+    return config
 
 
 def _sample_value(schema: dict) -> Any:

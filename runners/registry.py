@@ -35,6 +35,16 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         class_name="LocalProcessRunner",
         description="runs the job as a process on this machine, in its own working directory",
     ),
+    ResourceType(
+        name="docker",
+        module="runners.docker_runner",
+        class_name="DockerRunner",
+        description="runs the job in a container on the Docker engine (DOCKER_HOST or the"
+        " default socket); code and git jobs are built into an image first",
+        extra="docker",
+        requires=("docker",),
+        aliases=("local-container",),
+    ),
 )
 
 

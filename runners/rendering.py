@@ -108,6 +108,7 @@ def render_spec(
         "resource_args": rendered["resource_args"],
         "env": env,
         "resume_count": resume_count,
+        **({"build": launch["build"]} if launch.get("build") else {}),
     }
 
 

@@ -11,13 +11,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing launchbay and its test dependencies"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,docker]'
 
 # git is used for real by the git-job tests (file:// repositories).
 if ! command -v git >/dev/null; then
     echo "== installing git"
     apt-get update -qq && apt-get install -y -qq git >/dev/null
 fi
+
+# A real Docker engine, base images made locally (nothing can be pulled here) and a registry on
+# 127.0.0.1:5000, for the docker runner's tests.
+bash scripts/services/docker.sh
 
 echo "== ruff"
 .venv/bin/ruff check .

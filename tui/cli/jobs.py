@@ -42,6 +42,23 @@ def _common_create_options(func):
     return json_option(db_option(func))
 
 
+def _build_options(func):
+    """How a code or git job becomes an image on container queues."""
+    func = click.option(
+        "--dockerfile",
+        metavar="PATH",
+        help="Dockerfile inside the code to build the job's image from (default: one next to"
+        " the entrypoint's script, else a generated one).",
+    )(func)
+    func = click.option(
+        "--base-image",
+        metavar="IMAGE",
+        help="Base image of the generated Dockerfile (default: the queue's, else"
+        " python:3.11-slim).",
+    )(func)
+    return func
+
+
 def _create(store, kind, name, target, *, as_json, **options):
     from runners.jobs import create_job
 
@@ -82,8 +99,11 @@ def create_image(store, name, image, entrypoint, schema, aliases, description, a
 @click.argument("name")
 @click.argument("path")
 @_common_create_options
+@_build_options
 @with_store
-def create_code(store, name, path, entrypoint, schema, aliases, description, as_json):
+def create_code(
+    store, name, path, entrypoint, schema, aliases, description, dockerfile, base_image, as_json
+):
     """Create job NAME from a snapshot of the local directory PATH.
 
     Leaves out .git, __pycache__, .venv and *.pyc; keeps requirements.txt."""
@@ -97,6 +117,8 @@ def create_code(store, name, path, entrypoint, schema, aliases, description, as_
         schema_path=schema,
         aliases=aliases,
         description=description,
+        dockerfile=dockerfile,
+        base_image=base_image,
     )
 
 
@@ -112,8 +134,22 @@ def create_code(store, name, path, entrypoint, schema, aliases, description, as_
 )
 @click.option("--subdir", metavar="DIR", help="Run from this directory of the repository.")
 @_common_create_options
+@_build_options
 @with_store
-def create_git(store, name, url, ref, subdir, entrypoint, schema, aliases, description, as_json):
+def create_git(
+    store,
+    name,
+    url,
+    ref,
+    subdir,
+    entrypoint,
+    schema,
+    aliases,
+    description,
+    dockerfile,
+    base_image,
+    as_json,
+):
     """Create job NAME from the git repository at URL (https, ssh or file://)."""
     _create(
         store,
@@ -127,6 +163,8 @@ def create_git(store, name, url, ref, subdir, entrypoint, schema, aliases, descr
         description=description,
         ref=ref,
         subdir=subdir,
+        dockerfile=dockerfile,
+        base_image=base_image,
     )
 
 
