@@ -9,12 +9,12 @@ since then and skips any it already has.
 import contextlib
 import os
 import threading
-import time
 from pathlib import Path
 
 from .logfile import open_append
 
-CURSOR_SAVE_SECONDS = 0.5
+# "2026-11-26T08:00:00.123456789Z" is 30 bytes; room to spare for a zone offset.
+CURSOR_WIDTH = 40
 
 
 class LogPump:
@@ -57,25 +57,24 @@ def copy_output(api, container_id: str, log_path: Path, cursor_path: Path, follo
     stream = api.logs(
         container_id, stream=True, follow=follow, timestamps=True, since=since or None
     )
-    fd = open_append(log_path)
-    saved_at = time.monotonic()
+    log_fd = open_append(log_path)
+    # The stamps are fixed-width, so the cursor is overwritten in place: one syscall per line,
+    # right after the line itself, and an agent killed between the two repeats one line at most.
+    cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         for frame in stream:
             stamp, _, text = frame.partition(b" ")
             stamp_text = stamp.decode("ascii", "replace")
             if cursor and stamp_text <= cursor:
                 continue  # copied before the agent restarted
-            os.write(fd, text)
+            os.write(log_fd, text)
+            os.pwrite(cursor_fd, stamp.ljust(CURSOR_WIDTH), 0)
             cursor = stamp_text
-            if time.monotonic() - saved_at > CURSOR_SAVE_SECONDS:
-                write_cursor(cursor_path, cursor)
-                saved_at = time.monotonic()
     finally:
-        os.close(fd)
+        os.close(log_fd)
+        os.close(cursor_fd)
         with contextlib.suppress(Exception):
             stream.close()
-        if cursor:
-            write_cursor(cursor_path, cursor)
 
 
 def read_cursor(path: Path) -> str | None:
@@ -83,12 +82,6 @@ def read_cursor(path: Path) -> str | None:
         return path.read_text().strip() or None
     except FileNotFoundError:
         return None
-
-
-def write_cursor(path: Path, stamp: str) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(stamp)
-    os.replace(temporary, path)
 
 
 def _timestamp_seconds(stamp: str) -> float | None:

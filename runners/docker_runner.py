@@ -272,6 +272,14 @@ class DockerRunner(Runner):
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         """SIGTERM now, SIGKILL after the grace (docker stop), without blocking the agent."""
+        from docker.errors import APIError
+
+        api = self.engine(Stage.RUN).api
+        try:
+            # At once, so that a `launchbay cancel` that exits right away has still signalled.
+            api.kill(handle["container"], signal="SIGTERM")
+        except APIError:
+            return  # not running any more
 
         def stop() -> None:
             from docker.errors import APIError

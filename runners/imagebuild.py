@@ -140,9 +140,15 @@ def generated_dockerfile(job: JobVersion, base_image: str, context: Path) -> str
     run as a non-root user. The exact entrypoint is given at run time; this one is for people
     who run the image by hand."""
     lines = [f"FROM {base_image}", "WORKDIR /app"]
-    if (context / "requirements.txt").is_file():
+    requirements = context / "requirements.txt"
+    if requirements.is_file():
+        # Requirements alone first, so a new version of the code reuses the installed layer;
+        # unless they name files of the code (./wheels/x.whl, -e .), which must be there too.
+        needs_code = _names_local_paths(requirements.read_text(errors="replace"))
         lines += [
-            "COPY requirements.txt /app/requirements.txt",
+            f"COPY --chown={JOB_UID}:{JOB_UID} . /app"
+            if needs_code
+            else "COPY requirements.txt /app/requirements.txt",
             # Debian-based images mark their Python externally managed; this image is ours.
             "RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1"
             " python3 -m pip install --no-cache-dir -r requirements.txt",
@@ -154,6 +160,14 @@ def generated_dockerfile(job: JobVersion, base_image: str, context: Path) -> str
         f"ENTRYPOINT {json.dumps(default_entry_point(job) or ['python', 'main.py'])}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _names_local_paths(requirements: str) -> bool:
+    for line in requirements.splitlines():
+        words = line.split("#", 1)[0].split()
+        if any(word.startswith((".", "/", "file:")) for word in words):
+            return True
+    return False
 
 
 def _has_image(client, reference: str) -> bool:

@@ -5,6 +5,7 @@ import io
 from pathlib import Path
 
 import pytest
+from docker_support import engine  # noqa: F401  (the Docker engine, a session fixture)
 from support import Result
 
 from store import Store

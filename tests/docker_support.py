@@ -1,0 +1,57 @@
+"""What the docker tests share: the engine (started by scripts/services/docker.sh), the base
+images it made, the local registry, and queues and jobs on them."""
+
+import json
+import urllib.request
+
+import pytest
+
+from store import Store
+
+BUSYBOX = "local/busybox:latest"
+PYTHON = "local/python3:latest"
+REGISTRY = "127.0.0.1:5000"
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The real Docker engine. Missing, it is a failure (never a skip): CI must have it."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+        for image in (BUSYBOX, PYTHON):
+            client.images.get(image)
+    except Exception as exc:
+        pytest.fail(f"no Docker engine with {BUSYBOX} and {PYTHON} ({exc}); run scripts/test.sh")
+    yield client
+    client.close()
+
+
+def docker_queue(store: Store, name: str = "dock", config: dict | None = None):
+    """A docker queue whose generated Dockerfiles start from the local python image and whose
+    builds use no network (there is no bridge here)."""
+    from runners.queues import check_queue_config
+
+    config = {"builder": {"base_image": PYTHON, "network": "none"}, **(config or {})}
+    return store.queues.create(name, "docker", check_queue_config("docker", config))
+
+
+def image_job(store: Store, name: str, script: str, image: str = BUSYBOX):
+    """An image job running `sh -c SCRIPT` (the script gets args as $0, $1, …)."""
+    from runners.jobs import create_job
+
+    shell = "sh" if image == BUSYBOX else "/bin/sh"
+    return create_job(
+        store, "image", name, image, entrypoint=f"{shell} -c {json.dumps(script)}"
+    ).version
+
+
+def containers_of(client, run_id: str) -> list:
+    return client.containers.list(all=True, filters={"label": f"launchbay.run-id={run_id}"})
+
+
+def registry_tags(repository: str) -> list[str]:
+    with urllib.request.urlopen(f"http://{REGISTRY}/v2/{repository}/tags/list", timeout=10) as r:
+        return json.load(r).get("tags") or []
