@@ -55,3 +55,12 @@ def containers_of(client, run_id: str) -> list:
 def registry_tags(repository: str) -> list[str]:
     with urllib.request.urlopen(f"http://{REGISTRY}/v2/{repository}/tags/list", timeout=10) as r:
         return json.load(r).get("tags") or []
+
+
+@pytest.fixture
+def containers_removed_after(store, engine):
+    """Remove, after the test, any container left by its runs (a failed test leaves some)."""
+    yield
+    for run in store.runs.list():
+        for container in containers_of(engine, run.id):
+            container.remove(force=True)

@@ -15,6 +15,7 @@ from docker_support import (
     PYTHON,
     REGISTRY,
     containers_of,
+    containers_removed_after,  # noqa: F401  (a fixture)
     docker_queue,
     image_job,
     registry_tags,
@@ -26,7 +27,7 @@ from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
 from store import RunState
 
-pytestmark = pytest.mark.usefixtures("engine")
+pytestmark = pytest.mark.usefixtures("engine", "containers_removed_after")
 
 
 def ended_run(store, item_id: int, timeout: float = 60):

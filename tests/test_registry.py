@@ -34,3 +34,18 @@ def test_the_cli_reports_resource_types_and_their_extras(cli):
     result = cli("resources")
     assert result.code == 0
     assert "local-process" in result.out and "(built in)" in result.out
+
+
+def test_docker_without_its_sdk_says_which_extra_to_install(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(registry, "_runners", {})
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "docker" else real_find_spec(name, *args),
+    )
+    with pytest.raises(MissingExtra) as caught:
+        get_runner("local-container")  # the alias names the same resource
+    assert str(caught.value) == "resource: docker needs docker: pip install 'launchbay[docker]'"

@@ -22,8 +22,8 @@ from runners.rendering import redact, restore_redacted
 from store import BadInput, Queue
 
 CONFIG_PLACEHOLDER = """\
-resource_args:        # settings of the resource type, e.g. for local-process:
-  env: {}             #   env, cwd, stop_grace_seconds
+resource_args:        # settings of the resource type: local-process takes env, cwd,
+  env: {}             #   stop_grace_seconds; docker memory, cpus, gpus, volumes, network…
 template_variables:   # values a launch may set, e.g.
   {}                  #   threads: {type: integer, default: 4}"""
 
