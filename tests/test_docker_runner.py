@@ -353,3 +353,33 @@ def _write_wheel(folder, name: str, module_source: str) -> None:
             f"{name}.py,,\n{dist}.dist-info/METADATA,,\n{dist}.dist-info/WHEEL,,\n"
             f"{dist}.dist-info/RECORD,,\n",
         )
+
+
+def test_a_code_jobs_own_dockerfile_is_used_and_named_in_the_log(store, db_path, tmp_path, cli):
+    code = write_code_job(tmp_path / "own", "import os\nprint('built by', os.environ['BY'])\n")
+    (code / "ci").mkdir()
+    (code / "ci" / "train.Dockerfile").write_text(
+        f"FROM {PYTHON}\nENV BY=the-jobs-own-dockerfile\nCOPY . /src\nWORKDIR /src\n"
+    )
+    docker_queue(store)
+    created = cli("job", "create", "code", "own", str(code), "--dockerfile", "ci/train.Dockerfile")
+    assert created.code == 0, created.err
+    item = launch(store, "own", "dock", entry_point="python3 main.py")
+    with AgentThread(db_path):
+        run = ended_run(store, item, timeout=120)
+    log = log_of(store, run.id)
+    assert run.state is RunState.FINISHED, log
+    assert "built by the-jobs-own-dockerfile" in log
+    assert "from ci/train.Dockerfile (the job's Dockerfile)" in log
+
+
+def test_a_gpu_request_on_an_engine_without_gpus_fails_at_stage_run_saying_why(store, db_path):
+    docker_queue(store, config={"resource_args": {"gpus": "all"}})
+    image_job(store, "wants-gpu", "nvidia-smi")
+    item = launch(store, "wants-gpu", "dock")
+    with AgentThread(db_path):
+        run = ended_run(store, item)
+    assert run.state is RunState.FAILED
+    assert run.error_stage == "run"
+    assert "starting the container failed" in run.error_message
+    assert "gpu" in run.error_message
