@@ -179,6 +179,7 @@ def test_a_code_job_is_built_with_its_requirements_and_runs_as_a_non_root_user(
         """,
     )
     _write_wheel(code / "wheels", "tinypkg", "VALUE = 42\n")
+    _fresh_content(code)
     (code / "requirements.txt").write_text("./wheels/tinypkg-0.1-py3-none-any.whl\n")
     docker_queue(store)
     create_job(store, "code", "trainer", str(code))
@@ -211,6 +212,7 @@ def test_a_git_job_builds_from_the_dockerfile_beside_its_entrypoint(store, db_pa
     (repo / "alt.Dockerfile").write_text(
         f"FROM {PYTHON}\nENV MARK=launch-override\nCOPY . /src\nWORKDIR /src\n"
     )
+    _fresh_content(repo)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "train")
@@ -325,6 +327,12 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
     assert "container is gone" in run.message
 
 
+def _fresh_content(folder) -> None:
+    """Make the code unlike any built before, so the test sees a build and not the engine's
+    cache from an earlier test session (the image tag is a hash of the content)."""
+    (folder / "nonce.txt").write_text(str(time.time_ns()))
+
+
 def _agent_process(db_path, *args) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "dock", *args],
@@ -361,6 +369,7 @@ def test_a_code_jobs_own_dockerfile_is_used_and_named_in_the_log(store, db_path,
     (code / "ci" / "train.Dockerfile").write_text(
         f"FROM {PYTHON}\nENV BY=the-jobs-own-dockerfile\nCOPY . /src\nWORKDIR /src\n"
     )
+    _fresh_content(code)
     docker_queue(store)
     created = cli("job", "create", "code", "own", str(code), "--dockerfile", "ci/train.Dockerfile")
     assert created.code == 0, created.err
