@@ -37,6 +37,7 @@ HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 WAIT_SLICE_SECONDS = 30.0  # a run thread re-checks that the agent still runs this often
 DEFAULT_STOP_GRACE = 10.0
+DEFAULT_MAX_RESUMES = 5  # a preempted run is requeued this often unless the queue says otherwise
 
 
 @dataclass
@@ -270,7 +271,7 @@ class Agent:
         self._watch(live, handle)
 
     def _watch(self, live: LiveRun, handle: Handle) -> None:
-        seen: RunState | None = None
+        seen: tuple | None = None
         while not self._stop.is_set():
             try:
                 status = live.runner.wait(handle, WAIT_SLICE_SECONDS)
@@ -285,8 +286,9 @@ class Agent:
                     error_stage=Stage.RUN,
                     error_message=str(exc),
                 )
-            if status.state != seen or status.state.is_terminal():
-                seen = status.state
+            # A new message is news too: "Unschedulable: 0/3 nodes…" while still starting.
+            if (status.state, status.message) != seen or status.state.is_terminal():
+                seen = (status.state, status.message)
                 self._post(_StatusSeen(live.run_id, status))
             if status.state.is_terminal():
                 return
@@ -322,9 +324,8 @@ class Agent:
                 continue
             if isinstance(message, _Submitted):
                 live.handle = message.handle
-                self._apply_status(
-                    store, live, RunStatus(RunState.RUNNING, "submitted"), handle=message.handle
-                )
+                submitted = RunStatus(live.runner.submitted_state, "submitted")
+                self._apply_status(store, live, submitted, handle=message.handle)
                 if live.stop_wanted:
                     self._cancel(live)
             else:
@@ -358,6 +359,11 @@ class Agent:
             return
         if target is RunState.RUNNING and run.state is RunState.STOPPING:
             return  # still shutting down
+        if target is RunState.STARTING:
+            # A remote job back in a queue (a pod rescheduled): the run never goes back.
+            if message and message != run.message:
+                store.runs.set_message(live.run_id, message)
+            return
         failed = target in (RunState.FAILED, RunState.CRASHED)
         try:
             store.runs.transition(
@@ -376,6 +382,37 @@ class Agent:
             self._report(
                 f"run {live.run_id}: {target.value}" + (f" ({message})" if message else "")
             )
+        if target is RunState.PREEMPTED:
+            self._requeue_preempted(store, live.run_id, message)
+
+    def _requeue_preempted(self, store: Store, run_id: str, message: str | None) -> None:
+        """A preempted run goes back in its queue, same launch, with its resume count up, until
+        the queue's max_resumes (default 5; 0 turns it off)."""
+        run = store.runs.get(run_id)
+        item = store.items.get(run.item_id)
+        try:
+            queue = store.queues.get(item.queue)
+        except BadInput:
+            return  # the queue was deleted meanwhile
+        limit = queue.config.get("max_resumes", DEFAULT_MAX_RESUMES)
+        reason = message or "preempted"
+        if item.resume_count >= limit:
+            note = (
+                f"{reason}; not requeued: resumed {item.resume_count} time(s), max_resumes {limit}"
+            )
+        else:
+            new_item = store.items.enqueue(
+                queue.id,
+                item.job_version_id,
+                item.job,
+                item.launch,
+                item.priority,
+                resume_count=item.resume_count + 1,
+            )
+            resume = item.resume_count + 1
+            note = f"{reason}; requeued as item {new_item} (resume {resume} of {limit})"
+        store.runs.set_message(run_id, note)
+        self._report(f"run {run_id}: {note}")
 
     # -- stopping runs -----------------------------------------------------------------------
 

@@ -48,7 +48,9 @@ class DockerRunner(Runner):
     def check_resource_args(self, resource_args: dict) -> dict:
         return check_docker_args(resource_args).model_dump()
 
-    def check_launch_override(self, queue_args: dict, launch_args: dict) -> None:
+    def check_launch_override(
+        self, queue_args: dict, launch_args: dict, queue_config: dict
+    ) -> None:
         check_docker_override(queue_args, launch_args)
 
     def check_job(self, job: JobVersion) -> None:

@@ -76,7 +76,7 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     queue_args = fill_placeholders(queue.resource_args, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
     resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
-    runner.check_launch_override(queue_args, launch_args)
+    runner.check_launch_override(queue_args, launch_args, queue.config)
     dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
 
     launch = {
@@ -86,8 +86,16 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         "resource_args": resource_args,
         "template_variables": values,
     }
+    if runner.needs_registry and job.type != "image" and not queue.config.get("registry"):
+        raise BadInput(
+            "registry",
+            f"queue {queue.name} has none; {job.ref} is a {job.type} job, built into an image"
+            f" that {queue.resource} pulls from the queue's registry (registry: HOST/REPO)",
+        )
     if runner.builds_images:
         launch["build"] = {**build_settings(queue.config), "dockerfile": dockerfile}
+    if queue.config.get("target"):
+        launch["target"] = queue.config["target"]
     for key in ("run_config", "args", "entry_point", "resource_args"):
         check_macros(launch[key], key)
     return PreparedLaunch(job=job, queue=queue, priority=priority, launch=launch)
@@ -123,6 +131,9 @@ def preview(
         environ=os.environ if environ is None else environ,
     )
     spec["priority"] = prepared.priority.label
+    submission = runner.preview_submission(spec)
+    if submission is not None:
+        spec["submission"] = submission
     return spec
 
 

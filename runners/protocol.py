@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store import JobVersion, RunState, Stage
+from store import BadInput, JobVersion, RunState, Stage
 
 
 class RunnerError(Exception):
@@ -56,6 +56,9 @@ class Runner:
     resource_type: str = ""
     #: code and git jobs become images before they run (the queue's registry/builder apply)
     builds_images: bool = False
+    #: the state a run is in once submitted: a local process runs at once, a remote job is
+    #: only `starting` until the target says it runs
+    submitted_state: RunState = RunState.RUNNING
     #: seconds between status() calls in the default wait(); runners with a way to block on a
     #: change (a pidfd, a watch stream) override wait() instead.
     poll_interval: float = 2.0
@@ -64,12 +67,28 @@ class Runner:
         """Validate this resource's config (at queue create, launch and dry-run); normalised."""
         return resource_args
 
-    def check_launch_override(self, queue_args: dict, launch_args: dict) -> None:
+    def check_target(self, target: Any) -> dict | None:
+        """Validate the queue config's `target:` block (where the resource is, what it may do);
+        only the queue's own config has one, a launch can't override it."""
+        if target is not None:
+            raise BadInput("target", f"{self.resource_type} queues take no target settings")
+        return None
+
+    #: code and git jobs must be pushed to the queue's registry (a remote target pulls them)
+    needs_registry: bool = False
+
+    def check_launch_override(
+        self, queue_args: dict, launch_args: dict, queue_config: dict
+    ) -> None:
         """Refuse, with BadInput, a launch's resource_args that reach further out of the
         sandbox than the queue's own config grants (host mounts, host network, …)."""
 
     def check_job(self, job: JobVersion) -> None:
         """Refuse, with BadInput, a job this resource can't run."""
+
+    def preview_submission(self, spec: dict) -> dict | None:
+        """What a dry run shows besides the spec: what the target itself will receive."""
+        return None
 
     def config_file_path(self, run_dir: Path) -> str:
         """Where the job will find LAUNCHBAY_CONFIG_FILE, as the job sees the path."""

@@ -10,7 +10,15 @@ from .launching import unwrap_resource_args
 from .registry import get_runner, resource_type
 from .templating import check_template_variables, fill_placeholders
 
-CONFIG_KEYS = ("resource_args", "template_variables", "registry", "builder")
+CONFIG_KEYS = (
+    "resource_args",
+    "template_variables",
+    "registry",
+    "builder",
+    "target",
+    "max_resumes",
+)
+MAX_RESUMES_LIMIT = 100
 BUILD_KEYS = ("registry", "builder")
 
 
@@ -36,7 +44,19 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["registry"] = registry
     if builder:
         config["builder"] = builder
+    target = runner.check_target(document.get("target"))
+    if target:
+        config["target"] = target
+    if document.get("max_resumes") is not None:
+        config["max_resumes"] = _check_max_resumes(document["max_resumes"])
     return config
+
+
+def _check_max_resumes(value: Any) -> int:
+    """How often a preempted run is requeued (0: never)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RESUMES_LIMIT:
+        raise BadInput("max_resumes", f"{value!r}; expected a whole number from 0 to 100")
+    return value
 
 
 def _sample_value(schema: dict) -> Any:

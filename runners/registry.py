@@ -45,6 +45,16 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         requires=("docker",),
         aliases=("local-container",),
     ),
+    ResourceType(
+        name="kubernetes",
+        module="runners.kube_runner",
+        class_name="KubernetesRunner",
+        description="runs the job as a Kubernetes Job (or Volcano, JobSet, Kubeflow object) on"
+        " the cluster of the queue's kubeconfig; code and git jobs are built and pushed first",
+        extra="kubernetes",
+        requires=("kubernetes", "kubernetes_validate"),
+        aliases=("k8s",),
+    ),
 )
 
 

@@ -88,6 +88,8 @@ def render_spec(
         **config_env(config_json, env_value_limit),
         "LAUNCHBAY_CONFIG_FILE": config_file,
     }
+    if resume_count:
+        env["LAUNCHBAY_RESUME_COUNT"] = str(resume_count)  # a requeued preempted run: resume
     return {
         "run_id": run_id,
         "item_id": item_id,
@@ -109,6 +111,7 @@ def render_spec(
         "env": env,
         "resume_count": resume_count,
         **({"build": launch["build"]} if launch.get("build") else {}),
+        **({"target": launch["target"]} if launch.get("target") else {}),
     }
 
 

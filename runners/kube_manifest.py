@@ -1,0 +1,141 @@
+"""The manifest a kubernetes run submits: the queue's template with launchbay's defaults.
+
+The queue's resource_args are a manifest template, a batch/v1 Job unless they name another
+apiVersion/kind (Volcano, JobSet, Kubeflow…: created as custom objects). The job's image goes
+on the first container, its entrypoint and args become `command` and `args`, launchbay's env is
+appended, and the run config is mounted from a ConfigMap at /launchbay/config.json.
+"""
+
+import copy
+import json
+import re
+from typing import Any
+
+from store import BadInput
+
+from .rendering import deep_merge
+
+LABEL_RUN_ID = "launchbay.io/run-id"
+LABEL_QUEUE = "launchbay.io/queue"
+CONFIG_MOUNT = "/launchbay"
+CONFIG_VOLUME = "launchbay-config"
+DEFAULT_CONTAINER = "main"
+JOB_API = ("batch/v1", "Job")
+
+
+def resource_name(run_id: str) -> str:
+    """The Job's (and its ConfigMap's) name: a DNS-1123 label made from the run id."""
+    return f"launchbay-{run_id.lower()}"
+
+
+def label_value(text: str) -> str:
+    """A label value: at most 63 of [A-Za-z0-9._-], starting and ending alphanumeric."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:63].strip("._-") or "x"
+
+
+def is_batch_job(manifest: dict) -> bool:
+    return (manifest.get("apiVersion"), manifest.get("kind")) == JOB_API
+
+
+def render_manifest(
+    template: dict,
+    *,
+    run_id: str,
+    queue: str,
+    namespace: str,
+    image: str | None,
+    spec: dict,
+    ttl_seconds: int,
+) -> dict:
+    """The manifest to create, from the queue's template (merged with the launch's)."""
+    manifest = deep_merge({"apiVersion": JOB_API[0], "kind": JOB_API[1]}, template or {})
+    labels = {LABEL_RUN_ID: run_id, LABEL_QUEUE: label_value(queue)}
+    metadata = manifest.setdefault("metadata", {})
+    metadata["name"] = resource_name(run_id)
+    metadata["namespace"] = metadata.get("namespace") or namespace
+    metadata.setdefault("labels", {}).update(labels)
+    if is_batch_job(manifest):
+        job_spec = manifest.setdefault("spec", {})
+        job_spec.setdefault("backoffLimit", 0)
+        job_spec.setdefault("ttlSecondsAfterFinished", ttl_seconds)
+        pod_template = job_spec.setdefault("template", {})
+        pod_template.setdefault("spec", {}).setdefault("restartPolicy", "Never")
+        pod_templates = [pod_template]
+    else:
+        pod_templates = list(_pod_templates(manifest.get("spec")))
+    for pod_template in pod_templates:
+        pod_template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+    if pod_templates:
+        _fill_first_container(pod_templates[0], image, spec, resource_name(run_id))
+    return manifest
+
+
+def _pod_templates(node: Any):
+    """The pod templates of a custom kind: every mapping with spec.containers, outermost first."""
+    if isinstance(node, dict):
+        inner = node.get("spec")
+        if isinstance(inner, dict) and isinstance(inner.get("containers"), list):
+            yield node
+            return
+        for value in node.values():
+            yield from _pod_templates(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _pod_templates(value)
+
+
+def _fill_first_container(pod_template: dict, image: str | None, spec: dict, config_map: str):
+    pod = pod_template.setdefault("spec", {})
+    containers = pod.setdefault("containers", [{}])
+    if not containers:
+        containers.append({})
+    container = containers[0]
+    container.setdefault("name", DEFAULT_CONTAINER)
+    if image:
+        container["image"] = image
+    if spec.get("entry_point") is not None:
+        container["command"] = list(spec["entry_point"])
+    if spec.get("args"):
+        container["args"] = list(spec["args"])
+    ours = spec.get("env") or {}
+    env = [entry for entry in container.get("env") or [] if entry.get("name") not in ours]
+    container["env"] = env + [{"name": name, "value": value} for name, value in ours.items()]
+    mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") != CONFIG_VOLUME]
+    container["volumeMounts"] = [
+        *mounts,
+        {"name": CONFIG_VOLUME, "mountPath": CONFIG_MOUNT, "readOnly": True},
+    ]
+    volumes = [v for v in pod.get("volumes") or [] if v.get("name") != CONFIG_VOLUME]
+    pod["volumes"] = [*volumes, {"name": CONFIG_VOLUME, "configMap": {"name": config_map}}]
+
+
+def config_map(run_id: str, queue: str, namespace: str, run_config: dict) -> dict:
+    """The run config as a file: any size up to the API's 1 MiB, unlike an env value."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": resource_name(run_id),
+            "namespace": namespace,
+            "labels": {LABEL_RUN_ID: run_id, LABEL_QUEUE: label_value(queue)},
+        },
+        "data": {"config.json": json.dumps(run_config, indent=2)},
+    }
+
+
+def validate(manifest: dict, kubernetes_version: str, field: str = "resource_args") -> None:
+    """Check the manifest offline against the API's schema (strict: unknown fields too);
+    a failure names the path of the bad field. Kinds the schemas don't know are not checked."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(copy.deepcopy(manifest), kubernetes_version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in exc.path)
+        path = path.replace(".[", "[")
+        message = exc.message.splitlines()[0]
+        raise BadInput(f"{field}.{path}" if path else field, message) from None
+    except kubernetes_validate.SchemaNotFoundError:
+        return  # a custom kind: its CRD's schema is in the cluster, not here
+    except kubernetes_validate.InvalidSchemaError as exc:
+        raise BadInput(field, f"cannot be checked: {exc}") from None

@@ -1,0 +1,107 @@
+"""What a kubernetes queue may say about its cluster, and what a launch may not do to it.
+
+The queue's `target:` block says where the cluster is and what its manifests may do; only the
+queue's own config has one. Settings that escape the pod's sandbox — host paths, the host's
+network, PID or IPC namespaces, host ports, privileged or escalating security contexts, another
+service account — are refused in a launch override unless that block grants them by name. The
+queue's own manifest template is its owner's choice, and is not second-guessed.
+"""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from store import BadInput
+
+from .validation import check_model
+
+# Names a queue's `target.allow` may grant.
+SENSITIVE = (
+    "hostPath",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "hostPort",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "capabilities",
+    "serviceAccountName",
+)
+
+
+class KubernetesTarget(BaseModel):
+    """`target:` of a kubernetes queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kubeconfig: str | None = None
+    """Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config; in a pod, the in-cluster
+    service account)."""
+    context: str | None = None
+    """Context in the kubeconfig (default: its current context)."""
+    namespace: str | None = None
+    """Namespace when the manifest names none (else the context's, else `default`)."""
+    allow: list[Literal[SENSITIVE]] = Field(default_factory=list)  # type: ignore[valid-type]
+    """Sandbox escapes a launch override may use: hostPath, hostNetwork, privileged, …"""
+    image_pull_grace_seconds: float = Field(default=120.0, ge=0, le=3600)
+    """How long an image may fail to pull (ImagePullBackOff) before the run fails at build."""
+    ttl_seconds_after_finished: int = Field(default=3600, ge=0)
+    """Default ttlSecondsAfterFinished of the Job: the cluster removes it after that."""
+    kubernetes_version: str = "1.33"
+    """Schema version the manifest is validated against, offline, before submitting."""
+
+
+def check_target(value: Any) -> dict:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise BadInput("target", "expected a mapping with kubeconfig, context, namespace, allow")
+    return check_model(KubernetesTarget, value, "target").model_dump(exclude_defaults=True)
+
+
+def sensitive_settings(node: Any, path: str = "") -> dict[str, tuple[str, Any]]:
+    """Every sandbox-escaping setting in a manifest (fragment): {path: (name, value)}.
+
+    Found by key wherever it sits, so Volcano, JobSet and other kinds nest their pod templates
+    as they like and are still checked."""
+    found: dict[str, tuple[str, Any]] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            name = _sensitive_name(key, value)
+            if name:
+                found[where] = (name, value)
+            found.update(sensitive_settings(value, where))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.update(sensitive_settings(value, f"{path}[{index}]"))
+    return found
+
+
+def _sensitive_name(key: str, value: Any) -> str | None:
+    if key == "hostPath":
+        return "hostPath"
+    if key in ("hostNetwork", "hostPID", "hostIPC", "privileged", "allowPrivilegeEscalation"):
+        return key if value is True else None
+    if key == "hostPort":
+        return "hostPort"
+    if key == "capabilities" and isinstance(value, dict) and value.get("add"):
+        return "capabilities"
+    if key in ("serviceAccountName", "serviceAccount"):
+        return "serviceAccountName"
+    return None
+
+
+def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) -> None:
+    """Refuse escapes a launch adds that the queue's manifest doesn't already have at the same
+    place (a relaunch repeats the queue's own settings) and its target doesn't allow."""
+    granted = set(target.get("allow") or [])
+    queue_settings = sensitive_settings(queue_manifest)
+    for where, (name, value) in sensitive_settings(launch_manifest).items():
+        if name in granted or queue_settings.get(where) == (name, value):
+            continue
+        raise BadInput(
+            f"resource_args.{where}",
+            f"{name} is refused in a launch; only the queue's own config can grant it"
+            f" (target.allow: [{name}])",
+        )

@@ -1,0 +1,70 @@
+"""Copying timestamped output into a run's log exactly once, across agent restarts.
+
+Docker and the Kubernetes API both keep a container's output and can send it with a timestamp
+before each line. The last timestamp copied is kept in a cursor file beside the log; output
+fetched again after a restart (since that time) is skipped up to it. Timestamps are made
+fixed-width (nanoseconds, UTC) so that comparing them as text orders them in time.
+"""
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .logfile import open_append
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
+STAMP_WIDTH = 30  # 2026-11-26T08:00:00.123456789Z
+
+
+def normalize(stamp: str) -> str | None:
+    """`2026-11-26T08:00:00.1234Z` → `2026-11-26T08:00:00.123400000Z`; None if not a stamp."""
+    match = _STAMP.match(stamp)
+    if not match or match.group(3) != "Z":
+        return None  # both APIs send UTC; anything else is not a timestamp prefix
+    return f"{match.group(1)}.{(match.group(2) or '').ljust(9, '0')}Z"
+
+
+def stamp_seconds(stamp: str) -> float:
+    """A normalized stamp as Unix seconds (to the microsecond)."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + float(f"0.{fraction}")
+
+
+class LogCopier:
+    """Appends timestamped lines to a run's log, skipping those copied before."""
+
+    def __init__(self, log_path: Path, cursor_path: Path):
+        self.cursor = _read(cursor_path)
+        self._log_fd = open_append(log_path)
+        self._cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
+
+    def since_seconds(self) -> float | None:
+        """Where to ask the API to start (a microsecond early: the skip removes the overlap)."""
+        return stamp_seconds(self.cursor) - 1e-6 if self.cursor else None
+
+    def write(self, line: bytes) -> None:
+        """One `STAMP TEXT` line (TEXT keeps its newline)."""
+        raw, _, text = line.partition(b" ")
+        stamp = normalize(raw.decode("ascii", "replace"))
+        if stamp is None:  # no stamp: copy as it is
+            os.write(self._log_fd, line)
+            return
+        if self.cursor and stamp <= self.cursor:
+            return  # copied before the agent restarted
+        os.write(self._log_fd, text)
+        # Overwritten in place, right after the line: an agent killed between the two
+        # syscalls repeats one line at most.
+        os.pwrite(self._cursor_fd, stamp.encode(), 0)
+        self.cursor = stamp
+
+    def close(self) -> None:
+        os.close(self._log_fd)
+        os.close(self._cursor_fd)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return normalize(path.read_text().strip())
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,209 @@
+"""What a kubernetes queue and launch may ask for, checked before anything reaches a cluster:
+the manifest validated offline (the path of a bad field named), and the sandbox escapes that
+only the queue's own config can grant. Each refusal: one line, exit code 2, store unchanged."""
+
+import json
+
+import pytest
+from test_bad_input import assert_bad_input, snapshot
+
+from store import Store
+
+JOB_TEMPLATE = {
+    "spec": {
+        "template": {
+            "spec": {
+                "serviceAccountName": "trainer",
+                "containers": [{"name": "main", "resources": {"limits": {"memory": "1Gi"}}}],
+            }
+        }
+    }
+}
+
+
+@pytest.fixture
+def kube_world(db_path, tmp_path):
+    from runners.jobs import create_job
+    from runners.queues import check_queue_config
+
+    store = Store.open(db_path)
+    try:
+        for name, config in (
+            ("k8s", {"resource_args": JOB_TEMPLATE, "target": {"namespace": "ml"}}),
+            ("k8s-host", {"target": {"allow": ["hostNetwork", "hostPath"]}}),
+        ):
+            store.queues.create(name, "kubernetes", check_queue_config("kubernetes", config))
+        create_job(store, "image", "img", "local/busybox:latest", entrypoint="echo hi")
+        code = tmp_path / "code"
+        code.mkdir()
+        (code / "main.py").write_text("print('hi')\n")
+        create_job(store, "code", "code", str(code))
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def refused(kube_world, db_path, cli):
+    def run(args, *fragments: str) -> str:
+        before = snapshot(db_path)
+        line = assert_bad_input(cli(*args), *fragments)
+        assert snapshot(db_path) == before
+        return line
+
+    return run
+
+
+def _launch(queue: str, resource_args: dict, job: str = "img") -> list[str]:
+    return ["launch", "-j", job, "-q", queue, "-c", json.dumps({"resource_args": resource_args})]
+
+
+def _pod(spec: dict) -> dict:
+    return {"spec": {"template": {"spec": spec}}}
+
+
+def test_a_dry_run_shows_the_manifest_the_cluster_will_get(kube_world, cli):
+    result = cli("launch", "-j", "img", "-q", "k8s", "-a", "--fast", "--dry-run")
+    assert result.code == 0, result.err
+    manifest = json.loads(result.out)["submission"]["manifest"]
+    assert (manifest["apiVersion"], manifest["kind"]) == ("batch/v1", "Job")
+    assert manifest["metadata"]["name"] == "launchbay-dryrun00"
+    assert manifest["metadata"]["namespace"] == "ml"
+    assert manifest["metadata"]["labels"]["launchbay.io/run-id"] == "dryrun00"
+    assert manifest["metadata"]["labels"]["launchbay.io/queue"] == "k8s"
+    assert manifest["spec"]["backoffLimit"] == 0
+    assert manifest["spec"]["ttlSecondsAfterFinished"] == 3600
+    pod = manifest["spec"]["template"]
+    assert pod["metadata"]["labels"]["launchbay.io/run-id"] == "dryrun00"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == "local/busybox:latest"
+    assert container["command"] == ["echo", "hi"]
+    assert container["args"] == ["--fast"]
+    assert container["resources"] == {"limits": {"memory": "1Gi"}}  # the queue's template
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["LAUNCHBAY_RUN_ID"] == "dryrun00"
+    assert env["LAUNCHBAY_CONFIG_FILE"] == "/launchbay/config.json"
+    assert {"name": "launchbay-config", "mountPath": "/launchbay", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resource_args", "fragments"),
+    [
+        ({"spec": {"backoffLimit": "lots"}}, ["resource_args.spec.backoffLimit", "not of type"]),
+        (
+            _pod({"containers": [{"name": "main", "cpus": 2}]}),
+            ["resource_args.spec.template.spec.containers[0]", "'cpus' was unexpected"],
+        ),
+        (
+            _pod({"restartPolicy": 7}),
+            ["resource_args.spec.template.spec.restartPolicy", "not of type 'string'"],
+        ),
+    ],
+    ids=["wrong-type", "unknown-field", "restart-policy"],
+)
+def test_a_manifest_that_fails_validation_is_refused_with_the_path_of_the_bad_field(
+    refused, resource_args, fragments
+):
+    refused(_launch("k8s", resource_args), *fragments)
+    refused(_launch("k8s", resource_args) + ["--dry-run"], *fragments)
+
+
+@pytest.mark.parametrize(
+    ("resource_args", "where", "name"),
+    [
+        (_pod({"hostNetwork": True}), "spec.template.spec.hostNetwork", "hostNetwork"),
+        (_pod({"hostPID": True}), "spec.template.spec.hostPID", "hostPID"),
+        (
+            _pod({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}),
+            "spec.template.spec.volumes[0].hostPath",
+            "hostPath",
+        ),
+        (
+            _pod({"containers": [{"name": "main", "securityContext": {"privileged": True}}]}),
+            "spec.template.spec.containers[0].securityContext.privileged",
+            "privileged",
+        ),
+        (
+            _pod(
+                {
+                    "containers": [
+                        {"name": "main", "securityContext": {"allowPrivilegeEscalation": True}}
+                    ]
+                }
+            ),
+            "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation",
+            "allowPrivilegeEscalation",
+        ),
+        (
+            _pod({"containers": [{"name": "m", "ports": [{"containerPort": 80, "hostPort": 80}]}]}),
+            "spec.template.spec.containers[0].ports[0].hostPort",
+            "hostPort",
+        ),
+        (
+            _pod({"serviceAccountName": "cluster-admin"}),
+            "spec.template.spec.serviceAccountName",
+            "serviceAccountName",
+        ),
+    ],
+    ids=["hostNetwork", "hostPID", "hostPath", "privileged", "escalation", "hostPort", "sa"],
+)
+def test_a_launch_cannot_escape_the_sandbox_its_queue_does_not_grant(
+    refused, resource_args, where, name
+):
+    refused(
+        _launch("k8s", resource_args),
+        f"resource_args.{where}: {name} is refused in a launch",
+        f"target.allow: [{name}]",
+    )
+
+
+def test_what_the_queue_grants_a_launch_may_use(kube_world, cli):
+    granted = _pod(
+        {
+            "hostNetwork": True,
+            "containers": [{"name": "main", "volumeMounts": [{"name": "d", "mountPath": "/d"}]}],
+            "volumes": [{"name": "d", "hostPath": {"path": "/data"}}],
+        }
+    )
+    result = cli(*_launch("k8s-host", granted), "--dry-run")
+    assert result.code == 0, result.err
+    pod = json.loads(result.out)["submission"]["manifest"]["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    assert {"name": "d", "hostPath": {"path": "/data"}} in pod["volumes"]
+
+
+def test_a_relaunch_repeating_the_queues_own_service_account_is_accepted(kube_world, cli):
+    # The TUI's relaunch passes the previous item's resource_args, queue settings included.
+    result = cli(*_launch("k8s", JOB_TEMPLATE), "--dry-run")
+    assert result.code == 0, result.err
+
+
+def test_a_code_job_needs_a_registry_on_a_kubernetes_queue(refused):
+    refused(
+        ["launch", "-j", "code", "-q", "k8s"],
+        "registry: queue k8s has none",
+        "pulls from the queue's registry",
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "fragments"),
+    [
+        ({"target": {"kubecfg": "x"}}, ["target.kubecfg: unknown key", "kubeconfig"]),
+        ({"target": {"allow": ["root"]}}, ["target.allow.0"]),
+        ({"max_resumes": -1}, ["max_resumes: -1", "0 to 100"]),
+        ({"resource_args": {"kind": "Job", "spec": {"parallelism": "x"}}}, ["spec.parallelism"]),
+    ],
+    ids=["target-key", "allow", "max-resumes", "manifest"],
+)
+def test_a_bad_kubernetes_queue_config_is_refused(refused, config, fragments):
+    refused(["queue", "create", "bad", "-r", "kubernetes", "-c", json.dumps(config)], *fragments)
+
+
+def test_a_docker_queue_takes_no_target_block(refused):
+    refused(
+        ["queue", "create", "d", "-r", "docker", "-c", '{"target": {"namespace": "x"}}'],
+        "target: docker queues take no target settings",
+    )
