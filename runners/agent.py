@@ -366,15 +366,19 @@ class Agent:
             return
         failed = target in (RunState.FAILED, RunState.CRASHED)
         try:
-            store.runs.transition(
-                live.run_id,
-                target,
-                message,
-                exit_code=status.exit_code,
-                error_stage=status.error_stage if failed else None,
-                error_message=status.error_message if failed else None,
-                handle=handle,
-            )
+            # One transaction: nobody sees a preempted run that is not yet requeued.
+            with store.transaction():
+                store.runs.transition(
+                    live.run_id,
+                    target,
+                    message,
+                    exit_code=status.exit_code,
+                    error_stage=status.error_stage if failed else None,
+                    error_message=status.error_message if failed else None,
+                    handle=handle,
+                )
+                if target is RunState.PREEMPTED:
+                    message = self._requeue_preempted(store, live.run_id, message)
         except IllegalTransition as exc:
             self._record_error(store, str(exc))
         if target.is_terminal():
@@ -382,10 +386,8 @@ class Agent:
             self._report(
                 f"run {live.run_id}: {target.value}" + (f" ({message})" if message else "")
             )
-        if target is RunState.PREEMPTED:
-            self._requeue_preempted(store, live.run_id, message)
 
-    def _requeue_preempted(self, store: Store, run_id: str, message: str | None) -> None:
+    def _requeue_preempted(self, store: Store, run_id: str, message: str | None) -> str | None:
         """A preempted run goes back in its queue, same launch, with its resume count up, until
         the queue's max_resumes (default 5; 0 turns it off)."""
         run = store.runs.get(run_id)
@@ -393,7 +395,7 @@ class Agent:
         try:
             queue = store.queues.get(item.queue)
         except BadInput:
-            return  # the queue was deleted meanwhile
+            return message  # the queue was deleted meanwhile
         limit = queue.config.get("max_resumes", DEFAULT_MAX_RESUMES)
         reason = message or "preempted"
         if item.resume_count >= limit:
@@ -412,7 +414,7 @@ class Agent:
             resume = item.resume_count + 1
             note = f"{reason}; requeued as item {new_item} (resume {resume} of {limit})"
         store.runs.set_message(run_id, note)
-        self._report(f"run {run_id}: {note}")
+        return note
 
     # -- stopping runs -----------------------------------------------------------------------
 

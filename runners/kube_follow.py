@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .kube_manifest import LABEL_RUN_ID
 from .kube_status import Observed, derive
-from .kube_watch import Backoff, ResourceWatch, is_transient
+from .kube_watch import Backoff, ResourceWatch, is_transient, list_raw
 from .log_cursor import LogCopier, stamp_seconds
 from .protocol import RunStatus
 
@@ -66,6 +66,20 @@ class RunFollower:
     def wait(self, timeout: float) -> None:
         with self._changed:
             self._changed.wait(timeout)
+
+    def refresh_pods(self) -> None:
+        """Read the run's pods now, not waiting for the watch."""
+        try:
+            listing = list_raw(
+                self._apis.core.list_namespaced_pod,
+                namespace=self.handle["namespace"],
+                label_selector=f"{LABEL_RUN_ID}={self.handle['run_id']}",
+            )
+        except Exception:
+            return  # the watch will tell, later
+        with self._changed:
+            for pod in listing.get("items") or []:
+                self.seen.pods[pod["metadata"]["name"]] = pod
 
     def pods(self) -> list[dict]:
         with self._changed:

@@ -67,7 +67,23 @@ def render_manifest(
         pod_template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
     if pod_templates:
         _fill_first_container(pod_templates[0], image, spec, resource_name(run_id))
+    _quantities_as_strings(manifest)
     return manifest
+
+
+def _quantities_as_strings(node: Any) -> None:
+    """`nvidia.com/gpu: 1` as "1": the API takes both, the Python client's models only text."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("limits", "requests") and isinstance(value, dict):
+                for name, amount in value.items():
+                    if isinstance(amount, int | float) and not isinstance(amount, bool):
+                        value[name] = str(amount)
+            else:
+                _quantities_as_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            _quantities_as_strings(value)
 
 
 def _pod_templates(node: Any):

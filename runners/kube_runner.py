@@ -27,7 +27,7 @@ from .kube_manifest import (
     resource_name,
     validate,
 )
-from .kube_watch import call_with_retry
+from .kube_watch import call_with_retry, is_transient
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 
 CONFIG_FILE = "/launchbay/config.json"
@@ -222,9 +222,14 @@ class KubernetesRunner(Runner):
                 )
         except ApiException as exc:
             raise RunnerError(Stage.RUN, _refusal(exc, handle)) from None
-        except Exception as exc:  # the API server unreachable even after the retries
+        except Exception as exc:
+            if is_transient(exc):  # the API server unreachable even after the retries
+                raise RunnerError(
+                    Stage.RUN, f"cannot reach the cluster's API server: {type(exc).__name__}: {exc}"
+                ) from None
+            first_lines = " ".join(str(exc).splitlines()[:3])
             raise RunnerError(
-                Stage.RUN, f"cannot reach the cluster's API server: {type(exc).__name__}: {exc}"
+                Stage.RUN, f"the kubernetes client refused the manifest: {first_lines}"
             ) from None
 
     # -- following -----------------------------------------------------------------------------
@@ -266,6 +271,11 @@ class KubernetesRunner(Runner):
 
     def _current(self, handle: Handle, follower: RunFollower) -> RunStatus:
         status = follower.status(handle.get("pull_grace", 120.0))
+        if status.state is RunState.FAILED and status.exit_code is None:
+            # The Job's watch can tell of its failure before the pods' watch tells why: read
+            # the pods once more, so the run ends with the container's reason and exit code.
+            follower.refresh_pods()
+            status = follower.status(handle.get("pull_grace", 120.0))
         if status.state.is_terminal():
             self._finish(handle, follower, status)
         elif follower.error:

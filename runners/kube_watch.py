@@ -20,7 +20,8 @@ def is_transient(exc: Exception) -> bool:
     status = getattr(exc, "status", None)
     if status is not None and status != 0:
         return status in RETRIED_STATUSES
-    return isinstance(exc, OSError | ValueError) or type(exc).__module__.startswith("urllib3")
+    # Not ValueError: the client's own model validation raises those, and they don't pass.
+    return isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3")
 
 
 class Backoff:
