@@ -29,7 +29,9 @@ def queue_group():
     "-c",
     "config",
     metavar="FILE",
-    help="YAML or JSON with resource_args and template_variables.",
+    help="YAML or JSON: resource_args, template_variables; for container queues also"
+    " registry and builder; target (kubernetes: kubeconfig, context, namespace, allow);"
+    " max_resumes.",
 )
 @click.option(
     "--max-concurrency",

@@ -106,7 +106,10 @@ class QueueFormScreen(ModalScreen[str | None]):
                     placeholder="no limit",
                     id="queue-max",
                 )
-            yield Label("config (YAML): resource_args, template_variables")
+            yield Label(
+                "config (YAML): resource_args, template_variables, registry, builder, target,"
+                " max_resumes"
+            )
             yield TextArea(
                 # Secrets show as ***; saving puts them back (restore_redacted).
                 config_yaml(redact(queue.config)) if queue else "",

@@ -1,0 +1,310 @@
+"""The kubernetes resource: the real client against a fake API server whose pods really run, each
+as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
+image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, and re-adoption."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from docker_support import REGISTRY, image_job
+from fakes.kube_api import FakeCluster
+from helpers import AgentThread, wait_for
+from support import REPO, launch, write_code_job
+
+from runners.cancelling import cancel_by_id
+from runners.jobs import create_job
+from runners.queues import check_queue_config
+from store import RunState
+
+NAMESPACE = "ml"
+
+
+@pytest.fixture
+def cluster(engine):
+    fake = FakeCluster(engine, nodes=3, gpus_per_node=0, image_pull_backoff_seconds=0.3)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def kubeconfig(cluster, tmp_path):
+    return cluster.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
+
+
+def kube_queue(store, kubeconfig, name="k8s", resource_args=None, **extra):
+    config = {
+        "resource_args": resource_args or {},
+        "target": {"kubeconfig": str(kubeconfig), "image_pull_grace_seconds": 1},
+        **extra,
+    }
+    return store.queues.create(name, "kubernetes", check_queue_config("kubernetes", config))
+
+
+def run_of(store, item_id: int, states=None, timeout: float = 60):
+    """The run of `item_id` once it is in one of `states` (default: any terminal state)."""
+
+    def reached():
+        run = store.runs.find_for_item(item_id)
+        if run is None:
+            return None
+        done = run.state in states if states else run.state.is_terminal()
+        return run if done else None
+
+    return wait_for(reached, timeout, f"the run of item {item_id} to reach {states or 'its end'}")
+
+
+def log_of(store, run_id: str) -> str:
+    path = store.run_log_path(run_id)
+    return path.read_text() if path.exists() else ""
+
+
+def events_of(store, run_id: str) -> list[str]:
+    return [event.to_state for event in store.runs.events(run_id)]
+
+
+def test_an_image_job_runs_as_a_job_and_its_log_and_config_come_back(store, db_path, kubeconfig):
+    kube_queue(store, kubeconfig)
+    image_job(store, "hello", "echo hello from the pod; cat /launchbay/config.json; echo")
+    item = launch(store, "hello", "k8s", spec={"overrides": {"run_config": {"lr": 0.1}}})
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    log = log_of(store, run.id)
+    assert run.state is RunState.FINISHED, (run.message, log)
+    assert run.exit_code == 0
+    assert "hello from the pod" in log
+    assert '"lr": 0.1' in log
+    assert events_of(store, run.id)[-2:] == ["running", "finished"]
+    assert run.handle["namespace"] == NAMESPACE
+    assert run.handle["name"] == f"launchbay-{run.id}"
+
+
+def test_a_failing_container_fails_the_run_with_its_exit_code(store, db_path, kubeconfig):
+    kube_queue(store, kubeconfig)
+    image_job(store, "bad", "echo about to fail; exit 3")
+    item = launch(store, "bad", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert run.exit_code == 3
+    assert run.error_stage == "run"
+    assert "exited with code 3" in run.error_message
+    assert "about to fail" in log_of(store, run.id)
+
+
+def test_an_unschedulable_pod_shows_the_schedulers_reason_and_can_be_cancelled(
+    store, db_path, kubeconfig, cluster
+):
+    gpu_template = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "main", "resources": {"limits": {"nvidia.com/gpu": 1}}}]
+                }
+            }
+        }
+    }
+    kube_queue(store, kubeconfig, resource_args=gpu_template)
+    image_job(store, "gpu", "nvidia-smi")
+    item = launch(store, "gpu", "k8s")
+    with AgentThread(db_path):
+        run = wait_for(
+            lambda: (
+                (r := store.runs.find_for_item(item)) and "Insufficient" in (r.message or "") and r
+            ),
+            30,
+            "the unschedulable warning",
+        )
+        assert run.state is RunState.STARTING
+        assert "0/3 nodes are available: 3 Insufficient nvidia.com/gpu" in run.message
+        cancel_by_id(store, run.id)
+        run = run_of(store, item)
+    assert run.state is RunState.STOPPED
+    deletes = [q for m, path, q in cluster.requests if m == "DELETE" and "/jobs/" in path]
+    assert deletes and deletes[0].get("propagationPolicy") in ("Background", ["Background"])
+    assert cluster.jobs(NAMESPACE) == []
+
+
+def test_an_image_that_cannot_be_pulled_fails_at_stage_build_after_the_grace(
+    store, db_path, kubeconfig
+):
+    kube_queue(store, kubeconfig)
+    create_job(store, "image", "ghost", f"{REGISTRY}/no/such:image", entrypoint="true")
+    item = launch(store, "ghost", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert run.error_stage == "build"
+    assert "could not be pulled" in run.error_message
+    assert "ImagePullBackOff" in run.error_message or "ErrImagePull" in run.error_message
+
+
+def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
+    store, db_path, kubeconfig, cluster
+):
+    kube_queue(store, kubeconfig, max_resumes=1)
+    image_job(store, "long", "echo resume=$${LAUNCHBAY_RESUME_COUNT:-0}; sleep 300")
+    first_item = launch(store, "long", "k8s", spec={"overrides": {"run_config": {"step": 7}}})
+    with AgentThread(db_path, max_jobs=2):
+        first = run_of(store, first_item, {RunState.RUNNING})
+        wait_for(lambda: "resume=0" in log_of(store, first.id), 30, "the first run's output")
+        _evict_pods_of(cluster, first.id)
+        first = run_of(store, first_item)
+        assert first.state is RunState.PREEMPTED
+        assert "requeued as item" in first.message
+        second_item = first_item + 1
+        second = run_of(store, second_item, {RunState.RUNNING})
+        assert store.items.get(second_item).resume_count == 1
+        assert second.spec["run_config"] == {"step": 7}
+        wait_for(lambda: "resume=1" in log_of(store, second.id), 30, "the resumed run's output")
+        _evict_pods_of(cluster, second.id)
+        second = run_of(store, second_item)
+    assert second.state is RunState.PREEMPTED
+    assert "not requeued" in second.message
+    assert store.runs.find_for_item(second_item + 1) is None
+
+
+def test_a_run_survives_dropped_watches_and_a_burst_of_500s(store, db_path, kubeconfig, cluster):
+    kube_queue(store, kubeconfig)
+    image_job(store, "steady", "echo first; sleep 3; echo second")
+    item = launch(store, "steady", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        wait_for(lambda: "first" in log_of(store, run.id), 30, "the first line")
+        cluster.fail_next(6, status=500)
+        cluster.drop_watches()
+        time.sleep(0.5)
+        cluster.compact()  # resuming from an old version now gets 410: the client must relist
+        cluster.drop_watches()
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    assert log_of(store, run.id).splitlines() == ["first", "second"]
+
+
+def test_rbac_refusal_fails_the_run_with_what_to_grant(store, db_path, kubeconfig, cluster):
+    cluster.forbid("create", "jobs", NAMESPACE)
+    kube_queue(store, kubeconfig)
+    image_job(store, "denied", "true")
+    image_job(store, "after", "true")
+    item = launch(store, "denied", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert run.error_stage == "run"
+    assert "403" in run.error_message and "forbidden" in run.error_message
+    assert "RBAC" in run.error_message
+
+
+def test_a_job_deleted_by_someone_else_fails_the_run_saying_so(store, db_path, kubeconfig, cluster):
+    kube_queue(store, kubeconfig)
+    image_job(store, "victim", "echo up; sleep 300")
+    item = launch(store, "victim", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        cluster.delete_job_externally(NAMESPACE, run.handle["name"])
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert "deleted by someone else" in run.error_message
+
+
+def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, kubeconfig, tmp_path):
+    repository = f"kube-test-{time.time_ns()}"
+    code = write_code_job(tmp_path / "code", "print('built, pushed and pulled')\n")
+    kube_queue(
+        store,
+        kubeconfig,
+        registry=f"{REGISTRY}/{repository}",
+        builder={"base_image": "local/python3:latest", "network": "none"},
+    )
+    create_job(store, "code", "trainer", str(code), entrypoint="python3 main.py")
+    item = launch(store, "trainer", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item, timeout=120)
+    log = log_of(store, run.id)
+    assert run.state is RunState.FINISHED, (run.message, log)
+    assert "built, pushed and pulled" in log
+    assert run.handle["image"].startswith(f"{REGISTRY}/{repository}:trainer-")
+
+
+def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(store, db_path, kubeconfig):
+    kube_queue(store, kubeconfig)
+    image_job(store, "long", "echo before; sleep 4; echo after")
+    item = launch(store, "long", "k8s")
+    agent = _agent_process(db_path)
+    try:
+        run = run_of(store, item, {RunState.RUNNING})
+        wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=30)
+    second = _agent_process(db_path, "--until-empty")
+    out, _ = second.communicate(timeout=120)
+    run = store.runs.get(run.id)
+    assert run.state is RunState.FINISHED, out
+    assert log_of(store, run.id).splitlines() == ["before", "after"]
+    assert "re-adopted" in out
+
+
+def _evict_pods_of(cluster, run_id: str) -> None:
+    pods = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run_id}")
+    assert pods, f"no pod for run {run_id}"
+    for pod in pods:
+        cluster.evict(NAMESPACE, pod["metadata"]["name"])
+
+
+def _agent_process(db_path, *args) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "k8s", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_the_log_carries_on_across_a_pod_restart(store, db_path, kubeconfig, cluster):
+    kube_queue(store, kubeconfig, resource_args={"spec": {"backoffLimit": 1}})
+    image_job(store, "flaky", "echo attempt on $(hostname); exit 1")
+    item = launch(store, "flaky", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    attempts = [line for line in log_of(store, run.id).splitlines() if line.startswith("attempt")]
+    assert len(attempts) == 2, attempts  # the first pod's output, then the retry's
+    assert len(cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")) == 2
+
+
+def test_another_kind_is_created_as_a_custom_object_and_deleted_on_cancel(
+    store, db_path, kubeconfig, cluster
+):
+    volcano = {
+        "apiVersion": "batch.volcano.sh/v1alpha1",
+        "kind": "Job",
+        "spec": {
+            "minAvailable": 1,
+            "schedulerName": "volcano",
+            "tasks": [
+                {"replicas": 1, "name": "worker", "template": {"spec": {"containers": [{}]}}}
+            ],
+        },
+    }
+    kube_queue(store, kubeconfig, resource_args=volcano)
+    image_job(store, "gang", "echo gang")
+    item = launch(store, "gang", "k8s")
+    with AgentThread(db_path):
+        run = wait_for(
+            lambda: (r := store.runs.find_for_item(item)) and r.handle and r,
+            30,
+            "the run to be submitted",
+        )
+        (created,) = cluster.custom_objects("batch.volcano.sh", "v1alpha1", NAMESPACE, "jobs")
+        pod = created["spec"]["tasks"][0]["template"]
+        assert pod["metadata"]["labels"]["launchbay.io/run-id"] == run.id
+        assert pod["spec"]["containers"][0]["image"] == "local/busybox:latest"
+        assert created["spec"]["schedulerName"] == "volcano"
+        cancel_by_id(store, run.id)
+        run = run_of(store, item)
+    assert run.state is RunState.STOPPED
+    assert cluster.custom_objects("batch.volcano.sh", "v1alpha1", NAMESPACE, "jobs") == []
