@@ -55,6 +55,15 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         requires=("kubernetes", "kubernetes_validate"),
         aliases=("k8s",),
     ),
+    ResourceType(
+        name="sagemaker",
+        module="runners.sagemaker_runner",
+        class_name="SageMakerRunner",
+        description="runs the job as an AWS SageMaker training job (boto3); code and git jobs"
+        " are built and pushed first",
+        extra="sagemaker",
+        requires=("boto3",),
+    ),
 )
 
 

@@ -1,0 +1,106 @@
+"""Following a training job's CloudWatch streams (`/aws/sagemaker/TrainingJobs`,
+`<job>/algo-N-…`) into the run's log.
+
+CloudWatch has no push: the streams are read every few seconds with each stream's forward
+token, kept in a file beside the log so a restarted agent goes on where the last one stopped.
+With several instances, each line is prefixed with the instance it came from.
+"""
+
+import contextlib
+import json
+import os
+import threading
+from pathlib import Path
+
+from .files import write_private
+from .logfile import open_append
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+class CloudWatchFollower:
+    def __init__(self, logs_client, job_name: str, log_path: Path, run_dir: Path, every: float):
+        self._logs = logs_client
+        self._job_name = job_name
+        self._log_path = log_path
+        self._cursor_path = run_dir / "cloudwatch_tokens.json"
+        self._every = every
+        self.job_ended = threading.Event()  # set by the runner: read once more, then stop
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"launchbay-cloudwatch-{job_name[-8:]}", daemon=True
+        )
+
+    def start(self) -> "CloudWatchFollower":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        tokens = _read_tokens(self._cursor_path)
+        fd = open_append(self._log_path)
+        try:
+            while not self._stop.is_set():
+                ended = self.job_ended.is_set()
+                # Throttled past the retries, or the endpoint away: the next round tries again.
+                with contextlib.suppress(Exception):
+                    self._read_all(tokens, fd)
+                if ended:
+                    return
+                self.job_ended.wait(self._every)
+        finally:
+            os.close(fd)
+            self.done.set()
+
+    def _read_all(self, tokens: dict, fd: int) -> None:
+        streams = self._streams()
+        prefix_lines = len(streams) > 1
+        for stream in streams:
+            while True:
+                request = {
+                    "logGroupName": LOG_GROUP,
+                    "logStreamName": stream,
+                    "startFromHead": True,
+                }
+                if stream in tokens:
+                    request["nextToken"] = tokens[stream]
+                page = self._logs.get_log_events(**request)
+                events = page.get("events") or []
+                host = stream.split("/", 1)[-1]
+                text = "".join(
+                    (f"[{host}] " if prefix_lines else "") + e["message"].rstrip("\n") + "\n"
+                    for e in events
+                )
+                if text:
+                    os.write(fd, text.encode())
+                # The forward token stays the same once the stream has nothing more.
+                unchanged = page.get("nextForwardToken") == tokens.get(stream)
+                tokens[stream] = page.get("nextForwardToken")
+                write_private(self._cursor_path, json.dumps(tokens))
+                if unchanged or not events:
+                    break
+
+    def _streams(self) -> list[str]:
+        names, token = [], None
+        while True:
+            request = {"logGroupName": LOG_GROUP, "logStreamNamePrefix": f"{self._job_name}/"}
+            if token:
+                request["nextToken"] = token
+            try:
+                page = self._logs.describe_log_streams(**request)
+            except self._logs.exceptions.ResourceNotFoundException:
+                return []  # the group appears with the first instance's first line
+            names += [s["logStreamName"] for s in page.get("logStreams") or []]
+            token = page.get("nextToken")
+            if not token:
+                return sorted(names)
+
+
+def _read_tokens(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,135 @@
+"""The CreateTrainingJob request of a sagemaker run, checked against botocore's model of the API.
+
+resource_args hold CreateTrainingJob fields, CamelCase as the API spells them or snake_case as
+Python users type them (`role_arn`, `resource_config.volume_size_in_gb`); they are normalised to
+the API's names with botocore's own service model, so an unknown field is named with what was
+expected, and a value of the wrong type is refused before anything is sent.
+"""
+
+import json
+import re
+from typing import Any
+
+from store import BadInput
+
+# Fields the runner fills in itself: a launch has no say in them.
+RUNNER_FIELDS = ("TrainingJobName",)
+# Maps whose keys are the user's own (env names, hyper-parameter names), never renamed.
+USER_MAPS = ("Environment", "HyperParameters")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ENV_VALUE_LIMIT = 512  # SageMaker's cap on one Environment value
+ENV_ENTRIES_LIMIT = 100
+JOB_NAME_LIMIT = 63
+
+
+def _operation_shape():
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return session.get_service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
+
+
+def normalize(resource_args: dict) -> dict:
+    """resource_args with every field under its API name; unknown fields refused."""
+    return _normalize(resource_args or {}, _operation_shape(), "resource_args")
+
+
+def _normalize(value: Any, shape, path: str) -> Any:
+    from botocore import xform_name
+
+    if shape.type_name == "structure":
+        if not isinstance(value, dict):
+            raise BadInput(path, f"expected a mapping with {', '.join(shape.members)}")
+        by_snake = {xform_name(name): name for name in shape.members}
+        normalized = {}
+        for key, item in value.items():
+            name = key if key in shape.members else by_snake.get(str(key))
+            if name is None or name in RUNNER_FIELDS:
+                expected = ", ".join(m for m in shape.members if m not in RUNNER_FIELDS)
+                raise BadInput(f"{path}.{key}", f"unknown field; expected one of {expected}")
+            member = shape.members[name]
+            if name in USER_MAPS:
+                normalized[name] = _as_text(item)
+            else:
+                normalized[name] = _normalize(item, member, f"{path}.{name}")
+        return normalized
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_normalize(item, shape.member, f"{path}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def _as_text(mapping: Any) -> Any:
+    """YAML gives `EPOCHS: 4` as a number; SageMaker's env and hyper-parameters hold text."""
+    if not isinstance(mapping, dict):
+        return mapping
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in mapping.items()}
+
+
+def check_required(request: dict) -> None:
+    """The fields a training job can't go without, each named when missing or malformed."""
+    role = request.get("RoleArn")
+    if not isinstance(role, str) or not (ROLE_ARN.match(role) or ROLE_NAME.match(role)):
+        raise BadInput(
+            "resource_args.RoleArn",
+            f"{'missing' if role is None else repr(role)}; expected an IAM role ARN"
+            " (arn:aws:iam::123456789012:role/NAME) or a role name of the configured account",
+        )
+    output = request.get("OutputDataConfig") or {}
+    if not str(output.get("S3OutputPath", "")).startswith("s3://"):
+        raise BadInput(
+            "resource_args.OutputDataConfig.S3OutputPath",
+            f"{output.get('S3OutputPath', 'missing')!r}; expected s3://BUCKET/PREFIX",
+        )
+    resources = request.get("ResourceConfig") or {}
+    if not resources.get("InstanceGroups"):
+        for name, expected in (
+            ("InstanceType", "an instance type such as ml.m5.xlarge"),
+            ("InstanceCount", "a number of instances, 1 or more"),
+            ("VolumeSizeInGB", "a volume size in GB, 1 or more"),
+        ):
+            if name not in resources:
+                raise BadInput(
+                    f"resource_args.ResourceConfig.{name}", f"missing; expected {expected}"
+                )
+    environment = request.get("Environment") or {}
+    if not isinstance(environment, dict):
+        raise BadInput("resource_args.Environment", "expected a mapping of names to values")
+    for name, value in environment.items():
+        if not isinstance(value, str) or len(value) > ENV_VALUE_LIMIT:
+            raise BadInput(
+                f"resource_args.Environment.{name}",
+                f"expected text of at most {ENV_VALUE_LIMIT} characters (SageMaker's limit)",
+            )
+    stopping = request.get("StoppingCondition") or {}
+    if "MaxRuntimeInSeconds" not in stopping:
+        raise BadInput(
+            "resource_args.StoppingCondition.MaxRuntimeInSeconds",
+            "missing; expected the longest the job may run, in seconds (e.g. 86400)",
+        )
+
+
+def validate(request: dict) -> None:
+    """botocore's own check of types, ranges and patterns; the first problem, as BadInput."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(request, _operation_shape())
+    if report.has_errors():
+        lines = [line.strip() for line in report.generate_report().splitlines()]
+        problem = next(line for line in lines if line and not line.endswith("failed:"))
+        field = re.search(r"parameter (?:input, )?([\w.\[\]]+)", problem)
+        name = f"resource_args.{field.group(1)}" if field else "resource_args"
+        raise BadInput(name, problem)
+
+
+def training_job_name(job_name: str, run_id: str) -> str:
+    """`launchbay-<job>-<run id>`, fitted to ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", job_name).strip("-") or "job"
+    room = JOB_NAME_LIMIT - len("launchbay--") - len(run_id)
+    return f"launchbay-{stem[:room].strip('-')}-{run_id}"
+
+
+def role_arn(role: str, account: str | None) -> str:
+    if ROLE_ARN.match(role) or account is None:
+        return role
+    return f"arn:aws:iam::{account}:role/{role}"
