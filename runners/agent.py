@@ -438,7 +438,8 @@ class Agent:
         try:
             live.runner.cancel(live.handle, grace)
         except Exception as exc:
-            self._report(f"run {live.run_id}: cancel failed: {exc}")
+            live.cancel_sent = False  # asked again on the next pass
+            self._report(f"run {live.run_id}: cancel failed, will retry: {exc}")
 
     # -- recovery ----------------------------------------------------------------------------
 
@@ -453,8 +454,9 @@ class Agent:
         for run in store.runs.list(live_only=True):
             if run.id in self.live or run.queue not in served:
                 continue
-            if run.agent_id in agents and run.agent_id not in dead:
-                continue  # a live agent (maybe us, in another thread) owns it
+            mine_unwatched = run.agent_id == self.id  # its re-adoption failed earlier
+            if run.agent_id in agents and run.agent_id not in dead and not mine_unwatched:
+                continue  # another live agent owns it
             self._adopt(store, run)
 
     def _adopt(self, store: Store, run: Run) -> None:
@@ -465,7 +467,14 @@ class Agent:
             return
         if not store.runs.take_over(run.id, self.id, run.agent_id):
             return  # another agent adopted it first
-        handle = run.handle or runner.find(run.id, store.run_dir(run.id))
+        try:
+            handle = run.handle or runner.find(run.id, store.run_dir(run.id))
+            status = runner.status(handle) if handle is not None else None
+        except Exception as exc:  # the target unreachable for now: ours, tried again next sweep
+            self._record_error(
+                store, f"run {run.id}: cannot re-adopt it yet ({exc}); trying again in a while"
+            )
+            return
         live = LiveRun(
             run_id=run.id, item_id=run.item_id, runner=runner, spec=run.spec, handle=handle
         )
@@ -484,7 +493,6 @@ class Agent:
             return
         if run.handle is None:
             store.runs.set_handle(run.id, handle)
-        status = runner.status(handle)
         if status.state is RunState.RUNNING and run.state is RunState.STARTING:
             self._apply_status(store, live, status)
         if status.state.is_terminal():

@@ -26,6 +26,12 @@ def cancel_by_id(store: Store, ident: str) -> str:
         # No agent will act on the request: stop it directly; the next agent records the end.
         runner = get_runner(run.resource)
         grace = (run.spec.get("resource_args") or {}).get("stop_grace_seconds", 10.0)
-        runner.cancel(run.handle, grace)
+        try:
+            runner.cancel(run.handle, grace)
+        except Exception as exc:  # the target unreachable: the next agent sends the stop
+            return (
+                f"run {run.id} is stopping, but stopping it directly failed ({exc});"
+                " start an agent to finish the stop"
+            )
         return f"run {run.id} is stopping (no agent is running: signalled it directly)"
     return f"run {run.id} is stopping: its agent sends SIGTERM, then SIGKILL after the grace"

@@ -9,6 +9,7 @@ pump copies into the run's log as it is printed.
 import contextlib
 import io
 import json
+import math
 import os
 import tarfile
 import threading
@@ -19,16 +20,25 @@ from pathlib import Path
 from store import JobVersion, RunState, Stage
 
 from .docker_logs import LogPump, copy_output
-from .docker_settings import DockerArgs, check_docker_args, check_docker_override, format_bytes
+from .docker_settings import (
+    SANDBOX_KEYS,
+    DockerArgs,
+    check_docker_args,
+    check_docker_override,
+    format_bytes,
+)
 from .files import write_private
 from .imagebuild import BuildLog, ensure_image
 from .logfile import follow_lines
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext, describe_exit
+from .templating import check_variables_are_enums
 
 CONFIG_DIR_IN_CONTAINER = "/launchbay"
 LABEL_RUN_ID = "launchbay.run-id"
 LABEL_QUEUE = "launchbay.queue"
 LABEL_JOB = "launchbay.job"
+LABEL_KEEP_FAILED = "launchbay.keep-failed"  # so that a restarted agent keeps it too
+ENGINE_RETRY_SECONDS = 5.0
 ENGINE_TIMEOUT_SECONDS = 120  # one API call (a build or a push streams, and is not bound by it)
 LOG_DRAIN_SECONDS = 30.0
 EXIT_RECORD = "container_exit.json"  # the ended status, kept after the container is removed
@@ -47,6 +57,10 @@ class DockerRunner(Runner):
 
     def check_resource_args(self, resource_args: dict) -> dict:
         return check_docker_args(resource_args).model_dump()
+
+    def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        for key in SANDBOX_KEYS:
+            check_variables_are_enums(resource_args.get(key), variables, f"resource_args.{key}")
 
     def check_launch_override(
         self, queue_args: dict, launch_args: dict, queue_config: dict
@@ -165,6 +179,7 @@ class DockerRunner(Runner):
                 LABEL_RUN_ID: ctx.run_id,
                 LABEL_QUEUE: spec["queue"],
                 LABEL_JOB: ctx.job.ref,
+                **({LABEL_KEEP_FAILED: "1"} if args.keep_failed_containers else {}),
             },
             "working_dir": args.workdir,
             "user": args.user,
@@ -176,13 +191,24 @@ class DockerRunner(Runner):
     # -- following ------------------------------------------------------------------------------
 
     def status(self, handle: Handle) -> RunStatus:
-        from docker.errors import NotFound
+        from docker.errors import APIError, NotFound
 
+        api = self.engine(Stage.RUN).api
         try:
-            state = self.engine(Stage.RUN).api.inspect_container(handle["container"])["State"]
+            state = api.inspect_container(handle["container"])["State"]
         except NotFound:
             return self._vanished(handle)
-        if state["Status"] in ("created", "running", "restarting", "paused"):
+        if state["Status"] == "created":
+            # Created, never started: the agent stopped in between. Start it now, as asked.
+            try:
+                api.start(handle["container"])
+            except APIError as exc:
+                message = f"the container could not be started: {exc.explanation or exc}"
+                return RunStatus(
+                    RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
+                )
+            return RunStatus(RunState.RUNNING, "started after an agent restart")
+        if state["Status"] in ("running", "restarting", "paused"):
             return RunStatus(RunState.RUNNING)
         return self._ended(handle, state)
 
@@ -194,8 +220,12 @@ class DockerRunner(Runner):
         self._ensure_pump(handle)
         try:
             exited = api.wait(handle["container"], timeout=max(1, int(timeout)))
-        except requests.exceptions.RequestException:
-            return RunStatus(RunState.RUNNING)  # still running after `timeout`
+        except requests.exceptions.RequestException as exc:
+            if _is_read_timeout(exc):
+                return RunStatus(RunState.RUNNING)  # still running after `timeout`
+            # The engine went away: don't spin; say so, and look again after a while.
+            time.sleep(min(timeout, ENGINE_RETRY_SECONDS))
+            return RunStatus(RunState.RUNNING, f"the Docker engine is unreachable ({_reason(exc)})")
         except NotFound:
             return self._vanished(handle)
         if exited.get("StatusCode") == 0:
@@ -207,7 +237,9 @@ class DockerRunner(Runner):
         api = self.engine(Stage.RUN).api
         with self._lock:
             pump = self._pumps.get(container_id)
-            if pump is None:
+            # A pump whose stream ended while the container runs (the engine restarted) is
+            # replaced: the cursor makes the new one start where the old one stopped.
+            if pump is None or pump.done.is_set():
                 run_dir = Path(handle["run_dir"])
                 pump = LogPump(
                     api,
@@ -223,8 +255,8 @@ class DockerRunner(Runner):
             pump = self._pumps.pop(handle["container"], None)
         if pump is not None:
             pump.wait(LOG_DRAIN_SECONDS)
-            return
-        # The run ended while no agent watched: copy what it printed since the cursor.
+        # Whatever the pump missed (its stream cut short, or no agent watching at the end):
+        # copy what the container printed since the cursor.
         with contextlib.suppress(Exception):
             copy_output(
                 self.engine(Stage.RUN).api,
@@ -300,7 +332,9 @@ class DockerRunner(Runner):
             from docker.errors import APIError
 
             with contextlib.suppress(APIError):
-                self.engine(Stage.RUN).api.stop(handle["container"], timeout=int(grace_seconds))
+                self.engine(Stage.RUN).api.stop(
+                    handle["container"], timeout=math.ceil(grace_seconds)
+                )
 
         threading.Thread(target=stop, name="launchbay-docker-stop", daemon=True).start()
 
@@ -319,7 +353,7 @@ class DockerRunner(Runner):
             "log": str(run_dir / "output.log"),
             "run_dir": str(run_dir),
             "memory": memory,
-            "keep_failed": False,
+            "keep_failed": container["Config"]["Labels"].get(LABEL_KEEP_FAILED) == "1",
         }
 
 
@@ -383,6 +417,13 @@ def _recorded_exit(handle: Handle) -> RunStatus | None:
         error_stage=Stage(record["error_stage"]) if record["error_stage"] else None,
         error_message=record["error_message"],
     )
+
+
+def _is_read_timeout(exc: Exception) -> bool:
+    """docker-py reports its own read timeout as a ConnectionError wrapping urllib3's."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args) or "timed out" in str(exc)
 
 
 def _reason(exc: Exception) -> str:

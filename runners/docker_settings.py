@@ -40,7 +40,9 @@ _ULIMIT_NAMES = frozenset(
 # Networks a container may use without the queue granting anything: none at all.
 SANDBOX_NETWORK = "none"
 # Keys only a queue's own config may set; a launch may repeat the queue's value, not change it.
-QUEUE_ONLY_KEYS = ("allowed_networks", "keep_failed_containers")
+QUEUE_ONLY_KEYS = ("allowed_networks", "keep_failed_containers", "user")
+# Keys whose value decides what the container reaches outside itself.
+SANDBOX_KEYS = ("network", "allowed_networks", "volumes", "user")
 
 
 def parse_bytes(value: int | str) -> int:

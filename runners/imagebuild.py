@@ -30,6 +30,7 @@ GENERATED_DOCKERFILE = ".launchbay.Dockerfile"
 # The job's own Dockerfile beside its entrypoint script, in the order looked for.
 DOCKERFILE_NAMES = ("Dockerfile.launchbay", "Dockerfile")
 BUILD_TAIL_LINES = 12
+TAIL_LINE_CHARS = 200
 JOB_UID = 1000
 
 
@@ -55,7 +56,12 @@ class BuildLog:
         self.write(f"[launchbay] {text}")
 
     def last_lines(self) -> str:
-        return "\n".join(self.tail)
+        """The build's last lines for the run's error, each cut short: the whole of them is
+        in the log."""
+        return "\n".join(
+            line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + "…"
+            for line in self.tail
+        )
 
 
 def image_repository(job: JobVersion, registry: str | None) -> tuple[str, str]:
@@ -207,6 +213,8 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
         raise RunnerError(
             Stage.BUILD, f"building {reference} failed: {exc.explanation or exc}"
         ) from None
+    except OSError as exc:  # requests' ConnectionError and timeouts are OSErrors
+        raise RunnerError(Stage.BUILD, f"building {reference} failed: {exc}") from None
 
 
 def push(client, reference: str, log: BuildLog) -> None:
@@ -226,6 +234,8 @@ def push(client, reference: str, log: BuildLog) -> None:
                 log.write(" ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k)))
     except APIError as exc:
         raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc.explanation}") from None
+    except OSError as exc:
+        raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc}") from None
 
 
 def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> None:
@@ -250,6 +260,10 @@ def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> N
         raise RunnerError(
             Stage.BUILD,
             f"image {image} is not on this engine and pulling it failed: {exc.explanation}",
+        ) from None
+    except OSError as exc:
+        raise RunnerError(
+            Stage.BUILD, f"image {image} is not on this engine and pulling it failed: {exc}"
         ) from None
     if not _has_image(client, image):
         raise RunnerError(Stage.BUILD, f"image {image} could not be pulled")

@@ -29,6 +29,7 @@ from .kube_manifest import (
 )
 from .kube_watch import call_with_retry, is_transient
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from .templating import check_variables_are_enums
 
 CONFIG_FILE = "/launchbay/config.json"
 LOG_DRAIN_SECONDS = 15.0
@@ -95,6 +96,10 @@ class KubernetesRunner(Runner):
         )
         validate(sample, kube_settings.KubernetesTarget().kubernetes_version)
         return resource_args
+
+    def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        for where, value in kube_settings.sandbox_values(resource_args).items():
+            check_variables_are_enums(value, variables, f"resource_args.{where}")
 
     def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
         kube_settings.check_override(queue_args, launch_args, queue_config.get("target") or {})

@@ -92,6 +92,30 @@ def _sensitive_name(key: str, value: Any) -> str | None:
     return None
 
 
+SANDBOX_KEYS = frozenset(
+    {"hostPath", "hostNetwork", "hostPID", "hostIPC", "hostPort", "privileged"}
+    | {"allowPrivilegeEscalation", "capabilities", "serviceAccountName", "serviceAccount"}
+    | {"securityContext"}
+)
+
+
+def sandbox_values(node: Any, path: str = "") -> dict[str, Any]:
+    """The values under every key that can reach out of the sandbox, whatever they are now:
+    a `{{variable}}` there would let a launch choose."""
+    found: dict[str, Any] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in SANDBOX_KEYS:
+                found[where] = value
+            else:
+                found.update(sandbox_values(value, where))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.update(sandbox_values(value, f"{path}[{index}]"))
+    return found
+
+
 def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) -> None:
     """Refuse escapes a launch adds that the queue's manifest doesn't already have at the same
     place (a relaunch repeats the queue's own settings) and its target doesn't allow."""

@@ -13,7 +13,12 @@ from .documents import expect_mapping, load_document, refuse_unknown_keys
 from .registry import get_runner, resource_type
 from .rendering import deep_merge, default_entry_point, render_spec
 from .schema import build_run_config
-from .templating import check_macros, fill_placeholders, resolve_variables
+from .templating import (
+    check_macros,
+    check_no_agent_env,
+    fill_placeholders,
+    resolve_variables,
+)
 
 SPEC_KEYS = ("overrides", "resource_args")
 OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile")
@@ -76,6 +81,7 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     queue_args = fill_placeholders(queue.resource_args, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
     resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
+    check_no_agent_env(launch_args, queue.resource_args)
     runner.check_launch_override(queue_args, launch_args, queue.config)
     dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
 
@@ -85,6 +91,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         "entry_point": entry_point,
         "resource_args": resource_args,
         "template_variables": values,
+        # What the launch itself asked for: a relaunch repeats this, not the queue's settings
+        # of the day (which the merged resource_args hold).
+        "resource_args_override": launch_args,
     }
     if runner.needs_registry and job.type != "image" and not queue.config.get("registry"):
         raise BadInput(

@@ -77,6 +77,10 @@ class Runner:
     #: code and git jobs must be pushed to the queue's registry (a remote target pulls them)
     needs_registry: bool = False
 
+    def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        """Refuse, with BadInput, a template variable placed where a launch could use it to
+        escape the sandbox (see templating.check_variables_are_enums)."""
+
     def check_launch_override(
         self, queue_args: dict, launch_args: dict, queue_config: dict
     ) -> None:

@@ -31,6 +31,7 @@ def check_queue_config(resource: str, document: Any) -> dict:
     # Check the config as it will be used: with each variable at a value it may take.
     sample = fill_placeholders(resource_args, {n: _sample_value(s) for n, s in variables.items()})
     runner = get_runner(resource)
+    runner.check_template_placement(resource_args, variables)
     runner.check_resource_args(sample)
     config = {"resource_args": resource_args, "template_variables": variables}
     for key in BUILD_KEYS:

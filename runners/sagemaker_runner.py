@@ -22,6 +22,7 @@ from .imagebuild import BuildLog
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .rendering import config_env, deep_merge
 from .sagemaker_logs import CloudWatchFollower
+from .templating import check_variables_are_enums
 from .validation import check_model
 
 CONFIG_CHANNEL = "launchbay-config"
@@ -88,6 +89,11 @@ class SageMakerRunner(Runner):
         request_model.check_required(normalized)
         request_model.validate(_sample_request(normalized))
         return normalized
+
+    def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        for key, value in resource_args.items():
+            if key in (*QUEUE_ONLY_FIELDS, "role_arn", "vpc_config"):
+                check_variables_are_enums(value, variables, f"resource_args.{key}")
 
     def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
         queue = request_model.normalize(queue_args)

@@ -36,6 +36,48 @@ def placeholders_in(value: Any) -> set[str]:
     return found
 
 
+def strings_by_path(value: Any, path: str = "") -> dict[str, str]:
+    """Every string in `value` by where it sits: {"env.TOKEN": "…", "volumes[0]": "…"}."""
+    if isinstance(value, str):
+        return {path: value}
+    found: dict[str, str] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.update(strings_by_path(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.update(strings_by_path(item, f"{path}[{index}]"))
+    return found
+
+
+def reads_agent_env(text: str) -> bool:
+    return any(not escaped and name.startswith("env:") for escaped, name in MACRO.findall(text))
+
+
+def check_no_agent_env(launch_args: dict, queue_args: dict) -> None:
+    """A launch's resource_args may not read the agent's environment (`${env:NAME}`) into the
+    job's sandbox: only the queue's own config may, and a launch may repeat what it says."""
+    queue_strings = strings_by_path(queue_args)
+    for where, text in strings_by_path(launch_args).items():
+        if reads_agent_env(text) and queue_strings.get(where) != text:
+            raise BadInput(
+                f"resource_args.{where}",
+                "${env:…} reads the agent's environment; only the queue's own config may use it",
+            )
+
+
+def check_variables_are_enums(value: Any, variables: dict, field: str) -> None:
+    """Placeholders in a setting that reaches out of the sandbox (a mount, a network, a user)
+    must be variables with an `enum`: else a launch could set it to anything."""
+    for name in sorted(placeholders_in(value)):
+        if "enum" not in (variables.get(name) or {}):
+            raise BadInput(
+                f"template_variables.{name}",
+                f"{{{{{name}}}}} sets {field}, which reaches out of the sandbox; expected an"
+                " enum of the values a launch may choose",
+            )
+
+
 def check_template_variables(resource_args: dict, variables: Any) -> dict:
     """Check a queue's variable schemas and that every `{{name}}` in its config is declared."""
     variables = variables or {}

@@ -49,8 +49,9 @@ def image_job(store: Store, name: str, script: str, image: str = BUSYBOX):
     ).version
 
 
-def containers_of(client, run_id: str) -> list:
-    return client.containers.list(all=True, filters={"label": f"launchbay.run-id={run_id}"})
+def containers_of(client, run_id: str) -> list[dict]:
+    """The run's containers as the engine lists them (no inspect each: one may be going)."""
+    return client.api.containers(all=True, filters={"label": f"launchbay.run-id={run_id}"})
 
 
 def registry_tags(repository: str) -> list[str]:
@@ -67,4 +68,4 @@ def containers_removed_after(store, engine):
     for run in store.runs.list():
         for container in containers_of(engine, run.id):
             with contextlib.suppress(APIError):  # maybe being removed by the agent already
-                container.remove(force=True)
+                engine.api.remove_container(container["Id"], force=True)

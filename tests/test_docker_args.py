@@ -211,3 +211,48 @@ def test_granted_host_network_and_mount_really_apply(docker_world, db_path, stor
     sandboxed_log = store.run_log_path(sandboxed.id).read_text()
     assert "no-network" in sandboxed_log
     assert "registry-reachable" not in sandboxed_log
+
+
+def test_a_launch_cannot_change_the_user_its_queue_runs_as(refused):
+    refused(
+        _launch("sandboxed", {"resource_args": {"user": "0:0"}}),
+        "resource_args.user: can be set only in the queue's own config",
+    )
+
+
+def test_a_launch_cannot_read_the_agents_environment_into_the_container(refused):
+    refused(
+        _launch("sandboxed", {"resource_args": {"env": {"X": "${env:AGENT_DB_PASSWORD}"}}}),
+        "resource_args.env.X: ${env:…} reads the agent's environment",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("volumes", ["{{dataset}}:/data:ro"]), ("network", "{{dataset}}"), ("user", "{{dataset}}")],
+)
+def test_a_queue_variable_that_sets_a_mount_network_or_user_must_be_an_enum(refused, key, value):
+    config = {
+        "resource_args": {key: value},
+        "template_variables": {"dataset": {"type": "string", "default": "/data"}},
+    }
+    refused(
+        ["queue", "create", "loose", "-r", "docker", "-c", json.dumps(config)],
+        "template_variables.dataset",
+        f"sets resource_args.{key}",
+        "expected an enum",
+    )
+
+
+def test_a_queue_variable_choosing_among_listed_mounts_is_accepted(docker_world, cli):
+    config = {
+        "resource_args": {"volumes": ["{{dataset}}:/data:ro"]},
+        "template_variables": {
+            "dataset": {"type": "string", "enum": [str(docker_world)], "default": str(docker_world)}
+        },
+    }
+    result = cli("queue", "create", "choosy", "-r", "docker", "-c", json.dumps(config))
+    assert result.code == 0, result.err
+    refused_value = cli("launch", "-j", "img", "-q", "choosy", "-v", "dataset=/", "--dry-run")
+    assert refused_value.code == 2
+    assert "dataset" in refused_value.err

@@ -114,9 +114,9 @@ def test_the_container_carries_launchbays_labels_and_stops_promptly_on_cancel(
         run = live_run(store, item)
         wait_for(lambda: "started" in log_of(store, run.id), 30, "the job's first line")
         (container,) = containers_of(engine, run.id)
-        assert container.labels["launchbay.run-id"] == run.id
-        assert container.labels["launchbay.queue"] == "dock"
-        assert container.labels["launchbay.job"] == "sleeper:v0"
+        assert container["Labels"]["launchbay.run-id"] == run.id
+        assert container["Labels"]["launchbay.queue"] == "dock"
+        assert container["Labels"]["launchbay.job"] == "sleeper:v0"
         asked = time.monotonic()
         cancel_by_id(store, run.id)
         run = ended_run(store, item)
@@ -143,7 +143,7 @@ def test_a_failed_run_keeps_its_container_only_when_the_queue_says_so(store, db_
         assert "oops" in log_of(store, run.id)
     wait_for(lambda: not containers_of(engine, tidy.id), 30, "the tidy queue's container removed")
     (container,) = containers_of(engine, kept.id)
-    container.remove(force=True)
+    engine.api.remove_container(container["Id"], force=True)
 
 
 def test_a_job_over_its_memory_limit_fails_as_out_of_memory(store, db_path):
@@ -297,11 +297,16 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
-    # While no agent watches, the job prints its last line and ends.
+    first_agent = run.agent_id
+    second = _agent_process(db_path, "--until-empty")
+    # The new agent adopts the container while it still runs, then sees it print and end.
+    wait_for(
+        lambda: store.runs.get(run.id).agent_id != first_agent, 60, "the run to be re-adopted"
+    )
+    assert store.runs.get(run.id).state is RunState.RUNNING
     subprocess.run(
         ["docker", "exec", f"launchbay-{run.id}", "touch", "/go"], check=True, timeout=30
     )
-    second = _agent_process(db_path, "--until-empty")
     out, _ = second.communicate(timeout=120)
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, out
@@ -319,7 +324,7 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
     (container,) = containers_of(engine, run.id)
-    container.remove(force=True)
+    engine.api.remove_container(container["Id"], force=True)
     second = _agent_process(db_path, "--until-empty")
     out, _ = second.communicate(timeout=120)
     run = store.runs.get(run.id)

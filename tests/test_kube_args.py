@@ -207,3 +207,15 @@ def test_a_docker_queue_takes_no_target_block(refused):
         ["queue", "create", "d", "-r", "docker", "-c", '{"target": {"namespace": "x"}}'],
         "target: docker queues take no target settings",
     )
+
+
+def test_a_queue_variable_inside_a_host_path_must_be_an_enum(refused):
+    config = {
+        "resource_args": _pod({"volumes": [{"name": "d", "hostPath": {"path": "{{dir}}"}}]}),
+        "template_variables": {"dir": {"type": "string", "default": "/data"}},
+    }
+    refused(
+        ["queue", "create", "loose", "-r", "kubernetes", "-c", json.dumps(config)],
+        "template_variables.dir",
+        "sets resource_args.spec.template.spec.volumes[0].hostPath",
+    )

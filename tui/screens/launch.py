@@ -53,6 +53,7 @@ class LaunchScreen(Screen):
         self.relaunch_of = relaunch_of
         self.previous_spec: dict | None = None
         self.resource_args_override: dict = {}
+        self.dockerfile_override: str | None = None  # overrides.dockerfile, container queues
         self.form_error: str | None = "loading…"
         self._prefill: dict = {}
         # run_config keys the job's schema has no field for (from a relaunch or the YAML
@@ -132,7 +133,11 @@ class LaunchScreen(Screen):
         job_box.suggester = SuggestFromList(refs, case_sensitive=False)
         queue_box.suggester = SuggestFromList(queues, case_sensitive=False)
         if prefill:
-            self.resource_args_override = prefill.get("resource_args") or {}
+            self.dockerfile_override = (prefill.get("build") or {}).get("dockerfile")
+            launch_own = prefill.get("resource_args_override")
+            self.resource_args_override = (
+                launch_own if launch_own is not None else prefill.get("resource_args") or {}
+            )
             job_box.value = prefill["job"]
             queue_box.value = prefill["queue"]
             self.query_one("#launch-priority", Select).value = prefill["priority"]
@@ -230,6 +235,8 @@ class LaunchScreen(Screen):
         spec: dict = {"overrides": {"run_config": run_config}}
         if self.resource_args_override:
             spec["resource_args"] = self.resource_args_override
+        if self.dockerfile_override:
+            spec["overrides"]["dockerfile"] = self.dockerfile_override
         request = LaunchRequest(
             job=self.query_one("#launch-job", Input).value.strip(),
             queue=self.query_one("#launch-queue", Input).value.strip(),
@@ -326,6 +333,7 @@ class LaunchScreen(Screen):
                 "run_config": request.spec["overrides"]["run_config"],
                 "args": shlex.split(request.args[0]) if request.args else [],
                 "entry_point": request.entry_point,
+                **({"dockerfile": self.dockerfile_override} if self.dockerfile_override else {}),
             },
             "resource_args": self.resource_args_override,
         }
@@ -365,6 +373,7 @@ class LaunchScreen(Screen):
             self.notify(f"YAML not applied: {exc}", severity="error", timeout=8)
             return
         self.resource_args_override = expect_mapping(document.get("resource_args"), "resource_args")
+        self.dockerfile_override = overrides.get("dockerfile") or None
         fields = {f.field_name: f for f in self._fields("run_config")}
         self._extra_config = {k: v for k, v in run_config.items() if k not in fields}
         for name, field in fields.items():

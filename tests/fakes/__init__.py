@@ -1,0 +1,1 @@
+"""Fakes of remote services that the tests run the real client libraries against."""
