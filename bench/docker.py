@@ -7,8 +7,9 @@
     default), served by an agent in a thread of this process with --max-jobs 1. Measured from
     just before `enqueue` to the moment this thread sees the run `finished` in the store, woken
     by the store's change signal (a ChangeListener, as the agent itself sleeps on). The chain:
-    agent wake-up, lease, claim, render, run thread, image check, create, config upload,
-    start, log pump, wait, inspect, drain of the logs, the `finished` transition. The agent
+    agent wake-up, lease, claim, render, run thread, image check, create (the run config is
+    bind-mounted on a local engine; put_archive only for a remote one), start, log pump, wait
+    (no inspect after exit code 0), drain of the logs, the `finished` transition. The agent
     removes the container off that path, so the harness waits for the removal after each
     sample (outside the window): the next sample never shares the engine with it.
 

@@ -146,7 +146,8 @@ class DockerArgs(BaseModel):
     def _ulimit_names(cls, value):
         unknown = sorted(set(value) - _ULIMIT_NAMES)
         if unknown:
-            raise ValueError(f"unknown ulimit {unknown[0]!r}; expected one of nofile, nproc, …")
+            names = ", ".join(sorted(_ULIMIT_NAMES))
+            raise ValueError(f"unknown ulimit {unknown[0]!r}; expected one of {names}")
         return value
 
     @field_validator("workdir")
