@@ -12,7 +12,7 @@ def load_document(text_or_path: str, field: str) -> Any:
     candidate = Path(text_or_path).expanduser()
     # Inline documents have structure; a bare word is a file name that was mistyped.
     looks_inline = any(mark in text_or_path for mark in ":{[\n")
-    if not looks_inline or candidate.exists():
+    if not looks_inline or _exists(candidate):
         if candidate.is_dir():
             raise BadInput(field, f"{text_or_path} is a directory; expected a .json or .yaml file")
         if not candidate.is_file():
@@ -34,6 +34,13 @@ def load_document(text_or_path: str, field: str) -> Any:
     if stripped.startswith(("{", "[")):
         return _parse_json(stripped, field, "the JSON string")
     return parse_yaml(stripped, field, "the string")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a long inline document is no file name the system accepts
+        return False
 
 
 def _parse_json(text: str, field: str, where: str) -> Any:

@@ -88,7 +88,7 @@ def check_required(request: dict) -> None:
             ("InstanceCount", "a number of instances, 1 or more"),
             ("VolumeSizeInGB", "a volume size in GB, 1 or more"),
         ):
-            if name not in resources:
+            if resources.get(name) is None:
                 raise BadInput(
                     f"resource_args.ResourceConfig.{name}", f"missing; expected {expected}"
                 )
@@ -102,7 +102,7 @@ def check_required(request: dict) -> None:
                 f"expected text of at most {ENV_VALUE_LIMIT} characters (SageMaker's limit)",
             )
     stopping = request.get("StoppingCondition") or {}
-    if "MaxRuntimeInSeconds" not in stopping:
+    if stopping.get("MaxRuntimeInSeconds") is None:
         raise BadInput(
             "resource_args.StoppingCondition.MaxRuntimeInSeconds",
             "missing; expected the longest the job may run, in seconds (e.g. 86400)",

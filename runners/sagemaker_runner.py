@@ -111,8 +111,26 @@ class SageMakerRunner(Runner):
     def preview_submission(self, spec: dict) -> dict:
         name = request_model.training_job_name(spec["job"]["name"], spec["run_id"])
         image = spec.get("image") or "<the image built and pushed for the run>"
-        request, _ = _training_request(spec, name, image, config_uri="s3://<output>/config.json")
+        output = spec["resource_args"]["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        config_uri = f"{output}/launchbay/{spec['run_id']}/config.json"
+        request, _ = _training_request(spec, name, image, config_uri)
+        request["RoleArn"] = self._role_arn(request["RoleArn"], spec.get("target") or {})
         return {"CreateTrainingJob": request}
+
+    def _role_arn(self, role: str, target: dict) -> str:
+        """A bare role name as the ARN of the configured account (asked of STS)."""
+        if request_model.ROLE_ARN.match(role):
+            return role
+        sts = self._clients(target, Stage.RUN)[3]
+        try:
+            account = sts.get_caller_identity()["Account"]
+        except Exception as exc:
+            raise RunnerError(
+                Stage.RUN,
+                f"RoleArn {role!r} is a role name, and the account it belongs to could not be"
+                f" found (STS GetCallerIdentity: {exc}); give the full role ARN",
+            ) from None
+        return request_model.role_arn(role, account)
 
     # -- AWS -----------------------------------------------------------------------------------
 
@@ -131,7 +149,7 @@ class SageMakerRunner(Runner):
         from botocore.exceptions import BotoCoreError, ClientError
 
         target = ctx.spec.get("target") or {}
-        sagemaker, s3, _, sts = self._clients(target, Stage.RUN)
+        sagemaker, s3, _, _ = self._clients(target, Stage.RUN)
         image = self._image(ctx)
         name = request_model.training_job_name(ctx.job.name, ctx.run_id)
         handle = {
@@ -148,9 +166,7 @@ class SageMakerRunner(Runner):
         try:
             _put_config(s3, config_uri, ctx.spec["run_config"])
             request, _ = _training_request(ctx.spec, name, image, config_uri)
-            if not request_model.ROLE_ARN.match(request["RoleArn"]):
-                account = sts.get_caller_identity()["Account"]
-                request["RoleArn"] = request_model.role_arn(request["RoleArn"], account)
+            request["RoleArn"] = self._role_arn(request["RoleArn"], target)
             sagemaker.create_training_job(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})

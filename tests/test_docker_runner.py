@@ -300,9 +300,7 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
     first_agent = run.agent_id
     second = _agent_process(db_path, "--until-empty")
     # The new agent adopts the container while it still runs, then sees it print and end.
-    wait_for(
-        lambda: store.runs.get(run.id).agent_id != first_agent, 60, "the run to be re-adopted"
-    )
+    wait_for(lambda: store.runs.get(run.id).agent_id != first_agent, 60, "the run to be re-adopted")
     assert store.runs.get(run.id).state is RunState.RUNNING
     subprocess.run(
         ["docker", "exec", f"launchbay-{run.id}", "touch", "/go"], check=True, timeout=30

@@ -1,0 +1,371 @@
+"""A fake Vertex AI JobService (custom jobs) over TLS, for tests with the real aiplatform_v1 client.
+
+    fake = FakeVertex(gets_to_finish=3)
+    fake.start()                                   # "127.0.0.1:PORT"; fake.ca_file: its cert
+    os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = fake.ca_file  # before any secure channel
+    client = JobServiceClient(credentials=AnonymousCredentials(),
+                              client_options={"api_endpoint": fake.api_endpoint})
+    ...
+    fake.stop()
+
+Why TLS: given `api_endpoint`, the client's gRPC transport always opens a secure channel with
+gRPC's default root certificates. So the fake serves a self-signed certificate (SAN localhost
+and 127.0.0.1) and the tests make gRPC trust it with GRPC_DEFAULT_SSL_ROOTS_FILE_PATH.
+
+gRPC reads that file once per process, when the first secure channel with default roots is
+made (grpcio 1.85, measured): pointing the variable elsewhere later, or rewriting the file,
+changes nothing, and a channel made before the variable was set poisons the process. Hence the
+certificate is made once per process and shared by every FakeVertex in it: set the variable
+before the first secure channel and every fake of the process is trusted. Subprocesses inherit
+os.environ (monkeypatch.setenv writes it) and read the file at their own first channel; the
+file lives until this process exits. A bad trust setup shows up as ServiceUnavailable
+("Ssl handshake failed"), the same exception as a real outage, so a retry loop hides it.
+
+Behaviour, the real service's where it was cheap:
+- CreateCustomJob keeps display_name, labels and job_spec as sent, names the job
+  f"{parent}/customJobs/{n}" and queues it; INVALID_ARGUMENT for a bad parent, no display
+  name, no worker pool, a first pool without image or machine type, or a label key/value
+  that breaks Vertex's label rules.
+- Each GetCustomJob moves an active job one step: PENDING, RUNNING…, then SUCCEEDED on get
+  number `gets_to_finish`; after fail() it is FAILED, after a cancel CANCELLED (error code 1,
+  as Vertex documents). ListCustomJobs and jobs() only look.
+- CancelCustomJob: an active job becomes CANCELLING; an ended one is FAILED_PRECONDITION.
+- Unknown job names are NOT_FOUND. DeleteCustomJob and everything else are UNIMPLEMENTED.
+"""
+
+import atexit
+import datetime
+import functools
+import ipaddress
+import itertools
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from google.cloud.aiplatform_v1 import types
+from google.protobuf import empty_pb2
+from google.rpc import status_pb2
+
+SERVICE = "google.cloud.aiplatform.v1.JobService"
+ListResponse = types.ListCustomJobsResponse
+State = types.JobState
+ACTIVE = frozenset({State.JOB_STATE_QUEUED, State.JOB_STATE_PENDING, State.JOB_STATE_RUNNING})
+ENDED = frozenset({State.JOB_STATE_SUCCEEDED, State.JOB_STATE_FAILED, State.JOB_STATE_CANCELLED})
+PARENT = re.compile(r"projects/[^/]+/locations/[^/]+")
+# Google Cloud label rules (Vertex adds international letters, which launchbay never sends).
+LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+# One term of a list filter: `labels.team="nlp"`, `labels.team=nlp`, `labels.team:*`,
+# `display_name="x"`, `state=JOB_STATE_RUNNING`; terms are joined with " AND ".
+FILTER_TERM = re.compile(r'\s*(labels\.[^=:\s]+|display_name|state)\s*([=:])\s*("[^"]*"|\S+)\s*')
+
+
+class _Empty:
+    """google.protobuf.Empty with the proto-plus serialize() that the handlers use."""
+
+    serialize = staticmethod(empty_pb2.Empty.SerializeToString)
+
+
+class _Refused(Exception):
+    """A request the service answers with an error status instead of a response."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class _Record:
+    job: types.CustomJob
+    gets: int = 0
+    failure: status_pb2.Status | None = None  # set by fail(): what the next Get shows
+
+
+class FakeVertex:
+    """Vertex AI's JobService for CustomJobs, served by grpc on 127.0.0.1 over TLS."""
+
+    def __init__(self, *, gets_to_finish: int = 3):
+        if gets_to_finish < 1:
+            raise ValueError("gets_to_finish must be at least 1")
+        self.gets_to_finish = gets_to_finish
+        self.api_endpoint = ""
+        self.ca_file = ""
+        self.calls: list[tuple[str, str]] = []  # (method, job name or parent), in order
+        self._lock = threading.Lock()
+        self._records: dict[str, _Record] = {}
+        self._faults: list[str | None] = []  # one per upcoming UNAVAILABLE; None: any method
+        self._numbers = itertools.count(1)
+        self._server: grpc.Server | None = None
+
+    def start(self) -> str:
+        """Serve on a free port; returns "127.0.0.1:PORT" (also self.api_endpoint)."""
+        ca_file, cert, key = _tls_identity()
+        methods = {
+            "CreateCustomJob": (types.CreateCustomJobRequest, types.CustomJob, self._create),
+            "GetCustomJob": (types.GetCustomJobRequest, types.CustomJob, self._get),
+            "CancelCustomJob": (types.CancelCustomJobRequest, _Empty, self._cancel),
+            "ListCustomJobs": (types.ListCustomJobsRequest, ListResponse, self._list),
+        }
+        handler = grpc.method_handlers_generic_handler(
+            SERVICE, {method: self._rpc(method, *spec) for method, spec in methods.items()}
+        )
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self._server.add_generic_rpc_handlers((handler,))
+        port = self._server.add_secure_port(
+            "127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)])
+        )
+        self._server.start()
+        self.api_endpoint, self.ca_file = f"127.0.0.1:{port}", ca_file
+        return self.api_endpoint
+
+    def stop(self) -> None:
+        """Stop serving; calls in flight are cut off."""
+        if self._server is not None:
+            self._server.stop(grace=None).wait()
+            self._server = None
+
+    # -- controls for tests ------------------------------------------------------------------
+
+    def fail(self, job_name: str, message: str, code: int = 13) -> None:
+        """The next Get of this job shows JOB_STATE_FAILED with error {code, message}."""
+        with self._lock:
+            record = self._records[job_name]
+            if record.job.state in ENDED:
+                raise ValueError(f"{job_name} has already ended ({record.job.state.name})")
+            record.failure = status_pb2.Status(code=code, message=message)
+
+    def unavailable(self, count: int, method: str | None = None) -> None:
+        """The next `count` calls (of `method`, e.g. "GetCustomJob", or of any) are UNAVAILABLE."""
+        with self._lock:
+            self._faults.extend([method] * count)
+
+    def forget(self, job_name: str) -> None:
+        """The job vanishes: Get and Cancel answer NOT_FOUND, List no longer shows it."""
+        with self._lock:
+            del self._records[job_name]
+
+    def jobs(self) -> list[types.CustomJob]:
+        """Copies of the stored jobs, oldest first (looking does not advance them)."""
+        with self._lock:
+            return [types.CustomJob(record.job) for record in self._records.values()]
+
+    # -- the service ---------------------------------------------------------------------------
+
+    def _rpc(self, method: str, request_type, response_type, behaviour: Callable):
+        """A unary handler: records the call, injects faults, runs `behaviour` under the lock
+        and turns _Refused into an error status."""
+        target = "parent" if "parent" in request_type.meta.fields else "name"
+
+        def handle(request, context: grpc.ServicerContext):
+            if self._called(method, getattr(request, target)):
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the service is unavailable")
+            try:
+                with self._lock:
+                    return behaviour(request)
+            except _Refused as refusal:
+                context.abort(refusal.code, refusal.message)
+
+        return grpc.unary_unary_rpc_method_handler(
+            handle,
+            request_deserializer=request_type.deserialize,
+            response_serializer=response_type.serialize,
+        )
+
+    def _called(self, method: str, target: str) -> bool:
+        """Record a call; True if an unavailable() fault is to answer it."""
+        with self._lock:
+            self.calls.append((method, target))
+            for index, fault in enumerate(self._faults):
+                if fault in (None, method):
+                    del self._faults[index]
+                    return True
+            return False
+
+    def _create(self, request: types.CreateCustomJobRequest) -> types.CustomJob:
+        _validate(request)
+        job = types.CustomJob(request.custom_job)
+        # Output-only fields are the service's to fill, whatever the caller sent.
+        for output_only in ("state", "start_time", "end_time", "error", "web_access_uris"):
+            delattr(job, output_only)
+        now = _now()
+        job.name = f"{request.parent}/customJobs/{next(self._numbers)}"
+        job.state = State.JOB_STATE_QUEUED
+        job.create_time = job.update_time = now
+        self._records[job.name] = _Record(job)
+        return types.CustomJob(job)
+
+    def _get(self, request: types.GetCustomJobRequest) -> types.CustomJob:
+        record = self._find(request.name)
+        self._advance(record)
+        return types.CustomJob(record.job)
+
+    def _cancel(self, request: types.CancelCustomJobRequest) -> empty_pb2.Empty:
+        job = self._find(request.name).job
+        if job.state in ENDED:
+            raise _Refused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"CustomJob {job.name} is in state {job.state.name} and cannot be cancelled.",
+            )
+        if job.state in ACTIVE:  # cancelling twice is not an error
+            self._move(job, State.JOB_STATE_CANCELLING)
+        return empty_pb2.Empty()
+
+    def _list(self, request: types.ListCustomJobsRequest) -> ListResponse:
+        wanted = _parse_filter(request.filter)
+        prefix = f"{request.parent}/customJobs/"
+        found = [
+            types.CustomJob(r.job)
+            for name, r in self._records.items()
+            if name.startswith(prefix) and all(test(r.job) for test in wanted)
+        ]
+        if request.page_token and not request.page_token.isdigit():
+            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "Invalid page_token.")
+        start = int(request.page_token or 0)
+        end = start + request.page_size if request.page_size > 0 else len(found)
+        next_token = str(end) if end < len(found) else ""
+        return ListResponse(custom_jobs=found[start:end], next_page_token=next_token)
+
+    def _find(self, name: str) -> _Record:
+        if name not in self._records:
+            raise _Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
+        return self._records[name]
+
+    def _advance(self, record: _Record) -> None:
+        """One Get's worth of progress: the job's life is timed by how often it is looked at."""
+        job = record.job
+        if job.state in ENDED:
+            return
+        if record.failure is not None:
+            self._move(job, State.JOB_STATE_FAILED, record.failure)
+        elif job.state == State.JOB_STATE_CANCELLING:
+            # What Vertex documents for a cancelled job: error code 1 (CANCELLED).
+            self._move(
+                job, State.JOB_STATE_CANCELLED, status_pb2.Status(code=1, message="CANCELED")
+            )
+        else:
+            record.gets += 1
+            if record.gets >= self.gets_to_finish:
+                self._move(job, State.JOB_STATE_SUCCEEDED)
+            elif record.gets == 1:
+                self._move(job, State.JOB_STATE_PENDING)
+            else:
+                self._move(job, State.JOB_STATE_RUNNING)
+
+    @staticmethod
+    def _move(job: types.CustomJob, state: State, error: status_pb2.Status | None = None) -> None:
+        now = _now()
+        job.state = state
+        job.update_time = now
+        ran = state in (State.JOB_STATE_RUNNING, State.JOB_STATE_SUCCEEDED)
+        if ran and not types.CustomJob.pb(job).HasField("start_time"):
+            job.start_time = now
+        if state in ENDED:
+            job.end_time = now
+        if error is not None:
+            job.error = error
+
+
+def _validate(request: types.CreateCustomJobRequest) -> None:
+    """The checks the real CreateCustomJob makes that a launcher can get wrong."""
+
+    def refuse(message: str):
+        raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+    if not PARENT.fullmatch(request.parent):
+        refuse(f"parent must look like projects/PROJECT/locations/LOCATION: {request.parent!r}")
+    job = request.custom_job
+    if not job.display_name:
+        refuse("custom_job.display_name must be specified.")
+    pools = job.job_spec.worker_pool_specs
+    if not pools:
+        refuse("custom_job.job_spec.worker_pool_specs must be specified.")
+    first = pools[0]
+    if not (first.container_spec.image_uri or first.python_package_spec.executor_image_uri):
+        refuse(
+            "custom_job.job_spec.worker_pool_specs[0].container_spec.image_uri must be specified."
+        )
+    if not first.machine_spec.machine_type:
+        refuse(
+            "custom_job.job_spec.worker_pool_specs[0].machine_spec.machine_type must be specified."
+        )
+    for key, value in job.labels.items():
+        if not LABEL_KEY.fullmatch(key) or not LABEL_VALUE.fullmatch(value):
+            refuse(
+                f"Invalid label {key}={value!r}: keys and values may hold only lowercase "
+                "letters, digits, '_' and '-', at most 63 characters; a key starts with a letter."
+            )
+
+
+def _parse_filter(text: str) -> list[Callable[[types.CustomJob], bool]]:
+    """The AND-joined equality terms of Vertex's list filter that launchbay uses."""
+    tests: list[Callable[[types.CustomJob], bool]] = []
+    for term in filter(None, text.split(" AND ")):
+        match = FILTER_TERM.fullmatch(term)
+        if match is None:
+            raise _Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Unsupported filter term {term!r}: the fake knows labels.KEY=VALUE, "
+                'labels.KEY:*, display_name="X" and state=STATE, joined with " AND ".',
+            )
+        field, op, value = match.groups()
+        value = value.removeprefix('"').removesuffix('"')
+        if field.startswith("labels."):
+            key = field.removeprefix("labels.")
+            if op == ":" and value == "*":
+                tests.append(lambda job, key=key: key in job.labels)
+            else:
+                tests.append(lambda job, key=key, value=value: job.labels.get(key) == value)
+        elif field == "display_name" and op == "=":
+            tests.append(lambda job, value=value: job.display_name == value)
+        elif field == "state" and op == "=" and value in State.__members__:
+            tests.append(lambda job, state=State[value]: job.state == state)
+        else:
+            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported filter term {term!r}.")
+    return tests
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@functools.cache
+def _tls_identity() -> tuple[str, bytes, bytes]:
+    """(cert file, cert PEM, key PEM): one self-signed identity per process, see the docstring."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "launchbay fake vertex")])
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    folder = Path(tempfile.mkdtemp(prefix="launchbay-fake-vertex-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "ca.pem").write_bytes(cert_pem)
+    (folder / "key.pem").write_bytes(key_pem)
+    return str(folder / "ca.pem"), cert_pem, key_pem

@@ -1,0 +1,308 @@
+"""The sagemaker resource: boto3 against moto's real server, patched so training jobs take time,
+fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+from fakes.sagemaker import FakeSageMaker
+from helpers import AgentThread, wait_for
+from support import REPO, launch
+from test_bad_input import assert_bad_input, snapshot
+
+from runners.cancelling import cancel_by_id
+from runners.jobs import create_job
+from runners.queues import check_queue_config
+from runners.sagemaker_request import training_job_name
+from store import RunState
+
+BUCKET = "lb-out"
+ROLE = "arn:aws:iam::123456789012:role/Training"
+TRAINING_ARGS = {
+    "RoleArn": ROLE,
+    "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/runs"},
+    "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake = FakeSageMaker(describes_to_complete=15)
+    fake.start()
+    fake.client("s3").create_bucket(Bucket=BUCKET)
+    yield fake
+    fake.stop()
+
+
+def sagemaker_queue(store, aws, name="sm", resource_args=None, **extra):
+    config = {
+        "resource_args": {**TRAINING_ARGS, **(resource_args or {})},
+        "target": {
+            "region": "us-east-1",
+            "endpoint_url": aws.endpoint_url,
+            "poll_seconds": 0.2,
+            "log_poll_seconds": 0.2,
+        },
+        **extra,
+    }
+    return store.queues.create(name, "sagemaker", check_queue_config("sagemaker", config))
+
+
+def training_job(store, name="train", entrypoint="python train.py --epochs 2"):
+    return create_job(
+        store,
+        "image",
+        name,
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
+        entrypoint=entrypoint,
+    ).version
+
+
+def run_of(store, item_id: int, states=None, timeout: float = 60):
+    def reached():
+        run = store.runs.find_for_item(item_id)
+        if run is None:
+            return None
+        done = run.state in states if states else run.state.is_terminal()
+        return run if done else None
+
+    return wait_for(reached, timeout, f"the run of item {item_id} to reach {states or 'its end'}")
+
+
+def described(aws, name: str) -> dict:
+    return next(job for job in aws.jobs() if job["TrainingJobName"] == name)
+
+
+def log_of(store, run_id: str) -> str:
+    path = store.run_log_path(run_id)
+    return path.read_text() if path.exists() else ""
+
+
+def test_a_training_job_runs_and_its_cloudwatch_lines_reach_the_log(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    item = launch(
+        store, "train", "sm", args=["--lr 0.1"], spec={"overrides": {"run_config": {"seed": 1}}}
+    )
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        assert run.message.startswith("Training")  # the SecondaryStatus as the run's message
+        name = training_job_name("train", run.id)
+        aws.put_log_lines(name, ["epoch 1 loss 0.9", "epoch 2 loss 0.5"])
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    log = log_of(store, run.id)
+    assert "epoch 1 loss 0.9\nepoch 2 loss 0.5\n" in log
+    job = described(aws, name)
+    algorithm = job["AlgorithmSpecification"]
+    assert algorithm["TrainingImage"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1"
+    assert algorithm["ContainerEntrypoint"] == ["python", "train.py", "--epochs", "2"]
+    assert algorithm["ContainerArguments"] == ["--lr", "0.1"]
+    env = job["Environment"]
+    assert env["LAUNCHBAY_RUN_ID"] == run.id
+    assert json.loads(env["LAUNCHBAY_CONFIG"]) == {"seed": 1}
+    assert env["LAUNCHBAY_CONFIG_FILE"] == "/opt/ml/input/data/launchbay-config/config.json"
+    tags = {
+        t["Key"]: t["Value"]
+        for t in aws.client("sagemaker").list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+    }
+    assert tags["launchbay:run-id"] == run.id
+
+
+def test_a_failed_training_job_fails_the_run_with_its_reason(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    item = launch(store, "train", "sm")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.STARTING, RunState.RUNNING})
+        wait_for(lambda: store.runs.get(run.id).handle, 30, "the job to be submitted")
+        aws.fail(training_job_name("train", run.id), "AlgorithmError: loss is NaN at step 812")
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert run.error_stage == "run"
+    assert run.error_message == "AlgorithmError: loss is NaN at step 812"
+
+
+def test_cancel_stops_the_training_job(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    item = launch(store, "train", "sm")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        cancel_by_id(store, run.id)
+        run = run_of(store, item)
+    assert run.state is RunState.STOPPED
+    assert ("StopTrainingJob", training_job_name("train", run.id)) in aws.requests
+
+
+def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    medium = {"notes": "x" * 1500}
+    huge = {"vocabulary": [f"token{i:05d}" for i in range(4000)]}
+    medium_item = launch(store, "train", "sm", spec={"overrides": {"run_config": medium}})
+    huge_item = launch(store, "train", "sm", spec={"overrides": {"run_config": huge}})
+    with AgentThread(db_path, max_jobs=2):
+        medium_run, huge_run = run_of(store, medium_item), run_of(store, huge_item)
+    env = described(aws, training_job_name("train", medium_run.id))["Environment"]
+    chunks = int(env["LAUNCHBAY_CONFIG_CHUNKS"])
+    assert chunks > 1 and all(len(value) <= 512 for value in env.values())
+    assert json.loads("".join(env[f"LAUNCHBAY_CONFIG_{i}"] for i in range(chunks))) == medium
+    env = described(aws, training_job_name("train", huge_run.id))["Environment"]
+    assert not any(key.startswith("LAUNCHBAY_CONFIG_") and key[-1].isdigit() for key in env)
+    bucket, _, key = env["LAUNCHBAY_CONFIG_URI"].removeprefix("s3://").partition("/")
+    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert json.loads(body) == huge
+
+
+def test_throttled_calls_are_retried_and_the_run_still_starts(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    aws.throttle(3)
+    item = launch(store, "train", "sm")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    creates = [action for action, _ in aws.requests if action == "CreateTrainingJob"]
+    assert len(creates) == 4  # three throttled, the fourth accepted
+
+
+def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aws):
+    sagemaker_queue(store, aws, resource_args={"EnableManagedSpotTraining": True})
+    training_job(store)
+    item = launch(store, "train", "sm")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        aws.interrupt(training_job_name("train", run.id))
+        run = run_of(store, item)
+        assert run.state is RunState.PREEMPTED
+        assert "requeued as item" in run.message
+        resumed = run_of(store, item + 1, {RunState.RUNNING})
+        assert resumed.spec["env"]["LAUNCHBAY_RESUME_COUNT"] == "1"
+        cancel_by_id(store, resumed.id)
+        run_of(store, item + 1)
+
+
+def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    item = launch(store, "train", "sm")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "sm"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        run = run_of(store, item, {RunState.RUNNING})
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=30)
+    name = training_job_name("train", run.id)
+    aws.put_log_lines(name, ["written while no agent watched"])
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--db",
+            str(db_path),
+            "agent",
+            "-q",
+            "sm",
+            "--until-empty",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    run = store.runs.get(run.id)
+    assert run.state is RunState.FINISHED, second.stderr + second.stdout
+    assert "re-adopted" in second.stderr + second.stdout
+    assert log_of(store, run.id).count("written while no agent watched") == 1
+    assert [a for a, n in aws.requests if a == "CreateTrainingJob"] == ["CreateTrainingJob"]
+
+
+@pytest.mark.parametrize(
+    ("resource_args", "fragments"),
+    [
+        ({"RoleArn": None}, ["resource_args.RoleArn: missing", "IAM role ARN"]),
+        ({"RoleArn": "arn:aws:iam::12:role/x"}, ["resource_args.RoleArn", "IAM role ARN"]),
+        (
+            {"OutputDataConfig": {"S3OutputPath": "/local/dir"}},
+            ["resource_args.OutputDataConfig.S3OutputPath", "s3://BUCKET/PREFIX"],
+        ),
+        (
+            {"ResourceConfig": {"VolumeSizeInGB": None}},
+            ["resource_args.ResourceConfig.VolumeSizeInGB: missing"],
+        ),
+        (
+            {"StoppingCondition": {"MaxRuntimeInSeconds": None}},
+            ["resource_args.StoppingCondition.MaxRuntimeInSeconds"],
+        ),
+        (
+            {
+                "ResourceConfig": {
+                    "instance_type": "ml.m5.xlarge",
+                    "instance_count": "two",
+                    "volume_size_in_gb": 30,
+                }
+            },
+            ["resource_args.ResourceConfig.InstanceCount", "valid types"],
+        ),
+        ({"training_image": "x"}, ["resource_args.training_image: unknown field", "RoleArn"]),
+        ({"Environment": {"BIG": "x" * 600}}, ["resource_args.Environment.BIG", "512"]),
+    ],
+    ids=["no-role", "bad-arn", "output", "volume", "stopping", "type", "unknown", "env-cap"],
+)
+def test_missing_or_malformed_training_fields_are_named_at_launch_and_dry_run(
+    store, db_path, aws, cli, resource_args, fragments
+):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    spec = {"resource_args": resource_args}
+    for extra in ([], ["--dry-run"]):
+        before = snapshot(db_path)
+        result = cli("launch", "-j", "train", "-q", "sm", "-c", json.dumps(spec), *extra)
+        assert_bad_input(result, *fragments)
+        assert snapshot(db_path) == before
+
+
+def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, aws, cli):
+    snake = {
+        "role_arn": "Training",
+        "output_data_config": {"s3_output_path": f"s3://{BUCKET}/runs"},
+        "resource_config": {
+            "instance_type": "ml.g5.xlarge",
+            "instance_count": 2,
+            "volume_size_in_gb": 50,
+        },
+        "stopping_condition": {"max_runtime_in_seconds": 600},
+    }
+    config = {
+        "resource_args": snake,
+        "target": {"endpoint_url": aws.endpoint_url, "region": "us-east-1"},
+    }
+    store.queues.create("snake", "sagemaker", check_queue_config("sagemaker", config))
+    training_job(store)
+    result = cli("launch", "-j", "train", "-q", "snake", "--dry-run")
+    assert result.code == 0, result.err
+    request = json.loads(result.out)["submission"]["CreateTrainingJob"]
+    assert request["ResourceConfig"] == {
+        "InstanceType": "ml.g5.xlarge",
+        "InstanceCount": 2,
+        "VolumeSizeInGB": 50,
+    }
+    assert request["RoleArn"] == "arn:aws:iam::123456789012:role/Training"  # moto's account
+    assert request["TrainingJobName"] == "launchbay-train-dryrun00"
