@@ -64,6 +64,16 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         extra="sagemaker",
         requires=("boto3",),
     ),
+    ResourceType(
+        name="vertex",
+        module="runners.vertex_runner",
+        class_name="VertexRunner",
+        description="runs the job as a GCP Vertex AI CustomJob (google-cloud-aiplatform); code"
+        " and git jobs are built and pushed first",
+        extra="vertex",
+        requires=("google.cloud.aiplatform_v1",),
+        aliases=("gcp-vertex",),
+    ),
 )
 
 

@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing launchbay and its test dependencies"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,docker,kubernetes,sagemaker]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,all]'
 
 # git is used for real by the git-job tests (file:// repositories).
 if ! command -v git >/dev/null; then

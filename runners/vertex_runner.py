@@ -1,0 +1,346 @@
+"""The `vertex` resource (alias `gcp-vertex`): each run is a Vertex AI CustomJob.
+
+The low-level `aiplatform_v1.JobServiceClient` is used (the high-level `aiplatform` package
+takes twice as long to import), loaded on first use by the agent's run threads, never at
+launch: the checks and the dry run are plain Python. The job is read every few seconds
+(GetCustomJob, retried while UNAVAILABLE); cancel is CancelCustomJob; the CustomJob carries the
+label `launchbay-run-id`, by which a restarted agent finds it again.
+"""
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+from store import BadInput, JobVersion, RunState, Stage
+
+from . import vertex_settings
+from .files import write_private
+from .imagebuild import BuildLog
+from .logfile import open_append
+from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from .templating import check_variables_are_enums
+
+LABEL_RUN_ID = "launchbay-run-id"
+LABEL_QUEUE = "launchbay-queue"
+RETRY_SECONDS = 60.0  # how long UNAVAILABLE is retried before the call gives up
+LOGS_HINT = (
+    "[launchbay] launchbay does not copy Vertex AI logs into this log; the job's output is in"
+    " Cloud Logging: gcloud logging read"
+    """ 'resource.type="ml_job" AND resource.labels.job_id="{job_id}"'\n"""
+)
+STATES = {
+    "JOB_STATE_QUEUED": RunState.STARTING,
+    "JOB_STATE_PENDING": RunState.STARTING,
+    "JOB_STATE_RUNNING": RunState.RUNNING,
+    "JOB_STATE_UPDATING": RunState.RUNNING,
+    "JOB_STATE_SUCCEEDED": RunState.FINISHED,
+    "JOB_STATE_FAILED": RunState.FAILED,
+    "JOB_STATE_CANCELLING": RunState.STOPPING,
+    "JOB_STATE_CANCELLED": RunState.STOPPED,
+    "JOB_STATE_PAUSED": RunState.RUNNING,
+    "JOB_STATE_EXPIRED": RunState.FAILED,
+    "JOB_STATE_PARTIALLY_SUCCEEDED": RunState.FAILED,
+}
+
+
+class VertexRunner(Runner):
+    resource_type = "vertex"
+    builds_images = True
+    needs_registry = True
+    submitted_state = RunState.STARTING
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[tuple, object] = {}
+
+    # -- checks (no SDK) -----------------------------------------------------------------------
+
+    def check_target(self, target) -> dict | None:
+        return vertex_settings.check_target(target)
+
+    def check_resource_args(self, resource_args: dict) -> dict:
+        return vertex_settings.check_vertex_args(resource_args).model_dump(exclude_none=True)
+
+    def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        run = resource_args.get("run") or {}
+        for key in ("service_account", "network"):
+            check_variables_are_enums(run.get(key), variables, f"resource_args.run.{key}")
+
+    def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
+        vertex_settings.project_and_location(queue_config.get("target") or {})
+        queue_run, launch_run = queue_args.get("run") or {}, launch_args.get("run") or {}
+        for key in ("service_account", "network"):
+            if key in launch_run and launch_run[key] != queue_run.get(key):
+                raise BadInput(
+                    f"resource_args.run.{key}", "can be set only in the queue's own config"
+                )
+
+    def check_job(self, job: JobVersion) -> None:
+        """Image jobs run their image; code and git jobs are built and pushed first."""
+
+    def config_file_path(self, run_dir: Path) -> str:
+        return ""  # no file reaches a CustomJob's container: the config is in LAUNCHBAY_CONFIG
+
+    def preview_submission(self, spec: dict) -> dict:
+        target = spec.get("target") or {}
+        project, location = vertex_settings.project_and_location(target)
+        image = spec.get("image") or "<the image built and pushed for the run>"
+        return {
+            "parent": f"projects/{project}/locations/{location}",
+            "custom_job": custom_job(spec, image),
+        }
+
+    # -- the API -------------------------------------------------------------------------------
+
+    def _client(self, target: dict, stage: Stage):
+        """A JobServiceClient for the target's endpoint (the SDK is imported here, once)."""
+        project, location = vertex_settings.project_and_location(target)
+        endpoint = target.get("api_endpoint") or f"{location}-aiplatform.googleapis.com"
+        key = (endpoint, target.get("credentials", "default"))
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = _connect(endpoint, key[1], stage)
+        return client, f"projects/{project}/locations/{location}"
+
+    # -- submit --------------------------------------------------------------------------------
+
+    def submit(self, ctx: SubmitContext) -> Handle:
+        from google.api_core import exceptions
+
+        target = ctx.spec.get("target") or {}
+        try:
+            client, parent = self._client(target, Stage.RUN)
+        except BadInput as exc:
+            raise RunnerError(Stage.RUN, str(exc)) from None
+        image = self._image(ctx)
+        handle = {
+            "run_id": ctx.run_id,
+            "target": target,
+            "parent": parent,
+            "name": None,
+            "log": str(ctx.log_path),
+        }
+        # Written before the job exists: an agent that dies in between finds it by its label.
+        write_private(ctx.run_dir / "handle.json", json.dumps(handle))
+        body = custom_job(ctx.spec, image)
+        try:
+            created = self._create(client, parent, body, ctx.run_id)
+        except exceptions.GoogleAPICallError as exc:
+            raise RunnerError(
+                Stage.RUN, f"Vertex AI refused CreateCustomJob: {_describe(exc)}"
+            ) from None
+        handle["name"] = created.name
+        _note_logs(ctx.log_path, created.name)
+        return handle
+
+    def _create(self, client, parent: str, body: dict, run_id: str):
+        """CreateCustomJob, retried while the service is UNAVAILABLE; before each retry, a job
+        that the failed call did create (it carries the run's label) is taken instead."""
+        from google.api_core import exceptions
+        from google.cloud import aiplatform_v1
+
+        deadline = time.monotonic() + RETRY_SECONDS
+        delay = 0.2
+        while True:
+            try:
+                return client.create_custom_job(
+                    parent=parent, custom_job=aiplatform_v1.CustomJob(_proto_values(body))
+                )
+            except exceptions.ServiceUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                existing = _find_by_label(client, parent, run_id)
+                if existing is not None:
+                    return existing
+
+    def _image(self, ctx: SubmitContext) -> str:
+        if ctx.job.type == "image":
+            return ctx.job.source["image"]
+        try:
+            from .docker_runner import DockerRunner
+            from .imagebuild import ensure_image
+
+            client = DockerRunner().engine(Stage.BUILD)
+        except ImportError:
+            raise RunnerError(
+                Stage.BUILD,
+                f"{ctx.job.ref} must be built into an image, which needs the docker SDK:"
+                " pip install 'launchbay[docker]'",
+            ) from None
+        build_log = BuildLog(ctx.log_path)
+        return ensure_image(
+            client, ctx.spec, ctx.job, ctx.artifact_path, ctx.run_dir / "build", build_log
+        )
+
+    # -- following -----------------------------------------------------------------------------
+
+    def status(self, handle: Handle) -> RunStatus:
+        from google.api_core import exceptions
+
+        client, _ = self._client(handle["target"], Stage.RUN)
+        try:
+            job = client.get_custom_job(name=handle["name"], retry=_retry())
+        except exceptions.NotFound:
+            message = f"the CustomJob {handle['name']} no longer exists (deleted outside launchbay)"
+            return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+        except exceptions.RetryError as exc:
+            return RunStatus(RunState.RUNNING, f"Vertex AI unreachable for now: {exc}")
+        return job_status(job)
+
+    def wait(self, handle: Handle, timeout: float) -> RunStatus:
+        every = vertex_settings.VertexTarget.model_validate(handle["target"]).poll_seconds
+        before = self.status(handle)
+        deadline = time.monotonic() + timeout
+        while not before.state.is_terminal() and time.monotonic() < deadline:
+            time.sleep(min(every, max(0.0, deadline - time.monotonic())))
+            now = self.status(handle)
+            if (now.state, now.message) != (before.state, before.message):
+                return now
+        return before
+
+    def cancel(self, handle: Handle, grace_seconds: float) -> None:
+        from google.api_core import exceptions
+
+        client, _ = self._client(handle["target"], Stage.RUN)
+        # Ended already, or gone: nothing to stop.
+        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
+            client.cancel_custom_job(name=handle["name"], retry=_retry())
+
+    def find(self, run_id: str, run_dir: Path) -> Handle | None:
+        try:
+            handle = json.loads((run_dir / "handle.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        client, parent = self._client(handle["target"], Stage.AGENT)
+        job = _find_by_label(client, parent, run_id)
+        if job is None:
+            return None
+        handle["name"] = job.name
+        return handle
+
+
+def custom_job(spec: dict, image: str) -> dict:
+    """The CustomJob for a run, as a plain dict (the proto-plus type takes it as it is)."""
+    args = spec["resource_args"]
+    job_spec, run = args["spec"], args.get("run") or {}
+    pools = json.loads(json.dumps(job_spec["worker_pool_specs"]))  # a deep copy
+    container = pools[0].setdefault("container_spec", {})
+    container["image_uri"] = image
+    if spec.get("entry_point") is not None:
+        container["command"] = list(spec["entry_point"])
+    if spec.get("args"):
+        container["args"] = list(spec["args"])
+    ours = {k: v for k, v in (spec.get("env") or {}).items() if k != "LAUNCHBAY_CONFIG_FILE"}
+    env = [e for e in container.get("env") or [] if e.get("name") not in ours]
+    container["env"] = env + [{"name": k, "value": v} for k, v in ours.items()]
+    output = job_spec.get("base_output_dir") or (
+        f"{job_spec['staging_bucket'].rstrip('/')}/launchbay/{spec['run_id']}"
+    )
+    body_spec = {
+        "worker_pool_specs": pools,
+        "base_output_directory": {"output_uri_prefix": output},
+        **{key: value for key, value in run.items() if value is not None},
+    }
+    if job_spec.get("scheduling"):
+        body_spec["scheduling"] = {k: v for k, v in job_spec["scheduling"].items() if v is not None}
+    labels = {
+        **job_spec.get("labels", {}),
+        LABEL_RUN_ID: spec["run_id"],
+        LABEL_QUEUE: _label_value(spec["queue"]),
+    }
+    return {
+        "display_name": f"launchbay-{spec['job']['name']}-{spec['run_id']}"[:128],
+        "labels": labels,
+        "job_spec": body_spec,
+    }
+
+
+def _proto_values(body: dict) -> dict:
+    """The dict form of a CustomJob as proto-plus takes it: durations ("3600s") as timedelta."""
+    import datetime
+
+    scheduling = body["job_spec"].get("scheduling") or {}
+    for key in ("timeout", "max_wait_duration"):
+        if isinstance(scheduling.get(key), str | int):
+            seconds = float(str(scheduling[key]).removesuffix("s"))
+            scheduling[key] = datetime.timedelta(seconds=seconds)
+    return body
+
+
+def job_status(job) -> RunStatus:
+    state = job.state.name
+    run_state = STATES.get(state, RunState.RUNNING)
+    words = state.removeprefix("JOB_STATE_").lower()
+    if run_state is RunState.FAILED:
+        message = job.error.message or f"the CustomJob ended {words}"
+        return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+    if run_state is RunState.FINISHED:
+        return RunStatus(RunState.FINISHED, "succeeded", exit_code=0)
+    return RunStatus(run_state, words)
+
+
+def _find_by_label(client, parent: str, run_id: str):
+    from google.cloud import aiplatform_v1
+
+    request = aiplatform_v1.ListCustomJobsRequest(
+        parent=parent, filter=f'labels.{LABEL_RUN_ID}="{run_id}"'
+    )
+    for job in client.list_custom_jobs(request=request, retry=_retry()):
+        return job
+    return None
+
+
+def _retry():
+    """UNAVAILABLE retried with backoff (the generated client retries nothing by itself)."""
+    from google.api_core import exceptions, retry
+
+    return retry.Retry(
+        initial=0.2,
+        maximum=5.0,
+        multiplier=2.0,
+        timeout=RETRY_SECONDS,
+        predicate=retry.if_exception_type(exceptions.ServiceUnavailable),
+    )
+
+
+def _connect(endpoint: str, credentials: str, stage: Stage):
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform_v1
+
+    try:
+        creds = AnonymousCredentials() if credentials == "anonymous" else google.auth.default()[0]
+    except auth_exceptions.DefaultCredentialsError as exc:
+        raise RunnerError(
+            stage,
+            f"no Google credentials ({exc}); run `gcloud auth application-default login` or set"
+            " GOOGLE_APPLICATION_CREDENTIALS",
+        ) from None
+    return aiplatform_v1.JobServiceClient(
+        credentials=creds, client_options={"api_endpoint": endpoint}
+    )
+
+
+def _note_logs(log_path: Path, job_name: str) -> None:
+    """Say plainly where the job's output is: launchbay doesn't copy Cloud Logging entries."""
+    fd = open_append(log_path)
+    try:
+        os.write(fd, LOGS_HINT.format(job_id=job_name.rsplit("/", 1)[-1]).encode())
+    finally:
+        os.close(fd)
+
+
+def _label_value(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower())[:63]
+
+
+def _describe(exc) -> str:
+    return f"{type(exc).__name__}: {exc.message}" if getattr(exc, "message", None) else str(exc)
