@@ -21,7 +21,7 @@ class ResourceType:
     aliases: tuple[str, ...] = ()
 
     def missing_modules(self) -> list[str]:
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+        return [m for m in self.requires if not _installed(m)]
 
     @property
     def install_hint(self) -> str:
@@ -75,6 +75,22 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         aliases=("gcp-vertex",),
     ),
 )
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, found without importing anything: find_spec on a
+    dotted name would import its parents (google.cloud for google.cloud.aiplatform_v1)."""
+    from importlib.machinery import PathFinder
+
+    first, *rest = module.split(".")
+    spec = importlib.util.find_spec(first)
+    prefix = first
+    for part in rest:
+        if spec is None or not spec.submodule_search_locations:
+            return False
+        prefix = f"{prefix}.{part}"
+        spec = PathFinder.find_spec(prefix, list(spec.submodule_search_locations))
+    return spec is not None
 
 
 class MissingExtra(BadInput):

@@ -15,7 +15,16 @@ from store import RunState, Store
 from store.connection import BUSY_TIMEOUT_MS
 from store.paths import resolve_db_path
 
-HEAVY_MODULES = ("textual", "docker", "kubernetes", "boto3", "google.cloud")
+# Not plain `google.cloud`: aiplatform's *-nspkg.pth file imports that (empty) namespace
+# package at every interpreter start, whatever launchbay does.
+HEAVY_MODULES = (
+    "textual",
+    "docker",
+    "kubernetes",
+    "boto3",
+    "google.cloud.aiplatform",
+    "google.cloud.aiplatform_v1",
+)
 
 
 def run_python(code: str, *, env: dict | None = None, cwd: Path = REPO) -> str:
