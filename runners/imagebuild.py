@@ -16,7 +16,7 @@ import re
 from collections import deque
 from pathlib import Path
 
-from store import JobVersion, Stage
+from store import BadInput, JobVersion, Stage
 
 from .build_settings import DEFAULT_BASE_IMAGE
 from .logfile import open_append
@@ -62,6 +62,25 @@ class BuildLog:
             line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + "…"
             for line in self.tail
         )
+
+
+def image_for_run(ctx) -> str:
+    """For a remote target: the job's image, or for code and git jobs the one built here and
+    pushed to the queue's registry (the docker engine and SDK are needed for that)."""
+    from .registry import get_runner  # here: the registry imports runner modules lazily too
+
+    if ctx.job.type == "image":
+        return ctx.job.source["image"]
+    try:
+        client = get_runner("docker").engine(Stage.BUILD)
+    except BadInput as exc:  # the docker extra is missing
+        raise RunnerError(
+            Stage.BUILD, f"{ctx.job.ref} must be built into an image first: {exc.message}"
+        ) from None
+    build_log = BuildLog(ctx.log_path)
+    return ensure_image(
+        client, ctx.spec, ctx.job, ctx.artifact_path, ctx.run_dir / "build", build_log
+    )
 
 
 def image_repository(job: JobVersion, registry: str | None) -> tuple[str, str]:

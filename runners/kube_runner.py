@@ -17,7 +17,7 @@ from store import BadInput, JobVersion, RunState, Stage
 
 from . import kube_settings
 from .files import write_private
-from .imagebuild import BuildLog
+from .imagebuild import image_for_run
 from .kube_follow import RunFollower, _api_message
 from .kube_manifest import (
     LABEL_RUN_ID,
@@ -142,7 +142,7 @@ class KubernetesRunner(Runner):
         target = _target(spec)
         cluster = {"kubeconfig": target.kubeconfig, "context": target.context}
         apis = self._cluster(cluster, Stage.RUN)
-        image = self._image(ctx)
+        image = image_for_run(ctx)
         template_namespace = (spec["resource_args"].get("metadata") or {}).get("namespace")
         namespace = template_namespace or target.namespace or apis.default_namespace
         manifest = render_manifest(
@@ -184,29 +184,6 @@ class KubernetesRunner(Runner):
         handle["created"] = True
         self._follower(handle)
         return handle
-
-    def _image(self, ctx: SubmitContext) -> str | None:
-        if ctx.job.type == "image":
-            return ctx.job.source["image"]
-        try:
-            from .docker_runner import DockerRunner
-            from .imagebuild import ensure_image
-
-            client = DockerRunner().engine(Stage.BUILD)
-        except ImportError:
-            raise RunnerError(
-                Stage.BUILD,
-                f"{ctx.job.ref} must be built into an image, which needs the docker SDK:"
-                " pip install 'launchbay[docker]'",
-            ) from None
-        return ensure_image(
-            client,
-            ctx.spec,
-            ctx.job,
-            ctx.artifact_path,
-            ctx.run_dir / "build",
-            BuildLog(ctx.log_path),
-        )
 
     def _create(self, apis: ClusterApis, handle: Handle, manifest: dict, config: dict) -> None:
         from kubernetes.client.exceptions import ApiException

@@ -104,12 +104,25 @@ class Runner:
     def status(self, handle: Handle) -> RunStatus:
         raise NotImplementedError
 
+    def poll_seconds(self, handle: Handle) -> float:
+        """How often the default wait() asks for the status (a queue may say, for remote APIs)."""
+        return self.poll_interval
+
     def wait(self, handle: Handle, timeout: float) -> RunStatus:
-        """Block up to `timeout` seconds or until the run may have changed; return its status."""
+        """Block up to `timeout` seconds or until the run's state or message changes; return
+        its status. This default polls status(); runners with a way to block on a change (a
+        pidfd, a watch stream) override it."""
         import time
 
-        time.sleep(min(timeout, self.poll_interval))
-        return self.status(handle)
+        every = self.poll_seconds(handle)
+        before = self.status(handle)
+        deadline = time.monotonic() + timeout
+        while not before.state.is_terminal() and time.monotonic() < deadline:
+            time.sleep(min(every, max(0.0, deadline - time.monotonic())))
+            now = self.status(handle)
+            if (now.state, now.message) != (before.state, before.message):
+                return now
+        return before
 
     def logs(self, handle: Handle, follow: bool = False) -> Iterator[str]:
         raise NotImplementedError

@@ -8,7 +8,6 @@ copies the job's CloudWatch streams into the run's log.
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from store import BadInput, JobVersion, RunState, Stage
 
 from . import sagemaker_request as request_model
 from .files import write_private
-from .imagebuild import BuildLog
+from .imagebuild import image_for_run
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .rendering import config_env, deep_merge
 from .sagemaker_logs import CloudWatchFollower
@@ -150,7 +149,7 @@ class SageMakerRunner(Runner):
 
         target = ctx.spec.get("target") or {}
         sagemaker, s3, _, _ = self._clients(target, Stage.RUN)
-        image = self._image(ctx)
+        image = image_for_run(ctx)
         name = request_model.training_job_name(ctx.job.name, ctx.run_id)
         handle = {
             "job_name": name,
@@ -183,25 +182,6 @@ class SageMakerRunner(Runner):
         self._follow_logs(handle)
         return handle
 
-    def _image(self, ctx: SubmitContext) -> str:
-        if ctx.job.type == "image":
-            return ctx.job.source["image"]
-        try:
-            from .docker_runner import DockerRunner
-            from .imagebuild import ensure_image
-
-            client = DockerRunner().engine(Stage.BUILD)
-        except ImportError:
-            raise RunnerError(
-                Stage.BUILD,
-                f"{ctx.job.ref} must be built into an image, which needs the docker SDK:"
-                " pip install 'launchbay[docker]'",
-            ) from None
-        build_log = BuildLog(ctx.log_path)
-        return ensure_image(
-            client, ctx.spec, ctx.job, ctx.artifact_path, ctx.run_dir / "build", build_log
-        )
-
     # -- following -----------------------------------------------------------------------------
 
     def status(self, handle: Handle) -> RunStatus:
@@ -228,17 +208,12 @@ class SageMakerRunner(Runner):
             self._drain_logs(handle)
         return status
 
+    def poll_seconds(self, handle: Handle) -> float:
+        return SageMakerTarget.model_validate(handle["target"]).poll_seconds
+
     def wait(self, handle: Handle, timeout: float) -> RunStatus:
-        every = SageMakerTarget.model_validate(handle["target"]).poll_seconds
-        self._follow_logs(handle)
-        before = self.status(handle)
-        deadline = time.monotonic() + timeout
-        while not before.state.is_terminal() and time.monotonic() < deadline:
-            time.sleep(min(every, max(0.0, deadline - time.monotonic())))
-            now = self.status(handle)
-            if (now.state, now.message) != (before.state, before.message):
-                return now
-        return before
+        self._follow_logs(handle)  # an adopted run's logs too
+        return super().wait(handle, timeout)
 
     def _follow_logs(self, handle: Handle) -> None:
         logs = self._clients(handle["target"], Stage.RUN)[2]

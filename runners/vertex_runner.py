@@ -19,7 +19,7 @@ from store import BadInput, JobVersion, RunState, Stage
 
 from . import vertex_settings
 from .files import write_private
-from .imagebuild import BuildLog
+from .imagebuild import image_for_run
 from .logfile import open_append
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .templating import check_variables_are_enums
@@ -117,7 +117,7 @@ class VertexRunner(Runner):
             client, parent = self._client(target, Stage.RUN)
         except BadInput as exc:
             raise RunnerError(Stage.RUN, str(exc)) from None
-        image = self._image(ctx)
+        image = image_for_run(ctx)
         handle = {
             "run_id": ctx.run_id,
             "target": target,
@@ -160,25 +160,6 @@ class VertexRunner(Runner):
                 if existing is not None:
                     return existing
 
-    def _image(self, ctx: SubmitContext) -> str:
-        if ctx.job.type == "image":
-            return ctx.job.source["image"]
-        try:
-            from .docker_runner import DockerRunner
-            from .imagebuild import ensure_image
-
-            client = DockerRunner().engine(Stage.BUILD)
-        except ImportError:
-            raise RunnerError(
-                Stage.BUILD,
-                f"{ctx.job.ref} must be built into an image, which needs the docker SDK:"
-                " pip install 'launchbay[docker]'",
-            ) from None
-        build_log = BuildLog(ctx.log_path)
-        return ensure_image(
-            client, ctx.spec, ctx.job, ctx.artifact_path, ctx.run_dir / "build", build_log
-        )
-
     # -- following -----------------------------------------------------------------------------
 
     def status(self, handle: Handle) -> RunStatus:
@@ -194,16 +175,8 @@ class VertexRunner(Runner):
             return RunStatus(RunState.RUNNING, f"Vertex AI unreachable for now: {exc}")
         return job_status(job)
 
-    def wait(self, handle: Handle, timeout: float) -> RunStatus:
-        every = vertex_settings.VertexTarget.model_validate(handle["target"]).poll_seconds
-        before = self.status(handle)
-        deadline = time.monotonic() + timeout
-        while not before.state.is_terminal() and time.monotonic() < deadline:
-            time.sleep(min(every, max(0.0, deadline - time.monotonic())))
-            now = self.status(handle)
-            if (now.state, now.message) != (before.state, before.message):
-                return now
-        return before
+    def poll_seconds(self, handle: Handle) -> float:
+        return vertex_settings.VertexTarget.model_validate(handle["target"]).poll_seconds
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         from google.api_core import exceptions

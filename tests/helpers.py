@@ -39,6 +39,25 @@ class AgentThread:
         assert not self.thread.is_alive(), "agent thread did not stop"
 
 
+def run_of(store: Store, item_id: int, states=None, timeout: float = 60):
+    """The run of `item_id` once it is in one of `states` (default: any terminal state)."""
+
+    def reached():
+        run = store.runs.find_for_item(item_id)
+        if run is None:
+            return None
+        done = run.state in states if states else run.state.is_terminal()
+        return run if done else None
+
+    return wait_for(reached, timeout, f"the run of item {item_id} to reach {states or 'its end'}")
+
+
+def log_of(store: Store, run_id: str) -> str:
+    """The run's log so far ("" before it has one)."""
+    path = store.run_log_path(run_id)
+    return path.read_text() if path.exists() else ""
+
+
 def run_state(store: Store, run_id: str) -> str:
     return store.runs.get(run_id).state.value
 

@@ -20,7 +20,7 @@ from docker_support import (
     image_job,
     registry_tags,
 )
-from helpers import AgentThread, wait_for
+from helpers import AgentThread, log_of, run_of, wait_for
 from support import REPO, git, launch, write_code_job
 
 from runners.cancelling import cancel_by_id
@@ -28,29 +28,6 @@ from runners.jobs import create_job
 from store import RunState
 
 pytestmark = pytest.mark.usefixtures("engine", "containers_removed_after")
-
-
-def ended_run(store, item_id: int, timeout: float = 60):
-    """The run of `item_id` once it is in a terminal state."""
-
-    def ended():
-        run = store.runs.find_for_item(item_id)
-        return run if run is not None and run.state.is_terminal() else None
-
-    return wait_for(ended, timeout, f"the run of item {item_id} to end")
-
-
-def live_run(store, item_id: int, timeout: float = 60):
-    def running():
-        run = store.runs.find_for_item(item_id)
-        return run if run is not None and run.state is RunState.RUNNING else None
-
-    return wait_for(running, timeout, f"the run of item {item_id} to be running")
-
-
-def log_of(store, run_id: str) -> str:
-    path = store.run_log_path(run_id)
-    return path.read_text() if path.exists() else ""
 
 
 def test_an_image_job_runs_with_its_env_and_limits_applied_inside_the_container(store, db_path):
@@ -88,7 +65,7 @@ def test_an_image_job_runs_with_its_env_and_limits_applied_inside_the_container(
         spec={"overrides": {"run_config": {"lr": 0.5}}, "resource_args": {"env": {"EXTRA": "1"}}},
     )
     with AgentThread(db_path):
-        run = ended_run(store, item)
+        run = run_of(store, item)
     log = log_of(store, run.id)
     assert run.state is RunState.FINISHED, (run.message, log)
     assert run.exit_code == 0
@@ -111,7 +88,7 @@ def test_the_container_carries_launchbays_labels_and_stops_promptly_on_cancel(
     image_job(store, "sleeper", "echo started; sleep 300")
     item = launch(store, "sleeper", "dock")
     with AgentThread(db_path):
-        run = live_run(store, item)
+        run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "started" in log_of(store, run.id), 30, "the job's first line")
         (container,) = containers_of(engine, run.id)
         assert container["Labels"]["launchbay.run-id"] == run.id
@@ -119,7 +96,7 @@ def test_the_container_carries_launchbays_labels_and_stops_promptly_on_cancel(
         assert container["Labels"]["launchbay.job"] == "sleeper:v0"
         asked = time.monotonic()
         cancel_by_id(store, run.id)
-        run = ended_run(store, item)
+        run = run_of(store, item)
         took = time.monotonic() - asked
     assert run.state is RunState.STOPPED
     # init is on by default: SIGTERM reaches `sleep` at once instead of after the 30 s grace.
@@ -134,7 +111,7 @@ def test_a_failed_run_keeps_its_container_only_when_the_queue_says_so(store, db_
     kept_item = launch(store, "fails", "keep")
     tidy_item = launch(store, "fails", "tidy")
     with AgentThread(db_path, max_jobs=2):
-        kept, tidy = ended_run(store, kept_item), ended_run(store, tidy_item)
+        kept, tidy = run_of(store, kept_item), run_of(store, tidy_item)
     for run in (kept, tidy):
         assert run.state is RunState.FAILED
         assert run.exit_code == 3
@@ -159,7 +136,7 @@ def test_a_job_over_its_memory_limit_fails_as_out_of_memory(store, db_path):
     )
     item = launch(store, "hog", "dock")
     with AgentThread(db_path):
-        run = ended_run(store, item)
+        run = run_of(store, item)
     assert run.state is RunState.FAILED
     assert run.exit_code == 137
     assert run.error_message == "out of memory (limit 32 MiB)"
@@ -185,7 +162,7 @@ def test_a_code_job_is_built_with_its_requirements_and_runs_as_a_non_root_user(
     create_job(store, "code", "trainer", str(code))
     first = launch(store, "trainer", "dock", spec={"overrides": {"run_config": {"epochs": 2}}})
     with AgentThread(db_path):
-        run = ended_run(store, first, timeout=120)
+        run = run_of(store, first, timeout=120)
         log = log_of(store, run.id)
         assert run.state is RunState.FINISHED, (run.message, log)
         assert "uid 1000 tiny 42 config {'epochs': 2}" in log
@@ -193,7 +170,7 @@ def test_a_code_job_is_built_with_its_requirements_and_runs_as_a_non_root_user(
         assert "Successfully tagged launchbay/trainer:" in log
 
         # A relaunch of the same version reuses the image: nothing is built again.
-        again = ended_run(store, launch(store, "trainer", "dock"), timeout=60)
+        again = run_of(store, launch(store, "trainer", "dock"), timeout=60)
     second_log = log_of(store, again.id)
     assert again.state is RunState.FINISHED, second_log
     assert "is already built for trainer:v0; reusing it" in second_log
@@ -221,8 +198,8 @@ def test_a_git_job_builds_from_the_dockerfile_beside_its_entrypoint(store, db_pa
     beside = launch(store, "gitjob", "dock")
     override = launch(store, "gitjob", "dock", spec={"overrides": {"dockerfile": "alt.Dockerfile"}})
     with AgentThread(db_path):
-        beside_run = ended_run(store, beside, timeout=120)
-        override_run = ended_run(store, override, timeout=120)
+        beside_run = run_of(store, beside, timeout=120)
+        override_run = run_of(store, override, timeout=120)
     assert beside_run.state is RunState.FINISHED, log_of(store, beside_run.id)
     assert "mark beside-the-entrypoint" in log_of(store, beside_run.id)
     assert "train/Dockerfile (next to the entrypoint)" in log_of(store, beside_run.id)
@@ -243,8 +220,8 @@ def test_a_build_failure_fails_the_item_at_stage_build_and_the_agent_goes_on(
     image_job(store, "fine", "echo still serving")
     bad, good = launch(store, "broken", "dock"), launch(store, "fine", "dock")
     with AgentThread(db_path):
-        failed = ended_run(store, bad, timeout=120)
-        served = ended_run(store, good)
+        failed = run_of(store, bad, timeout=120)
+        served = run_of(store, good)
     assert failed.state is RunState.FAILED
     assert failed.error_stage == "build"
     assert "returned a non-zero code: 7" in failed.error_message
@@ -258,7 +235,7 @@ def test_an_image_that_cannot_be_pulled_fails_at_stage_build_without_hanging(sto
     create_job(store, "image", "ghost", "127.0.0.1:9/nowhere/ghost:1", entrypoint="true")
     item = launch(store, "ghost", "dock")
     with AgentThread(db_path):
-        run = ended_run(store, item, timeout=90)
+        run = run_of(store, item, timeout=90)
     assert run.state is RunState.FAILED
     assert run.error_stage == "build"
     assert "127.0.0.1:9/nowhere/ghost:1 is not on this engine and pulling it failed" in (
@@ -273,7 +250,7 @@ def test_a_code_job_on_a_queue_with_a_registry_is_pushed_there(store, db_path, t
     create_job(store, "code", "pushed", str(code))
     item = launch(store, "pushed", "dock")
     with AgentThread(db_path):
-        run = ended_run(store, item, timeout=120)
+        run = run_of(store, item, timeout=120)
     log = log_of(store, run.id)
     assert run.state is RunState.FINISHED, log
     assert "pushed and ran" in log
@@ -292,7 +269,7 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
     item = launch(store, "long", "dock")
     agent = _agent_process(db_path)
     try:
-        run = live_run(store, item)
+        run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
     finally:
         agent.send_signal(signal.SIGKILL)
@@ -317,7 +294,7 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
     item = launch(store, "doomed", "dock")
     agent = _agent_process(db_path)
     try:
-        run = live_run(store, item)
+        run = run_of(store, item, {RunState.RUNNING})
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
@@ -378,7 +355,7 @@ def test_a_code_jobs_own_dockerfile_is_used_and_named_in_the_log(store, db_path,
     assert created.code == 0, created.err
     item = launch(store, "own", "dock", entry_point="python3 main.py")
     with AgentThread(db_path):
-        run = ended_run(store, item, timeout=120)
+        run = run_of(store, item, timeout=120)
     log = log_of(store, run.id)
     assert run.state is RunState.FINISHED, log
     assert "built by the-jobs-own-dockerfile" in log
@@ -390,7 +367,7 @@ def test_a_gpu_request_on_an_engine_without_gpus_fails_at_stage_run_saying_why(s
     image_job(store, "wants-gpu", "nvidia-smi")
     item = launch(store, "wants-gpu", "dock")
     with AgentThread(db_path):
-        run = ended_run(store, item)
+        run = run_of(store, item)
     assert run.state is RunState.FAILED
     assert run.error_stage == "run"
     assert "starting the container failed" in run.error_message

@@ -10,7 +10,7 @@ import time
 import pytest
 from docker_support import REGISTRY, image_job
 from fakes.kube_api import FakeCluster
-from helpers import AgentThread, wait_for
+from helpers import AgentThread, log_of, run_of, wait_for
 from support import REPO, launch, write_code_job
 
 from runners.cancelling import cancel_by_id
@@ -41,24 +41,6 @@ def kube_queue(store, kubeconfig, name="k8s", resource_args=None, **extra):
         **extra,
     }
     return store.queues.create(name, "kubernetes", check_queue_config("kubernetes", config))
-
-
-def run_of(store, item_id: int, states=None, timeout: float = 60):
-    """The run of `item_id` once it is in one of `states` (default: any terminal state)."""
-
-    def reached():
-        run = store.runs.find_for_item(item_id)
-        if run is None:
-            return None
-        done = run.state in states if states else run.state.is_terminal()
-        return run if done else None
-
-    return wait_for(reached, timeout, f"the run of item {item_id} to reach {states or 'its end'}")
-
-
-def log_of(store, run_id: str) -> str:
-    path = store.run_log_path(run_id)
-    return path.read_text() if path.exists() else ""
 
 
 def events_of(store, run_id: str) -> list[str]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from fakes.sagemaker import FakeSageMaker
-from helpers import AgentThread, wait_for
+from helpers import AgentThread, log_of, run_of, wait_for
 from support import REPO, launch
 from test_bad_input import assert_bad_input, snapshot
 
@@ -68,24 +68,8 @@ def training_job(store, name="train", entrypoint="python train.py --epochs 2"):
     ).version
 
 
-def run_of(store, item_id: int, states=None, timeout: float = 60):
-    def reached():
-        run = store.runs.find_for_item(item_id)
-        if run is None:
-            return None
-        done = run.state in states if states else run.state.is_terminal()
-        return run if done else None
-
-    return wait_for(reached, timeout, f"the run of item {item_id} to reach {states or 'its end'}")
-
-
 def described(aws, name: str) -> dict:
     return next(job for job in aws.jobs() if job["TrainingJobName"] == name)
-
-
-def log_of(store, run_id: str) -> str:
-    path = store.run_log_path(run_id)
-    return path.read_text() if path.exists() else ""
 
 
 def test_a_training_job_runs_and_its_cloudwatch_lines_reach_the_log(store, db_path, aws):

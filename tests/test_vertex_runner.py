@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from fakes.vertex import FakeVertex
-from helpers import AgentThread, wait_for
+from helpers import AgentThread, run_of
 from support import REPO, launch
 from test_bad_input import assert_bad_input, snapshot
 
@@ -60,17 +60,6 @@ def vertex_queue(store, vertex, name="vx", target=None, resource_args=None):
 
 def training_job(store):
     return create_job(store, "image", "train", IMAGE, entrypoint="python -m train").version
-
-
-def run_of(store, item_id: int, states=None, timeout: float = 60):
-    def reached():
-        run = store.runs.find_for_item(item_id)
-        if run is None:
-            return None
-        done = run.state in states if states else run.state.is_terminal()
-        return run if done else None
-
-    return wait_for(reached, timeout, f"the run of item {item_id} to reach {states or 'its end'}")
 
 
 def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
