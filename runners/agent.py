@@ -346,11 +346,9 @@ class Agent:
         if run.state.is_terminal():
             self.live.pop(live.run_id, None)
             return
-        if (
-            status.state.is_terminal()
-            and run.state is RunState.STOPPING
-            and status.state is not RunState.PREEMPTED
-        ):
+        # A run being stopped ends stopped, whatever ended it: a preemption that comes after
+        # the cancel must not requeue it.
+        if status.state.is_terminal() and run.state is RunState.STOPPING:
             target = RunState.STOPPED
             message = f"stopped on request ({status.message})" if status.message else "stopped"
         if target == run.state:

@@ -1,14 +1,18 @@
 """Following one kubernetes run: watches on its Job and pods, and its pods' logs into the run's
 log, carrying on across pod restarts and agent restarts (see log_cursor)."""
 
+import contextlib
+import json
+import os
 import threading
 import time
 from pathlib import Path
 
 from .kube_manifest import LABEL_RUN_ID
 from .kube_status import Observed, derive
-from .kube_watch import Backoff, ResourceWatch, is_transient, list_raw
+from .kube_watch import ResourceWatch, is_transient, list_raw
 from .log_cursor import LogCopier, stamp_seconds
+from .logfile import open_append
 from .protocol import RunStatus
 
 
@@ -20,6 +24,7 @@ class RunFollower:
         self.handle = handle
         self.seen = Observed()
         self.error: str | None = None  # a lasting API error (403), shown as the run's message
+        self.error_status: int | None = None
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._apis = apis
@@ -96,7 +101,7 @@ class RunFollower:
     def _pods_listed(self, pods: list[dict]) -> None:
         with self._changed:
             self.seen.pods = {p["metadata"]["name"]: p for p in pods}
-            self.error = None
+            self.error = self.error_status = None
             self._changed.notify_all()
 
     def _pod_event(self, kind: str, pod: dict) -> None:
@@ -115,7 +120,7 @@ class RunFollower:
                 self.seen.job = jobs[0]
             elif self.seen.job is not None or self.handle.get("created"):
                 self.seen.job_deleted = True
-            self.error = None
+            self.error = self.error_status = None
             self._changed.notify_all()
 
     def _job_event(self, kind: str, job: dict) -> None:
@@ -129,6 +134,7 @@ class RunFollower:
     def _failed(self, exc: Exception) -> None:
         with self._changed:
             self.error = _api_message(exc)
+            self.error_status = getattr(exc, "status", None)
             self._changed.notify_all()
 
 
@@ -150,20 +156,31 @@ class PodLogs:
 
     def _run(self) -> None:
         run_dir = Path(self._handle["run_dir"])
-        copier = LogCopier(Path(self._handle["log"]), run_dir / "log_cursor")
-        backoff = Backoff(threading.Event())
+        copiers: dict[str, LogCopier] = {}  # a cursor per pod: pods print side by side
         try:
             while not self._follower.stopped:
                 ended = self.run_ended.is_set()
+                if ended:
+                    self._follower.refresh_pods()  # the pods' watch may lag the Job's
                 for pod in self._started_pods():
-                    self._copy(pod, copier)
+                    name = pod["metadata"]["name"]
+                    if name not in copiers:
+                        copiers[name] = LogCopier(
+                            Path(self._handle["log"]), run_dir / f"log_cursor.{name}"
+                        )
+                    self._copy(pod, copiers[name])
                 if ended:
                     return  # every pod's output was copied after the run's end was known
                 self._follower.wait(1.0)
-        except Exception:
-            backoff.sleep()  # the API went away for good; the run's state says why
+        except Exception as exc:  # not allowed to read logs (403), or a bug: say so in the log
+            note = f"[launchbay] stopped copying the pods' logs: {_api_message(exc)}\n"
+            with contextlib.suppress(OSError):
+                fd = open_append(Path(self._handle["log"]))
+                os.write(fd, note.encode())
+                os.close(fd)
         finally:
-            copier.close()
+            for copier in copiers.values():
+                copier.close()
             self.done.set()
 
     def _started_pods(self) -> list[dict]:
@@ -200,6 +217,10 @@ class PodLogs:
             if exc.status in (400, 404) or is_transient(exc):
                 return  # not started yet, or gone: the next pass sees
             raise
+        except Exception as exc:
+            if is_transient(exc):
+                return
+            raise
         try:
             pending = b""
             for chunk in response.stream(65536, decode_content=False):
@@ -217,8 +238,6 @@ class PodLogs:
 
 def _api_message(exc: Exception) -> str:
     """The message of a Status object the API sent, or the exception's own words."""
-    import json
-
     body = getattr(exc, "body", None)
     if body:
         try:

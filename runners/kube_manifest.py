@@ -113,7 +113,11 @@ def _fill_first_container(pod_template: dict, image: str | None, spec: dict, con
         container["command"] = list(spec["entry_point"])
     if spec.get("args"):
         container["args"] = list(spec["args"])
-    ours = spec.get("env") or {}
+    ours = dict(spec.get("env") or {})
+    if "LAUNCHBAY_CONFIG_CHUNKS" in ours:
+        # A run config that long is the ConfigMap's job (a Job object tops out at ~1.5 MiB).
+        ours = {k: v for k, v in ours.items() if not k.startswith("LAUNCHBAY_CONFIG_")}
+        ours["LAUNCHBAY_CONFIG_FILE"] = CONFIG_MOUNT + "/config.json"
     env = [entry for entry in container.get("env") or [] if entry.get("name") not in ours]
     container["env"] = env + [{"name": name, "value": value} for name, value in ours.items()]
     mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") != CONFIG_VOLUME]

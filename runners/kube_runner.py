@@ -29,9 +29,11 @@ from .kube_manifest import (
 )
 from .kube_watch import call_with_retry, is_transient
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from .rendering import deep_merge
 from .templating import check_variables_are_enums
 
 CONFIG_FILE = "/launchbay/config.json"
+CANCEL_MARK = "cancel_requested"
 LOG_DRAIN_SECONDS = 15.0
 PREVIEW_IMAGE = "<the image built for the run>"
 
@@ -84,6 +86,10 @@ class KubernetesRunner(Runner):
         return kube_settings.check_target(target) or None
 
     def check_resource_args(self, resource_args: dict) -> dict:
+        self._check_manifest(resource_args, kube_settings.KubernetesTarget().kubernetes_version)
+        return resource_args
+
+    def _check_manifest(self, resource_args: dict, version: str) -> None:
         """The manifest template, checked by rendering it as a run would and validating it."""
         sample = render_manifest(
             resource_args,
@@ -94,15 +100,17 @@ class KubernetesRunner(Runner):
             spec={"entry_point": None, "args": [], "env": {"LAUNCHBAY_RUN_ID": "dryrun00"}},
             ttl_seconds=3600,
         )
-        validate(sample, kube_settings.KubernetesTarget().kubernetes_version)
-        return resource_args
+        validate(sample, version)
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
         for where, value in kube_settings.sandbox_values(resource_args).items():
             check_variables_are_enums(value, variables, f"resource_args.{where}")
 
     def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
-        kube_settings.check_override(queue_args, launch_args, queue_config.get("target") or {})
+        target = queue_config.get("target") or {}
+        kube_settings.check_override(queue_args, launch_args, target)
+        version = kube_settings.KubernetesTarget.model_validate(target).kubernetes_version
+        self._check_manifest(deep_merge(queue_args, launch_args), version)
 
     def check_job(self, job: JobVersion) -> None:
         """Image jobs run their image; code and git jobs are built and pushed first."""
@@ -203,6 +211,7 @@ class KubernetesRunner(Runner):
                     manifest,
                 )
         except ApiException as exc:
+            self._delete_config_map(handle)  # made first; no Job will ever mount it
             raise RunnerError(Stage.RUN, _refusal(exc, handle)) from None
         except Exception as exc:
             if is_transient(exc):  # the API server unreachable even after the retries
@@ -223,7 +232,7 @@ class KubernetesRunner(Runner):
             follower = self._followers.get(key)
             if follower is None:
                 follower = self._followers[key] = RunFollower(apis, handle).start()
-            if key in self._deleted_by_us:
+            if key in self._deleted_by_us or (Path(handle["run_dir"]) / CANCEL_MARK).exists():
                 follower.seen.deleted_by_us = True
             return follower
 
@@ -258,6 +267,16 @@ class KubernetesRunner(Runner):
             # the pods once more, so the run ends with the container's reason and exit code.
             follower.refresh_pods()
             status = follower.status(handle.get("pull_grace", 120.0))
+        if not status.state.is_terminal() and follower.error_status in (401, 403):
+            # Not allowed to watch or list: the run's end would never be seen. Say what to grant.
+            message = (
+                f"the cluster refused to let the agent follow the run ({follower.error}); give"
+                f" its user get, list and watch on jobs and pods, and get on pods/log, in"
+                f" namespace {handle['namespace']}"
+            )
+            status = RunStatus(
+                RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
+            )
         if status.state.is_terminal():
             self._finish(handle, follower, status)
         elif follower.error:
@@ -271,6 +290,12 @@ class KubernetesRunner(Runner):
         follower.stop()
         with self._lock:
             self._followers.pop(handle["run_id"], None)
+        if status.state is RunState.PREEMPTED or status.error_stage is Stage.BUILD:
+            # Called off while the Job still lives (its retry pod, or the pod that can't pull
+            # its image): delete it, or it would run beside the requeued run, or hang forever.
+            with contextlib.suppress(Exception):
+                self._delete(handle)
+            return
         # The Job stays for `kubectl describe` until its TTL; the run config it no longer needs.
         self._delete_config_map(handle)
 
@@ -283,6 +308,10 @@ class KubernetesRunner(Runner):
             follower = self._followers.get(handle["run_id"])
             if follower is not None:
                 follower.seen.deleted_by_us = True
+        # A mark in the run's folder: the agent that sees the Job go may not be this process
+        # (`launchbay cancel` with no agent running).
+        with contextlib.suppress(OSError):
+            (Path(handle["run_dir"]) / CANCEL_MARK).touch()
         self._delete(handle, grace_seconds)
 
     def _delete(self, handle: Handle, grace_seconds: float | None = None) -> None:

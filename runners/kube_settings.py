@@ -15,7 +15,10 @@ from store import BadInput
 
 from .validation import check_model
 
-# Names a queue's `target.allow` may grant.
+# Names a queue's `target.allow` may grant. `volumes`: any volume but emptyDir and configMap
+# (secrets, claims, csi, nfs, gitRepo…); `secrets`: env from a secretKeyRef; `securityContext`:
+# a weakened one (root, Unconfined profiles, sysctls, procMount, hostProcess); `scheduling`:
+# nodeName, priorityClassName.
 SENSITIVE = (
     "hostPath",
     "hostNetwork",
@@ -26,7 +29,14 @@ SENSITIVE = (
     "allowPrivilegeEscalation",
     "capabilities",
     "serviceAccountName",
+    "volumes",
+    "secrets",
+    "securityContext",
+    "scheduling",
 )
+SAFE_VOLUME_TYPES = frozenset({"name", "emptyDir", "configMap"})
+# What a launch may never change: which kind of object the agent creates, and where.
+FIXED_BY_QUEUE = (("apiVersion",), ("kind",), ("metadata", "namespace"))
 
 
 class KubernetesTarget(BaseModel):
@@ -81,6 +91,23 @@ def sensitive_settings(node: Any, path: str = "") -> dict[str, tuple[str, Any]]:
 def _sensitive_name(key: str, value: Any) -> str | None:
     if key == "hostPath":
         return "hostPath"
+    if key == "volumes" and isinstance(value, list):
+        kinds = {k for volume in value if isinstance(volume, dict) for k in volume}
+        return "volumes" if kinds - SAFE_VOLUME_TYPES - {"hostPath"} else None
+    if key == "secretKeyRef" or key == "secretRef":
+        return "secrets"
+    if key == "automountServiceAccountToken":
+        return "serviceAccountName" if value is True else None
+    if key in ("runAsUser", "runAsGroup") and value == 0:
+        return "securityContext"
+    if key == "runAsNonRoot" and value is False:
+        return "securityContext"
+    if key in ("seccompProfile", "appArmorProfile") and isinstance(value, dict):
+        return "securityContext" if value.get("type") == "Unconfined" else None
+    if key in ("procMount", "sysctls") or (key == "hostProcess" and value is True):
+        return "securityContext"
+    if key in ("nodeName", "priorityClassName"):
+        return "scheduling"
     if key in ("hostNetwork", "hostPID", "hostIPC", "privileged", "allowPrivilegeEscalation"):
         return key if value is True else None
     if key == "hostPort":
@@ -92,11 +119,21 @@ def _sensitive_name(key: str, value: Any) -> str | None:
     return None
 
 
+# Keys whose value a `{{variable}}` must not set freely (see sandbox_values).
 SANDBOX_KEYS = frozenset(
     {"hostPath", "hostNetwork", "hostPID", "hostIPC", "hostPort", "privileged"}
     | {"allowPrivilegeEscalation", "capabilities", "serviceAccountName", "serviceAccount"}
-    | {"securityContext"}
+    | {"securityContext", "namespace", "volumes", "secretKeyRef", "secretRef", "nodeName"}
+    | {"automountServiceAccountToken", "priorityClassName", "apiVersion", "kind"}
 )
+
+
+def _at(node: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
 
 
 def sandbox_values(node: Any, path: str = "") -> dict[str, Any]:
@@ -119,6 +156,13 @@ def sandbox_values(node: Any, path: str = "") -> dict[str, Any]:
 def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) -> None:
     """Refuse escapes a launch adds that the queue's manifest doesn't already have at the same
     place (a relaunch repeats the queue's own settings) and its target doesn't allow."""
+    for path in FIXED_BY_QUEUE:
+        launch_value, queue_value = _at(launch_manifest, path), _at(queue_manifest, path)
+        if launch_value is not None and launch_value != queue_value:
+            raise BadInput(
+                "resource_args." + ".".join(path),
+                "only the queue's own config says what kind of object is created, and where",
+            )
     granted = set(target.get("allow") or [])
     queue_settings = sensitive_settings(queue_manifest)
     for where, (name, value) in sensitive_settings(launch_manifest).items():

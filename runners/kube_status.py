@@ -14,7 +14,7 @@ from store import RunState, Stage
 from .protocol import RunStatus, describe_exit
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
-DISRUPTION_REASONS = ("Evicted", "Preempting", "Terminated", "DeadlineExceeded")
+DISRUPTION_REASONS = ("Evicted", "Preempting", "Terminated")
 
 
 @dataclass

@@ -52,7 +52,7 @@ def call_with_retry(call: Callable, *args, attempts: int = 6, **kwargs):
 
 def list_raw(list_call: Callable, **kwargs) -> dict:
     """A list call's JSON as sent (plain dicts: no model objects to convert back)."""
-    response = call_with_retry(list_call, _preload_content=False, **kwargs)
+    response = call_with_retry(list_call, _preload_content=False, _request_timeout=30, **kwargs)
     return json.loads(response.data)
 
 
@@ -98,6 +98,8 @@ class ResourceWatch:
                     self._list_call,
                     resource_version=version,
                     timeout_seconds=WATCH_SECONDS,
+                    # A half-open connection must not freeze the run in its last state.
+                    _request_timeout=(10, WATCH_SECONDS + 15),
                     **self._kwargs,
                 )
                 for event in stream:

@@ -80,9 +80,10 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     values = resolve_variables(queue.template_variables, set_vars)
     queue_args = fill_placeholders(queue.resource_args, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
-    resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
+    # What the launch may not do first: its refusal says more than a schema error would.
     check_no_agent_env(launch_args, queue.resource_args)
     runner.check_launch_override(queue_args, launch_args, queue.config)
+    resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
     dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
 
     launch = {

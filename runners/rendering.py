@@ -137,8 +137,11 @@ def redact(value: Any) -> Any:
 
     def collect(node: Any) -> None:
         if isinstance(node, dict):
+            if _is_secret_pair(node) and isinstance(node["value"], str) and len(node["value"]) >= 4:
+                secrets.add(node["value"])
             for key, item in node.items():
-                if isinstance(key, str) and is_secret_name(key) and isinstance(item, str | int):
+                secret_value = isinstance(item, str | int) and not isinstance(item, bool)
+                if isinstance(key, str) and is_secret_name(key) and secret_value:
                     if len(str(item)) >= 4:  # too short to hide inside other text safely
                         secrets.add(str(item))
                 else:
@@ -148,12 +151,15 @@ def redact(value: Any) -> Any:
                 collect(item)
 
     def hide(node: Any) -> Any:
+        if isinstance(node, dict) and _is_secret_pair(node):
+            return {**node, "value": REDACTED}
         if isinstance(node, dict):
             return {
                 key: REDACTED
                 if isinstance(key, str)
                 and is_secret_name(key)
                 and isinstance(item, str | int | float)
+                and not isinstance(item, bool)  # automountServiceAccountToken: false
                 else hide(item)
                 for key, item in node.items()
             }
@@ -166,6 +172,12 @@ def redact(value: Any) -> Any:
 
     collect(value)
     return hide(value)
+
+
+def _is_secret_pair(node: dict) -> bool:
+    """A Kubernetes-style env entry, {"name": "HF_TOKEN", "value": "…"}."""
+    name = node.get("name")
+    return "value" in node and isinstance(name, str) and is_secret_name(name)
 
 
 def restore_redacted(edited: Any, original: Any) -> Any:

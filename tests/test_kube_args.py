@@ -217,5 +217,61 @@ def test_a_queue_variable_inside_a_host_path_must_be_an_enum(refused):
     refused(
         ["queue", "create", "loose", "-r", "kubernetes", "-c", json.dumps(config)],
         "template_variables.dir",
-        "sets resource_args.spec.template.spec.volumes[0].hostPath",
+        "sets resource_args.spec.template.spec.volumes",
     )
+
+
+@pytest.mark.parametrize(
+    ("resource_args", "fragments"),
+    [
+        (
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding"},
+            ["resource_args.apiVersion", "what kind of object"],
+        ),
+        ({"metadata": {"namespace": "kube-system"}}, ["resource_args.metadata.namespace"]),
+        (
+            _pod({"volumes": [{"name": "s", "secret": {"secretName": "prod-db"}}]}),
+            ["spec.template.spec.volumes: volumes is refused in a launch"],
+        ),
+        (
+            _pod(
+                {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "env": [
+                                {
+                                    "name": "DB",
+                                    "valueFrom": {"secretKeyRef": {"name": "prod", "key": "pw"}},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ),
+            ["secretKeyRef: secrets is refused in a launch"],
+        ),
+        (
+            _pod({"securityContext": {"runAsUser": 0}}),
+            ["securityContext.runAsUser: securityContext is refused"],
+        ),
+        (_pod({"nodeName": "gpu-node-7"}), ["nodeName: scheduling is refused"]),
+        (
+            _pod({"automountServiceAccountToken": True}),
+            ["automountServiceAccountToken: serviceAccountName is refused"],
+        ),
+    ],
+    ids=["kind", "namespace", "secret-volume", "secret-env", "root", "node", "token"],
+)
+def test_a_launch_cannot_reach_secrets_other_kinds_or_namespaces(refused, resource_args, fragments):
+    refused(_launch("k8s", resource_args), *fragments)
+
+
+def test_secret_env_values_are_hidden_in_a_dry_run(kube_world, cli):
+    pod = _pod({"containers": [{"name": "main", "env": [{"name": "HF_TOKEN", "value": "hf_x1"}]}]})
+    result = cli(*_launch("k8s", pod), "--dry-run")
+    assert result.code == 0, result.err
+    assert "hf_x1" not in result.out
+    manifest = json.loads(result.out)["submission"]["manifest"]
+    env = manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "HF_TOKEN", "value": "***"} in env

@@ -290,3 +290,41 @@ def test_another_kind_is_created_as_a_custom_object_and_deleted_on_cancel(
         run = run_of(store, item)
     assert run.state is RunState.STOPPED
     assert cluster.custom_objects("batch.volcano.sh", "v1alpha1", NAMESPACE, "jobs") == []
+
+
+def test_rbac_refusing_to_watch_fails_the_run_with_what_to_grant(
+    store, db_path, kubeconfig, cluster
+):
+    cluster.forbid("list", "jobs", NAMESPACE)
+    cluster.forbid("watch", "jobs", NAMESPACE)
+    kube_queue(store, kubeconfig)
+    image_job(store, "unwatched", "echo ran")
+    item = launch(store, "unwatched", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert "refused to let the agent follow the run" in run.error_message
+    assert "get, list and watch on jobs and pods" in run.error_message
+
+
+def test_a_preempted_runs_job_is_deleted_so_it_cannot_run_beside_its_requeue(
+    store, db_path, kubeconfig, cluster
+):
+    kube_queue(store, kubeconfig, resource_args={"spec": {"backoffLimit": 2}}, max_resumes=0)
+    image_job(store, "retrying", "sleep 300")
+    item = launch(store, "retrying", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        _evict_pods_of(cluster, run.id)
+        run = run_of(store, item)
+        assert run.state is RunState.PREEMPTED
+        assert "not requeued" in run.message  # max_resumes: 0 turns requeueing off
+        wait_for(
+            lambda: (
+                not any(
+                    j["metadata"]["name"] == run.handle["name"] for j in cluster.jobs(NAMESPACE)
+                )
+            ),
+            30,
+            "the preempted run's Job to be deleted",
+        )
