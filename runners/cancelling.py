@@ -34,4 +34,7 @@ def cancel_by_id(store: Store, ident: str) -> str:
                 " start an agent to finish the stop"
             )
         return f"run {run.id} is stopping (no agent is running: signalled it directly)"
-    return f"run {run.id} is stopping: its agent sends SIGTERM, then SIGKILL after the grace"
+    return (
+        f"run {run.id} is stopping: its agent stops it (a process or container gets SIGTERM,"
+        " then SIGKILL after the grace; a cloud job is cancelled)"
+    )

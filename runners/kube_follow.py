@@ -133,7 +133,7 @@ class RunFollower:
 
     def _failed(self, exc: Exception) -> None:
         with self._changed:
-            self.error = _api_message(exc)
+            self.error = api_message(exc)
             self.error_status = getattr(exc, "status", None)
             self._changed.notify_all()
 
@@ -173,7 +173,7 @@ class PodLogs:
                     return  # every pod's output was copied after the run's end was known
                 self._follower.wait(1.0)
         except Exception as exc:  # not allowed to read logs (403), or a bug: say so in the log
-            note = f"[launchbay] stopped copying the pods' logs: {_api_message(exc)}\n"
+            note = f"[launchbay] stopped copying the pods' logs: {api_message(exc)}\n"
             with contextlib.suppress(OSError):
                 fd = open_append(Path(self._handle["log"]))
                 os.write(fd, note.encode())
@@ -236,7 +236,7 @@ class PodLogs:
             response.release_conn()
 
 
-def _api_message(exc: Exception) -> str:
+def api_message(exc: Exception) -> str:
     """The message of a Status object the API sent, or the exception's own words."""
     body = getattr(exc, "body", None)
     if body:

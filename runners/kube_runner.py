@@ -18,7 +18,7 @@ from store import BadInput, JobVersion, RunState, Stage
 from . import kube_settings
 from .files import write_private
 from .imagebuild import image_for_run
-from .kube_follow import RunFollower, _api_message
+from .kube_follow import RunFollower, api_message
 from .kube_manifest import (
     LABEL_RUN_ID,
     config_map,
@@ -391,7 +391,7 @@ def _create_or_keep(create, namespace: str, body: dict) -> None:
 
 
 def _refusal(exc, handle: Handle) -> str:
-    message = _api_message(exc)
+    message = api_message(exc)
     where = f"namespace {handle['namespace']}"
     if exc.status == 403:
         return (
