@@ -17,7 +17,9 @@ from .templating import (
     check_macros,
     check_no_agent_env,
     fill_placeholders,
+    reads_agent_env,
     resolve_variables,
+    strings_by_path,
 )
 
 SPEC_KEYS = ("overrides", "resource_args")
@@ -78,8 +80,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         raise BadInput(field, "is empty; expected a command")
 
     values = resolve_variables(queue.template_variables, set_vars)
-    queue_args = fill_placeholders(queue.resource_args, values)
+    queue_args = runner.normalize(fill_placeholders(queue.resource_args, values))
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
+    launch_args = runner.normalize(launch_args)
     # What the launch may not do first: its refusal says more than a schema error would.
     check_no_agent_env(launch_args, queue.resource_args)
     runner.check_launch_override(queue_args, launch_args, queue.config)
@@ -108,6 +111,17 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         launch["target"] = queue.config["target"]
     for key in ("run_config", "args", "entry_point", "resource_args"):
         check_macros(launch[key], key)
+    if runner.builds_images:
+        # A container or cloud job doesn't inherit the agent's environment: a launch must not
+        # copy it in (credentials, tokens) through a macro. The queue's own config may.
+        for key in ("run_config", "args", "entry_point"):
+            for where, text in strings_by_path(launch[key], key).items():
+                if reads_agent_env(text):
+                    raise BadInput(
+                        where,
+                        f"${{env:…}} would copy the agent's environment into a {queue.resource}"
+                        " job; give the value itself, or put it in the queue's config",
+                    )
     return PreparedLaunch(job=job, queue=queue, priority=priority, launch=launch)
 
 

@@ -63,6 +63,11 @@ class Runner:
     #: change (a pidfd, a watch stream) override wait() instead.
     poll_interval: float = 2.0
 
+    def normalize(self, resource_args: dict) -> dict:
+        """resource_args in one spelling, before the queue's and a launch's are merged (so
+        `role_arn` from one and `RoleArn` from the other are the same field)."""
+        return resource_args
+
     def check_resource_args(self, resource_args: dict) -> dict:
         """Validate this resource's config (at queue create, launch and dry-run); normalised."""
         return resource_args

@@ -16,10 +16,20 @@ from .files import write_private
 from .logfile import open_append
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+LATE_LINES_SECONDS = 5.0
 
 
 class CloudWatchFollower:
-    def __init__(self, logs_client, job_name: str, log_path: Path, run_dir: Path, every: float):
+    def __init__(
+        self,
+        logs_client,
+        job_name: str,
+        log_path: Path,
+        run_dir: Path,
+        every: float,
+        instances: int = 1,
+    ):
+        self._prefix_lines = instances > 1  # decided once: lines keep one shape throughout
         self._logs = logs_client
         self._job_name = job_name
         self._log_path = log_path
@@ -45,10 +55,17 @@ class CloudWatchFollower:
         try:
             while not self._stop.is_set():
                 ended = self.job_ended.is_set()
-                # Throttled past the retries, or the endpoint away: the next round tries again.
-                with contextlib.suppress(Exception):
+                try:
                     self._read_all(tokens, fd)
+                except Exception as exc:  # throttled past the retries, the endpoint away
+                    if ended:  # the last read: say what may be missing
+                        note = f"[launchbay] could not read the last CloudWatch lines: {exc}\n"
+                        os.write(fd, note.encode())
                 if ended:
+                    # CloudWatch lags the job's end a little: read once more after a pause.
+                    self._stop.wait(min(self._every, LATE_LINES_SECONDS))
+                    with contextlib.suppress(Exception):
+                        self._read_all(tokens, fd)
                     return
                 self.job_ended.wait(self._every)
         finally:
@@ -56,9 +73,7 @@ class CloudWatchFollower:
             self.done.set()
 
     def _read_all(self, tokens: dict, fd: int) -> None:
-        streams = self._streams()
-        prefix_lines = len(streams) > 1
-        for stream in streams:
+        for stream in self._streams():
             while True:
                 request = {
                     "logGroupName": LOG_GROUP,
@@ -71,7 +86,7 @@ class CloudWatchFollower:
                 events = page.get("events") or []
                 host = stream.split("/", 1)[-1]
                 text = "".join(
-                    (f"[{host}] " if prefix_lines else "") + e["message"].rstrip("\n") + "\n"
+                    (f"[{host}] " if self._prefix_lines else "") + e["message"].rstrip("\n") + "\n"
                     for e in events
                 )
                 if text:
@@ -79,7 +94,7 @@ class CloudWatchFollower:
                 # The forward token stays the same once the stream has nothing more.
                 unchanged = page.get("nextForwardToken") == tokens.get(stream)
                 tokens[stream] = page.get("nextForwardToken")
-                write_private(self._cursor_path, json.dumps(tokens))
+                _write_tokens(self._cursor_path, tokens)
                 if unchanged or not events:
                     break
 
@@ -97,6 +112,14 @@ class CloudWatchFollower:
             token = page.get("nextToken")
             if not token:
                 return sorted(names)
+
+
+def _write_tokens(path: Path, tokens: dict) -> None:
+    """Replaced whole, never truncated in place: an agent killed mid-write must not make the
+    next one copy every stream again from the start."""
+    temporary = path.with_suffix(".tmp")
+    write_private(temporary, json.dumps(tokens))
+    os.replace(temporary, path)
 
 
 def _read_tokens(path: Path) -> dict:

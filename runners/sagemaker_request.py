@@ -48,6 +48,8 @@ def _normalize(value: Any, shape, path: str) -> Any:
             if name is None or name in RUNNER_FIELDS:
                 expected = ", ".join(m for m in shape.members if m not in RUNNER_FIELDS)
                 raise BadInput(f"{path}.{key}", f"unknown field; expected one of {expected}")
+            if name in normalized:
+                raise BadInput(f"{path}.{name}", f"given twice (as {key} too); expected it once")
             member = shape.members[name]
             if name in USER_MAPS:
                 normalized[name] = _as_text(item)
@@ -95,6 +97,12 @@ def check_required(request: dict) -> None:
     environment = request.get("Environment") or {}
     if not isinstance(environment, dict):
         raise BadInput("resource_args.Environment", "expected a mapping of names to values")
+    if len(environment) > ENV_ENTRIES_LIMIT - 20:  # launchbay adds its own (up to ~20)
+        raise BadInput(
+            "resource_args.Environment",
+            f"{len(environment)} entries; SageMaker takes {ENV_ENTRIES_LIMIT} in all, and"
+            " launchbay needs about 20 of them: expected at most 80",
+        )
     for name, value in environment.items():
         if not isinstance(value, str) or len(value) > ENV_VALUE_LIMIT:
             raise BadInput(
@@ -129,7 +137,8 @@ def training_job_name(job_name: str, run_id: str) -> str:
     return f"launchbay-{stem[:room].strip('-')}-{run_id}"
 
 
-def role_arn(role: str, account: str | None) -> str:
+def role_arn(role: str, account: str | None, partition: str = "aws") -> str:
+    """A bare role name as the ARN of `account` (in its partition: aws, aws-cn, aws-us-gov)."""
     if ROLE_ARN.match(role) or account is None:
         return role
-    return f"arn:aws:iam::{account}:role/{role}"
+    return f"arn:{partition}:iam::{account}:role/{role}"

@@ -43,7 +43,7 @@ STARTING_PHASES = frozenset(
 )
 LOG_DRAIN_SECONDS = 15.0
 # A launch may not change who the job runs as or which network it joins: the queue decides.
-QUEUE_ONLY_FIELDS = ("RoleArn", "VpcConfig")
+QUEUE_ONLY_FIELDS = ("RoleArn", "VpcConfig", "EnableNetworkIsolation", "RemoteDebugConfig")
 
 
 class SageMakerTarget(BaseModel):
@@ -73,6 +73,7 @@ class SageMakerRunner(Runner):
         self._lock = threading.Lock()
         self._sessions: dict[tuple, Any] = {}
         self._logs: dict[str, CloudWatchFollower] = {}
+        self._last_seen: dict[str, RunStatus] = {}
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -82,6 +83,9 @@ class SageMakerRunner(Runner):
         if not isinstance(target, dict):
             raise BadInput("target", "expected a mapping with region, profile, endpoint_url")
         return check_model(SageMakerTarget, target, "target").model_dump(exclude_defaults=True)
+
+    def normalize(self, resource_args: dict) -> dict:
+        return request_model.normalize(resource_args)
 
     def check_resource_args(self, resource_args: dict) -> dict:
         normalized = request_model.normalize(resource_args)
@@ -95,10 +99,9 @@ class SageMakerRunner(Runner):
                 check_variables_are_enums(value, variables, f"resource_args.{key}")
 
     def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
-        queue = request_model.normalize(queue_args)
-        launch = request_model.normalize(launch_args)
+        # Both already normalized (see normalize): one spelling of each field.
         for name in QUEUE_ONLY_FIELDS:
-            if name in launch and launch[name] != queue.get(name):
+            if name in launch_args and launch_args[name] != queue_args.get(name):
                 raise BadInput(f"resource_args.{name}", "can be set only in the queue's own config")
 
     def check_job(self, job: JobVersion) -> None:
@@ -113,7 +116,10 @@ class SageMakerRunner(Runner):
         output = spec["resource_args"]["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         config_uri = f"{output}/launchbay/{spec['run_id']}/config.json"
         request, _ = _training_request(spec, name, image, config_uri)
-        request["RoleArn"] = self._role_arn(request["RoleArn"], spec.get("target") or {})
+        try:
+            request["RoleArn"] = self._role_arn(request["RoleArn"], spec.get("target") or {})
+        except RunnerError as exc:  # a dry run answers with one line, like any bad input
+            raise BadInput("resource_args.RoleArn", exc.message) from None
         return {"CreateTrainingJob": request}
 
     def _role_arn(self, role: str, target: dict) -> str:
@@ -122,14 +128,15 @@ class SageMakerRunner(Runner):
             return role
         sts = self._clients(target, Stage.RUN)[3]
         try:
-            account = sts.get_caller_identity()["Account"]
+            identity = sts.get_caller_identity()
+            account, partition = identity["Account"], identity["Arn"].split(":")[1]
         except Exception as exc:
             raise RunnerError(
                 Stage.RUN,
                 f"RoleArn {role!r} is a role name, and the account it belongs to could not be"
                 f" found (STS GetCallerIdentity: {exc}); give the full role ARN",
             ) from None
-        return request_model.role_arn(role, account)
+        return request_model.role_arn(role, account, partition)
 
     # -- AWS -----------------------------------------------------------------------------------
 
@@ -157,6 +164,7 @@ class SageMakerRunner(Runner):
             "target": target,
             "log": str(ctx.log_path),
             "run_dir": str(ctx.run_dir),
+            "instances": _instance_count(ctx.spec["resource_args"]),
         }
         # Written before anything is created: an agent that dies in between finds it by it.
         write_private(ctx.run_dir / "handle.json", json.dumps(handle))
@@ -188,25 +196,30 @@ class SageMakerRunner(Runner):
         from botocore.exceptions import BotoCoreError, ClientError
 
         sagemaker = self._clients(handle["target"], Stage.RUN)[0]
+        name = handle["job_name"]
         try:
-            job = sagemaker.describe_training_job(TrainingJobName=handle["job_name"])
+            job = sagemaker.describe_training_job(TrainingJobName=name)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            if "not found" in str(error.get("Message", "")).lower() or error.get("Code") in (
-                "ResourceNotFound",
-                "ValidationException",
-            ):
-                message = f"training job {handle['job_name']} is gone: {error.get('Message')}"
+            if _not_found(error):
+                message = f"training job {name} is gone: {error.get('Message')}"
                 return RunStatus(
                     RunState.CRASHED, message, error_stage=Stage.RUN, error_message=message
                 )
-            raise
+            return self._unknown_for_now(name, f"{error.get('Code')}: {error.get('Message')}")
         except BotoCoreError as exc:
-            return RunStatus(RunState.RUNNING, f"cannot describe the job for now: {exc}")
+            return self._unknown_for_now(name, str(exc))
         status = job_status(job)
+        self._last_seen[name] = status
         if status.state.is_terminal():
             self._drain_logs(handle)
         return status
+
+    def _unknown_for_now(self, name: str, reason: str) -> RunStatus:
+        """An error past botocore's retries (throttling, an expired token): the job runs on
+        regardless, so the run keeps its last known state, with the reason as its message."""
+        last = self._last_seen.get(name, RunStatus(RunState.STARTING))
+        return RunStatus(last.state, f"cannot describe the job for now ({reason})")
 
     def poll_seconds(self, handle: Handle) -> float:
         return SageMakerTarget.model_validate(handle["target"]).poll_seconds
@@ -221,7 +234,12 @@ class SageMakerRunner(Runner):
         with self._lock:
             if handle["job_name"] not in self._logs:
                 follower = CloudWatchFollower(
-                    logs, handle["job_name"], Path(handle["log"]), Path(handle["run_dir"]), every
+                    logs,
+                    handle["job_name"],
+                    Path(handle["log"]),
+                    Path(handle["run_dir"]),
+                    every,
+                    instances=handle.get("instances", 1),
                 )
                 self._logs[handle["job_name"]] = follower.start()
 
@@ -264,7 +282,11 @@ def job_status(job: dict) -> RunStatus:
     last = transitions[-1] if transitions else {}
     detail = last.get("StatusMessage") or ""
     message = f"{secondary}: {detail}" if detail else secondary
-    interrupted = secondary == "Interrupted" or last.get("Status") == "Interrupted"
+    # Managed spot: "Interrupted" while InProgress (capacity reclaimed, waiting for more); past
+    # MaxWaitTimeInSeconds the job ends Stopped with SecondaryStatus MaxWaitTimeExceeded.
+    interrupted = secondary in ("Interrupted", "MaxWaitTimeExceeded") or any(
+        t.get("Status") == "Interrupted" for t in transitions
+    )
     if status == "InProgress":
         state = RunState.STARTING if secondary in STARTING_PHASES else RunState.RUNNING
         return RunStatus(state, message)
@@ -294,6 +316,7 @@ def _training_request(spec: dict, name: str, image: str, config_uri: str) -> tup
     env = _environment(spec, args.get("Environment") or {}, config_uri)
     channel = {
         "ChannelName": CONFIG_CHANNEL,
+        "InputMode": "File",  # the config as a file, whatever the job's own input mode
         "DataSource": {
             "S3DataSource": {
                 "S3DataType": "S3Prefix",
@@ -331,7 +354,8 @@ def _environment(spec: dict, own: dict, config_uri: str) -> dict:
     chunks = config_env(
         json.dumps(spec["run_config"], sort_keys=True), request_model.ENV_VALUE_LIMIT
     )
-    config = chunks if len(chunks) <= MAX_CONFIG_CHUNKS else {}
+    pieces = len(chunks) - ("LAUNCHBAY_CONFIG_CHUNKS" in chunks)
+    config = chunks if pieces <= MAX_CONFIG_CHUNKS else {}
     return {
         **own,
         **ours,
@@ -364,15 +388,33 @@ def _put_config(s3, uri: str, run_config: dict) -> None:
 
 
 def _ours(sagemaker, name: str, run_id: str) -> bool:
-    """Whether training job `name` exists and carries this run's tag."""
+    """Whether training job `name` exists and carries this run's tag (other errors raise: a
+    throttled answer is no proof the job isn't there)."""
     from botocore.exceptions import ClientError
 
     try:
         job = sagemaker.describe_training_job(TrainingJobName=name)
-        tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"]).get("Tags") or []
-    except ClientError:
-        return False
+    except ClientError as exc:
+        if _not_found(exc.response.get("Error", {})):
+            return False
+        raise
+    tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"]).get("Tags") or []
     return {"Key": TAG_RUN_ID, "Value": run_id} in tags
+
+
+def _instance_count(args: dict) -> int:
+    resources = args.get("ResourceConfig") or {}
+    groups = resources.get("InstanceGroups") or []
+    return sum(g.get("InstanceCount", 1) for g in groups) or resources.get("InstanceCount", 1)
+
+
+def _not_found(error: dict) -> bool:
+    """SageMaker says "not found" with a ValidationException ("Could not find training job")."""
+    message = str(error.get("Message", "")).lower()
+    return error.get("Code") == "ResourceNotFound" or (
+        error.get("Code") == "ValidationException"
+        and ("not find" in message or "not found" in message)
+    )
 
 
 def _connect(target: dict, stage: Stage):

@@ -27,6 +27,7 @@ from .templating import check_variables_are_enums
 LABEL_RUN_ID = "launchbay-run-id"
 LABEL_QUEUE = "launchbay-queue"
 RETRY_SECONDS = 60.0  # how long UNAVAILABLE is retried before the call gives up
+CALL_TIMEOUT_SECONDS = 30.0  # one call: the generated client sets none, a dead link would hang
 LOGS_HINT = (
     "[launchbay] launchbay does not copy Vertex AI logs into this log; the job's output is in"
     " Cloud Logging: gcloud logging read"
@@ -56,6 +57,7 @@ class VertexRunner(Runner):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[tuple, object] = {}
+        self._last_seen: dict[str, RunStatus] = {}
 
     # -- checks (no SDK) -----------------------------------------------------------------------
 
@@ -66,14 +68,16 @@ class VertexRunner(Runner):
         return vertex_settings.check_vertex_args(resource_args).model_dump(exclude_none=True)
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
-        run = resource_args.get("run") or {}
-        for key in ("service_account", "network"):
+        run = resource_args.get("run")
+        if not isinstance(run, dict):
+            return  # not a mapping: check_resource_args says so
+        for key in ("service_account", "network", "enable_web_access"):
             check_variables_are_enums(run.get(key), variables, f"resource_args.run.{key}")
 
     def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
         vertex_settings.project_and_location(queue_config.get("target") or {})
         queue_run, launch_run = queue_args.get("run") or {}, launch_args.get("run") or {}
-        for key in ("service_account", "network"):
+        for key in ("service_account", "network", "enable_web_access"):
             if key in launch_run and launch_run[key] != queue_run.get(key):
                 raise BadInput(
                     f"resource_args.run.{key}", "can be set only in the queue's own config"
@@ -139,26 +143,36 @@ class VertexRunner(Runner):
         return handle
 
     def _create(self, client, parent: str, body: dict, run_id: str):
-        """CreateCustomJob, retried while the service is UNAVAILABLE; before each retry, a job
-        that the failed call did create (it carries the run's label) is taken instead."""
+        """CreateCustomJob, retried while the service is UNAVAILABLE. An error that leaves it
+        unknown whether the job was made (UNAVAILABLE, INTERNAL, UNKNOWN, a deadline) is
+        followed by a look for a job with the run's label: that one is taken, not made twice."""
         from google.api_core import exceptions
         from google.cloud import aiplatform_v1
 
+        ambiguous = (
+            exceptions.ServiceUnavailable,
+            exceptions.InternalServerError,
+            exceptions.Unknown,
+            exceptions.DeadlineExceeded,
+        )
         deadline = time.monotonic() + RETRY_SECONDS
         delay = 0.2
         while True:
             try:
                 return client.create_custom_job(
-                    parent=parent, custom_job=aiplatform_v1.CustomJob(_proto_values(body))
+                    parent=parent,
+                    custom_job=aiplatform_v1.CustomJob(_proto_values(body)),
+                    timeout=CALL_TIMEOUT_SECONDS,
                 )
-            except exceptions.ServiceUnavailable:
-                if time.monotonic() + delay > deadline:
-                    raise
+            except ambiguous as exc:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 existing = _find_by_label(client, parent, run_id)
                 if existing is not None:
                     return existing
+                retriable = isinstance(exc, exceptions.ServiceUnavailable)
+                if not retriable or time.monotonic() + delay > deadline:
+                    raise
 
     # -- following -----------------------------------------------------------------------------
 
@@ -166,14 +180,20 @@ class VertexRunner(Runner):
         from google.api_core import exceptions
 
         client, _ = self._client(handle["target"], Stage.RUN)
+        name = handle["name"]
         try:
-            job = client.get_custom_job(name=handle["name"], retry=_retry())
+            job = client.get_custom_job(name=name, retry=_retry(), timeout=CALL_TIMEOUT_SECONDS)
         except exceptions.NotFound:
-            message = f"the CustomJob {handle['name']} no longer exists (deleted outside launchbay)"
+            message = f"the CustomJob {name} no longer exists (deleted outside launchbay)"
             return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
-        except exceptions.RetryError as exc:
-            return RunStatus(RunState.RUNNING, f"Vertex AI unreachable for now: {exc}")
-        return job_status(job)
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
+            # Past the retries, or RESOURCE_EXHAUSTED, an expired token: the job runs on
+            # regardless, so the run keeps its last known state, with the reason.
+            last = self._last_seen.get(name, RunStatus(RunState.STARTING))
+            return RunStatus(last.state, f"cannot read the job for now ({exc})")
+        status = job_status(job)
+        self._last_seen[name] = status
+        return status
 
     def poll_seconds(self, handle: Handle) -> float:
         return vertex_settings.VertexTarget.model_validate(handle["target"]).poll_seconds

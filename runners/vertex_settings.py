@@ -18,6 +18,7 @@ from .validation import check_model
 
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+MAX_TIMEOUT_SECONDS = 28 * 86_400
 DURATION = re.compile(r"^\d+(\.\d+)?s$")
 
 
@@ -63,9 +64,11 @@ class Scheduling(_Strict):
     @classmethod
     def _duration(cls, value):
         if isinstance(value, int):
-            return f"{value}s"
+            value = f"{value}s"
         if value is not None and not DURATION.match(value):
             raise ValueError('expected seconds, such as 3600 or "3600s"')
+        if value is not None and float(value[:-1]) > MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"expected at most {MAX_TIMEOUT_SECONDS} seconds (28 days)")
         return value
 
 

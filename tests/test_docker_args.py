@@ -256,3 +256,14 @@ def test_a_queue_variable_choosing_among_listed_mounts_is_accepted(docker_world,
     refused_value = cli("launch", "-j", "img", "-q", "choosy", "-v", "dataset=/", "--dry-run")
     assert refused_value.code == 2
     assert "dataset" in refused_value.err
+
+
+def test_a_launch_cannot_copy_the_agents_environment_into_args_or_config(refused):
+    refused(
+        ["launch", "-j", "img", "-q", "sandboxed", "-a", "--key ${env:AWS_SECRET_ACCESS_KEY}"],
+        "args[1]: ${env:…} would copy the agent's environment into a docker job",
+    )
+    refused(
+        _launch("sandboxed", {"overrides": {"run_config": {"token": "${env:HF_TOKEN}"}}}),
+        "run_config.token: ${env:…} would copy",
+    )

@@ -155,7 +155,7 @@ def test_a_taken_job_name_is_refused_with_resource_in_use(sagemaker):
     assert arn in message
 
 
-def test_spot_interruption_ends_the_job_stopped_after_an_interrupted_transition(fake, sagemaker):
+def test_spot_interruption_shows_interrupted_then_max_wait_time_exceeded(fake, sagemaker):
     create_job(
         sagemaker,
         "lb-spot",
@@ -166,11 +166,14 @@ def test_spot_interruption_ends_the_job_stopped_after_an_interrupted_transition(
     sagemaker.describe_training_job(TrainingJobName="lb-spot")
 
     fake.interrupt("lb-spot")
+    waiting = sagemaker.describe_training_job(TrainingJobName="lb-spot")
     job = sagemaker.describe_training_job(TrainingJobName="lb-spot")
 
+    assert statuses(waiting) == ("InProgress", "Interrupted")
     assert statuses(job) == ("Stopped", "MaxWaitTimeExceeded")
-    last = job["SecondaryStatusTransitions"][-1]
-    assert last["Status"] == "Interrupted" and "EndTime" in last
+    kinds = [t["Status"] for t in job["SecondaryStatusTransitions"]]
+    assert kinds[-2:] == ["Interrupted", "MaxWaitTimeExceeded"]
+    assert "EndTime" in job["SecondaryStatusTransitions"][-1]
     assert "FailureReason" not in job
     with pytest.raises(ValueError):
         fake.interrupt("lb-on-demand")  # only managed spot jobs are interrupted

@@ -221,8 +221,12 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
 @pytest.mark.parametrize(
     ("resource_args", "fragments"),
     [
-        ({"RoleArn": None}, ["resource_args.RoleArn: missing", "IAM role ARN"]),
-        ({"RoleArn": "arn:aws:iam::12:role/x"}, ["resource_args.RoleArn", "IAM role ARN"]),
+        ({"RoleArn": "arn:aws:iam::12:role/x"}, ["resource_args.RoleArn", "queue's own config"]),
+        (
+            {"role_arn": "arn:aws:iam::123456789012:role/Admin", "RoleArn": ROLE},
+            ["resource_args.RoleArn", "given twice"],
+        ),
+        ({"EnableNetworkIsolation": False}, ["resource_args.EnableNetworkIsolation"]),
         (
             {"OutputDataConfig": {"S3OutputPath": "/local/dir"}},
             ["resource_args.OutputDataConfig.S3OutputPath", "s3://BUCKET/PREFIX"],
@@ -248,7 +252,17 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
         ({"training_image": "x"}, ["resource_args.training_image: unknown field", "RoleArn"]),
         ({"Environment": {"BIG": "x" * 600}}, ["resource_args.Environment.BIG", "512"]),
     ],
-    ids=["no-role", "bad-arn", "output", "volume", "stopping", "type", "unknown", "env-cap"],
+    ids=[
+        "role",
+        "two-spellings",
+        "isolation",
+        "output",
+        "volume",
+        "stopping",
+        "type",
+        "unknown",
+        "env-cap",
+    ],
 )
 def test_missing_or_malformed_training_fields_are_named_at_launch_and_dry_run(
     store, db_path, aws, cli, resource_args, fragments
@@ -290,3 +304,14 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, aws, cli):
     }
     assert request["RoleArn"] == "arn:aws:iam::123456789012:role/Training"  # moto's account
     assert request["TrainingJobName"] == "launchbay-train-dryrun00"
+
+
+@pytest.mark.parametrize(
+    ("role", "fragments"),
+    [(None, ["resource_args.RoleArn: missing"]), ("arn:aws:iam::12:role/x", ["IAM role ARN"])],
+    ids=["missing", "malformed"],
+)
+def test_a_queue_without_a_valid_role_is_refused(aws, cli, role, fragments):
+    args = {**TRAINING_ARGS, "RoleArn": role}
+    config = json.dumps({"resource_args": args, "target": {"endpoint_url": aws.endpoint_url}})
+    assert_bad_input(cli("queue", "create", "norole", "-r", "sagemaker", "-c", config), *fragments)

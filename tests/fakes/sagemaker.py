@@ -86,6 +86,7 @@ class _Outcome:
     message: str
     transition: str  # the SecondaryStatusTransitions entry (differs for a spot interruption)
     failure_reason: str | None = None
+    then: "_Outcome | None" = None  # what the describe after that shows
 
 
 @dataclass
@@ -182,9 +183,15 @@ class FakeSageMaker:
         self._set_outcome(job_name, outcome)
 
     def interrupt(self, job_name: str) -> None:
-        """A managed-spot job loses its capacity past MaxWaitTimeInSeconds: the next describe
-        shows Stopped / MaxWaitTimeExceeded, the last transition "Interrupted"."""
-        outcome = _Outcome("Stopped", "MaxWaitTimeExceeded", INTERRUPTED_MESSAGE, "Interrupted")
+        """A managed-spot job loses its capacity and gets none back within MaxWaitTimeInSeconds,
+        as the API documents it: the next describe shows InProgress / Interrupted, the one after
+        Stopped / MaxWaitTimeExceeded (each with its own transition)."""
+        stopped = _Outcome(
+            "Stopped", "MaxWaitTimeExceeded", INTERRUPTED_MESSAGE, "MaxWaitTimeExceeded"
+        )
+        outcome = _Outcome(
+            "InProgress", "Interrupted", INTERRUPTED_MESSAGE, "Interrupted", then=stopped
+        )
         self._set_outcome(job_name, outcome, spot_only=True)
 
     def throttle(self, count: int) -> None:
@@ -260,7 +267,8 @@ class FakeSageMaker:
         if job.training_job_status in ENDED:
             return
         if script.outcome is not None:
-            o, script.outcome = script.outcome, None
+            o = script.outcome
+            script.outcome = o.then
             job.failure_reason = o.failure_reason
             self._enter(job, o.status, o.secondary, o.message, o.transition)
         elif job.training_job_status == "Stopping":
