@@ -4,7 +4,8 @@ The low-level `aiplatform_v1.JobServiceClient` is used (the high-level `aiplatfo
 takes twice as long to import), loaded on first use by the agent's run threads, never at
 launch: the checks and the dry run are plain Python. The job is read every few seconds
 (GetCustomJob, retried while UNAVAILABLE); cancel is CancelCustomJob; the CustomJob carries the
-label `launchbay-run-id`, by which a restarted agent finds it again.
+label `launchbay-run-id`, by which a restarted agent finds it again. The job's output is
+followed from Cloud Logging (vertex_logs) when google-cloud-logging is installed.
 """
 
 import contextlib
@@ -23,15 +24,17 @@ from .imagebuild import image_for_run
 from .logfile import open_append
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .templating import check_variables_are_enums
+from .vertex_logs import CloudLoggingFollower, google_credentials, logging_client_installed
 
 LABEL_RUN_ID = "launchbay-run-id"
 LABEL_QUEUE = "launchbay-queue"
 RETRY_SECONDS = 60.0  # how long UNAVAILABLE is retried before the call gives up
 CALL_TIMEOUT_SECONDS = 30.0  # one call: the generated client sets none, a dead link would hang
+LOG_DRAIN_SECONDS = 15.0  # the longest a job's end waits for its last log lines
 LOGS_HINT = (
-    "[launchbay] launchbay does not copy Vertex AI logs into this log; the job's output is in"
-    " Cloud Logging: gcloud logging read"
-    """ 'resource.type="ml_job" AND resource.labels.job_id="{job_id}"'\n"""
+    """[launchbay] this job's logs are in Cloud Logging (resource.type="ml_job","""
+    """ resource.labels.job_id="{job_id}"); install google-cloud-logging"""
+    """ (pip install 'launchbay[vertex]') for launchbay to follow them here\n"""
 )
 STATES = {
     "JOB_STATE_QUEUED": RunState.STARTING,
@@ -58,6 +61,9 @@ class VertexRunner(Runner):
         self._lock = threading.Lock()
         self._clients: dict[tuple, object] = {}
         self._last_seen: dict[str, RunStatus] = {}
+        self._logs: dict[str, CloudLoggingFollower] = {}
+        # By run id (a job's name is unique too, but not across test servers).
+        self._drained: set[str] = set()  # runs whose last lines were read: not followed again
 
     # -- checks (no SDK) -----------------------------------------------------------------------
 
@@ -128,6 +134,11 @@ class VertexRunner(Runner):
             "parent": parent,
             "name": None,
             "log": str(ctx.log_path),
+            "run_dir": str(ctx.run_dir),
+            "replicas": sum(
+                pool.get("replica_count", 1)
+                for pool in ctx.spec["resource_args"]["spec"]["worker_pool_specs"]
+            ),
         }
         # Written before the job exists: an agent that dies in between finds it by its label.
         write_private(ctx.run_dir / "handle.json", json.dumps(handle))
@@ -139,7 +150,10 @@ class VertexRunner(Runner):
                 Stage.RUN, f"Vertex AI refused CreateCustomJob: {_describe(exc)}"
             ) from None
         handle["name"] = created.name
-        _note_logs(ctx.log_path, created.name)
+        if logging_client_installed():
+            self._follow_logs(handle)
+        else:
+            _note_logs(ctx.log_path, created.name)
         return handle
 
     def _create(self, client, parent: str, body: dict, run_id: str):
@@ -193,10 +207,47 @@ class VertexRunner(Runner):
             return RunStatus(last.state, f"cannot read the job for now ({exc})")
         status = job_status(job)
         self._last_seen[name] = status
+        if status.state.is_terminal():
+            self._drain_logs(handle)
         return status
 
     def poll_seconds(self, handle: Handle) -> float:
         return vertex_settings.VertexTarget.model_validate(handle["target"]).poll_seconds
+
+    def wait(self, handle: Handle, timeout: float) -> RunStatus:
+        self._follow_logs(handle)  # an adopted run's logs too
+        return super().wait(handle, timeout)
+
+    def _follow_logs(self, handle: Handle) -> None:
+        """Start following the job's Cloud Logging entries, once per job, if the client is
+        installed (when it is not, submit wrote where the logs are instead)."""
+        if not logging_client_installed():
+            return
+        target = handle["target"]
+        settings = vertex_settings.VertexTarget.model_validate(target)
+        with self._lock:
+            if handle["run_id"] in self._logs or handle["run_id"] in self._drained:
+                return
+            self._logs[handle["run_id"]] = CloudLoggingFollower(
+                project=vertex_settings.project_and_location(target)[0],
+                job_id=handle["name"].rsplit("/", 1)[-1],
+                credentials=settings.credentials,
+                endpoint=settings.logging_endpoint,
+                log_path=Path(handle["log"]),
+                run_dir=Path(handle.get("run_dir") or Path(handle["log"]).parent),
+                every=settings.poll_seconds,
+                replicas=handle.get("replicas", 1),
+            ).start()
+
+    def _drain_logs(self, handle: Handle) -> None:
+        """Read the entries once more after the job's end, so its last lines are in the log."""
+        self._follow_logs(handle)
+        with self._lock:
+            follower = self._logs.pop(handle["run_id"], None)
+            self._drained.add(handle["run_id"])
+        if follower is not None:
+            follower.job_ended.set()
+            follower.done.wait(LOG_DRAIN_SECONDS)
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         from google.api_core import exceptions
@@ -304,13 +355,11 @@ def _retry():
 
 
 def _connect(endpoint: str, credentials: str, stage: Stage):
-    import google.auth
     from google.auth import exceptions as auth_exceptions
-    from google.auth.credentials import AnonymousCredentials
     from google.cloud import aiplatform_v1
 
     try:
-        creds = AnonymousCredentials() if credentials == "anonymous" else google.auth.default()[0]
+        creds = google_credentials(credentials)
     except auth_exceptions.DefaultCredentialsError as exc:
         raise RunnerError(
             stage,
@@ -323,7 +372,7 @@ def _connect(endpoint: str, credentials: str, stage: Stage):
 
 
 def _note_logs(log_path: Path, job_name: str) -> None:
-    """Say plainly where the job's output is: launchbay doesn't copy Cloud Logging entries."""
+    """Say plainly where the job's output is when launchbay cannot follow it."""
     fd = open_append(log_path)
     try:
         os.write(fd, LOGS_HINT.format(job_id=job_name.rsplit("/", 1)[-1]).encode())

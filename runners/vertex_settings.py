@@ -124,6 +124,9 @@ class VertexTarget(_Strict):
     """Region, e.g. us-central1 (default: $GOOGLE_CLOUD_REGION)."""
     api_endpoint: str | None = None
     """Default LOCATION-aiplatform.googleapis.com; a private endpoint or a test server."""
+    logging_endpoint: str | None = None
+    """Cloud Logging's endpoint, from which the job's logs are followed (default: the
+    client's own, logging.googleapis.com); a private endpoint or a test server."""
     credentials: Literal["default", "anonymous"] = "default"
     """`default`: Application Default Credentials; `anonymous`: none (test servers only)."""
     poll_seconds: float = Field(default=15.0, gt=0, le=600)

@@ -1,11 +1,14 @@
 """The vertex resource: the real aiplatform_v1 JobServiceClient over gRPC and TLS against a fake
 JobService (tests/fakes/vertex.py) that moves jobs through their states, fails and cancels them,
-forgets them and answers UNAVAILABLE when told."""
+forgets them and answers UNAVAILABLE when told; the job's logs come from the same fake's Cloud
+Logging ListLogEntries through the real LoggingServiceV2Client."""
 
+import importlib.util
 import json
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from fakes.vertex import FakeVertex
@@ -51,6 +54,7 @@ def vertex_queue(store, vertex, name="vx", target=None, resource_args=None):
             "project": "launchbay-test",
             "location": "us-central1",
             "api_endpoint": vertex.api_endpoint,
+            "logging_endpoint": vertex.api_endpoint,
             "credentials": "anonymous",
             "poll_seconds": 0.1,
         },
@@ -88,7 +92,6 @@ def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
     assert job.job_spec.base_output_directory.output_uri_prefix == (
         f"gs://lb-staging/launchbay/{run.id}"
     )
-    assert "gcloud logging read" in store.run_log_path(run.id).read_text()
 
 
 def test_a_failed_custom_job_fails_the_run_with_its_error_message(store, db_path, vertex):
@@ -179,6 +182,125 @@ def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex):
     assert len(vertex.jobs()) == 1
 
 
+def job_id(run) -> str:
+    return run.handle["name"].rsplit("/", 1)[-1]
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db_path, vertex):
+    vertex.gets_to_finish = 30
+    vertex_queue(store, vertex)
+    training_job(store)
+    item = launch(store, "train", "vx")
+    vertex.unavailable(2, method="ListLogEntries")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        vertex.add_log_lines(job_id(run), ["epoch 1", "epoch 2"])
+        vertex.add_log_lines_at_end(job_id(run), ["saved model", "done"])
+        log = store.run_log_path(run.id)
+        wait_for(lambda: "epoch 2" in log.read_text())
+        vertex.add_log_lines(job_id(run), ["epoch 3"])
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    lines = log.read_text().splitlines()
+    ours = [line for line in lines if not line.startswith("[launchbay]")]
+    assert ours[-5:] == ["epoch 1", "epoch 2", "epoch 3", "saved model", "done"], lines
+    assert len(ours) == len(set(ours))
+
+
+def test_a_job_with_several_replicas_prefixes_each_line_with_its_task(store, db_path, vertex):
+    pools = [{"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 2}]
+    vertex_queue(
+        store,
+        vertex,
+        resource_args={**VERTEX_ARGS, "spec": {**VERTEX_ARGS["spec"], "worker_pool_specs": pools}},
+    )
+    training_job(store)
+    item = launch(store, "train", "vx")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        vertex.add_log_lines(job_id(run), ["chief up"])
+        vertex.add_log_lines_at_end(job_id(run), ["worker up"], task="workerpool0-1")
+        run = run_of(store, item)
+    text = store.run_log_path(run.id).read_text()
+    assert "[workerpool0-0] chief up\n[workerpool0-1] worker up\n" in text
+
+
+def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, vertex):
+    vertex.gets_to_finish = 100
+    vertex_queue(store, vertex)
+    training_job(store)
+    item = launch(store, "train", "vx")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "vx"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        run = run_of(store, item, {RunState.RUNNING})
+        before = [f"before {n}" for n in range(5)]
+        vertex.add_log_lines(job_id(run), before)
+        cursor = store.run_dir(run.id) / "cloud_logging_cursor.json"
+        # Killed once the cursor holds every line written: no line is both written and unsaved.
+        wait_for(lambda: cursor.exists() and len(json.loads(cursor.read_text())["seen"]) == 5)
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=30)
+    vertex.gets_to_finish = 1
+    vertex.add_log_lines(job_id(run), ["while no agent ran"])
+    vertex.add_log_lines_at_end(job_id(run), ["the end"])
+    second = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "vx"]
+        + ["--until-empty"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    run = store.runs.get(run.id)
+    assert run.state is RunState.FINISHED, second.stdout + second.stderr
+    lines = store.run_log_path(run.id).read_text().splitlines()
+    ours = [line for line in lines if not line.startswith("[launchbay]")]
+    assert ours[-7:] == [*before, "while no agent ran", "the end"], lines
+    assert len(ours) == len(set(ours)), lines
+
+
+def test_without_the_logging_client_the_log_says_where_the_logs_are(
+    store, db_path, vertex, monkeypatch
+):
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name.startswith("google.cloud.logging"):
+            return None
+        return real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    vertex_queue(store, vertex)
+    training_job(store)
+    item = launch(store, "train", "vx")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        vertex.add_log_lines(job_id(run), ["epoch 1"])
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    text = store.run_log_path(run.id).read_text()
+    assert (
+        f'[launchbay] this job\'s logs are in Cloud Logging (resource.type="ml_job",'
+        f' resource.labels.job_id="{job_id(run)}"); install google-cloud-logging'
+        " (pip install 'launchbay[vertex]') for launchbay to follow them here\n"
+    ) in text
+    assert "epoch 1" not in text
+    assert not any(c[0] == "ListLogEntries" for c in vertex.calls)
+
+
 @pytest.mark.parametrize(
     ("resource_args", "fragments"),
     [
@@ -250,7 +372,8 @@ def test_a_vertex_launch_and_dry_run_never_import_the_sdk(store, db_path, vertex
         "for extra in (['--dry-run'], []):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         f"        main(['--db', {str(db_path)!r}, 'launch', '-j', 'train', '-q', 'vx', *extra])\n"
-        "loaded = [m for m in sys.modules if m.startswith(('google.cloud.aiplatform', 'grpc'))]\n"
+        "sdks = ('google.cloud.aiplatform', 'google.cloud.logging', 'grpc')\n"
+        "loaded = [m for m in sys.modules if m.startswith(sdks)]\n"
         "print(loaded)\n"
     )
     result = subprocess.run(

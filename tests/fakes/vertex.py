@@ -31,6 +31,10 @@ Behaviour, the real service's where it was cheap:
   as Vertex documents). ListCustomJobs and jobs() only look.
 - CancelCustomJob: an active job becomes CANCELLING; an ended one is FAILED_PRECONDITION.
 - Unknown job names are NOT_FOUND. DeleteCustomJob and everything else are UNIMPLEMENTED.
+- Cloud Logging's LoggingServiceV2 is served on the same port (point the target's
+  logging_endpoint at api_endpoint): ListLogEntries returns the entries of add_log_lines()
+  whose job_id and `timestamp>=` match the filter, oldest first, page by page. Lines given to
+  add_log_lines_at_end() appear when the job ends (just before its final state is readable).
 """
 
 import atexit
@@ -42,6 +46,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -53,10 +58,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from google.cloud.aiplatform_v1 import types
-from google.protobuf import empty_pb2
+from google.cloud.logging_v2 import types as logging_types
+from google.protobuf import empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
 SERVICE = "google.cloud.aiplatform.v1.JobService"
+LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
+LogEntry = logging_types.LogEntry
+# The terms of a log filter that launchbay sends (joined with " AND ", others ignored).
+LOG_JOB = re.compile(r'resource\.labels\.job_id="([^"]*)"')
+LOG_SINCE = re.compile(r'timestamp>="([^"]*)"')
 ListResponse = types.ListCustomJobsResponse
 State = types.JobState
 ACTIVE = frozenset({State.JOB_STATE_QUEUED, State.JOB_STATE_PENDING, State.JOB_STATE_RUNNING})
@@ -105,6 +116,9 @@ class FakeVertex:
         self._records: dict[str, _Record] = {}
         self._faults: list[str | None] = []  # one per upcoming UNAVAILABLE; None: any method
         self._numbers = itertools.count(1)
+        self._log_entries: list[tuple[str, int, LogEntry]] = []  # (job id, ns, entry)
+        self._end_lines: dict[str, list[tuple[list[str], str]]] = {}
+        self._last_log_ns = 0
         self._server: grpc.Server | None = None
 
     def start(self) -> str:
@@ -119,8 +133,16 @@ class FakeVertex:
         handler = grpc.method_handlers_generic_handler(
             SERVICE, {method: self._rpc(method, *spec) for method, spec in methods.items()}
         )
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        self._server.add_generic_rpc_handlers((handler,))
+        list_entries = (
+            logging_types.ListLogEntriesRequest,
+            logging_types.ListLogEntriesResponse,
+            self._list_log_entries,
+        )
+        logging_handler = grpc.method_handlers_generic_handler(
+            LOGGING_SERVICE, {"ListLogEntries": self._rpc("ListLogEntries", *list_entries)}
+        )
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self._server.add_generic_rpc_handlers((handler, logging_handler))
         port = self._server.add_secure_port(
             "127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)])
         )
@@ -154,6 +176,19 @@ class FakeVertex:
         with self._lock:
             del self._records[job_name]
 
+    def add_log_lines(self, job_id: str, lines: list[str], task: str = "workerpool0-0") -> None:
+        """Log entries of the CustomJob numbered `job_id` (the last part of its name), as the
+        job's container writes them: text, timestamps increasing, insert_ids unique."""
+        with self._lock:
+            self._add_log_lines(job_id, lines, task)
+
+    def add_log_lines_at_end(
+        self, job_id: str, lines: list[str], task: str = "workerpool0-0"
+    ) -> None:
+        """Log entries that appear at the moment the job ends (its last words)."""
+        with self._lock:
+            self._end_lines.setdefault(job_id, []).append((list(lines), task))
+
     def jobs(self) -> list[types.CustomJob]:
         """Copies of the stored jobs, oldest first (looking does not advance them)."""
         with self._lock:
@@ -164,10 +199,11 @@ class FakeVertex:
     def _rpc(self, method: str, request_type, response_type, behaviour: Callable):
         """A unary handler: records the call, injects faults, runs `behaviour` under the lock
         and turns _Refused into an error status."""
-        target = "parent" if "parent" in request_type.meta.fields else "name"
+        fields = request_type.meta.fields
+        target = next(f for f in ("parent", "name", "resource_names") if f in fields)
 
         def handle(request, context: grpc.ServicerContext):
-            if self._called(method, getattr(request, target)):
+            if self._called(method, str(getattr(request, target))):
                 context.abort(grpc.StatusCode.UNAVAILABLE, "the service is unavailable")
             try:
                 with self._lock:
@@ -235,6 +271,48 @@ class FakeVertex:
         next_token = str(end) if end < len(found) else ""
         return ListResponse(custom_jobs=found[start:end], next_page_token=next_token)
 
+    def _list_log_entries(
+        self, request: logging_types.ListLogEntriesRequest
+    ) -> logging_types.ListLogEntriesResponse:
+        job = LOG_JOB.search(request.filter)
+        since = LOG_SINCE.search(request.filter)
+        if job is None or request.order_by != "timestamp asc":
+            raise _Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                'the fake knows filters on resource.labels.job_id="N", ordered "timestamp asc"',
+            )
+        start_ns = 0
+        if since is not None:
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromJsonString(since.group(1))
+            start_ns = stamp.ToNanoseconds()
+        found = [
+            LogEntry(entry)
+            for job_id, at, entry in sorted(self._log_entries, key=lambda e: e[1])
+            if job_id == job.group(1) and at >= start_ns
+        ]
+        start = int(request.page_token or 0)
+        end = start + request.page_size if request.page_size > 0 else len(found)
+        return logging_types.ListLogEntriesResponse(
+            entries=found[start:end], next_page_token=str(end) if end < len(found) else ""
+        )
+
+    def _add_log_lines(self, job_id: str, lines: list[str], task: str) -> None:
+        for line in lines:
+            at = self._last_log_ns = max(_now_ns(), self._last_log_ns + 1000)
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromNanoseconds(at)
+            entry = LogEntry(
+                log_name="projects/launchbay-test/logs/workerpool0-0",
+                text_payload=line,
+                insert_id=f"{at:x}",
+                labels={"task_name": task},
+            )
+            LogEntry.pb(entry).timestamp.CopyFrom(stamp)
+            LogEntry.pb(entry).resource.type = "ml_job"
+            LogEntry.pb(entry).resource.labels["job_id"] = job_id
+            self._log_entries.append((job_id, at, entry))
+
     def _find(self, name: str) -> _Record:
         if name not in self._records:
             raise _Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
@@ -261,8 +339,13 @@ class FakeVertex:
             else:
                 self._move(job, State.JOB_STATE_RUNNING)
 
-    @staticmethod
-    def _move(job: types.CustomJob, state: State, error: status_pb2.Status | None = None) -> None:
+    def _move(
+        self, job: types.CustomJob, state: State, error: status_pb2.Status | None = None
+    ) -> None:
+        if state in ENDED:
+            job_id = job.name.rsplit("/", 1)[-1]
+            for lines, task in self._end_lines.pop(job_id, []):
+                self._add_log_lines(job_id, lines, task)
         now = _now()
         job.state = state
         job.update_time = now
@@ -332,6 +415,10 @@ def _parse_filter(text: str) -> list[Callable[[types.CustomJob], bool]]:
         else:
             raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported filter term {term!r}.")
     return tests
+
+
+def _now_ns() -> int:
+    return time.time_ns()
 
 
 def _now() -> datetime.datetime:
