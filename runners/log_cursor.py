@@ -15,6 +15,7 @@ from .logfile import open_append
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 STAMP_WIDTH = 30  # 2026-11-26T08:00:00.123456789Z
+UNRECORDED_LIMIT = 1 << 20  # more than a line's worth after the cursor: not ours to judge
 
 
 def normalize(stamp: str) -> str | None:
@@ -35,9 +36,17 @@ class LogCopier:
     """Appends timestamped lines to a run's log, skipping those copied before."""
 
     def __init__(self, log_path: Path, cursor_path: Path):
-        self.cursor = _read(cursor_path)
+        self.cursor, recorded_size = _read(cursor_path)
         self._log_fd = open_append(log_path)
         self._cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        # Bytes the log gained after the cursor was last written: the line an agent killed
+        # between its two writes copied without recording it (see write()).
+        self._unrecorded = b""
+        size = os.fstat(self._log_fd).st_size
+        if self.cursor and recorded_size is not None and size > recorded_size:
+            with open(log_path, "rb") as log:
+                log.seek(recorded_size)
+                self._unrecorded = log.read(min(size - recorded_size, UNRECORDED_LIMIT))
 
     def since_seconds(self) -> float | None:
         """Where to ask the API to start (a microsecond early: the skip removes the overlap)."""
@@ -52,10 +61,18 @@ class LogCopier:
             return
         if self.cursor and stamp <= self.cursor:
             return  # copied before the agent restarted
+        unrecorded, self._unrecorded = self._unrecorded, b""
+        if unrecorded and unrecorded.endswith(text):
+            self._record(stamp)  # the first line after the cursor is already in the log
+            return
         os.write(self._log_fd, text)
-        # Overwritten in place, right after the line: an agent killed between the two
-        # syscalls repeats one line at most.
-        os.pwrite(self._cursor_fd, stamp.encode(), 0)
+        self._record(stamp)
+
+    def _record(self, stamp: str) -> None:
+        """The cursor, overwritten in place right after each line: the stamp and the log's
+        size then, so a line written but not recorded is recognised on the next start."""
+        size = os.fstat(self._log_fd).st_size
+        os.pwrite(self._cursor_fd, f"{stamp} {size:020d}".encode(), 0)
         self.cursor = stamp
 
     def close(self) -> None:
@@ -63,8 +80,12 @@ class LogCopier:
         os.close(self._cursor_fd)
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path) -> tuple[str | None, int | None]:
+    """(stamp, log size when it was written) from the cursor file; (None, None) if none."""
     try:
-        return normalize(path.read_text().strip())
+        words = path.read_text().split()
     except FileNotFoundError:
-        return None
+        return None, None
+    stamp = normalize(words[0]) if words else None
+    size = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+    return stamp, size
