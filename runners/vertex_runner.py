@@ -203,10 +203,10 @@ class VertexRunner(Runner):
         except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
             # Past the retries, or RESOURCE_EXHAUSTED, an expired token: the job runs on
             # regardless, so the run keeps its last known state, with the reason.
-            last = self._last_seen.get(name, RunStatus(RunState.STARTING))
+            last = self._last_seen.get(handle["run_id"], RunStatus(RunState.STARTING))
             return RunStatus(last.state, f"cannot read the job for now ({exc})")
         status = job_status(job)
-        self._last_seen[name] = status
+        self._last_seen[handle["run_id"]] = status  # names repeat across endpoints
         if status.state.is_terminal():
             self._drain_logs(handle)
         return status
