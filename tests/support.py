@@ -80,6 +80,23 @@ def run_agent(db_path: Path, **kwargs):
     return agent
 
 
+def agent_process(db_path: Path, queue: str, *args: str) -> subprocess.Popen:
+    """A headless agent as its own process (SIGKILL it to play a crash)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", queue, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def run_agent_until_empty(db_path: Path, queue: str, timeout: float = 120) -> str:
+    """A headless agent run until its queue has nothing left; returns what it printed."""
+    output, _ = agent_process(db_path, queue, "--until-empty").communicate(timeout=timeout)
+    return output
+
+
 def clean_env() -> dict:
     env = dict(os.environ)
     env.pop("LAUNCHBAY_DB", None)

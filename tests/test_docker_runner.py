@@ -6,7 +6,6 @@ test command); nothing here is pulled from the internet.
 
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 
@@ -21,7 +20,7 @@ from docker_support import (
     registry_tags,
 )
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import REPO, git, launch, write_code_job
+from support import agent_process, git, launch, write_code_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -267,7 +266,7 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
         "echo before; while [ ! -e /go ]; do sleep 0.1; done; echo after",
     )
     item = launch(store, "long", "dock")
-    agent = _agent_process(db_path)
+    agent = agent_process(db_path, "dock")
     try:
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
@@ -275,7 +274,7 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
     first_agent = run.agent_id
-    second = _agent_process(db_path, "--until-empty")
+    second = agent_process(db_path, "dock", "--until-empty")
     # The new agent adopts the container while it still runs, then sees it print and end.
     wait_for(lambda: store.runs.get(run.id).agent_id != first_agent, 60, "the run to be re-adopted")
     assert store.runs.get(run.id).state is RunState.RUNNING
@@ -292,7 +291,7 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
     docker_queue(store)
     image_job(store, "doomed", "echo up; sleep 300")
     item = launch(store, "doomed", "dock")
-    agent = _agent_process(db_path)
+    agent = agent_process(db_path, "dock")
     try:
         run = run_of(store, item, {RunState.RUNNING})
     finally:
@@ -300,7 +299,7 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
         agent.wait(timeout=30)
     (container,) = containers_of(engine, run.id)
     engine.api.remove_container(container["Id"], force=True)
-    second = _agent_process(db_path, "--until-empty")
+    second = agent_process(db_path, "dock", "--until-empty")
     out, _ = second.communicate(timeout=120)
     run = store.runs.get(run.id)
     assert run.state is RunState.CRASHED, out
@@ -311,16 +310,6 @@ def _fresh_content(folder) -> None:
     """Make the code unlike any built before, so the test sees a build and not the engine's
     cache from an earlier test session (the image tag is a hash of the content)."""
     (folder / "nonce.txt").write_text(str(time.time_ns()))
-
-
-def _agent_process(db_path, *args) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "dock", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def _write_wheel(folder, name: str, module_source: str) -> None:

@@ -3,15 +3,13 @@ as a container on the test Docker engine (tests/fakes). Covers success, failure,
 image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, and re-adoption."""
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from docker_support import REGISTRY, image_job
 from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import REPO, launch, write_code_job
+from support import agent_process, launch, write_code_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -214,14 +212,14 @@ def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(store, db
     kube_queue(store, kubeconfig)
     image_job(store, "long", "echo before; sleep 4; echo after")
     item = launch(store, "long", "k8s")
-    agent = _agent_process(db_path)
+    agent = agent_process(db_path, "k8s")
     try:
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
-    second = _agent_process(db_path, "--until-empty")
+    second = agent_process(db_path, "k8s", "--until-empty")
     out, _ = second.communicate(timeout=120)
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, out
@@ -234,16 +232,6 @@ def _evict_pods_of(cluster, run_id: str) -> None:
     assert pods, f"no pod for run {run_id}"
     for pod in pods:
         cluster.evict(NAMESPACE, pod["metadata"]["name"])
-
-
-def _agent_process(db_path, *args) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "k8s", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def test_the_log_carries_on_across_a_pod_restart(store, db_path, kubeconfig, cluster):

@@ -3,13 +3,11 @@ fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
 
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import REPO, launch
+from support import agent_process, launch, run_agent_until_empty
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -181,12 +179,7 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)
     item = launch(store, "train", "sm")
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "sm"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    agent = agent_process(db_path, "sm")
     try:
         run = run_of(store, item, {RunState.RUNNING})
     finally:
@@ -194,26 +187,10 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
         agent.wait(timeout=30)
     name = training_job_name("train", run.id)
     aws.put_log_lines(name, ["written while no agent watched"])
-    second = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "--db",
-            str(db_path),
-            "agent",
-            "-q",
-            "sm",
-            "--until-empty",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    output = run_agent_until_empty(db_path, "sm")
     run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, second.stderr + second.stdout
-    assert "re-adopted" in second.stderr + second.stdout
+    assert run.state is RunState.FINISHED, output
+    assert "re-adopted" in output
     assert log_of(store, run.id).count("written while no agent watched") == 1
     assert [a for a, n in aws.requests if a == "CreateTrainingJob"] == ["CreateTrainingJob"]
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
-from support import REPO, launch
+from support import REPO, agent_process, launch, run_agent_until_empty
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -147,35 +147,14 @@ def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "vx"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    agent = agent_process(db_path, "vx")
     try:
         run = run_of(store, item, {RunState.RUNNING})
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
-    second = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "--db",
-            str(db_path),
-            "agent",
-            "-q",
-            "vx",
-            "--until-empty",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = second.stdout + second.stderr
+    output = run_agent_until_empty(db_path, "vx")
+    output = output
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
     assert "re-adopted" in output
@@ -237,12 +216,7 @@ def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, v
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "vx"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    agent = agent_process(db_path, "vx")
     try:
         run = run_of(store, item, {RunState.RUNNING})
         before = [f"before {n}" for n in range(5)]
@@ -256,16 +230,9 @@ def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, v
     vertex.gets_to_finish = 1
     vertex.add_log_lines(job_id(run), ["while no agent ran"])
     vertex.add_log_lines_at_end(job_id(run), ["the end"])
-    second = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "vx"]
-        + ["--until-empty"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    output = run_agent_until_empty(db_path, "vx")
     run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, second.stdout + second.stderr
+    assert run.state is RunState.FINISHED, output
     lines = store.run_log_path(run.id).read_text().splitlines()
     ours = [line for line in lines if not line.startswith("[launchbay]")]
     assert ours[-7:] == [*before, "while no agent ran", "the end"], lines
