@@ -3,7 +3,9 @@
 (Not in conftest.py: tests/tui has a conftest of its own, and `import conftest` would be
 ambiguous.)"""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -89,6 +91,17 @@ def agent_process(db_path: Path, queue: str, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def agent_killed_after(db_path: Path, queue: str):
+    """An agent process that is SIGKILLed (a crash) when the block ends, however it ends."""
+    agent = agent_process(db_path, queue)
+    try:
+        yield agent
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=30)
 
 
 def run_agent_until_empty(db_path: Path, queue: str, timeout: float = 120) -> str:

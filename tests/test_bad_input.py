@@ -136,17 +136,22 @@ def assert_bad_input(result, *fragments: str) -> str:
     return line
 
 
-@pytest.fixture
-def refused(world, cli):
-    """Run the CLI, check it refused with one line naming `fragments`, and changed nothing."""
+def refusal_checker(cli, db: Path):
+    """A function that runs the CLI, checks it refused with one line naming `fragments`, and
+    that the store (rows and files) is unchanged."""
 
     def run(args, *fragments: str) -> str:
-        before = snapshot(world.db)
+        before = snapshot(db)
         line = assert_bad_input(cli(*args), *fragments)
-        assert snapshot(world.db) == before
+        assert snapshot(db) == before
         return line
 
     return run
+
+
+@pytest.fixture
+def refused(world, cli):
+    return refusal_checker(cli, world.db)
 
 
 # --- jobs, versions, aliases, queues that don't exist -----------------------------------------

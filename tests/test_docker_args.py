@@ -8,7 +8,7 @@ import pytest
 from docker_support import BUSYBOX, REGISTRY, docker_queue, image_job
 from helpers import AgentThread, wait_for
 from support import launch
-from test_bad_input import assert_bad_input, snapshot
+from test_bad_input import refusal_checker
 
 from store import RunState, Store
 
@@ -47,13 +47,7 @@ def docker_world(db_path, tmp_path):
 
 @pytest.fixture
 def refused(docker_world, db_path, cli):
-    def run(args, *fragments: str) -> str:
-        before = snapshot(db_path)
-        line = assert_bad_input(cli(*args), *fragments)
-        assert snapshot(db_path) == before
-        return line
-
-    return run
+    return refusal_checker(cli, db_path)
 
 
 def _launch(queue: str, spec: dict, job: str = "img") -> list[str]:

@@ -4,7 +4,6 @@ The engine, the base images and the registry come from scripts/services/docker.s
 test command); nothing here is pulled from the internet.
 """
 
-import signal
 import subprocess
 import time
 import zipfile
@@ -20,7 +19,7 @@ from docker_support import (
     registry_tags,
 )
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_process, git, launch, write_code_job
+from support import agent_killed_after, agent_process, git, launch, write_code_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -266,13 +265,9 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
         "echo before; while [ ! -e /go ]; do sleep 0.1; done; echo after",
     )
     item = launch(store, "long", "dock")
-    agent = agent_process(db_path, "dock")
-    try:
+    with agent_killed_after(db_path, "dock"):
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
-    finally:
-        agent.send_signal(signal.SIGKILL)
-        agent.wait(timeout=30)
     first_agent = run.agent_id
     second = agent_process(db_path, "dock", "--until-empty")
     # The new agent adopts the container while it still runs, then sees it print and end.
@@ -291,12 +286,8 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
     docker_queue(store)
     image_job(store, "doomed", "echo up; sleep 300")
     item = launch(store, "doomed", "dock")
-    agent = agent_process(db_path, "dock")
-    try:
+    with agent_killed_after(db_path, "dock"):
         run = run_of(store, item, {RunState.RUNNING})
-    finally:
-        agent.send_signal(signal.SIGKILL)
-        agent.wait(timeout=30)
     (container,) = containers_of(engine, run.id)
     engine.api.remove_container(container["Id"], force=True)
     second = agent_process(db_path, "dock", "--until-empty")

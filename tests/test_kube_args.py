@@ -5,7 +5,7 @@ only the queue's own config can grant. Each refusal: one line, exit code 2, stor
 import json
 
 import pytest
-from test_bad_input import assert_bad_input, snapshot
+from test_bad_input import refusal_checker
 
 from store import Store
 
@@ -44,13 +44,7 @@ def kube_world(db_path, tmp_path):
 
 @pytest.fixture
 def refused(kube_world, db_path, cli):
-    def run(args, *fragments: str) -> str:
-        before = snapshot(db_path)
-        line = assert_bad_input(cli(*args), *fragments)
-        assert snapshot(db_path) == before
-        return line
-
-    return run
+    return refusal_checker(cli, db_path)
 
 
 def _launch(queue: str, resource_args: dict, job: str = "img") -> list[str]:

@@ -2,14 +2,13 @@
 as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
 image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, and re-adoption."""
 
-import signal
 import time
 
 import pytest
 from docker_support import REGISTRY, image_job
 from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_process, launch, write_code_job
+from support import agent_killed_after, agent_process, launch, write_code_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -212,13 +211,9 @@ def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(store, db
     kube_queue(store, kubeconfig)
     image_job(store, "long", "echo before; sleep 4; echo after")
     item = launch(store, "long", "k8s")
-    agent = agent_process(db_path, "k8s")
-    try:
+    with agent_killed_after(db_path, "k8s"):
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
-    finally:
-        agent.send_signal(signal.SIGKILL)
-        agent.wait(timeout=30)
     second = agent_process(db_path, "k8s", "--until-empty")
     out, _ = second.communicate(timeout=120)
     run = store.runs.get(run.id)

@@ -2,12 +2,11 @@
 fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
 
 import json
-import signal
 
 import pytest
 from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_process, launch, run_agent_until_empty
+from support import agent_killed_after, launch, run_agent_until_empty
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -179,12 +178,8 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)
     item = launch(store, "train", "sm")
-    agent = agent_process(db_path, "sm")
-    try:
+    with agent_killed_after(db_path, "sm"):
         run = run_of(store, item, {RunState.RUNNING})
-    finally:
-        agent.send_signal(signal.SIGKILL)
-        agent.wait(timeout=30)
     name = training_job_name("train", run.id)
     aws.put_log_lines(name, ["written while no agent watched"])
     output = run_agent_until_empty(db_path, "sm")

@@ -5,7 +5,6 @@ Logging ListLogEntries through the real LoggingServiceV2Client."""
 
 import importlib.util
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import time
 import pytest
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
-from support import REPO, agent_process, launch, run_agent_until_empty
+from support import REPO, agent_killed_after, launch, run_agent_until_empty
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -147,12 +146,8 @@ def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
-    agent = agent_process(db_path, "vx")
-    try:
+    with agent_killed_after(db_path, "vx"):
         run = run_of(store, item, {RunState.RUNNING})
-    finally:
-        agent.send_signal(signal.SIGKILL)
-        agent.wait(timeout=30)
     output = run_agent_until_empty(db_path, "vx")
     output = output
     run = store.runs.get(run.id)
@@ -216,17 +211,13 @@ def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, v
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
-    agent = agent_process(db_path, "vx")
-    try:
+    with agent_killed_after(db_path, "vx"):
         run = run_of(store, item, {RunState.RUNNING})
         before = [f"before {n}" for n in range(5)]
         vertex.add_log_lines(job_id(run), before)
         cursor = store.run_dir(run.id) / "cloud_logging_cursor.json"
         # Killed once the cursor holds every line written: no line is both written and unsaved.
         wait_for(lambda: cursor.exists() and len(json.loads(cursor.read_text())["seen"]) == 5)
-    finally:
-        agent.send_signal(signal.SIGKILL)
-        agent.wait(timeout=30)
     vertex.gets_to_finish = 1
     vertex.add_log_lines(job_id(run), ["while no agent ran"])
     vertex.add_log_lines_at_end(job_id(run), ["the end"])
