@@ -9,6 +9,7 @@ result — or, for a relaunch, its diff against the previous run's spec.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import json
@@ -60,6 +61,15 @@ class LaunchScreen(Screen):
         # editor): kept and sent as they are.
         self._extra_config: dict = {}
         self._loaded_for: tuple[str, str] | None = None
+        # The (job, queue) the fields were last asked for. Loads finish out of order, and two
+        # rebuilds interleave at their awaits, so a stale load is dropped and rebuilds are
+        # taken one at a time.
+        self._fields_wanted: tuple[str, str] | None = None
+        self._rebuilding = asyncio.Lock()
+        # Preview threads can finish out of order (an exclusive worker's thread is not
+        # stopped, only marked cancelled): each result carries the number of the form state
+        # it was made for, and only the newest one is shown.
+        self._form_version = 0
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -158,9 +168,11 @@ class LaunchScreen(Screen):
 
     def load_fields(self) -> None:
         """Read the job's schema and the queue's variables; rebuild the fields if they changed."""
-        self._load_fields(
-            self.query_one("#launch-job", Input).value, self.query_one("#launch-queue", Input).value
+        self._fields_wanted = (
+            self.query_one("#launch-job", Input).value,
+            self.query_one("#launch-queue", Input).value,
         )
+        self._load_fields(*self._fields_wanted)
 
     @work(thread=True, exclusive=True, group="fields", exit_on_error=False)
     def _load_fields(self, job_ref: str, queue_name: str) -> None:
@@ -173,36 +185,42 @@ class LaunchScreen(Screen):
         self.app.call_from_thread(self._build_fields, (job_ref, queue_name), schema, variables)
 
     async def _build_fields(self, key, schema: dict | None, variables: dict | None) -> None:
-        if key != self._loaded_for:
-            self._loaded_for = key
-            config_box = self.query_one("#launch-config-fields", Vertical)
-            var_box = self.query_one("#launch-var-fields", Vertical)
-            await config_box.remove_children()
-            await var_box.remove_children()
-            prefill_config = self._prefill.get("run_config") or {}
-            prefill_vars = self._prefill.get("template_variables") or {}
-            properties = (schema or {}).get("properties") or {}
-            if properties:
-                await config_box.mount_all(
-                    SchemaField("run_config", name, prop, prefill_config.get(name, UNSET))
-                    for name, prop in properties.items()
-                )
-            else:
-                await config_box.mount(
-                    Static(
-                        "(the job declares no input schema; use ctrl+e to set run_config as YAML)",
-                        classes="hint",
-                    )
-                )
-            if variables:
-                await var_box.mount_all(
-                    SchemaField("var", name, prop, prefill_vars.get(name, UNSET))
-                    for name, prop in variables.items()
-                )
-            else:
-                await var_box.mount(Static("(this queue has none)", classes="hint"))
-            self._extra_config = {k: v for k, v in prefill_config.items() if k not in properties}
+        if key != self._fields_wanted:
+            return
+        async with self._rebuilding:
+            if key == self._fields_wanted and key != self._loaded_for:
+                await self._rebuild_fields(key, schema, variables)
         self.refresh_preview()
+
+    async def _rebuild_fields(self, key, schema: dict | None, variables: dict | None) -> None:
+        self._loaded_for = key
+        config_box = self.query_one("#launch-config-fields", Vertical)
+        var_box = self.query_one("#launch-var-fields", Vertical)
+        await config_box.remove_children()
+        await var_box.remove_children()
+        prefill_config = self._prefill.get("run_config") or {}
+        prefill_vars = self._prefill.get("template_variables") or {}
+        properties = (schema or {}).get("properties") or {}
+        if properties:
+            await config_box.mount_all(
+                SchemaField("run_config", name, prop, prefill_config.get(name, UNSET))
+                for name, prop in properties.items()
+            )
+        else:
+            await config_box.mount(
+                Static(
+                    "(the job declares no input schema; use ctrl+e to set run_config as YAML)",
+                    classes="hint",
+                )
+            )
+        if variables:
+            await var_box.mount_all(
+                SchemaField("var", name, prop, prefill_vars.get(name, UNSET))
+                for name, prop in variables.items()
+            )
+        else:
+            await var_box.mount(Static("(this queue has none)", classes="hint"))
+        self._extra_config = {k: v for k, v in prefill_config.items() if k not in properties}
 
     # -- reading the form --------------------------------------------------------------------
 
@@ -261,14 +279,17 @@ class LaunchScreen(Screen):
         self.refresh_preview()
 
     def refresh_preview(self) -> None:
+        self._form_version += 1
+        if self._rebuilding.locked():  # fields half-mounted: the rebuild refreshes when done
+            return
         request, errors = self.build_request()
         if errors:
             self._show_result(None, errors[0])
             return
-        self.render_preview(request)
+        self.render_preview(request, self._form_version)
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
-    def render_preview(self, request) -> None:
+    def render_preview(self, request, version: int) -> None:
         from runners.launching import prepare_launch, preview
         from runners.rendering import redact
 
@@ -276,9 +297,13 @@ class LaunchScreen(Screen):
         try:
             spec = redact(preview(store, prepare_launch(store, request)))
         except BadInput as exc:
-            self.app.call_from_thread(self._show_result, None, str(exc))
+            self.app.call_from_thread(self._show_preview, version, None, str(exc))
             return
-        self.app.call_from_thread(self._show_result, spec, None)
+        self.app.call_from_thread(self._show_preview, version, spec, None)
+
+    def _show_preview(self, version: int, spec: dict | None, error: str | None) -> None:
+        if version == self._form_version:  # else the form changed since: a newer one comes
+            self._show_result(spec, error)
 
     def _show_result(self, spec: dict | None, error: str | None) -> None:
         self.form_error = error
@@ -298,6 +323,9 @@ class LaunchScreen(Screen):
     # -- actions -------------------------------------------------------------------------------
 
     def action_enqueue(self) -> None:
+        if self._rebuilding.locked():
+            self.notify("not enqueued: the form is still loading", severity="warning")
+            return
         request, errors = self.build_request()
         if errors or self.form_error:
             self.notify(
