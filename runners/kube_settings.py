@@ -7,12 +7,14 @@ service account — are refused in a launch override unless that block grants th
 queue's own manifest template is its owner's choice, and is not second-guessed.
 """
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from store import BadInput
 
+from .rendering import deep_merge
 from .validation import check_model
 
 # Names a queue's `target.allow` may grant. `volumes`: any volume but emptyDir and configMap
@@ -37,6 +39,7 @@ SENSITIVE = (
 SAFE_VOLUME_TYPES = frozenset({"name", "emptyDir", "configMap"})
 # What a launch may never change: which kind of object the agent creates, and where.
 FIXED_BY_QUEUE = (("apiVersion",), ("kind",), ("metadata", "namespace"))
+_MISSING = object()
 
 
 class KubernetesTarget(BaseModel):
@@ -153,9 +156,31 @@ def sandbox_values(node: Any, path: str = "") -> dict[str, Any]:
     return found
 
 
+def hardening(manifest: Any) -> dict[str, Any]:
+    """Every value under a securityContext, and automountServiceAccountToken: {path: value}.
+    What a queue sets there is its hardening, which a launch must not drop."""
+    return {
+        where: value
+        for where, value in _leaves(manifest)
+        if ".securityContext." in f".{where}" or where.endswith("automountServiceAccountToken")
+    }
+
+
+def _leaves(node: Any, path: str = ""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leaves(value, f"{path}[{index}]")
+    else:
+        yield path, node
+
+
 def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) -> None:
     """Refuse escapes a launch adds that the queue's manifest doesn't already have at the same
-    place (a relaunch repeats the queue's own settings) and its target doesn't allow."""
+    place (a relaunch repeats the queue's own settings) and its target doesn't allow, and a
+    launch that drops or changes the queue's own hardening."""
     for path in FIXED_BY_QUEUE:
         launch_value, queue_value = _at(launch_manifest, path), _at(queue_manifest, path)
         if launch_value is not None and launch_value != queue_value:
@@ -173,3 +198,18 @@ def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) ->
             f"{name} is refused in a launch; only the queue's own config can grant it"
             f" (target.allow: [{name}])",
         )
+    if "securityContext" not in granted:
+        _check_hardening_kept(queue_manifest, deep_merge(queue_manifest, launch_manifest))
+
+
+def _check_hardening_kept(queue_manifest: dict, merged: dict) -> None:
+    # Lists are replaced whole by a launch (a `containers:` of its own replaces the queue's),
+    # so a launch could drop the queue's securityContext without setting anything refused.
+    kept = hardening(merged)
+    for where, value in hardening(queue_manifest).items():
+        if kept.get(where, _MISSING) != value:
+            raise BadInput(
+                f"resource_args.{where}",
+                f"the queue sets {json.dumps(value)} here; a launch may not drop or change it"
+                " (target.allow: [securityContext])",
+            )

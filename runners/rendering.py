@@ -8,6 +8,7 @@ and the job's environment added.
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -153,6 +154,7 @@ def redact(value: Any) -> Any:
     def hide(node: Any) -> Any:
         if isinstance(node, dict) and _is_secret_pair(node):
             return {**node, "value": REDACTED}
+        node = _hide_across_config_chunks(node, secrets)
         if isinstance(node, dict):
             return {
                 key: REDACTED
@@ -172,6 +174,55 @@ def redact(value: Any) -> Any:
 
     collect(value)
     return hide(value)
+
+
+_CONFIG_CHUNK = re.compile(r"LAUNCHBAY_CONFIG_\d+")
+
+
+def _hide_across_config_chunks(node: Any, secrets: set[str]) -> Any:
+    """An env (a mapping, or a list of {name, value}) whose run config is cut into
+    LAUNCHBAY_CONFIG_0..N, with every secret hidden in the chunks it spans: a secret cut in
+    two is in neither chunk whole, so hiding chunk by chunk would show both halves."""
+    if isinstance(node, dict) and "LAUNCHBAY_CONFIG_CHUNKS" in node:
+        names = [k for k in node if isinstance(k, str) and _CONFIG_CHUNK.fullmatch(k)]
+        hidden = _hide_spans([str(node[k]) for k in names], secrets)
+        return {**node, **dict(zip(names, hidden, strict=True))}
+    if isinstance(node, list) and any(
+        isinstance(e, dict) and e.get("name") == "LAUNCHBAY_CONFIG_CHUNKS" for e in node
+    ):
+        at = [
+            i
+            for i, e in enumerate(node)
+            if isinstance(e, dict) and _CONFIG_CHUNK.fullmatch(str(e.get("name")))
+        ]
+        hidden = _hide_spans([str(node[i].get("value", "")) for i in at], secrets)
+        node = list(node)
+        for i, text in zip(at, hidden, strict=True):
+            node[i] = {**node[i], "value": text}
+    return node
+
+
+def _hide_spans(chunks: list[str], secrets: set[str]) -> list[str]:
+    """`chunks` with each part that belongs to a secret in their joined text shown as ***."""
+    joined = "".join(chunks)
+    secret_at = [False] * len(joined)
+    for secret in secrets:
+        start = joined.find(secret)
+        while start != -1:
+            secret_at[start : start + len(secret)] = [True] * len(secret)
+            start = joined.find(secret, start + 1)
+    hidden, offset = [], 0
+    for chunk in chunks:
+        text, in_secret = [], False
+        for position, char in enumerate(chunk, offset):
+            if not secret_at[position]:
+                text.append(char)
+            elif not in_secret:
+                text.append(REDACTED)
+            in_secret = secret_at[position]
+        hidden.append("".join(text))
+        offset += len(chunk)
+    return hidden
 
 
 def _is_secret_pair(node: dict) -> bool:

@@ -174,6 +174,95 @@ def test_a_relaunch_repeating_the_queues_own_service_account_is_accepted(kube_wo
     assert result.code == 0, result.err
 
 
+def _add_queue(db_path, name: str, config: dict) -> None:
+    from runners.queues import check_queue_config
+
+    store = Store.open(db_path)
+    try:
+        store.queues.create(name, "kubernetes", check_queue_config("kubernetes", config))
+    finally:
+        store.close()
+
+
+HARDENED = _pod(
+    {
+        "automountServiceAccountToken": False,
+        "containers": [
+            {
+                "name": "main",
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "resource_args, where",
+    [
+        (
+            _pod({"containers": [{"name": "main", "resources": {"limits": {"cpu": "2"}}}]}),
+            "spec.template.spec.containers[0].securityContext.runAsNonRoot: the queue sets true",
+        ),
+        (
+            _pod(
+                {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "securityContext": {"runAsNonRoot": True, "capabilities": {"drop": []}},
+                        }
+                    ]
+                }
+            ),
+            "spec.template.spec.containers[0].securityContext.capabilities.drop[0]:"
+            ' the queue sets "ALL"',
+        ),
+        (
+            _pod({"automountServiceAccountToken": None}),
+            "spec.template.spec.automountServiceAccountToken: the queue sets false",
+        ),
+    ],
+    ids=["containers-replaced", "drop-emptied", "token-unset"],
+)
+def test_a_launch_cannot_drop_the_queues_hardening(
+    db_path, kube_world, refused, resource_args, where
+):
+    _add_queue(db_path, "k8s-hard", {"resource_args": HARDENED})
+    refused(
+        _launch("k8s-hard", resource_args),
+        f"resource_args.{where} here; a launch may not drop or change it",
+        "target.allow: [securityContext]",
+    )
+
+
+def test_a_launch_keeping_the_queues_hardening_may_change_the_rest(db_path, kube_world, cli):
+    _add_queue(db_path, "k8s-hard", {"resource_args": HARDENED})
+    _add_queue(
+        db_path, "k8s-soft", {"resource_args": HARDENED, "target": {"allow": ["securityContext"]}}
+    )
+    kept = json.loads(json.dumps(HARDENED))
+    kept["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "2"}}
+    result = cli(*_launch("k8s-hard", kept), "--dry-run")
+    assert result.code == 0, result.err
+    (container,) = json.loads(result.out)["submission"]["manifest"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["resources"] == {"limits": {"cpu": "2"}}
+    # A queue that grants securityContext lets a launch replace it.
+    replaced = _pod({"containers": [{"name": "main"}]})
+    result = cli(*_launch("k8s-soft", replaced), "--dry-run")
+    assert result.code == 0, result.err
+    (container,) = json.loads(result.out)["submission"]["manifest"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert "securityContext" not in container
+
+
 def test_a_code_job_needs_a_registry_on_a_kubernetes_queue(refused):
     refused(
         ["launch", "-j", "code", "-q", "k8s"],

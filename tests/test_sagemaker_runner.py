@@ -287,3 +287,21 @@ def test_a_queue_without_a_valid_role_is_refused(aws, cli, role, fragments):
     args = {**TRAINING_ARGS, "RoleArn": role}
     config = json.dumps({"resource_args": args, "target": {"endpoint_url": aws.endpoint_url}})
     assert_bad_input(cli("queue", "create", "norole", "-r", "sagemaker", "-c", config), *fragments)
+
+
+def test_a_secret_cut_across_two_config_chunks_is_hidden_in_both(store, aws, cli):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    secret = "hf_" + "s3cr3t" * 7
+    # Sorted, the config reads {"a_pad": "x…x", "hf_token": "<secret>"}: the secret starts at
+    # character 500 and SageMaker's 512-character chunks cut it in two.
+    config = {"a_pad": "x" * 473, "hf_token": secret}
+    spec = {"overrides": {"run_config": config}}
+    result = cli("launch", "-j", "train", "-q", "sm", "-c", json.dumps(spec), "--dry-run")
+    assert result.code == 0, result.err
+    env = json.loads(result.out)["submission"]["CreateTrainingJob"]["Environment"]
+    assert env["LAUNCHBAY_CONFIG_CHUNKS"] == "2"
+    first, second = env["LAUNCHBAY_CONFIG_0"], env["LAUNCHBAY_CONFIG_1"]
+    assert first.endswith('"hf_token": "***') and second == '***"}'
+    for piece in (secret[:12], secret[12:]):
+        assert piece not in result.out
