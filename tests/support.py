@@ -104,6 +104,13 @@ def agent_killed_after(db_path: Path, queue: str):
         agent.wait(timeout=30)
 
 
+def forget_handle(store, run_id: str) -> None:
+    """As if the agent died after submitting the run and before recording where it is: the
+    next agent must find it by the runner's own labels or tags."""
+    store.conn.execute("UPDATE runs SET handle = NULL WHERE id = ?", (run_id,))
+    assert store.runs.get(run_id).handle is None
+
+
 def run_agent_until_empty(db_path: Path, queue: str, timeout: float = 120) -> str:
     """A headless agent run until its queue has nothing left; returns what it printed."""
     output, _ = agent_process(db_path, queue, "--until-empty").communicate(timeout=timeout)

@@ -19,7 +19,14 @@ from docker_support import (
     registry_tags,
 )
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_killed_after, agent_process, git, launch, write_code_job
+from support import (
+    agent_killed_after,
+    agent_process,
+    forget_handle,
+    git,
+    launch,
+    write_code_job,
+)
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -257,7 +264,10 @@ def test_a_code_job_on_a_queue_with_a_registry_is_pushed_there(store, db_path, t
     assert tag.startswith("pushed-")
 
 
-def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_once(store, db_path):
+@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-label"])
+def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_once(
+    store, db_path, handle_recorded
+):
     docker_queue(store)
     image_job(
         store,
@@ -269,6 +279,8 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
     first_agent = run.agent_id
+    if not handle_recorded:
+        forget_handle(store, run.id)
     second = agent_process(db_path, "dock", "--until-empty")
     # The new agent adopts the container while it still runs, then sees it print and end.
     wait_for(lambda: store.runs.get(run.id).agent_id != first_agent, 60, "the run to be re-adopted")
@@ -280,6 +292,7 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, out
     assert log_of(store, run.id).splitlines() == ["before", "after"]
+    assert run.handle["container"]  # found again, and recorded
 
 
 def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store, db_path, engine):

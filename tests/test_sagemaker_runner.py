@@ -6,7 +6,7 @@ import json
 import pytest
 from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_killed_after, launch, run_agent_until_empty
+from support import agent_killed_after, forget_handle, launch, run_agent_until_empty
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -174,12 +174,15 @@ def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aw
         run_of(store, item + 1)
 
 
-def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
+@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-tag"])
+def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handle_recorded):
     sagemaker_queue(store, aws)
     training_job(store)
     item = launch(store, "train", "sm")
     with agent_killed_after(db_path, "sm"):
         run = run_of(store, item, {RunState.RUNNING})
+    if not handle_recorded:
+        forget_handle(store, run.id)
     name = training_job_name("train", run.id)
     aws.put_log_lines(name, ["written while no agent watched"])
     output = run_agent_until_empty(db_path, "sm")
@@ -188,6 +191,7 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws):
     assert "re-adopted" in output
     assert log_of(store, run.id).count("written while no agent watched") == 1
     assert [a for a, n in aws.requests if a == "CreateTrainingJob"] == ["CreateTrainingJob"]
+    assert run.handle["job_name"] == name
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import time
 import pytest
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
-from support import REPO, agent_killed_after, launch, run_agent_until_empty
+from support import REPO, agent_killed_after, forget_handle, launch, run_agent_until_empty
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -142,18 +142,22 @@ def test_a_custom_job_that_vanished_fails_the_run_saying_so(store, db_path, vert
     assert "no longer exists" in run.error_message
 
 
-def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex):
+@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-label"])
+def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex, handle_recorded):
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
     with agent_killed_after(db_path, "vx"):
         run = run_of(store, item, {RunState.RUNNING})
+    submitted = run.handle["name"]
+    if not handle_recorded:
+        forget_handle(store, run.id)
     output = run_agent_until_empty(db_path, "vx")
-    output = output
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
     assert "re-adopted" in output
     assert len(vertex.jobs()) == 1
+    assert run.handle["name"] == submitted
 
 
 def job_id(run) -> str:
