@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import grpc
 import pytest
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
@@ -190,6 +191,53 @@ def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db
     ours = [line for line in lines if not line.startswith("[launchbay]")]
     assert ours[-5:] == ["epoch 1", "epoch 2", "epoch 3", "saved model", "done"], lines
     assert len(ours) == len(set(ours))
+
+
+def test_structured_entries_show_their_message_and_records_without_one_are_left_out(
+    store, db_path, vertex
+):
+    vertex_queue(store, vertex)
+    training_job(store)
+    item = launch(store, "train", "vx")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        vertex.add_log_lines(
+            job_id(run),
+            ["plain", {"message": "structured", "severity": "INFO"}, {"step": 7}, "after"],
+        )
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    lines = store.run_log_path(run.id).read_text().splitlines()
+    assert [line for line in lines if not line.startswith("[launchbay]")] == [
+        "plain",
+        "structured",
+        "after",
+    ]
+
+
+def test_when_cloud_logging_refuses_the_log_says_so_once_and_the_run_still_ends(
+    store, db_path, vertex
+):
+    vertex_queue(store, vertex)
+    training_job(store)
+    item = launch(store, "train", "vx")
+    vertex.refuse(
+        1000, "ListLogEntries", grpc.StatusCode.PERMISSION_DENIED, "logging.entries.list denied"
+    )
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    notes = [
+        line
+        for line in store.run_log_path(run.id).read_text().splitlines()
+        if "Cloud Logging" in line
+    ]
+    assert notes == [
+        "[launchbay] stopped following this job's Cloud Logging entries:"
+        " PermissionDenied: logging.entries.list denied"
+    ]
+    # Refused for good: asked once, not retried.
+    assert sum(1 for method, _ in vertex.calls if method == "ListLogEntries") == 1
 
 
 def test_a_job_with_several_replicas_prefixes_each_line_with_its_task(store, db_path, vertex):

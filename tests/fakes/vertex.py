@@ -114,7 +114,8 @@ class FakeVertex:
         self.calls: list[tuple[str, str]] = []  # (method, job name or parent), in order
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
-        self._faults: list[str | None] = []  # one per upcoming UNAVAILABLE; None: any method
+        # One per upcoming faulty answer: (method, or None for any; status code, message).
+        self._faults: list[tuple[str | None, grpc.StatusCode, str]] = []
         self._numbers = itertools.count(1)
         self._log_entries: list[tuple[str, int, LogEntry]] = []  # (job id, ns, entry)
         self._end_lines: dict[str, list[tuple[list[str], str]]] = {}
@@ -168,17 +169,24 @@ class FakeVertex:
 
     def unavailable(self, count: int, method: str | None = None) -> None:
         """The next `count` calls (of `method`, e.g. "GetCustomJob", or of any) are UNAVAILABLE."""
+        self.refuse(count, method, grpc.StatusCode.UNAVAILABLE, "the service is unavailable")
+
+    def refuse(self, count: int, method: str | None, code: grpc.StatusCode, message: str) -> None:
+        """The next `count` calls (of `method`, or of any) end with status `code`."""
         with self._lock:
-            self._faults.extend([method] * count)
+            self._faults.extend([(method, code, message)] * count)
 
     def forget(self, job_name: str) -> None:
         """The job vanishes: Get and Cancel answer NOT_FOUND, List no longer shows it."""
         with self._lock:
             del self._records[job_name]
 
-    def add_log_lines(self, job_id: str, lines: list[str], task: str = "workerpool0-0") -> None:
+    def add_log_lines(
+        self, job_id: str, lines: list[str | dict], task: str = "workerpool0-0"
+    ) -> None:
         """Log entries of the CustomJob numbered `job_id` (the last part of its name), as the
-        job's container writes them: text, timestamps increasing, insert_ids unique."""
+        job's container writes them: timestamps increasing, insert_ids unique. A str is a
+        text payload; a dict a JSON payload (a structured log record)."""
         with self._lock:
             self._add_log_lines(job_id, lines, task)
 
@@ -203,8 +211,9 @@ class FakeVertex:
         target = next(f for f in ("parent", "name", "resource_names") if f in fields)
 
         def handle(request, context: grpc.ServicerContext):
-            if self._called(method, str(getattr(request, target))):
-                context.abort(grpc.StatusCode.UNAVAILABLE, "the service is unavailable")
+            fault = self._called(method, str(getattr(request, target)))
+            if fault is not None:
+                context.abort(*fault)
             try:
                 with self._lock:
                     return behaviour(request)
@@ -217,15 +226,15 @@ class FakeVertex:
             response_serializer=response_type.serialize,
         )
 
-    def _called(self, method: str, target: str) -> bool:
-        """Record a call; True if an unavailable() fault is to answer it."""
+    def _called(self, method: str, target: str) -> tuple[grpc.StatusCode, str] | None:
+        """Record a call; the (code, message) of a fault that is to answer it, if any."""
         with self._lock:
             self.calls.append((method, target))
-            for index, fault in enumerate(self._faults):
-                if fault in (None, method):
+            for index, (faulty, code, message) in enumerate(self._faults):
+                if faulty in (None, method):
                     del self._faults[index]
-                    return True
-            return False
+                    return code, message
+            return None
 
     def _create(self, request: types.CreateCustomJobRequest) -> types.CustomJob:
         _validate(request)
@@ -297,16 +306,17 @@ class FakeVertex:
             entries=found[start:end], next_page_token=str(end) if end < len(found) else ""
         )
 
-    def _add_log_lines(self, job_id: str, lines: list[str], task: str) -> None:
+    def _add_log_lines(self, job_id: str, lines: list[str | dict], task: str) -> None:
         for line in lines:
             at = self._last_log_ns = max(_now_ns(), self._last_log_ns + 1000)
             stamp = timestamp_pb2.Timestamp()
             stamp.FromNanoseconds(at)
+            payload = {"json_payload": line} if isinstance(line, dict) else {"text_payload": line}
             entry = LogEntry(
                 log_name="projects/launchbay-test/logs/workerpool0-0",
-                text_payload=line,
                 insert_id=f"{at:x}",
                 labels={"task_name": task},
+                **payload,
             )
             LogEntry.pb(entry).timestamp.CopyFrom(stamp)
             LogEntry.pb(entry).resource.type = "ml_job"
