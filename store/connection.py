@@ -8,7 +8,6 @@ from pathlib import Path
 from .errors import DatabaseUnusable
 from .schema_version import SCHEMA_VERSION
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -43,6 +42,10 @@ def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
             _apply_migrations(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if str(exc) == "file is not a database":  # read only: the file is left as it was
+            raise DatabaseUnusable(
+                "database", f"{path} is not an SQLite database, or is damaged"
+            ) from None
         raise DatabaseUnusable("database", f"{path}: not a usable SQLite database ({exc})") from exc
     except BaseException:
         conn.close()
@@ -61,10 +64,10 @@ def _check_usable(path: Path) -> None:
         # read-only on purpose, and we leave it alone.
         if not (mode & stat.S_IWUSR) or not os.access(path, os.W_OK):
             raise DatabaseUnusable("database", f"{path} is read-only; expected a writable file")
-        with open(path, "rb") as f:
-            header = f.read(len(SQLITE_HEADER))
-        if header and header != SQLITE_HEADER:
-            raise DatabaseUnusable("database", f"{path} is not an SQLite database")
+        # Not read here with open(): closing any descriptor of the file drops every POSIX
+        # lock this process holds on it, those of its open connections too. Another process
+        # would then take itself for the last user and delete the WAL under them (lost
+        # writes). SQLite itself says "file is not a database" (see open_connection).
         if not os.access(path.parent, os.W_OK | os.X_OK):
             raise DatabaseUnusable(
                 "database", f"{path.parent} is not writable; SQLite needs it for its WAL file"

@@ -535,7 +535,7 @@ def test_database_with_an_sqlite_header_but_garbage_after_is_refused(cli, tmp_pa
     db = tmp_path / "dbs" / "lb.db"
     db.parent.mkdir()
     db.write_bytes(b"SQLite format 3\x00" + b"x" * 4096)
-    _refuses_database(cli, db, "not a usable SQLite database")
+    _refuses_database(cli, db, "is not an SQLite database, or is damaged")
 
 
 def _real_database(folder: Path) -> Path:

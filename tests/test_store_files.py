@@ -208,3 +208,31 @@ def test_headless_core_and_commands_load_no_ui_toolkit_and_no_cloud_sdk(tmp_path
     out = run_python(code, env=env)
     result = json.loads(out.strip().splitlines()[-1])
     assert result == {"exits": [0, 0, 0, 0], "loaded": []}
+
+
+def test_opening_the_store_again_in_a_process_keeps_its_other_connections_safe(db_path):
+    """Closing any descriptor of the database file drops every POSIX lock the process holds on
+    it. If opening a second Store did that, another process closing its connection would take
+    itself for the last user and delete the WAL under the first Store: its view freezes and
+    its later writes are lost."""
+    first = Store.open(db_path)
+    try:
+        make_queue(first, "q")
+        Store.open(db_path).close()  # e.g. the TUI's store for another thread
+        run_python(
+            f"""
+            from store import Store
+            other = Store.open({str(db_path)!r})
+            other.queues.create("from-another-process", "local-process", {{}})
+            other.close()
+            """
+        )
+        assert Path(f"{db_path}-wal").exists()  # the first Store still uses it
+        names = {queue.name for queue in first.queues.list()}
+        assert names == {"q", "from-another-process"}
+        make_queue(first, "after")
+    finally:
+        first.close()
+    with sqlite3.connect(db_path) as check:
+        rows = check.execute("SELECT name FROM queues ORDER BY name").fetchall()
+    assert [name for (name,) in rows] == ["after", "from-another-process", "q"]
