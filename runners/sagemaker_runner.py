@@ -116,10 +116,11 @@ class SageMakerRunner(Runner):
         output = spec["resource_args"]["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         config_uri = f"{output}/launchbay/{spec['run_id']}/config.json"
         request, _ = _training_request(spec, name, image, config_uri)
-        try:
-            request["RoleArn"] = self._role_arn(request["RoleArn"], spec.get("target") or {})
-        except RunnerError as exc:  # a dry run answers with one line, like any bad input
-            raise BadInput("resource_args.RoleArn", exc.message) from None
+        # A dry run (and the launch form, on every keystroke) stays offline: the account of a
+        # bare role name is asked of STS at submit, with the agent's credentials.
+        request["RoleArn"] = request_model.role_arn(
+            request["RoleArn"], "<the account of the agent's credentials>"
+        )
         return {"CreateTrainingJob": request}
 
     def _role_arn(self, role: str, target: dict) -> str:
@@ -282,15 +283,14 @@ def job_status(job: dict) -> RunStatus:
     last = transitions[-1] if transitions else {}
     detail = last.get("StatusMessage") or ""
     message = f"{secondary}: {detail}" if detail else secondary
-    # Managed spot: "Interrupted" while InProgress (capacity reclaimed, waiting for more); past
-    # MaxWaitTimeInSeconds the job ends Stopped with SecondaryStatus MaxWaitTimeExceeded.
-    interrupted = secondary in ("Interrupted", "MaxWaitTimeExceeded") or any(
-        t.get("Status") == "Interrupted" for t in transitions
-    )
     if status == "InProgress":
         state = RunState.STARTING if secondary in STARTING_PHASES else RunState.RUNNING
         return RunStatus(state, message)
-    if status in ("Stopped", "Failed") and interrupted:
+    # Managed spot: "Interrupted" while InProgress (capacity reclaimed, waiting for more), and
+    # SageMaker resumes the job itself when capacity returns. Only a job that waited past
+    # MaxWaitTimeInSeconds ended for want of capacity; one interrupted earlier that then failed
+    # or was stopped ended for its own reasons.
+    if status in ("Stopped", "Failed") and secondary == "MaxWaitTimeExceeded":
         return RunStatus(RunState.PREEMPTED, f"spot capacity reclaimed ({message})")
     if status == "Completed":
         return RunStatus(RunState.FINISHED, message or "Completed", exit_code=0)

@@ -253,7 +253,7 @@ def test_missing_or_malformed_training_fields_are_named_at_launch_and_dry_run(
         assert snapshot(db_path) == before
 
 
-def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, aws, cli):
+def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws, cli, monkeypatch):
     snake = {
         "role_arn": "Training",
         "output_data_config": {"s3_output_path": f"s3://{BUCKET}/runs"},
@@ -264,13 +264,16 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, aws, cli):
         },
         "stopping_condition": {"max_runtime_in_seconds": 600},
     }
-    config = {
-        "resource_args": snake,
-        "target": {"endpoint_url": aws.endpoint_url, "region": "us-east-1"},
-    }
+    target = {"endpoint_url": aws.endpoint_url, "region": "us-east-1", "poll_seconds": 0.2}
+    config = {"resource_args": snake, "target": target}
     store.queues.create("snake", "sagemaker", check_queue_config("sagemaker", config))
     training_job(store)
-    result = cli("launch", "-j", "train", "-q", "snake", "--dry-run")
+    with monkeypatch.context() as no_credentials:  # a dry run asks nothing of AWS
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            no_credentials.delenv(name)
+        no_credentials.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        no_credentials.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        result = cli("launch", "-j", "train", "-q", "snake", "--dry-run")
     assert result.code == 0, result.err
     request = json.loads(result.out)["submission"]["CreateTrainingJob"]
     assert request["ResourceConfig"] == {
@@ -278,8 +281,18 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, aws, cli):
         "InstanceCount": 2,
         "VolumeSizeInGB": 50,
     }
-    assert request["RoleArn"] == "arn:aws:iam::123456789012:role/Training"  # moto's account
+    # The account is asked of STS at submit, with the agent's credentials.
+    account = "<the account of the agent's credentials>"
+    assert request["RoleArn"] == f"arn:aws:iam::{account}:role/Training"
     assert request["TrainingJobName"] == "launchbay-train-dryrun00"
+
+    item = launch(store, "train", "snake")
+    output = run_agent_until_empty(db_path, "snake")
+    run = run_of(store, item)
+    assert run.state is RunState.FINISHED, output
+    submitted = described(aws, training_job_name("train", run.id))
+    assert submitted["RoleArn"] == "arn:aws:iam::123456789012:role/Training"  # moto's account
+    assert submitted["ResourceConfig"]["InstanceCount"] == 2
 
 
 @pytest.mark.parametrize(
@@ -309,3 +322,62 @@ def test_a_secret_cut_across_two_config_chunks_is_hidden_in_both(store, aws, cli
     assert first.endswith('"hf_token": "***') and second == '***"}'
     for piece in (secret[:12], secret[12:]):
         assert piece not in result.out
+
+
+def _described(status: str, secondary: str, *history: str, reason: str | None = None) -> dict:
+    transitions = [{"Status": s, "StatusMessage": f"{s} happened"} for s in (*history, secondary)]
+    job = {
+        "TrainingJobStatus": status,
+        "SecondaryStatus": secondary,
+        "SecondaryStatusTransitions": transitions,
+    }
+    return {**job, "FailureReason": reason} if reason else job
+
+
+@pytest.mark.parametrize(
+    ("job", "state", "message"),
+    [
+        (_described("InProgress", "Starting"), RunState.STARTING, "Starting: Starting happened"),
+        (_described("InProgress", "Training", "Starting"), RunState.RUNNING, "Training"),
+        (
+            _described("InProgress", "Interrupted", "Starting", "Training"),
+            RunState.STARTING,  # waiting for spot capacity again
+            "Interrupted: Interrupted happened",
+        ),
+        (
+            _described("Stopped", "MaxWaitTimeExceeded", "Training", "Interrupted"),
+            RunState.PREEMPTED,
+            "spot capacity reclaimed",
+        ),
+        # Interrupted, resumed by SageMaker when capacity came back, then failed on its own.
+        (
+            _described("Failed", "Failed", "Training", "Interrupted", "Training", reason="OOM"),
+            RunState.FAILED,
+            "OOM",
+        ),
+        # Interrupted earlier, then stopped by someone: stopped, not requeued.
+        (
+            _described("Stopped", "Stopped", "Training", "Interrupted", "Training"),
+            RunState.STOPPED,
+            "Stopped",
+        ),
+        (_described("Stopping", "Stopping", "Training"), RunState.STOPPING, "Stopping"),
+        (_described("Completed", "Completed", "Training"), RunState.FINISHED, "Completed"),
+    ],
+    ids=[
+        "starting",
+        "running",
+        "interrupted-waiting",
+        "max-wait",
+        "failed-after-interruption",
+        "stopped-after-interruption",
+        "stopping",
+        "completed",
+    ],
+)
+def test_describe_training_job_maps_to_run_states(job, state, message):
+    from runners.sagemaker_runner import job_status
+
+    status = job_status(job)
+    assert status.state is state
+    assert message in status.message
