@@ -6,6 +6,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from .kube_manifest import LABEL_RUN_ID
@@ -138,8 +140,16 @@ class RunFollower:
             self._changed.notify_all()
 
 
+# How long the run's end waits for the copies under way. A pod that has ended ends its stream
+# at once; one still running (a retry beside a preempted pod) would keep it open for as long
+# as it runs, and the runner waits LOG_DRAIN_SECONDS (15) in all.
+FINAL_WAIT_SECONDS = 5.0
+
+
 class PodLogs:
-    """A thread copying the logs of the run's pods, one after another, into the run's log."""
+    """Copies the run's pods' logs into the run's log, each started pod by a thread of its own,
+    so pods running side by side (parallelism, a JobSet's workers, a retry beside its
+    predecessor) all reach the log as they print. This object's thread starts the passes."""
 
     def __init__(self, follower: RunFollower, core, handle: dict):
         self._follower = follower
@@ -147,6 +157,10 @@ class PodLogs:
         self._handle = handle
         self.done = threading.Event()
         self.run_ended = threading.Event()  # set by the runner once the run's end is known
+        self._copies: dict[str, PodCopy] = {}  # by pod name
+        # A lasting error (403 on pods/log) or a bug, from any copy: no pass starts after it.
+        # Two at once may race to set it; either is worth the one note.
+        self._error: Exception | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"launchbay-podlogs-{handle['run_id']}", daemon=True
         )
@@ -155,33 +169,45 @@ class PodLogs:
         self._thread.start()
 
     def _run(self) -> None:
-        run_dir = Path(self._handle["run_dir"])
-        copiers: dict[str, LogCopier] = {}  # a cursor per pod: pods print side by side
         try:
-            while not self._follower.stopped:
-                ended = self.run_ended.is_set()
-                if ended:
-                    self._follower.refresh_pods()  # the pods' watch may lag the Job's
+            while not self._follower.stopped and self._error is None:
+                if self.run_ended.is_set():
+                    self._last_pass()
+                    return
                 for pod in self._started_pods():
-                    name = pod["metadata"]["name"]
-                    if name not in copiers:
-                        copiers[name] = LogCopier(
-                            Path(self._handle["log"]), run_dir / f"log_cursor.{name}"
-                        )
-                    self._copy(pod, copiers[name])
-                if ended:
-                    return  # every pod's output was copied after the run's end was known
+                    running = (pod.get("status") or {}).get("phase") == "Running"
+                    # A pod whose copy is still under way is left to it.
+                    self._copy_of(pod).start(partial(self._copy_pass, pod, follow=running))
                 self._follower.wait(1.0)
-        except Exception as exc:  # not allowed to read logs (403), or a bug: say so in the log
-            note = f"[launchbay] stopped copying the pods' logs: {api_message(exc)}\n"
-            with contextlib.suppress(OSError):
-                fd = open_append(Path(self._handle["log"]))
-                os.write(fd, note.encode())
-                os.close(fd)
+        except Exception as exc:  # a bug: say so in the log
+            self._error = exc
         finally:
-            for copier in copiers.values():
-                copier.close()
+            if self._error is not None:
+                self._note(f"stopped copying the pods' logs: {api_message(self._error)}")
+            for copy in self._copies.values():
+                copy.retire()
             self.done.set()
+
+    def _last_pass(self) -> None:
+        """Once the run has ended: the copies under way finish (for a while), then every
+        started pod is read once more, not followed, so its last lines are in."""
+        self._follower.refresh_pods()  # the pods' watch may lag the Job's
+        deadline = time.monotonic() + FINAL_WAIT_SECONDS
+        for copy in self._copies.values():
+            copy.wait(max(0.0, deadline - time.monotonic()))
+        for pod in self._started_pods():
+            if self._error is not None:
+                return
+            copy = self._copy_of(pod)
+            if not copy.busy:  # else still following a pod that runs on, until that ends
+                self._copy_pass(pod, copy.copier, follow=False)
+
+    def _copy_of(self, pod: dict) -> "PodCopy":
+        name = pod["metadata"]["name"]
+        if name not in self._copies:
+            cursor = Path(self._handle["run_dir"]) / f"log_cursor.{name}"
+            self._copies[name] = PodCopy(name, LogCopier(Path(self._handle["log"]), cursor))
+        return self._copies[name]
 
     def _started_pods(self) -> list[dict]:
         started = []
@@ -193,8 +219,14 @@ class PodLogs:
                 started.append(pod)
         return started
 
-    def _copy(self, pod: dict, copier: LogCopier) -> None:
-        """Copy the pod's output since the cursor; follows it while it runs."""
+    def _copy_pass(self, pod: dict, copier: LogCopier, *, follow: bool) -> None:
+        try:
+            self._copy(pod, copier, follow=follow)
+        except Exception as exc:  # not allowed to read logs (403), or a bug
+            self._error = exc
+
+    def _copy(self, pod: dict, copier: LogCopier, *, follow: bool) -> None:
+        """Copy the pod's output since the cursor, following it if asked."""
         from kubernetes.client.exceptions import ApiException
 
         name = pod["metadata"]["name"]
@@ -202,13 +234,12 @@ class PodLogs:
         since = None
         if copier.cursor:
             since = max(1, int(time.time() - stamp_seconds(copier.cursor)) + 2)
-        running = (pod.get("status") or {}).get("phase") == "Running"
         try:
             response = self._core.read_namespaced_pod_log(
                 name,
                 self._handle["namespace"],
                 container=container,
-                follow=running,
+                follow=follow,
                 timestamps=True,
                 since_seconds=since,
                 _preload_content=False,
@@ -234,6 +265,61 @@ class PodLogs:
             pass  # the stream dropped: the next pass resumes from the cursor
         finally:
             response.release_conn()
+
+    def _note(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            fd = open_append(Path(self._handle["log"]))
+            os.write(fd, f"[launchbay] {text}\n".encode())
+            os.close(fd)
+
+
+class PodCopy:
+    """One pod's cursor, and the thread copying into it now: one at a time, as a cursor has
+    one writer."""
+
+    def __init__(self, pod_name: str, copier: LogCopier):
+        self.copier = copier
+        self._pod_name = pod_name
+        self._lock = threading.Lock()  # orders the end of a copy against retire()
+        self._copying = False
+        self._retired = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._copying
+
+    def start(self, copy: Callable[[LogCopier], None]) -> None:
+        """Run `copy(copier)` in a new thread, unless the last one is still at it."""
+        with self._lock:
+            if self._copying or self._retired:
+                return
+            self._copying = True
+        self._thread = threading.Thread(
+            target=self._run, args=(copy,), name=f"launchbay-podlog-{self._pod_name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, copy: Callable[[LogCopier], None]) -> None:
+        try:
+            copy(self.copier)
+        finally:
+            with self._lock:
+                self._copying = False
+                if self._retired:  # retired while copying: closing was left to this thread
+                    self.copier.close()
+
+    def wait(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def retire(self) -> None:
+        """No more copies: the cursor is closed now, or by the copy under way as it ends."""
+        with self._lock:
+            self._retired = True
+            if not self._copying:
+                self.copier.close()
 
 
 def api_message(exc: Exception) -> str:

@@ -204,6 +204,92 @@ def test_a_failed_pod_is_retried_with_a_new_pod_until_the_backoff_limit(batch, c
     assert cluster.jobs(NS)[0]["status"]["failed"] == 2
 
 
+# A pod that runs until released, then exits with the code released with.
+HELD = "echo up; while [ ! -e /go ]; do sleep 0.1; done; exit $(cat /go)"
+
+
+def release(engine, pod: str, exit_code: int = 0) -> None:
+    (container,) = engine.containers.list(filters={"label": f"fake-kube.pod={NS}/{pod}"})
+    # Renamed into place: the pod never reads a half-written file.
+    result = container.exec_run(["sh", "-c", f"echo {exit_code} > /go.new && mv /go.new /go"])
+    assert result.exit_code == 0, result.output
+
+
+def running_pods(cluster, job: str) -> set[str]:
+    pods = cluster.pods(NS, f"job-name={job}")
+    return {p["metadata"]["name"] for p in pods if p["status"]["phase"] == "Running"}
+
+
+def job_status(cluster, name: str) -> dict:
+    return next(j for j in cluster.jobs(NS) if j["metadata"]["name"] == name)["status"]
+
+
+def held_job(name: str, **spec) -> dict:
+    manifest = job_manifest(name, HELD)
+    manifest["spec"].update(spec)
+    return manifest
+
+
+def job_once(batch, name: str, condition: str):
+    """The Job (a client model) once it has `condition`."""
+    events = watch_until(
+        batch.list_namespaced_job, has_condition(condition), field_selector=f"metadata.name={name}"
+    )
+    return events[-1][1]
+
+
+def test_a_job_runs_up_to_parallelism_pods_at_once_until_its_completions(batch, cluster, engine):
+    batch.create_namespaced_job(NS, held_job("fanout", parallelism=2, completions=3))
+    wait_for(lambda: job_status(cluster, "fanout").get("ready") == 2, 20, "two pods to run")
+    first, second = running_pods(cluster, "fanout")
+    assert job_status(cluster, "fanout")["active"] == 2
+    assert len(cluster.pods(NS, "job-name=fanout")) == 2
+
+    release(engine, first)  # a third completion is still wanted: one more pod
+    (third,) = wait_for(
+        lambda: running_pods(cluster, "fanout") - {first, second}, 20, "a third pod"
+    )
+    release(engine, second)
+    release(engine, third)
+    job = job_once(batch, "fanout", "Complete")
+    assert (job.status.succeeded, job.status.active) == (3, 0)
+    pods = cluster.pods(NS, "job-name=fanout")
+    assert [p["status"]["phase"] for p in pods] == ["Succeeded"] * 3
+
+
+def test_a_work_queue_job_makes_no_pod_after_a_success_and_completes_once_all_have_ended(
+    batch, cluster, engine
+):
+    created = batch.create_namespaced_job(NS, held_job("queue", parallelism=2))
+    assert created.spec.completions is None  # parallelism alone: the server leaves it unset
+    wait_for(lambda: job_status(cluster, "queue").get("ready") == 2, 20, "two pods to run")
+    first, second = running_pods(cluster, "queue")
+
+    release(engine, first)
+    wait_for(lambda: job_status(cluster, "queue").get("succeeded") == 1, 20, "a success")
+    status = job_status(cluster, "queue")
+    assert status["active"] == 1 and not status.get("conditions")  # the other still works
+    release(engine, second)
+    job = job_once(batch, "queue", "Complete")
+    assert (job.status.succeeded, job.status.active) == (2, 0)
+    assert len(cluster.pods(NS, "job-name=queue")) == 2
+
+
+def test_a_parallel_job_failing_past_its_backoff_limit_deletes_its_running_pods(
+    batch, cluster, engine
+):
+    batch.create_namespaced_job(NS, held_job("split", parallelism=2, backoffLimit=0))
+    wait_for(lambda: job_status(cluster, "split").get("ready") == 2, 20, "two pods to run")
+    failing, other = sorted(running_pods(cluster, "split"))
+
+    release(engine, failing, exit_code=1)
+    assert job_once(batch, "split", "Failed").status.failed == 1
+    wait_for(lambda: len(cluster.pods(NS, "job-name=split")) == 1, 20, "the running pod to go")
+    (left,) = cluster.pods(NS, "job-name=split")
+    assert (left["metadata"]["name"], left["status"]["phase"]) == (failing, "Failed")
+    assert engine.containers.list(filters={"label": f"fake-kube.pod={NS}/{other}"}) == []
+
+
 def test_config_map_volumes_env_and_args_reach_the_container(batch, core, cluster):
     manifest = job_manifest("configured", "", workingDir="/scratch")
     main = manifest["spec"]["template"]["spec"]["containers"][0]

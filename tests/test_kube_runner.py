@@ -1,6 +1,7 @@
 """The kubernetes resource: the real client against a fake API server whose pods really run, each
 as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
-image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, and re-adoption."""
+image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, re-adoption, and
+pods running side by side."""
 
 import time
 
@@ -239,6 +240,48 @@ def test_the_log_carries_on_across_a_pod_restart(store, db_path, kubeconfig, clu
     attempts = [line for line in log_of(store, run.id).splitlines() if line.startswith("attempt")]
     assert len(attempts) == 2, attempts  # the first pod's output, then the retry's
     assert len(cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")) == 2
+
+
+def test_pods_running_side_by_side_each_reach_the_log_while_they_run(
+    store, db_path, kubeconfig, cluster, engine
+):
+    kube_queue(store, kubeconfig, resource_args={"spec": {"parallelism": 2}})
+    image_job(store, "pair", "echo up $(hostname); while [ ! -e /go ]; do sleep 0.1; done")
+    item = launch(store, "pair", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        selector = f"launchbay.io/run-id={run.id}"
+        pods = wait_for(
+            lambda: len(found := cluster.pods(NAMESPACE, label_selector=selector)) == 2 and found,
+            30,
+            "the run's two pods",
+        )
+        ups = sorted(f"up {pod['metadata']['name']}" for pod in pods)  # a pod's hostname
+        # Neither pod ends until released, so neither's log stream does: both lines can only
+        # be in the log if each pod is followed on its own.
+        wait_for(lambda: all(up in log_of(store, run.id) for up in ups), 30, "both pods' lines")
+        assert all(p["status"]["phase"] == "Running" for p in cluster.pods(NAMESPACE, selector))
+        for pod in pods:
+            label = f"fake-kube.pod={NAMESPACE}/{pod['metadata']['name']}"
+            (container,) = engine.containers.list(filters={"label": label})
+            assert container.exec_run(["touch", "/go"]).exit_code == 0
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    assert sorted(log_of(store, run.id).splitlines()) == ups
+
+
+def test_logs_refused_for_good_say_so_once_and_the_run_still_ends(
+    store, db_path, kubeconfig, cluster
+):
+    cluster.forbid("get", "pods/log", NAMESPACE)
+    kube_queue(store, kubeconfig, resource_args={"spec": {"parallelism": 2}})
+    image_job(store, "unlogged", "echo never copied")
+    item = launch(store, "unlogged", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    (note,) = log_of(store, run.id).splitlines()  # one note, however many pods were refused
+    assert note.startswith("[launchbay] stopped copying the pods' logs: 403 Forbidden")
 
 
 def test_another_kind_is_created_as_a_custom_object_and_deleted_on_cancel(

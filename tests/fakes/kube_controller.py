@@ -1,9 +1,16 @@
 """The fake cluster's Job controller: validates Jobs as the API server does, makes their pods,
 counts how each pod ended, retries within backoffLimit, and deletes with a propagation policy.
 
-One pod at a time, one success completes the Job: completions and parallelism above 1,
-indexed jobs, podFailurePolicy and the retry back-off delay (10 s, 20 s, … on a cluster) are
-not emulated; a retry's pod is made at once.
+Pods run side by side as a NonIndexed Job's spec asks (the API server's defaults: both
+completions and parallelism 1 when neither is set; parallelism 1 when only it is unset):
+- up to `parallelism` pods at once, and never more than the successes still wanted;
+- with `completions` set, the Job is Complete at that many successes;
+- with `completions` unset (a work queue), no pod is made after the first success, and the Job
+  is Complete once one pod has succeeded and none is left running;
+- a failed pod is replaced while the failures stay within backoffLimit; past it the Job is
+  Failed and its running pods are deleted, as the controller does.
+Indexed jobs, successPolicy, podFailurePolicy, suspend and the retry back-off delay (10 s,
+20 s, … on a cluster) are not emulated: a replacement pod is made at once.
 """
 
 import copy
@@ -91,9 +98,10 @@ def check_job(namespace: str, body: dict) -> dict:
             details={"name": name, "group": "batch", "kind": "Job", "causes": causes},
         )
     job.update(apiVersion="batch/v1", kind="Job")
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1  # a parallelism alone leaves completions unset: a work queue
     for key, value in (
         ("backoffLimit", 6),
-        ("completions", 1),
         ("parallelism", 1),
         ("completionMode", "NonIndexed"),
         ("suspend", False),
@@ -101,6 +109,29 @@ def check_job(namespace: str, body: dict) -> dict:
     ):
         spec.setdefault(key, value)
     return job
+
+
+def _ended(job: dict) -> bool:
+    return any(c["type"] in ("Complete", "Failed") for c in job["status"].get("conditions") or [])
+
+
+def _complete(job: dict) -> bool:
+    spec, status = job["spec"], job["status"]
+    succeeded = status.get("succeeded", 0)
+    if spec.get("completions") is None:
+        return succeeded > 0 and status.get("active", 0) == 0
+    return succeeded >= spec["completions"]
+
+
+def _pods_wanted(job: dict) -> int:
+    """How many more pods the Job wants running now (the job controller's arithmetic)."""
+    spec, status = job["spec"], job["status"]
+    succeeded = status.get("succeeded", 0)
+    if spec.get("completions") is None:
+        wanted = 0 if succeeded else spec["parallelism"]
+    else:
+        wanted = min(spec["parallelism"], spec["completions"] - succeeded)
+    return max(0, wanted - status.get("active", 0))
 
 
 def _owner(pod: dict) -> str | None:
@@ -136,8 +167,30 @@ class JobController:
             job["status"] = {}
 
         created = self.store.create(JOBS, namespace, job, prepare)
-        self._new_pod(created)
+        self._start_pods(namespace, created["metadata"]["name"])
         return created
+
+    def _start_pods(self, namespace: str, name: str) -> None:
+        """Make the pods the Job wants now (none once it has ended or is being deleted)."""
+        count = 0
+
+        def reserve(job):
+            # Counted as active in the same update that decides: two pods ending at once
+            # can't both make the pod that only one of them should.
+            nonlocal count
+            if _ended(job) or "deletionTimestamp" in job["metadata"]:
+                return False
+            count = _pods_wanted(job)
+            if count == 0:
+                return False
+            status = job["status"]
+            status.setdefault("startTime", now())
+            status["active"] = status.get("active", 0) + count
+            status.setdefault("ready", 0)
+
+        job = self.store.update(JOBS, namespace, name, reserve)
+        for _ in range(count if job is not None and not self.kubelet.stopping.is_set() else 0):
+            self._new_pod(job)
 
     def _new_pod(self, job: dict) -> None:
         meta, template = job["metadata"], job["spec"]["template"]
@@ -159,50 +212,53 @@ class JobController:
         }
         namespace = meta["namespace"]
         self.store.create(PODS, namespace, pod)
-
-        def started(job):
-            status = job["status"]
-            status.setdefault("startTime", now())
-            status.update(active=1, ready=0)
-
-        self.store.update(JOBS, namespace, meta["name"], started)
         self.kubelet.run_pod(namespace, pod["metadata"]["name"])
+
+    def _ready(self, job: dict) -> int:
+        """The Job's pods running now (the store's lock is reentrant: callable in an update)."""
+        meta = job["metadata"]
+        return len(self._pods_of(meta["namespace"], meta["uid"], phases=("Running",)))
 
     def _pod_running(self, namespace: str, pod_name: str) -> None:
         pod = self.store.get(PODS, namespace, pod_name)
         if pod is not None and (owner := _owner(pod)):
-            self.store.update(JOBS, namespace, owner, lambda job: job["status"].update(ready=1))
+            self.store.update(
+                JOBS, namespace, owner, lambda job: job["status"].update(ready=self._ready(job))
+            )
 
     def _pod_finished(self, pod: dict) -> None:
         """Count the pod's end in its Job: complete, failed for good, or a new pod."""
         owner = _owner(pod)
         if owner is None:  # orphaned by a deletion: nobody counts it
             return
-        retry = False
+        namespace = pod["metadata"]["namespace"]
 
         def count(job):
-            nonlocal retry
             status = job["status"]
-            if any(c["type"] in ("Complete", "Failed") for c in status.get("conditions") or []):
+            if _ended(job):
                 return False
-            status.update(active=0, ready=0)
-            if pod["status"]["phase"] == "Succeeded":
-                status["succeeded"] = status.get("succeeded", 0) + 1
+            status["active"] = max(0, status.get("active", 0) - 1)
+            status["ready"] = self._ready(job)
+            outcome = "succeeded" if pod["status"]["phase"] == "Succeeded" else "failed"
+            status[outcome] = status.get(outcome, 0) + 1
+            # Failures are judged first, as the controller does.
+            if status.get("failed", 0) > job["spec"]["backoffLimit"]:
+                status.update(active=0, ready=0)  # its pods still running are deleted
+                for type_ in ("FailureTarget", "Failed"):
+                    set_condition(status, type_, "True", "BackoffLimitExceeded", BACKOFF_MESSAGE)
+            elif _complete(job):
                 status["completionTime"] = now()
                 # Since k8s 1.31 a terminal condition comes after an interim one.
                 for type_ in ("SuccessCriteriaMet", "Complete"):
                     set_condition(status, type_, "True", "CompletionsReached", COMPLETED_MESSAGE)
-                return
-            status["failed"] = status.get("failed", 0) + 1
-            if status["failed"] > job["spec"]["backoffLimit"]:
-                for type_ in ("FailureTarget", "Failed"):
-                    set_condition(status, type_, "True", "BackoffLimitExceeded", BACKOFF_MESSAGE)
-            else:
-                retry = "deletionTimestamp" not in job["metadata"]
 
-        job = self.store.update(JOBS, pod["metadata"]["namespace"], owner, count)
-        if job is not None and retry and not self.kubelet.stopping.is_set():
-            self._new_pod(job)
+        job = self.store.update(JOBS, namespace, owner, count)
+        if job is None:
+            return
+        if any(c["type"] == "Failed" for c in job["status"].get("conditions") or []):
+            self._in_background(self._delete_running_pods, namespace, job["metadata"]["uid"])
+        else:
+            self._start_pods(namespace, owner)
 
     def evict(self, namespace: str, pod_name: str, reason: str) -> None:
         message = DISRUPTION_MESSAGES.get(reason, reason)
@@ -237,7 +293,10 @@ class JobController:
         if policy == "Orphan":
             for pod in self._pods_of(namespace, uid):
                 self.store.update(
-                    PODS, namespace, pod, lambda p: p["metadata"].pop("ownerReferences", None)
+                    PODS,
+                    namespace,
+                    pod["metadata"]["name"],
+                    lambda p: p["metadata"].pop("ownerReferences", None),
                 )
             self.store.delete(JOBS, namespace, name)
         elif policy == "Background":
@@ -259,19 +318,27 @@ class JobController:
             "details": details,
         }
 
-    def _pods_of(self, namespace: str, job_uid: str) -> list[str]:
+    def _pods_of(self, namespace: str, job_uid: str, phases=None) -> list[dict]:
+        """The Job's pods, those in one of `phases` if given."""
         return [
-            p["metadata"]["name"]
+            p
             for p in self.store.list(PODS, namespace)[0]
             if any(r["uid"] == job_uid for r in p["metadata"].get("ownerReferences") or [])
+            and (phases is None or p["status"]["phase"] in phases)
         ]
 
     def _delete_pods(self, namespace: str, job_uid: str, then_job: str | None = None) -> None:
         # Listed once the Job is gone or deleting: it makes no new pod from then on.
         for pod in self._pods_of(namespace, job_uid):
-            self.kubelet.delete_pod(namespace, pod)
+            self.kubelet.delete_pod(namespace, pod["metadata"]["name"])
         if then_job is not None:
             self.store.delete(JOBS, namespace, then_job)
+
+    def _delete_running_pods(self, namespace: str, job_uid: str) -> None:
+        """A failed Job's pods still running are deleted; the finished ones stay (and their
+        logs), as on a cluster."""
+        for pod in self._pods_of(namespace, job_uid, phases=("Pending", "Running")):
+            self.kubelet.delete_pod(namespace, pod["metadata"]["name"])
 
     def _in_background(self, target, *args) -> None:
         # The garbage collector works after the DELETE has been answered, as on a cluster.
