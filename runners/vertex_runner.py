@@ -275,15 +275,20 @@ def custom_job(spec: dict, image: str) -> dict:
     args = spec["resource_args"]
     job_spec, run = args["spec"], args.get("run") or {}
     pools = json.loads(json.dumps(job_spec["worker_pool_specs"]))  # a deep copy
-    container = pools[0].setdefault("container_spec", {})
-    container["image_uri"] = image
-    if spec.get("entry_point") is not None:
-        container["command"] = list(spec["entry_point"])
-    if spec.get("args"):
-        container["args"] = list(spec["args"])
     ours = {k: v for k, v in (spec.get("env") or {}).items() if k != "LAUNCHBAY_CONFIG_FILE"}
-    env = [e for e in container.get("env") or [] if e.get("name") not in ours]
-    container["env"] = env + [{"name": k, "value": v} for k, v in ours.items()]
+    for index, pool in enumerate(pools):
+        container = pool.setdefault("container_spec", {})
+        # A later pool with no image of its own runs the job too, as the workers of a
+        # distributed run do (Vertex would refuse a pool without one); one with its own image
+        # (a parameter server, a reduction server) is left as the queue wrote it.
+        if index == 0 or not container.get("image_uri"):
+            container["image_uri"] = image
+            if spec.get("entry_point") is not None:
+                container["command"] = list(spec["entry_point"])
+            if spec.get("args"):
+                container["args"] = list(spec["args"])
+        env = [e for e in container.get("env") or [] if e.get("name") not in ours]
+        container["env"] = env + [{"name": k, "value": v} for k, v in ours.items()]
     output = job_spec.get("base_output_dir") or (
         f"{job_spec['staging_bucket'].rstrip('/')}/launchbay/{spec['run_id']}"
     )

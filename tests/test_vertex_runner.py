@@ -361,6 +361,39 @@ def test_a_missing_project_is_named_and_the_environment_can_supply_it(
     assert submission["custom_job"]["labels"]["launchbay-run-id"] == "dryrun00"
 
 
+def test_later_pools_without_an_image_run_the_job_and_every_pool_gets_the_env(store, vertex, cli):
+    machine = {"machine_type": "n1-standard-4"}
+    pools = [
+        {"machine_spec": machine, "replica_count": 1},
+        {"machine_spec": machine, "replica_count": 3},
+        {
+            "machine_spec": machine,
+            "replica_count": 1,
+            "container_spec": {"image_uri": "reduction-server:1", "args": ["--serve"]},
+        },
+    ]
+    spec = {**VERTEX_ARGS["spec"], "worker_pool_specs": pools}
+    vertex_queue(store, vertex, resource_args={**VERTEX_ARGS, "spec": spec})
+    training_job(store)
+    result = cli("launch", "-j", "train", "-q", "vx", "-a", "--epochs 2", "--dry-run")
+    assert result.code == 0, result.err
+    chief, workers, server = (
+        pool["container_spec"]
+        for pool in json.loads(result.out)["submission"]["custom_job"]["job_spec"][
+            "worker_pool_specs"
+        ]
+    )
+    for container in (chief, workers):
+        assert container["image_uri"] == IMAGE
+        assert container["command"] == ["python", "-m", "train"]
+        assert container["args"] == ["--epochs", "2"]
+    assert (server["image_uri"], server["args"]) == ("reduction-server:1", ["--serve"])
+    assert "command" not in server
+    for container in (chief, workers, server):
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["LAUNCHBAY_RUN_ID"] == "dryrun00"
+
+
 def test_a_launch_cannot_change_the_service_account(store, db_path, vertex, cli):
     vertex_queue(store, vertex)
     training_job(store)
