@@ -55,7 +55,7 @@ class DockerRunner(Runner):
 
     # -- checks (no SDK needed) --------------------------------------------------------------
 
-    def check_resource_args(self, resource_args: dict) -> dict:
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_docker_args(resource_args).model_dump()
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:

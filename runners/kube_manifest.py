@@ -156,6 +156,14 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
         message = exc.message.splitlines()[0]
         raise BadInput(f"{field}.{path}" if path else field, message) from None
     except kubernetes_validate.SchemaNotFoundError:
+        api_version = str(manifest.get("apiVersion", ""))
+        group = api_version.rpartition("/")[0]
+        if "." not in group:  # a built-in group (batch, apps, core): a CRD's group has a dot
+            raise BadInput(
+                f"{field}.kind",
+                f"{manifest.get('kind')!r} is not a kind of {api_version} in Kubernetes"
+                f" {kubernetes_version}",
+            ) from None
         return  # a custom kind: its CRD's schema is in the cluster, not here
     except kubernetes_validate.InvalidSchemaError as exc:
         raise BadInput(field, f"cannot be checked: {exc}") from None

@@ -29,7 +29,6 @@ from .kube_manifest import (
 )
 from .kube_watch import call_with_retry, is_transient
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
-from .rendering import deep_merge
 from .templating import check_variables_are_enums
 
 CONFIG_FILE = "/launchbay/config.json"
@@ -85,8 +84,9 @@ class KubernetesRunner(Runner):
     def check_target(self, target) -> dict | None:
         return kube_settings.check_target(target) or None
 
-    def check_resource_args(self, resource_args: dict) -> dict:
-        self._check_manifest(resource_args, kube_settings.KubernetesTarget().kubernetes_version)
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
+        version = kube_settings.KubernetesTarget.model_validate(target or {}).kubernetes_version
+        self._check_manifest(resource_args, version)
         return resource_args
 
     def _check_manifest(self, resource_args: dict, version: str) -> None:
@@ -109,8 +109,6 @@ class KubernetesRunner(Runner):
     def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
         target = queue_config.get("target") or {}
         kube_settings.check_override(queue_args, launch_args, target)
-        version = kube_settings.KubernetesTarget.model_validate(target).kubernetes_version
-        self._check_manifest(deep_merge(queue_args, launch_args), version)
 
     def check_job(self, job: JobVersion) -> None:
         """Image jobs run their image; code and git jobs are built and pushed first."""

@@ -86,7 +86,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     # What the launch may not do first: its refusal says more than a schema error would.
     check_no_agent_env(launch_args, queue.resource_args)
     runner.check_launch_override(queue_args, launch_args, queue.config)
-    resource_args = runner.check_resource_args(deep_merge(queue_args, launch_args))
+    resource_args = runner.check_resource_args(
+        deep_merge(queue_args, launch_args), queue.config.get("target")
+    )
     dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
 
     launch = {

@@ -75,7 +75,7 @@ class LocalProcessRunner(Runner):
         self._children: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
 
-    def check_resource_args(self, resource_args: dict) -> dict:
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_model(LocalProcessConfig, resource_args, "resource_args").model_dump()
 
     def check_job(self, job: JobVersion) -> None:

@@ -68,8 +68,9 @@ class Runner:
         `role_arn` from one and `RoleArn` from the other are the same field)."""
         return resource_args
 
-    def check_resource_args(self, resource_args: dict) -> dict:
-        """Validate this resource's config (at queue create, launch and dry-run); normalised."""
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
+        """Validate this resource's config (at queue create, launch and dry-run); normalised.
+        `target` is the queue's checked `target:` block (where it is, which API version)."""
         return resource_args
 
     def check_target(self, target: Any) -> dict | None:

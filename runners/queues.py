@@ -31,8 +31,9 @@ def check_queue_config(resource: str, document: Any) -> dict:
     # Check the config as it will be used: with each variable at a value it may take.
     sample = fill_placeholders(resource_args, {n: _sample_value(s) for n, s in variables.items()})
     runner = get_runner(resource)
+    target = runner.check_target(document.get("target"))
     runner.check_template_placement(resource_args, variables)
-    runner.check_resource_args(sample)
+    runner.check_resource_args(sample, target)
     config = {"resource_args": resource_args, "template_variables": variables}
     for key in BUILD_KEYS:
         if document.get(key) is not None and not runner.builds_images:
@@ -45,7 +46,6 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["registry"] = registry
     if builder:
         config["builder"] = builder
-    target = runner.check_target(document.get("target"))
     if target:
         config["target"] = target
     if document.get("max_resumes") is not None:

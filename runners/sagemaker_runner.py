@@ -87,7 +87,7 @@ class SageMakerRunner(Runner):
     def normalize(self, resource_args: dict) -> dict:
         return request_model.normalize(resource_args)
 
-    def check_resource_args(self, resource_args: dict) -> dict:
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         normalized = request_model.normalize(resource_args)
         request_model.check_required(normalized)
         request_model.validate(_sample_request(normalized))

@@ -70,7 +70,7 @@ class VertexRunner(Runner):
     def check_target(self, target) -> dict | None:
         return vertex_settings.check_target(target)
 
-    def check_resource_args(self, resource_args: dict) -> dict:
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return vertex_settings.check_vertex_args(resource_args).model_dump(exclude_none=True)
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:

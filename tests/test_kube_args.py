@@ -278,8 +278,20 @@ def test_a_code_job_needs_a_registry_on_a_kubernetes_queue(refused):
         ({"target": {"allow": ["root"]}}, ["target.allow.0"]),
         ({"max_resumes": -1}, ["max_resumes: -1", "0 to 100"]),
         ({"resource_args": {"kind": "Job", "spec": {"parallelism": "x"}}}, ["spec.parallelism"]),
+        (
+            {"resource_args": {"apiVersion": "batch/v1", "kind": "Jobb"}},
+            ["resource_args.kind: 'Jobb' is not a kind of batch/v1 in Kubernetes 1.33"],
+        ),
+        # Checked against the queue's own version: a Job's managedBy came in 1.30.
+        (
+            {
+                "resource_args": {"spec": {"managedBy": "kueue.x-k8s.io/multikueue"}},
+                "target": {"kubernetes_version": "1.29"},
+            },
+            ["resource_args.spec", "'managedBy' was unexpected"],
+        ),
     ],
-    ids=["target-key", "allow", "max-resumes", "manifest"],
+    ids=["target-key", "allow", "max-resumes", "manifest", "misspelt-kind", "version"],
 )
 def test_a_bad_kubernetes_queue_config_is_refused(refused, config, fragments):
     refused(["queue", "create", "bad", "-r", "kubernetes", "-c", json.dumps(config)], *fragments)
