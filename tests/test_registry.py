@@ -34,6 +34,10 @@ def test_the_cli_reports_resource_types_and_their_extras(cli):
     result = cli("resources")
     assert result.code == 0
     assert "local-process" in result.out and "(built in)" in result.out
+    rows = {line.split()[0]: line.split()[1] for line in result.out.splitlines()[1:]}
+    assert rows["docker"] == "local-container"
+    assert rows["kubernetes"] == "k8s"
+    assert rows["vertex"] == "gcp-vertex"
 
 
 def test_docker_without_its_sdk_says_which_extra_to_install(monkeypatch):

@@ -27,9 +27,15 @@ def resources_command(as_json):
         print_json(rows)
         return
     print_table(
-        ["resource", "installed", "install", "description"],
+        ["resource", "aliases", "installed", "install", "description"],
         [
-            (r["name"], "yes" if r["installed"] else "no", r["install"], r["description"])
+            (
+                r["name"],
+                ", ".join(r["aliases"]) or "-",
+                "yes" if r["installed"] else "no",
+                r["install"],
+                r["description"],
+            )
             for r in rows
         ],
     )

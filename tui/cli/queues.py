@@ -22,7 +22,7 @@ def queue_group():
     "-r",
     required=True,
     metavar="TYPE",
-    help="Target resource type (see `launchbay resources`).",
+    help="Target resource type or alias (see `launchbay resources`).",
 )
 @click.option(
     "--config",
@@ -30,8 +30,11 @@ def queue_group():
     "config",
     metavar="FILE",
     help="YAML or JSON: resource_args, template_variables; for container queues also"
-    " registry and builder; target (kubernetes: kubeconfig, context, namespace, allow);"
-    " max_resumes.",
+    " registry and builder; target, where the cluster or cloud is and what a launch may do"
+    " (kubernetes: kubeconfig, context, namespace, allow, image_pull_grace_seconds,"
+    " ttl_seconds_after_finished, kubernetes_version; sagemaker: region, profile, endpoint_url,"
+    " poll_seconds, log_poll_seconds; vertex: project, location, api_endpoint,"
+    " logging_endpoint, credentials, poll_seconds); max_resumes. See the README.",
 )
 @click.option(
     "--max-concurrency",
