@@ -171,10 +171,13 @@ def test_rbac_refusal_fails_the_run_with_what_to_grant(store, db_path, kubeconfi
     item = launch(store, "denied", "k8s")
     with AgentThread(db_path):
         run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert run.error_stage == "run"
-    assert "403" in run.error_message and "forbidden" in run.error_message
-    assert "RBAC" in run.error_message
+        assert run.state is RunState.FAILED
+        assert run.error_stage == "run"
+        assert "403" in run.error_message and "forbidden" in run.error_message
+        assert "RBAC" in run.error_message
+        cluster.permit("create", "jobs", NAMESPACE)  # the grant is made: the agent goes on
+        after = run_of(store, launch(store, "after", "k8s"))
+    assert after.state is RunState.FINISHED, after.message
 
 
 def test_a_job_deleted_by_someone_else_fails_the_run_saying_so(store, db_path, kubeconfig, cluster):

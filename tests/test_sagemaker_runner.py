@@ -100,6 +100,23 @@ def test_a_training_job_runs_and_its_cloudwatch_lines_reach_the_log(store, db_pa
     assert tags["launchbay:run-id"] == run.id
 
 
+def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, db_path, aws):
+    resources = {**TRAINING_ARGS["ResourceConfig"], "InstanceCount": 2}
+    sagemaker_queue(store, aws, resource_args={"ResourceConfig": resources})
+    training_job(store)
+    item = launch(store, "train", "sm")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        name = training_job_name("train", run.id)
+        aws.put_log_lines(name, ["chief up"], stream_suffix="algo-1-1700000000")
+        aws.put_log_lines(name, ["worker up"], stream_suffix="algo-2-1700000000")
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    lines = log_of(store, run.id).splitlines()
+    assert lines.count("[algo-1-1700000000] chief up") == 1
+    assert lines.count("[algo-2-1700000000] worker up") == 1
+
+
 def test_a_failed_training_job_fails_the_run_with_its_reason(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)

@@ -425,3 +425,28 @@ def test_a_vertex_launch_and_dry_run_never_import_the_sdk(store, db_path, vertex
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert store.items.get(1).job == "train:v0"  # the launch did enqueue
+
+
+@pytest.mark.parametrize(
+    ("state", "run_state", "message"),
+    [
+        ("JOB_STATE_QUEUED", RunState.STARTING, "queued"),
+        ("JOB_STATE_PENDING", RunState.STARTING, "pending"),
+        ("JOB_STATE_RUNNING", RunState.RUNNING, "running"),
+        ("JOB_STATE_SUCCEEDED", RunState.FINISHED, "succeeded"),
+        ("JOB_STATE_FAILED", RunState.FAILED, "the replica workerpool0-0 exited 3"),
+        ("JOB_STATE_CANCELLING", RunState.STOPPING, "cancelling"),
+        ("JOB_STATE_CANCELLED", RunState.STOPPED, "cancelled"),
+        ("JOB_STATE_EXPIRED", RunState.FAILED, "the CustomJob ended expired"),
+    ],
+)
+def test_custom_job_states_map_to_run_states(state, run_state, message):
+    from google.cloud.aiplatform_v1 import types
+
+    from runners.vertex_runner import job_status
+
+    job = types.CustomJob(state=types.JobState[state])
+    if state == "JOB_STATE_FAILED":
+        job.error.message = message
+    status = job_status(job)
+    assert (status.state, status.message) == (run_state, message)

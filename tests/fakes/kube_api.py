@@ -127,6 +127,11 @@ class FakeCluster:
         with self._lock:
             self._forbidden.append((verb, resource, namespace))
 
+    def permit(self, verb: str, resource: str, namespace: str | None = None) -> None:
+        """Take back a forbid() of exactly these words: the grant has been made."""
+        with self._lock:
+            self._forbidden.remove((verb, resource, namespace))
+
     def fail_next(
         self,
         count: int,
