@@ -2,11 +2,19 @@
 fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
 
 import json
+import time
 
 import pytest
+from docker_support import PYTHON, REGISTRY, registry_tags
 from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_killed_after, forget_handle, launch, run_agent_until_empty
+from support import (
+    agent_killed_after,
+    forget_handle,
+    launch,
+    run_agent_until_empty,
+    write_code_job,
+)
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -115,6 +123,23 @@ def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, 
     lines = log_of(store, run.id).splitlines()
     assert lines.count("[algo-1-1700000000] chief up") == 1
     assert lines.count("[algo-2-1700000000] worker up") == 1
+
+
+def test_a_code_job_is_built_pushed_and_its_pushed_image_trained(
+    store, db_path, aws, engine, tmp_path
+):
+    repository = f"sm-test-{time.time_ns()}"
+    code = write_code_job(tmp_path / "code", "print('trained')\n")
+    builder = {"base_image": PYTHON, "network": "none"}
+    sagemaker_queue(store, aws, registry=f"{REGISTRY}/{repository}", builder=builder)
+    create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
+    item = launch(store, "coder", "sm")
+    output = run_agent_until_empty(db_path, "sm", timeout=300)
+    run = run_of(store, item)
+    assert run.state is RunState.FINISHED, output
+    (tag,) = registry_tags(repository)
+    image = described(aws, training_job_name("coder", run.id))["AlgorithmSpecification"]
+    assert image["TrainingImage"] == f"{REGISTRY}/{repository}:{tag}"
 
 
 def test_a_failed_training_job_fails_the_run_with_its_reason(store, db_path, aws):

@@ -11,9 +11,17 @@ import time
 
 import grpc
 import pytest
+from docker_support import PYTHON, REGISTRY, registry_tags
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
-from support import REPO, agent_killed_after, forget_handle, launch, run_agent_until_empty
+from support import (
+    REPO,
+    agent_killed_after,
+    forget_handle,
+    launch,
+    run_agent_until_empty,
+    write_code_job,
+)
 from test_bad_input import assert_bad_input, snapshot
 
 from runners.cancelling import cancel_by_id
@@ -46,8 +54,9 @@ def vertex(monkeypatch):
     fake.stop()
 
 
-def vertex_queue(store, vertex, name="vx", target=None, resource_args=None):
+def vertex_queue(store, vertex, name="vx", target=None, resource_args=None, **extra):
     config = {
+        **extra,
         "resource_args": resource_args or VERTEX_ARGS,
         "target": target
         or {
@@ -92,6 +101,25 @@ def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
     assert job.job_spec.base_output_directory.output_uri_prefix == (
         f"gs://lb-staging/launchbay/{run.id}"
     )
+
+
+def test_a_code_job_is_built_pushed_and_its_pushed_image_submitted(
+    store, db_path, vertex, engine, tmp_path
+):
+    repository = f"vx-test-{time.time_ns()}"
+    code = write_code_job(tmp_path / "code", "print('trained')\n")
+    builder = {"base_image": PYTHON, "network": "none"}
+    vertex_queue(store, vertex, registry=f"{REGISTRY}/{repository}", builder=builder)
+    create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
+    item = launch(store, "coder", "vx")
+    output = run_agent_until_empty(db_path, "vx", timeout=300)
+    run = run_of(store, item)
+    assert run.state is RunState.FINISHED, output
+    (tag,) = registry_tags(repository)
+    (job,) = vertex.jobs()
+    container = job.job_spec.worker_pool_specs[0].container_spec
+    assert container.image_uri == f"{REGISTRY}/{repository}:{tag}"
+    assert list(container.command) == ["python3", "main.py"]
 
 
 def test_a_failed_custom_job_fails_the_run_with_its_error_message(store, db_path, vertex):
