@@ -109,6 +109,21 @@ def test_the_container_carries_launchbays_labels_and_stops_promptly_on_cancel(
     wait_for(lambda: not containers_of(engine, run.id), 30, "the container to be removed")
 
 
+def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(store, db_path, engine):
+    docker_queue(store, config={"resource_args": {"stop_grace_seconds": 1}})
+    image_job(store, "stubborn", "trap '' TERM; echo started; sleep 300")
+    item = launch(store, "stubborn", "dock")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        wait_for(lambda: "started" in log_of(store, run.id), 30, "the job's first line")
+        cancel_by_id(store, run.id)
+        # Still there after SIGTERM; only the SIGKILL at the grace's end stops it (else the
+        # run would wait out its sleep, past this wait).
+        run = run_of(store, item, timeout=60)
+    assert run.state is RunState.STOPPED, run.message
+    wait_for(lambda: not containers_of(engine, run.id), 30, "the container to be removed")
+
+
 def test_a_failed_run_keeps_its_container_only_when_the_queue_says_so(store, db_path, engine):
     docker_queue(store, "keep", config={"resource_args": {"keep_failed_containers": True}})
     docker_queue(store, "tidy")
