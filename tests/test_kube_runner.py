@@ -6,6 +6,7 @@ pods running side by side."""
 import time
 
 import pytest
+import yaml
 from docker_support import REGISTRY, image_job
 from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
@@ -59,6 +60,24 @@ def test_an_image_job_runs_as_a_job_and_its_log_and_config_come_back(store, db_p
     assert events_of(store, run.id)[-2:] == ["running", "finished"]
     assert run.handle["namespace"] == NAMESPACE
     assert run.handle["name"] == f"launchbay-{run.id}"
+
+
+def test_the_queues_context_is_used_not_the_current_one(store, db_path, cluster, tmp_path):
+    path = cluster.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
+    config = yaml.safe_load(path.read_text())
+    config["clusters"].append({"name": "gone", "cluster": {"server": "http://127.0.0.1:1"}})
+    config["contexts"].append({"name": "gone", "context": {"cluster": "gone", "user": "fake-user"}})
+    config["current-context"] = "gone"
+    path.write_text(yaml.safe_dump(config))
+    target = {"kubeconfig": str(path), "context": "fake", "image_pull_grace_seconds": 1}
+    store.queues.create("k8s", "kubernetes", check_queue_config("kubernetes", {"target": target}))
+    image_job(store, "hello", "echo from the chosen context")
+    item = launch(store, "hello", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    assert run.handle["namespace"] == NAMESPACE  # the chosen context's namespace
+    assert "from the chosen context" in log_of(store, run.id)
 
 
 def test_a_failing_container_fails_the_run_with_its_exit_code(store, db_path, kubeconfig):
