@@ -26,6 +26,7 @@ from store.runs import new_run_id
 
 from . import procinfo
 from .changes import ChangeListener
+from .launching import check_still_allowed
 from .logfile import open_append
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
 from .registry import get_runner
@@ -201,6 +202,13 @@ class Agent:
             runner = get_runner(queue.resource)
         except BadInput as exc:
             self._fail_item(store, item.id, Stage.AGENT, exc.message)
+            return
+        try:
+            check_still_allowed(queue, item.launch)
+        except BadInput as exc:
+            self._fail_item(
+                store, item.id, Stage.AGENT, f"the queue's config no longer allows it: {exc}"
+            )
             return
         for _ in range(5):  # a run id collision is astronomically rare; retry all the same
             run_id = new_run_id()

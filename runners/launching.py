@@ -138,6 +138,19 @@ def enqueue(store: Store, prepared: PreparedLaunch, *, resume_count: int = 0) ->
     )
 
 
+def check_still_allowed(queue: Queue, launch: dict) -> None:
+    """At claim time: what the launch asked for, checked against the queue's config of now, so
+    a grant the queue's owner has taken back reaches the items already waiting (and the
+    requeued ones)."""
+    launch_args = launch.get("resource_args_override")
+    if not launch_args:
+        return  # the launch asked for nothing of its own: the queue's settings apply
+    runner = get_runner(queue.resource)
+    values = launch.get("template_variables") or {}
+    queue_args = runner.normalize(fill_placeholders(queue.resource_args, values))
+    runner.check_launch_override(queue_args, launch_args, queue.config)
+
+
 def preview(
     store: Store, prepared: PreparedLaunch, environ: Mapping[str, str] | None = None
 ) -> dict:

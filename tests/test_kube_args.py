@@ -370,3 +370,27 @@ def test_secret_env_values_are_hidden_in_a_dry_run(kube_world, cli):
     manifest = json.loads(result.out)["submission"]["manifest"]
     env = manifest["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "HF_TOKEN", "value": "***"} in env
+
+
+def test_a_grant_taken_back_reaches_the_items_already_waiting(kube_world, db_path, cli):
+    from support import run_agent
+
+    from runners.queues import check_queue_config
+    from store import ItemState
+
+    granted = _pod({"hostNetwork": True})
+    enqueued = cli(*_launch("k8s-host", granted), "--json")
+    assert enqueued.code == 0, enqueued.err
+    item_id = json.loads(enqueued.out)["id"]
+    store = Store.open(db_path)
+    try:
+        store.queues.update("k8s-host", config=check_queue_config("kubernetes", {}))
+        run_agent(db_path, queues=["k8s-host"])
+        item = store.items.get(item_id)
+        assert item.state is ItemState.FAILED
+        assert item.error_stage == "agent"
+        assert "the queue's config no longer allows it" in item.error_message
+        assert "spec.template.spec.hostNetwork: hostNetwork is refused" in item.error_message
+        assert item.run_id is None  # nothing reached the cluster
+    finally:
+        store.close()
