@@ -11,6 +11,20 @@ async def settle(pilot, condition, what: str = "condition", tries: int = 400):
     raise AssertionError(f"the app never reached: {what}")
 
 
+def notified(app) -> list[str]:
+    """The notifications the app has shown (Textual keeps them in a private list)."""
+    return [notification.message for notification in app._notifications]
+
+
+async def answer_no(pilot) -> None:
+    """Wait for the yes/no question, answer n, and wait for it to close; no cancel started."""
+    app = pilot.app
+    await settle(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the question")
+    await pilot.press("n")
+    await settle(pilot, lambda: type(app.screen).__name__ != "ConfirmScreen", "it answered")
+    assert not any(worker.group == "cancel" for worker in app.workers)
+
+
 def screen_text(app) -> str:
     """What the screen shows, as plain text (from the app's own SVG screenshot)."""
     import html

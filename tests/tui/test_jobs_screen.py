@@ -55,8 +55,12 @@ async def open_jobs(pilot, rows: int) -> DataTable:
 
 async def open_form(pilot) -> JobFormScreen:
     await pilot.press("n")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, JobFormScreen), "the job form")
-    return pilot.app.screen
+    # Pushed is not yet mounted: its on_mount sets the kind's labels and the focus.
+    return await wait_until(
+        pilot,
+        lambda: isinstance(form := pilot.app.screen, JobFormScreen) and form.is_mounted and form,
+        "the job form",
+    )
 
 
 def fill(form: JobFormScreen, kind: str = "image", **fields: str) -> None:
@@ -203,8 +207,11 @@ async def test_new_git_job_pins_the_commit_its_ref_names(make_app, store, tmp_pa
         ref_input = form.query_one("#job-ref", Input)
         assert not ref_input.parent.display  # git-only fields hide for an image job
         fill(form, "git", name="from-git", target=repo.as_uri(), ref="feature", subdir="sub")
-        await pilot.pause()
-        assert ref_input.parent.display and form.query_one("#job-subdir").parent.display
+        await wait_until(
+            pilot,
+            lambda: ref_input.parent.display and form.query_one("#job-subdir").parent.display,
+            "the git-only fields shown",
+        )
         await save_and_wait_closed(pilot)
 
         version = store.jobs.resolve("from-git")

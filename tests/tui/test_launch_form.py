@@ -4,8 +4,9 @@ import json
 import os
 import stat
 import sys
+import threading
 
-from helpers_tui import settle
+from helpers_tui import notified, settle
 from support import make_code_job, make_queue
 
 from runners.launching import LaunchRequest, enqueue, prepare_launch
@@ -40,8 +41,22 @@ async def _open_form(app, pilot, **kwargs) -> LaunchScreen:
     await pilot.pause()
     app.push_screen(LaunchScreen(**kwargs))
     screen = await settle(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen)
-    await settle(pilot, lambda: len(screen.query("SchemaField")) == 5, "the generated fields")
+    # The five fields exist before they are all mounted: wait for the rebuild to finish and a
+    # preview of what they hold.
+    await settle(
+        pilot,
+        lambda: (
+            len(screen.query("SchemaField")) == 5
+            and not screen._rebuilding.locked()
+            and str(screen.query_one("#launch-preview").render())
+        ),
+        "the generated fields and their preview",
+    )
     return screen
+
+
+def items_enqueued(store) -> int:
+    return store.conn.execute("SELECT COUNT(*) FROM queue_items").fetchone()[0]
 
 
 async def _type_into(pilot, screen, selector: str, text: str) -> None:
@@ -110,11 +125,37 @@ async def test_a_bad_field_is_marked_and_enqueue_is_refused(make_app, store, tmp
         await settle(pilot, lambda: field.has_class("-invalid"), "the field marked")
         assert "above the maximum" in field.error
         await _type_into(pilot, screen, "#field-var-threads #value", "x")
-        assert "is not an integer" in screen.query_one("#field-var-threads").error
+        threads = screen.query_one("#field-var-threads")
+        await settle(pilot, lambda: "is not an integer" in (threads.error or ""), "threads marked")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await settle(
+            pilot, lambda: any("not enqueued" in text for text in notified(app)), "the refusal"
+        )
         assert isinstance(app.screen, LaunchScreen)
-    assert store.conn.execute("SELECT COUNT(*) FROM queue_items").fetchone()[0] == 0
+    assert items_enqueued(store) == 0
+
+
+async def test_ctrl_s_twice_enqueues_once(make_app, store, tmp_path, monkeypatch):
+    _setup(store, tmp_path)
+    from runners import launching
+
+    release = threading.Event()
+    real_enqueue = launching.enqueue
+
+    def slow_enqueue(*args, **kwargs):
+        release.wait(10)  # held until the second ctrl+s is in, as on a slow machine
+        return real_enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(launching, "enqueue", slow_enqueue)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        await pilot.press("ctrl+s", "ctrl+s")
+        release.set()
+        await settle(pilot, lambda: not isinstance(app.screen, LaunchScreen), "enqueued")
+        await settle(pilot, lambda: not any(w.group == "enqueue" for w in app.workers), "done")
+    assert items_enqueued(store) == 1
 
 
 async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_path):
@@ -144,8 +185,14 @@ async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await _open_form(app, pilot, relaunch_of="rprev001")
-        assert screen.query_one("#field-run_config-epochs #value").value == "9"
-        assert screen.query_one("#field-var-threads #value").value == "3"
+        await settle(
+            pilot,
+            lambda: (
+                screen.query_one("#field-run_config-epochs #value").value == "9"
+                and screen.query_one("#field-var-threads #value").value == "3"
+            ),
+            "the previous run's values",
+        )
         await settle(
             pilot,
             lambda: "same spec" in str(screen.query_one("#launch-preview").render()),

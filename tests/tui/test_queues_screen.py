@@ -1,6 +1,7 @@
 """The Queues screen: every key path checked against the store, and against what is shown."""
 
 import pytest
+from helpers_tui import answer_no, notified
 from helpers_tui import settle as until
 from support import launch, make_code_job, make_queue
 from textual.widgets import DataTable, Input, Select, Static, TextArea
@@ -12,9 +13,9 @@ from tui.screens.queues import QueuesScreen
 SIZE = (120, 36)
 
 
-def notified(app) -> list[str]:
-    """The notifications the app has shown (Textual keeps them in a private list)."""
-    return [notification.message for notification in app._notifications]
+def refused(app) -> bool:
+    """A save was refused: said in a notification titled 'not saved'."""
+    return any(notification.title == "not saved" for notification in app._notifications)
 
 
 def column(table: DataTable, name: str) -> list[str]:
@@ -134,9 +135,12 @@ async def test_priority_stops_at_the_ends_with_a_notification(make_app, items, s
     async with make_app().run_test(size=SIZE) as pilot:
         await open_queues(pilot)
         await pilot.press("plus")
-        await pilot.pause()
+        await until(
+            pilot,
+            lambda: any("already critical" in text for text in notified(pilot.app)),
+            "the notification",
+        )
         assert store.items.get(first).priority == Priority.CRITICAL
-        assert any("already critical" in text for text in notified(pilot.app))
 
 
 async def test_ctrl_k_then_y_cancels_the_selected_item(make_app, items, store):
@@ -157,8 +161,7 @@ async def test_ctrl_k_then_n_keeps_the_item(make_app, items, store):
     async with make_app().run_test(size=SIZE) as pilot:
         await open_queues(pilot)
         await pilot.press("ctrl+k")
-        await pilot.press("n")
-        await pilot.pause()
+        await answer_no(pilot)
         assert store.items.get(first).state == ItemState.PENDING
 
 
@@ -231,7 +234,7 @@ async def test_n_with_a_bad_config_shows_the_error_and_creates_nothing(
         form = await fill_form(pilot, "bad", yaml_text, type_config=False)
         await until(pilot, lambda: error in check_line(form), f"the error {error!r}")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: refused(pilot.app), "the refusal")
         assert pilot.app.screen is form  # refused: still open
         assert error in check_line(form)
         assert [q.name for q in store.queues.list()] == ["local", "other"]
@@ -282,7 +285,7 @@ async def test_e_with_an_invalid_config_saves_nothing(make_app, items, store):
         form.query_one("#queue-config", TextArea).text = "resource_args:\n  cwd: /etc\n"
         await until(pilot, lambda: "resource_args.cwd" in check_line(form), "the error")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: refused(pilot.app), "the refusal")
         assert pilot.app.screen is form
         assert store.queues.get("local").config["resource_args"] == {}
 
@@ -336,5 +339,12 @@ async def test_no_queues_says_how_to_make_one(make_app):
         assert "press n" in status
         await pilot.press("p")
         await pilot.press("plus")
-        await pilot.pause()
+        await until(
+            pilot,
+            lambda: (
+                {"no queue selected: press n to create one", "no waiting item selected"}
+                <= set(notified(pilot.app))
+            ),
+            "both told",
+        )
         assert pilot.app.screen is screen  # nothing to act on: told, not crashed

@@ -216,7 +216,9 @@ async def test_the_run_ending_ends_the_following(make_app, make_run, store):
         store.runs.transition(run_id, RunState.FINISHED, exit_code=0)
         await until(pilot, lambda: view.ended, "the end")
         assert view.line_count == 6
-        assert "finished" in app.screen.sub_title
+        # The title is set by the screen's own read of the run, on another thread than the
+        # view's: it may come a moment after the view has ended.
+        await until(pilot, lambda: "finished" in app.screen.sub_title, "the state in the title")
 
 
 # -- search ---------------------------------------------------------------------------------

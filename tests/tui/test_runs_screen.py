@@ -3,7 +3,7 @@
 import sys
 
 from fixed_data import seed
-from helpers_tui import screen_text, settle
+from helpers_tui import answer_no, screen_text, settle
 from support import launch, make_queue
 
 from runners.jobs import create_job
@@ -20,6 +20,15 @@ def _table(app) -> WindowTable:
 
 def _ids(table: WindowTable) -> list[str]:
     return [table.row_at(i).id for i in range(table.total or 0) if table.row_at(i)]
+
+
+def _highlighted_command(app) -> str:
+    from textual.command import CommandList
+
+    commands = app.screen.query_one(CommandList)
+    if commands.highlighted is None:
+        return ""
+    return str(commands.get_option_at_index(commands.highlighted).prompt)
 
 
 async def _loaded(pilot, app):
@@ -119,8 +128,7 @@ async def test_cancel_asks_then_asks_the_run_to_stop(make_app, store, tmp_path):
     async with app.run_test(size=(120, 36)) as pilot:
         await _loaded(pilot, app)
         await pilot.press("ctrl+k")
-        await settle(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "a question")
-        await pilot.press("n")
+        await answer_no(pilot)
         assert store.runs.get("k3x9mf2a").state is RunState.RUNNING
         await pilot.press("ctrl+k")
         await settle(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "a question")
@@ -210,6 +218,6 @@ async def test_the_command_palette_offers_the_screens_actions(make_app, store, t
         await pilot.press("ctrl+p")
         await settle(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "palette")
         await pilot.press(*"Runs: Describe")
-        await pilot.pause(0.5)
+        await settle(pilot, lambda: "Describe" in _highlighted_command(app), "the command found")
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen), "described")

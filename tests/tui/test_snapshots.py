@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fixed_data import seed
+from helpers_tui import screen_text, settle
 
 from store import Store
 from tui.app import LaunchbayApp
@@ -45,10 +46,9 @@ def _busy(app) -> bool:
 
 
 async def _ready(pilot, condition) -> None:
-    for _ in range(200):
-        if condition() and not _busy(pilot.app):
-            break
-        await pilot.pause(0.05)
+    # Raises if never ready: a snapshot of a screen still loading would fail confusingly, or
+    # worse, be saved by --snapshot-update.
+    await settle(pilot, lambda: condition() and not _busy(pilot.app), "the screen ready")
     for widget in pilot.app.screen.query("Input"):
         widget.cursor_blink = False
     await pilot.pause(0.3)
@@ -91,7 +91,8 @@ def test_run_log_screen(snap_compare, fixed_app):
 
         await _ready(pilot, lambda: _rows_loaded(pilot.app))
         pilot.app.push_screen(RunLogScreen("h7wq4nzp"))
-        await _ready(pilot, lambda: "epoch 10/10" in pilot.app.export_screenshot())
+        # screen_text, not the raw SVG: there, spaces are &#160;
+        await _ready(pilot, lambda: "epoch 10/10" in screen_text(pilot.app))
 
     assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)
 

@@ -9,22 +9,27 @@ from .confirm import ConfirmScreen
 
 def confirm_cancel(screen: Screen, ident: str, what: str) -> None:
     """Ask, then cancel `ident` (a run id or an item id) on a worker thread."""
+    # Taken here, on the UI thread: from the worker's thread, screen.app can't be found once
+    # the screen is closed.
+    app = screen.app
 
     def cancel() -> None:
         from runners.cancelling import cancel_by_id
         from store import BadInput
 
         try:
-            message = cancel_by_id(screen.app.stores.get(), ident)
+            message = cancel_by_id(app.stores.get(), ident)
         except BadInput as exc:
-            screen.app.call_from_thread(screen.notify, str(exc), severity="error")
+            app.call_from_thread(app.notify, str(exc), severity="error")
             return
-        screen.app.call_from_thread(screen.notify, message)
+        except Exception as exc:  # a bug: said, and still raised for the worker's log
+            app.call_from_thread(app.notify, f"failed: {exc}", severity="error")
+            raise
+        app.call_from_thread(app.notify, message)
 
     def answered(yes: bool | None) -> None:
         if yes:
-            screen.run_worker(cancel, thread=True, exit_on_error=False, group="cancel")
+            # The app's worker, not the screen's: leaving the screen must not cancel the cancel.
+            app.run_worker(cancel, thread=True, exit_on_error=False, group="cancel")
 
-    screen.app.push_screen(
-        ConfirmScreen(f"Cancel {what}?", yes="Cancel it", no="Keep it"), answered
-    )
+    app.push_screen(ConfirmScreen(f"Cancel {what}?", yes="Cancel it", no="Keep it"), answered)

@@ -16,7 +16,6 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import get_current_worker
 
 from store import JobVersion, NotFound
 from store.jobs import CreatedVersion
@@ -47,6 +46,10 @@ class JobsScreen(Screen):
         self.jobs: dict[str, tuple[JobVersion, int]] = {}
         self._loaded = False
         self._select_next: str | None = None  # a job to put the cursor on after the next load
+        # Reads can land out of order (an exclusive worker's thread is only marked cancelled,
+        # not stopped): each carries its number, and only the newest one is shown.
+        self._loads = 0
+        self._detail_loads = 0
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -85,22 +88,32 @@ class JobsScreen(Screen):
 
     # -- loading -----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="jobs-load", exit_on_error=False)
     def load(self) -> None:
+        """Read the jobs again, on a thread."""
+        self._loads += 1
+        self._read_jobs(self._loads)
+
+    @work(thread=True, exclusive=True, group="jobs-load", exit_on_error=False)
+    def _read_jobs(self, number: int) -> None:
         jobs = self.app.stores.get().jobs.list_latest()
-        if not get_current_worker().is_cancelled:  # a newer load is on its way
-            self.app.call_from_thread(self._show_jobs, jobs)
+        self.app.call_from_thread(self._show_jobs, number, jobs)
+
+    def load_detail(self, name: str) -> None:
+        """Read job `name`'s versions, on a thread, for the detail pane."""
+        self._detail_loads += 1
+        self._read_detail(self._detail_loads, name)
 
     @work(thread=True, exclusive=True, group="job-detail", exit_on_error=False)
-    def load_detail(self, name: str) -> None:
+    def _read_detail(self, number: int, name: str) -> None:
         try:
             versions = self.app.stores.get().jobs.versions(name)
         except NotFound:  # removed between the list and now: the next list drops it
             versions = []
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_detail, name, versions)
+        self.app.call_from_thread(self._show_detail, number, name, versions)
 
-    def _show_jobs(self, jobs: list[tuple[JobVersion, int]]) -> None:
+    def _show_jobs(self, number: int, jobs: list[tuple[JobVersion, int]]) -> None:
+        if number != self._loads:
+            return  # a newer read is on its way
         table = self.table
         wanted = self._select_next or self.selected_name
         self._select_next = None
@@ -154,9 +167,9 @@ class JobsScreen(Screen):
         self.query_one("#job-versions", Static).update("")
         self.query_one("#job-schema", Static).update("")
 
-    def _show_detail(self, name: str, versions: list[JobVersion]) -> None:
-        if name != self.selected_name or not versions:
-            return  # the cursor moved on while this was read
+    def _show_detail(self, number: int, name: str, versions: list[JobVersion]) -> None:
+        if number != self._detail_loads or name != self.selected_name or not versions:
+            return  # a newer read is on its way, or the cursor moved on while this was read
         latest = versions[0]
         self.query_one("#job-summary", Static).update(describe_version(latest, len(versions)))
         self.query_one("#job-versions", Static).update(versions_table(versions))

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
@@ -70,6 +70,7 @@ class LaunchScreen(Screen):
         # stopped, only marked cancelled): each result carries the number of the form state
         # it was made for, and only the newest one is shown.
         self._form_version = 0
+        self._enqueuing = False  # an enqueue is on its way: ctrl+s again does nothing
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -322,9 +323,15 @@ class LaunchScreen(Screen):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def action_enqueue(self) -> None:
+    def _still_loading(self, refused: str) -> bool:
+        """True, and the user told, while the fields are rebuilt: they are half-mounted then."""
         if self._rebuilding.locked():
-            self.notify("not enqueued: the form is still loading", severity="warning")
+            self.notify(f"{refused}: the form is still loading", severity="warning")
+            return True
+        return False
+
+    def action_enqueue(self) -> None:
+        if self._enqueuing or self._still_loading("not enqueued"):
             return
         request, errors = self.build_request()
         if errors or self.form_error:
@@ -332,29 +339,54 @@ class LaunchScreen(Screen):
                 f"not enqueued: {errors[0] if errors else self.form_error}", severity="error"
             )
             return
-        self.enqueue(request)
+        self._enqueuing = True
+        app = self.app
+        # The app's worker, not the form's: Esc right after ctrl+s must not cancel the enqueue.
+        app.run_worker(
+            lambda: self._enqueue(app, request),
+            thread=True,
+            group="enqueue",
+            exit_on_error=False,
+        )
 
-    @work(thread=True, exclusive=True, group="enqueue", exit_on_error=False)
-    def enqueue(self, request) -> None:
+    def _enqueue(self, app: App, request) -> None:
+        # On a thread. `app` is handed in: once the form is closed, self.app can't be found here.
         from runners.launching import enqueue, prepare_launch
 
-        store = self.app.stores.get()
+        store = app.stores.get()
         try:
             prepared = prepare_launch(store, request)
             item_id = enqueue(store, prepared)
         except BadInput as exc:
-            self.app.call_from_thread(self._show_result, None, str(exc))
+            app.call_from_thread(self._not_enqueued, str(exc))
             return
-        self.app.call_from_thread(self._enqueued, item_id, prepared.job.ref, prepared.queue.name)
+        except Exception as exc:  # a bug: said, and still raised for the worker's log
+            app.call_from_thread(self._not_enqueued, f"{type(exc).__name__}: {exc}")
+            raise
+        app.call_from_thread(self._enqueued, item_id, prepared.job.ref, prepared.queue.name)
+
+    def _not_enqueued(self, error: str) -> None:
+        self._enqueuing = False
+        if self.is_attached:
+            self._show_result(None, error)
+        else:  # closed meanwhile: the notification is all there is
+            self.notify(f"not enqueued: {error}", severity="error")
 
     def _enqueued(self, item_id: int, job: str, queue: str) -> None:
         self.notify(f"enqueued {job} on {queue} as item {item_id}")
-        self.app.pop_screen()
+        if self.is_active:  # else closed meanwhile, or under another screen: pop nothing else
+            self.dismiss()
+        else:
+            self._enqueuing = False  # still open: it may enqueue again
 
     def action_edit_yaml(self) -> None:
         """The overrides as YAML in $EDITOR; what comes back replaces the form's values."""
         import yaml
 
+        # This check covers _apply_yaml too: the editor runs on the UI thread, so no rebuild
+        # can start before its result is applied.
+        if self._still_loading("not opened in the editor"):
+            return
         request, _errors = self.build_request()
         document = {
             "overrides": {

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from rich.markup import escape
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -171,11 +171,12 @@ class QueueFormScreen(ModalScreen[str | None]):
     def action_save(self) -> None:
         if not self._saving:
             self._saving = True
-            self._save(*self._values())
+            self._save(self.app, *self._values())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-form-save")
-    def _save(self, name: str, resource: str, max_text: str, text: str) -> None:
-        store = self.app.stores.get()
+    def _save(self, app: App, name: str, resource: str, max_text: str, text: str) -> None:
+        # `app` is handed in: once the form is closed, self.app can't be found from this thread.
+        store = app.stores.get()
         try:
             max_concurrency = parse_max_concurrency(max_text)
             if self.queue is None:
@@ -190,18 +191,20 @@ class QueueFormScreen(ModalScreen[str | None]):
                     queue = store.queues.update(queue.name, max_concurrency=max_concurrency)
                 message = f"saved queue {queue.name}"
         except BadInput as exc:
-            self.app.call_from_thread(self._refuse, str(exc))
+            app.call_from_thread(self._refuse, str(exc))
             return
-        self.app.call_from_thread(self._saved, queue.name, message)
+        app.call_from_thread(self._saved, queue.name, message)
 
     def _refuse(self, error: str) -> None:
         self._saving = False
-        self._show_verdict(error)
+        if self.is_attached:  # else closed meanwhile: the notification is all there is
+            self._show_verdict(error)
         self.notify(error, title="not saved", severity="error")
 
     def _saved(self, name: str, message: str) -> None:
         self.notify(message, timeout=3)
-        self.dismiss(name)
+        if self.is_active:  # closed meanwhile: dismissing now would pop another screen
+            self.dismiss(name)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from store import BadInput, Priority, Queue, QueueItem, Store
 
@@ -135,6 +135,9 @@ class QueuesScreen(Screen):
         self.selected_name: str | None = None
         self.view: QueuesView | None = None
         self._requested: str | None = None  # asked for by Select; said so if it isn't there
+        # Reads can land out of order (an exclusive worker's thread is only marked cancelled,
+        # not stopped): each carries its number, and only the newest one is shown.
+        self._reads = 0
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -176,17 +179,17 @@ class QueuesScreen(Screen):
     # -- reading -----------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._load(self.selected_name)
+        self._reads += 1
+        self._load(self._reads, self.selected_name)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queues-load")
-    def _load(self, selected_name: str | None) -> None:
+    def _load(self, number: int, selected_name: str | None) -> None:
         view = read_queues(self.app.stores.get(), selected_name)
-        if not get_current_worker().is_cancelled:  # a newer read is on its way
-            self.app.call_from_thread(self._show, selected_name, view)
+        self.app.call_from_thread(self._show, number, selected_name, view)
 
-    def _show(self, asked_for: str | None, view: QueuesView) -> None:
-        if asked_for != self.selected_name:
-            return  # read for an earlier selection; the read for this one is on its way
+    def _show(self, number: int, asked_for: str | None, view: QueuesView) -> None:
+        if number != self._reads or asked_for != self.selected_name:
+            return  # a newer read, or the read for the selection made since, is on its way
         previous = self.view.selected.name if self.view and self.view.selected else None
         self.view = view
         if self._requested is not None:

@@ -30,6 +30,9 @@ class RunDetailScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.run = None
+        # Reads can land out of order (an exclusive worker's thread is only marked cancelled,
+        # not stopped): each carries its number, and only the newest one is shown.
+        self._reads = 0
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -47,8 +50,13 @@ class RunDetailScreen(Screen):
     def on_store_changed(self, message: StoreChanged) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
+        """Read the run again, on a thread."""
+        self._reads += 1
+        self._read(self._reads)
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _read(self, number: int) -> None:
         from runners.rendering import redact
         from store import NotFound
 
@@ -56,18 +64,21 @@ class RunDetailScreen(Screen):
         try:
             run = store.runs.get(self.run_id)
         except NotFound as exc:
-            self.app.call_from_thread(self._show_missing, str(exc))
+            self.app.call_from_thread(self._show_missing, number, str(exc))
             return
         events = store.runs.events(self.run_id)
         log_path = store.run_log_path(run.id)
         self.app.call_from_thread(
-            self._show, run, events, redact(run.spec), redact(run.handle), log_path
+            self._show, number, run, events, redact(run.spec), redact(run.handle), log_path
         )
 
-    def _show_missing(self, message: str) -> None:
-        self.query_one("#run-summary", Static).update(f"[red]{message}[/red]")
+    def _show_missing(self, number: int, message: str) -> None:
+        if number == self._reads:  # else a newer read is on its way
+            self.query_one("#run-summary", Static).update(f"[red]{message}[/red]")
 
-    def _show(self, run, events, spec, handle, log_path) -> None:
+    def _show(self, number: int, run, events, spec, handle, log_path) -> None:
+        if number != self._reads:
+            return  # a newer read is on its way
         self.run = run
         error = ""
         if run.error_stage or run.error_message:

@@ -38,6 +38,9 @@ class RunLogScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.run: Run | None = None
+        # Reads of the run can land out of order (an exclusive worker's thread is only marked
+        # cancelled, not stopped): each carries its number, and only the newest one is shown.
+        self._reads = 0
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -67,18 +70,23 @@ class RunLogScreen(Screen):
 
     # -- the run ---------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-run")
     def load_run(self) -> None:
+        """Read the run again, on a thread."""
+        self._reads += 1
+        self._read_run(self._reads)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log-run")
+    def _read_run(self, number: int) -> None:
         store = self.app.stores.get()
         try:
             run = store.runs.get(self.run_id)
         except NotFound as exc:
-            self.app.call_from_thread(self._show_missing_run, str(exc))
+            self.app.call_from_thread(self._show_missing_run, number, str(exc))
             return
-        self.app.call_from_thread(self._show_run, run, store.run_log_path(run.id))
+        self.app.call_from_thread(self._show_run, number, run, store.run_log_path(run.id))
 
-    def _show_run(self, run: Run, path: Path) -> None:
-        if not self.is_attached:  # closed while the run was read
+    def _show_run(self, number: int, run: Run, path: Path) -> None:
+        if not self.is_attached or number != self._reads:  # closed, or a newer read comes
             return
         self.run = run
         self.sub_title = f"log of run {run.id} · {run.job} · {run.state.value}"
@@ -98,8 +106,8 @@ class RunLogScreen(Screen):
 
         return run_has_ended
 
-    def _show_missing_run(self, message: str) -> None:
-        if not self.is_attached:
+    def _show_missing_run(self, number: int, message: str) -> None:
+        if not self.is_attached or number != self._reads:
             return
         self.sub_title = f"log of run {self.run_id} · not found"
         self.log_view.show_message(message)

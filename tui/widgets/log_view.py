@@ -83,9 +83,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             self.lines, self.error = lines, error
 
     class SearchFinished(Message, bubble=False):
-        def __init__(self, query: str, line: int | None, wrapped: bool) -> None:
+        def __init__(self, number: int, query: str, line: int | None, wrapped: bool) -> None:
             super().__init__()
-            self.query, self.line, self.wrapped = query, line, wrapped
+            self.number, self.query, self.line, self.wrapped = number, query, line, wrapped
 
     class Failed(Message, bubble=False):
         def __init__(self, error: str) -> None:
@@ -115,6 +115,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.match_line: int | None = None
         self.search_query = ""
         self.search_status = ""
+        # Searches can finish out of order (an exclusive worker's thread is only marked
+        # cancelled, not stopped): each answer carries its search's number; only the newest counts.
+        self._searches = 0
         self.message = "loading…"  # shown while there is no file to show
         self.error = ""  # why the file could not be followed
         self._index = LineIndex()
@@ -376,14 +379,15 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             self._find(self.match_line + (0 if backward else 1), backward)
 
     def _find(self, from_line: int, backward: bool) -> None:
+        self._searches += 1  # an earlier search still on its way is now stale
         if not self.search_query or self.path is None:
             return
         self.search_status = f"searching for {self.search_query!r}…"
         self._changed()
-        self._search(self.search_query, from_line, backward, self._bytes_seen)
+        self._search(self._searches, self.search_query, from_line, backward, self._bytes_seen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-search")
-    def _search(self, query: str, from_line: int, backward: bool, size: int) -> None:
+    def _search(self, number: int, query: str, from_line: int, backward: bool, size: int) -> None:
         worker = get_current_worker()
         index = self._index
         try:
@@ -401,14 +405,14 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if worker.is_cancelled:
             return
         if found is None:
-            self.post_message(self.SearchFinished(query, None, False))
+            self.post_message(self.SearchFinished(number, query, None, False))
         else:
             offset, wrapped = found
-            self.post_message(self.SearchFinished(query, index.line_at(offset), wrapped))
+            self.post_message(self.SearchFinished(number, query, index.line_at(offset), wrapped))
 
     def on_log_view_search_finished(self, message: SearchFinished) -> None:
-        if message.query != self.search_query:
-            return
+        if message.number != self._searches:
+            return  # the answer to a search made before the latest one
         if message.line is None:
             self.search_status = f"{message.query!r} not found"
         else:

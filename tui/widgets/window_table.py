@@ -111,6 +111,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         self._rows: dict[int, Any] = {}
         self._generation = 0
         self._loading: tuple[int, int, int] | None = None  # (generation, start, end)
+        # Bumped by each reload: a scroll fetch begun before it may still be running, and its
+        # rows, read earlier, must not land over the fresh ones.
+        self._refreshes = 0
         # At most one refresh and one count in flight: changes that arrive meanwhile are
         # remembered and handled once it lands, so a busy store can't pile up queries.
         self._refreshing = False
@@ -147,8 +150,10 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
             return
         self._loading = None
         self._refreshing = True
+        self._refreshes += 1
         top = max(0, self.scroll_offset.y - MARGIN)
-        self._fetch(self._generation, top, top + self._view_height() + 2 * MARGIN, fresh=True)
+        end = top + self._view_height() + 2 * MARGIN
+        self._fetch(self._generation, self._refreshes, top, end, fresh=True)
         self._request_count(fresh=source is not None)
 
     def _request_count(self, fresh: bool = False) -> None:
@@ -211,7 +216,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         self.post_message(self.Loaded())
 
     @work(thread=True, group="window-rows", exit_on_error=False)
-    def _fetch(self, generation: int, start: int, end: int, fresh: bool = False) -> None:
+    def _fetch(
+        self, generation: int, refresh: int, start: int, end: int, fresh: bool = False
+    ) -> None:
         before_row = None if fresh else self._rows.get(start - 1)
         after_row = None if fresh else self._rows.get(end)
         limit = end - start
@@ -226,11 +233,11 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         except Exception as exc:
             self.app.call_from_thread(self._failed, generation, exc)
             return
-        self.app.call_from_thread(self._fetched, generation, start, rows, fresh)
+        self.app.call_from_thread(self._fetched, generation, refresh, start, rows, fresh)
 
-    def _fetched(self, generation: int, start: int, rows: list, fresh: bool) -> None:
-        if generation != self._generation:
-            return
+    def _fetched(self, generation: int, refresh: int, start: int, rows: list, fresh: bool) -> None:
+        if generation != self._generation or refresh != self._refreshes:
+            return  # begun before the latest reload (which set _loading aside already)
         self._loading = None
         if fresh:
             self._rows = {}
@@ -274,7 +281,7 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         elif last in self._rows:
             first = max(0, min(first, last - MARGIN))
         self._loading = (self._generation, first, last)
-        self._fetch(self._generation, first, last)
+        self._fetch(self._generation, self._refreshes, first, last)
 
     def row_at(self, index: int):
         return self._rows.get(index)
