@@ -210,6 +210,11 @@ class Agent:
                 store, item.id, Stage.AGENT, f"the queue's config no longer allows it: {exc}"
             )
             return
+        except Exception as exc:  # a bug: this item fails, the agent goes on
+            self._fail_item(
+                store, item.id, Stage.AGENT, f"could not check it against the queue: {exc!r}"
+            )
+            return
         for _ in range(5):  # a run id collision is astronomically rare; retry all the same
             run_id = new_run_id()
             run_dir = store.run_dir(run_id)

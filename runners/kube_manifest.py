@@ -147,7 +147,15 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
     """Check the manifest offline against the API's schema (strict: unknown fields too);
     a failure names the path of the bad field. Kinds the schemas don't know are not checked."""
     import kubernetes_validate
+    from kubernetes_validate.utils import all_versions
 
+    known = sorted({".".join(v.split(".")[:2]) for v in all_versions()}, key=_version_key)
+    if kubernetes_version not in known:
+        raise BadInput(
+            "target.kubernetes_version",
+            f"{kubernetes_version!r}; expected one of {known[0]} to {known[-1]}"
+            " (the schemas kubernetes-validate has)",
+        )
     try:
         kubernetes_validate.validate(copy.deepcopy(manifest), kubernetes_version, strict=True)
     except kubernetes_validate.ValidationError as exc:
@@ -158,7 +166,12 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
     except kubernetes_validate.SchemaNotFoundError:
         api_version = str(manifest.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
-        if "." not in group:  # a built-in group (batch, apps, core): a CRD's group has a dot
+        # Built in: batch, apps, core, networking.k8s.io… A CRD's group has a dot, and those
+        # under k8s.io are only the reviewed ones, mostly x-k8s.io (JobSet, Kueue).
+        built_in = "." not in group or (
+            group.endswith(".k8s.io") and not group.endswith(".x-k8s.io")
+        )
+        if built_in:
             raise BadInput(
                 f"{field}.kind",
                 f"{manifest.get('kind')!r} is not a kind of {api_version} in Kubernetes"
@@ -167,3 +180,7 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
         return  # a custom kind: its CRD's schema is in the cluster, not here
     except kubernetes_validate.InvalidSchemaError as exc:
         raise BadInput(field, f"cannot be checked: {exc}") from None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))

@@ -157,24 +157,51 @@ def sandbox_values(node: Any, path: str = "") -> dict[str, Any]:
 
 
 def hardening(manifest: Any) -> dict[str, Any]:
-    """Every value under a securityContext, and automountServiceAccountToken: {path: value}.
-    What a queue sets there is its hardening, which a launch must not drop."""
+    """Every setting under a securityContext, and automountServiceAccountToken: {path: value}.
+    A list of plain values (capabilities.drop) is one setting. What a queue sets there is its
+    hardening, which a launch must not drop."""
     return {
         where: value
-        for where, value in _leaves(manifest)
+        for where, value in _settings(manifest)
         if ".securityContext." in f".{where}" or where.endswith("automountServiceAccountToken")
     }
 
 
-def _leaves(node: Any, path: str = ""):
+def _settings(node: Any, path: str = ""):
     if isinstance(node, dict):
         for key, value in node.items():
-            yield from _leaves(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, list):
+            yield from _settings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list) and any(isinstance(item, dict | list) for item in node):
         for index, value in enumerate(node):
-            yield from _leaves(value, f"{path}[{index}]")
+            yield from _settings(value, f"{path}[{index}]")
     else:
         yield path, node
+
+
+def _keeps(value: Any, queue_value: Any) -> bool:
+    """Whether a launch's setting is the queue's, or stricter for a list (drop: [NET_RAW, ALL]
+    keeps the queue's drop: [ALL])."""
+    if isinstance(queue_value, list):
+        return isinstance(value, list) and all(item in value for item in queue_value)
+    return value == queue_value
+
+
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _container_lists(node: Any, path: str = "") -> dict[str, int]:
+    """{path: length} of every list of containers in a manifest (a pod template, or several)."""
+    found: dict[str, int] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in CONTAINER_LISTS and isinstance(value, list):
+                found[where] = len(value)
+            found.update(_container_lists(value, where))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.update(_container_lists(value, f"{path}[{index}]"))
+    return found
 
 
 def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) -> None:
@@ -205,11 +232,23 @@ def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) ->
 def _check_hardening_kept(queue_manifest: dict, merged: dict) -> None:
     # Lists are replaced whole by a launch (a `containers:` of its own replaces the queue's),
     # so a launch could drop the queue's securityContext without setting anything refused.
+    queue_hardening = hardening(queue_manifest)
     kept = hardening(merged)
-    for where, value in hardening(queue_manifest).items():
-        if kept.get(where, _MISSING) != value:
+    for where, value in queue_hardening.items():
+        if not _keeps(kept.get(where, _MISSING), value):
             raise BadInput(
                 f"resource_args.{where}",
                 f"the queue sets {json.dumps(value)} here; a launch may not drop or change it"
                 " (target.allow: [securityContext])",
             )
+    # A container the queue's template doesn't have would run without the hardening the
+    # queue gives each of its own.
+    if any("ontainers[" in where for where in queue_hardening):
+        queue_lists = _container_lists(queue_manifest)
+        for where, length in _container_lists(merged).items():
+            if length > queue_lists.get(where, 0):
+                raise BadInput(
+                    f"resource_args.{where}[{queue_lists.get(where, 0)}]",
+                    "a launch may not add a container: the queue's template hardens each of"
+                    " its own (target.allow: [securityContext])",
+                )

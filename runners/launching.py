@@ -146,8 +146,18 @@ def check_still_allowed(queue: Queue, launch: dict) -> None:
     if not launch_args:
         return  # the launch asked for nothing of its own: the queue's settings apply
     runner = get_runner(queue.resource)
-    values = launch.get("template_variables") or {}
-    queue_args = runner.normalize(fill_placeholders(queue.resource_args, values))
+    # The values the launch was given, and the defaults of variables added to the queue since.
+    values = {
+        **{n: s["default"] for n, s in queue.template_variables.items() if "default" in s},
+        **(launch.get("template_variables") or {}),
+    }
+    try:
+        queue_args = runner.normalize(fill_placeholders(queue.resource_args, values))
+    except KeyError as missing:
+        raise BadInput(
+            f"--set-var {missing.args[0]}",
+            "the queue's config needs it now and the launch has no value for it",
+        ) from None
     runner.check_launch_override(queue_args, launch_args, queue.config)
 
 

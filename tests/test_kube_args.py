@@ -205,7 +205,8 @@ HARDENED = _pod(
     [
         (
             _pod({"containers": [{"name": "main", "resources": {"limits": {"cpu": "2"}}}]}),
-            "spec.template.spec.containers[0].securityContext.runAsNonRoot: the queue sets true",
+            "spec.template.spec.containers[0].securityContext.runAsNonRoot:"
+            " the queue sets true here",
         ),
         (
             _pod(
@@ -218,15 +219,30 @@ HARDENED = _pod(
                     ]
                 }
             ),
-            "spec.template.spec.containers[0].securityContext.capabilities.drop[0]:"
-            ' the queue sets "ALL"',
+            "spec.template.spec.containers[0].securityContext.capabilities.drop:"
+            ' the queue sets ["ALL"] here',
         ),
         (
             _pod({"automountServiceAccountToken": None}),
-            "spec.template.spec.automountServiceAccountToken: the queue sets false",
+            "spec.template.spec.automountServiceAccountToken: the queue sets false here",
+        ),
+        (
+            _pod(
+                {
+                    "containers": [
+                        HARDENED["spec"]["template"]["spec"]["containers"][0],
+                        {"name": "side", "image": "evil:1"},
+                    ]
+                }
+            ),
+            "spec.template.spec.containers[1]: a launch may not add a container",
+        ),
+        (
+            _pod({"initContainers": [{"name": "setup", "image": "evil:1"}]}),
+            "spec.template.spec.initContainers[0]: a launch may not add a container",
         ),
     ],
-    ids=["containers-replaced", "drop-emptied", "token-unset"],
+    ids=["containers-replaced", "drop-emptied", "token-unset", "sidecar", "init-container"],
 )
 def test_a_launch_cannot_drop_the_queues_hardening(
     db_path, kube_world, refused, resource_args, where
@@ -234,7 +250,7 @@ def test_a_launch_cannot_drop_the_queues_hardening(
     _add_queue(db_path, "k8s-hard", {"resource_args": HARDENED})
     refused(
         _launch("k8s-hard", resource_args),
-        f"resource_args.{where} here; a launch may not drop or change it",
+        f"resource_args.{where}",
         "target.allow: [securityContext]",
     )
 
@@ -246,6 +262,8 @@ def test_a_launch_keeping_the_queues_hardening_may_change_the_rest(db_path, kube
     )
     kept = json.loads(json.dumps(HARDENED))
     kept["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "2"}}
+    stricter = {"drop": ["NET_RAW", "ALL"]}  # keeps the queue's drop: [ALL]
+    kept["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"] = stricter
     result = cli(*_launch("k8s-hard", kept), "--dry-run")
     assert result.code == 0, result.err
     (container,) = json.loads(result.out)["submission"]["manifest"]["spec"]["template"]["spec"][
@@ -290,8 +308,25 @@ def test_a_code_job_needs_a_registry_on_a_kubernetes_queue(refused):
             },
             ["resource_args.spec", "'managedBy' was unexpected"],
         ),
+        (
+            {"resource_args": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingresss"}},
+            ["resource_args.kind: 'Ingresss' is not a kind of networking.k8s.io/v1"],
+        ),
+        (
+            {"target": {"kubernetes_version": "1.24"}},
+            ["target.kubernetes_version: '1.24'; expected one of 1.25 to"],
+        ),
     ],
-    ids=["target-key", "allow", "max-resumes", "manifest", "misspelt-kind", "version"],
+    ids=[
+        "target-key",
+        "allow",
+        "max-resumes",
+        "manifest",
+        "misspelt-kind",
+        "misspelt-k8s-io-kind",
+        "version",
+        "unknown-version",
+    ],
 )
 def test_a_bad_kubernetes_queue_config_is_refused(refused, config, fragments):
     refused(["queue", "create", "bad", "-r", "kubernetes", "-c", json.dumps(config)], *fragments)
@@ -394,3 +429,70 @@ def test_a_grant_taken_back_reaches_the_items_already_waiting(kube_world, db_pat
         assert item.run_id is None  # nothing reached the cluster
     finally:
         store.close()
+
+
+def test_a_variable_added_to_the_queue_later_does_not_stop_the_check_at_claim(
+    kube_world, db_path, cli
+):
+    from support import run_agent
+
+    from runners.queues import check_queue_config
+    from store import ItemState
+
+    launched = cli(*_launch("k8s", _pod({"nodeSelector": {"pool": "a"}})), "--json")
+    assert launched.code == 0, launched.err
+    item_id = json.loads(launched.out)["id"]
+    labelled = {
+        "resource_args": {"metadata": {"labels": {"tier": "{{tier}}", "team": "{{team}}"}}},
+        "template_variables": {
+            "tier": {"type": "string", "enum": ["gold", "silver"], "default": "gold"},
+            "team": {"type": "string"},  # no default: the waiting launch has no value for it
+        },
+    }
+    store = Store.open(db_path)
+    try:
+        store.queues.update("k8s", config=check_queue_config("kubernetes", labelled))
+        run_agent(db_path, queues=["k8s"])  # returns: the agent is not brought down
+        item = store.items.get(item_id)
+        assert item.state is ItemState.FAILED
+        assert "--set-var team: the queue's config needs it now" in item.error_message
+    finally:
+        store.close()
+
+
+def test_a_variable_with_a_default_added_later_lets_the_waiting_launch_through(
+    kube_world, db_path, cli
+):
+    from support import run_agent
+
+    from runners.queues import check_queue_config
+
+    launched = cli(*_launch("k8s", _pod({"nodeSelector": {"pool": "a"}})), "--json")
+    assert launched.code == 0, launched.err
+    item_id = json.loads(launched.out)["id"]
+    labelled = {
+        "resource_args": {"metadata": {"labels": {"tier": "{{tier}}"}}},
+        "template_variables": {
+            "tier": {"type": "string", "enum": ["gold", "silver"], "default": "gold"}
+        },
+        "target": {"kubeconfig": "/nonexistent/kubeconfig"},
+    }
+    store = Store.open(db_path)
+    try:
+        store.queues.update("k8s", config=check_queue_config("kubernetes", labelled))
+        run_agent(db_path, queues=["k8s"])
+        item = store.items.get(item_id)
+        assert item.run_id is not None  # claimed: the check at claim let it through
+        assert store.runs.get(item.run_id).error_stage == "run"  # there is no cluster here
+    finally:
+        store.close()
+
+
+def test_custom_kinds_are_left_to_their_crd(kube_world, cli):
+    for api_version, kind in (
+        ("jobset.x-k8s.io/v1alpha2", "JobSet"),
+        ("kubeflow.org/v1", "PyTorchJob"),
+    ):
+        config = json.dumps({"resource_args": {"apiVersion": api_version, "kind": kind}})
+        result = cli("queue", "create", kind.lower(), "-r", "kubernetes", "-c", config)
+        assert result.code == 0, result.err
