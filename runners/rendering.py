@@ -173,6 +173,9 @@ def redact(value: Any) -> Any:
         return node
 
     collect(value)
+    # As a run config's JSON shows them (LAUNCHBAY_CONFIG): quotes, backslashes and non-ASCII
+    # characters escaped.
+    secrets |= {json.dumps(secret)[1:-1] for secret in secrets}
     return hide(value)
 
 
@@ -184,22 +187,32 @@ def _hide_across_config_chunks(node: Any, secrets: set[str]) -> Any:
     LAUNCHBAY_CONFIG_0..N, with every secret hidden in the chunks it spans: a secret cut in
     two is in neither chunk whole, so hiding chunk by chunk would show both halves."""
     if isinstance(node, dict) and "LAUNCHBAY_CONFIG_CHUNKS" in node:
-        names = [k for k in node if isinstance(k, str) and _CONFIG_CHUNK.fullmatch(k)]
+        names = sorted(
+            (k for k in node if isinstance(k, str) and _CONFIG_CHUNK.fullmatch(k)),
+            key=_chunk_number,
+        )
         hidden = _hide_spans([str(node[k]) for k in names], secrets)
         return {**node, **dict(zip(names, hidden, strict=True))}
     if isinstance(node, list) and any(
         isinstance(e, dict) and e.get("name") == "LAUNCHBAY_CONFIG_CHUNKS" for e in node
     ):
-        at = [
-            i
-            for i, e in enumerate(node)
-            if isinstance(e, dict) and _CONFIG_CHUNK.fullmatch(str(e.get("name")))
-        ]
+        at = sorted(
+            (
+                i
+                for i, e in enumerate(node)
+                if isinstance(e, dict) and _CONFIG_CHUNK.fullmatch(str(e.get("name")))
+            ),
+            key=lambda i: _chunk_number(node[i]["name"]),
+        )
         hidden = _hide_spans([str(node[i].get("value", "")) for i in at], secrets)
         node = list(node)
         for i, text in zip(at, hidden, strict=True):
             node[i] = {**node[i], "value": text}
     return node
+
+
+def _chunk_number(name: str) -> int:
+    return int(name.rsplit("_", 1)[1])  # LAUNCHBAY_CONFIG_10 after _9, not after _1
 
 
 def _hide_spans(chunks: list[str], secrets: set[str]) -> list[str]:

@@ -42,7 +42,7 @@ def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
             _apply_migrations(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        if str(exc) == "file is not a database":  # read only: the file is left as it was
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:  # the file untouched
             raise DatabaseUnusable(
                 "database", f"{path} is not an SQLite database, or is damaged"
             ) from None

@@ -40,3 +40,20 @@ def test_a_secret_in_chunked_name_value_pairs_is_hidden_too():
 def test_chunks_without_a_secret_are_shown_as_they_are():
     chunks = config_env(json.dumps({"lr": 0.1, "notes": "y" * 200}), 64)
     assert redact({"env": chunks}) == {"env": chunks}
+
+
+def test_a_secret_with_quotes_and_accents_is_hidden_as_the_config_json_spells_it():
+    secret = 'pa"ss\\wörd-1234'
+    run_config = {"db_password": secret}
+    env = config_env(json.dumps(run_config, sort_keys=True), 10_000)
+    shown = redact({"run_config": run_config, "env": env})
+    assert shown["env"]["LAUNCHBAY_CONFIG"] == '{"db_password": "***"}'
+
+
+def test_chunks_are_joined_in_number_order_whatever_order_they_are_listed_in():
+    run_config = {"a": "x" * (64 * 10 - 36), "db_password": SECRET}
+    chunks = config_env(json.dumps(run_config, sort_keys=True), 64)
+    assert chunks["LAUNCHBAY_CONFIG_9"].endswith(SECRET[:10])  # the secret spans _9 and _10
+    listed_by_text = dict(sorted(chunks.items()))  # _0, _1, _10, _2, …, _9
+    text = json.dumps(redact({"run_config": run_config, "env": listed_by_text}))
+    assert SECRET[:8] not in text and SECRET[-8:] not in text
