@@ -175,9 +175,9 @@ class PodLogs:
                     self._last_pass()
                     return
                 for pod in self._started_pods():
-                    running = (pod.get("status") or {}).get("phase") == "Running"
-                    # A pod whose copy is still under way is left to it.
-                    self._copy_of(pod).start(partial(self._copy_pass, pod, follow=running))
+                    copy = self._copy_of(pod)
+                    if not copy.complete:  # a copy under way is left to it (start says no)
+                        copy.start(partial(self._copy_pass, pod, follow=_phase(pod) == "Running"))
                 self._follower.wait(1.0)
         except Exception as exc:  # a bug: say so in the log
             self._error = exc
@@ -190,17 +190,20 @@ class PodLogs:
 
     def _last_pass(self) -> None:
         """Once the run has ended: the copies under way finish (for a while), then every
-        started pod is read once more, not followed, so its last lines are in."""
+        started pod not read to its end yet is read once more, not followed, all at once, so
+        their last lines are in."""
         self._follower.refresh_pods()  # the pods' watch may lag the Job's
-        deadline = time.monotonic() + FINAL_WAIT_SECONDS
-        for copy in self._copies.values():
-            copy.wait(max(0.0, deadline - time.monotonic()))
+        self._wait_for_copies()
         for pod in self._started_pods():
-            if self._error is not None:
-                return
             copy = self._copy_of(pod)
-            if not copy.busy:  # else still following a pod that runs on, until that ends
-                self._copy_pass(pod, copy.copier, follow=False)
+            if not copy.complete:  # a copy still following a pod that runs on says no
+                copy.start(partial(self._copy_pass, pod, follow=False))
+        self._wait_for_copies()
+
+    def _wait_for_copies(self) -> None:
+        deadline = time.monotonic() + FINAL_WAIT_SECONDS
+        for copy in list(self._copies.values()):
+            copy.wait(max(0.0, deadline - time.monotonic()))
 
     def _copy_of(self, pod: dict) -> "PodCopy":
         name = pod["metadata"]["name"]
@@ -221,12 +224,17 @@ class PodLogs:
 
     def _copy_pass(self, pod: dict, copier: LogCopier, *, follow: bool) -> None:
         try:
-            self._copy(pod, copier, follow=follow)
+            read_to_end = self._copy(pod, copier, follow=follow)
         except Exception as exc:  # not allowed to read logs (403), or a bug
             self._error = exc
+            return
+        if read_to_end and _phase(pod) in ("Succeeded", "Failed"):
+            # The pod had ended before this read began: its log has nothing more to give.
+            self._copies[pod["metadata"]["name"]].complete = True
 
-    def _copy(self, pod: dict, copier: LogCopier, *, follow: bool) -> None:
-        """Copy the pod's output since the cursor, following it if asked."""
+    def _copy(self, pod: dict, copier: LogCopier, *, follow: bool) -> bool:
+        """Copy the pod's output since the cursor, following it if asked; whether the log was
+        read to its end (not cut short by an error)."""
         from kubernetes.client.exceptions import ApiException
 
         name = pod["metadata"]["name"]
@@ -246,11 +254,11 @@ class PodLogs:
             )
         except ApiException as exc:
             if exc.status in (400, 404) or is_transient(exc):
-                return  # not started yet, or gone: the next pass sees
+                return False  # not started yet, or gone: the next pass sees
             raise
         except Exception as exc:
             if is_transient(exc):
-                return
+                return False
             raise
         try:
             pending = b""
@@ -262,9 +270,10 @@ class PodLogs:
             if pending:
                 copier.write(pending + b"\n")
         except Exception:
-            pass  # the stream dropped: the next pass resumes from the cursor
+            return False  # the stream dropped: the next pass resumes from the cursor
         finally:
             response.release_conn()
+        return True
 
     def _note(self, text: str) -> None:
         with contextlib.suppress(OSError):
@@ -279,16 +288,12 @@ class PodCopy:
 
     def __init__(self, pod_name: str, copier: LogCopier):
         self.copier = copier
+        self.complete = False  # read to its end after the pod ended: no more passes needed
         self._pod_name = pod_name
         self._lock = threading.Lock()  # orders the end of a copy against retire()
         self._copying = False
         self._retired = False
         self._thread: threading.Thread | None = None
-
-    @property
-    def busy(self) -> bool:
-        with self._lock:
-            return self._copying
 
     def start(self, copy: Callable[[LogCopier], None]) -> None:
         """Run `copy(copier)` in a new thread, unless the last one is still at it."""
@@ -320,6 +325,10 @@ class PodCopy:
             self._retired = True
             if not self._copying:
                 self.copier.close()
+
+
+def _phase(pod: dict) -> str | None:
+    return (pod.get("status") or {}).get("phase")
 
 
 def api_message(exc: Exception) -> str:

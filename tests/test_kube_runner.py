@@ -284,12 +284,54 @@ def test_pods_running_side_by_side_each_reach_the_log_while_they_run(
         wait_for(lambda: all(up in log_of(store, run.id) for up in ups), 30, "both pods' lines")
         assert all(p["status"]["phase"] == "Running" for p in cluster.pods(NAMESPACE, selector))
         for pod in pods:
-            label = f"fake-kube.pod={NAMESPACE}/{pod['metadata']['name']}"
-            (container,) = engine.containers.list(filters={"label": label})
-            assert container.exec_run(["touch", "/go"]).exit_code == 0
+            _release(engine, pod)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert sorted(log_of(store, run.id).splitlines()) == ups
+
+
+def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
+    store, db_path, kubeconfig, cluster, engine
+):
+    kube_queue(store, kubeconfig, resource_args={"spec": {"parallelism": 2, "completions": 2}})
+    image_job(store, "pair", "echo up $(hostname); while [ ! -e /go ]; do sleep 0.1; done")
+    item = launch(store, "pair", "k8s")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        selector = f"launchbay.io/run-id={run.id}"
+        first, second = wait_for(
+            lambda: len(found := cluster.pods(NAMESPACE, label_selector=selector)) == 2 and found,
+            30,
+            "the run's two pods",
+        )
+        name = first["metadata"]["name"]
+        reads = lambda: sum(  # noqa: E731
+            1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{name}/log")
+        )
+        _release(engine, first)
+        wait_for(
+            lambda: any(
+                pod["metadata"]["name"] == name and pod["status"]["phase"] == "Succeeded"
+                for pod in cluster.pods(NAMESPACE, label_selector=selector)
+            ),
+            30,
+            "its end",
+        )
+        wait_for(lambda: f"up {name}" in log_of(store, run.id), 30, "its line")
+        settled = reads()
+        time.sleep(3)  # three passes of the copier's loop, at least, while the other pod runs
+        assert reads() <= settled + 1  # one read after its end, at most; not one a second
+        _release(engine, second)
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    assert log_of(store, run.id).count(f"up {name}") == 1
+
+
+def _release(engine, pod: dict) -> None:
+    """Touch /go in the pod's container: the jobs of these tests wait for it."""
+    label = f"fake-kube.pod={NAMESPACE}/{pod['metadata']['name']}"
+    (container,) = engine.containers.list(filters={"label": label})
+    assert container.exec_run(["touch", "/go"]).exit_code == 0
 
 
 def test_logs_refused_for_good_say_so_once_and_the_run_still_ends(
