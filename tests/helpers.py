@@ -20,11 +20,22 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str =
 
 
 class AgentThread:
-    """An Agent running in a thread, stopped and joined by `stop()`."""
+    """An Agent running in a thread, stopped and joined by `stop()`. What it reports is
+    printed (pytest shows it when a test fails); an exception that ends it is raised again
+    by `stop()`."""
 
     def __init__(self, db_path, **kwargs):
+        kwargs.setdefault("report", lambda message: print(f"[{self.agent.id}] {message}"))
         self.agent = Agent(db_path, **kwargs)
-        self.thread = threading.Thread(target=self.agent.run, daemon=True)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.agent.run()
+        except BaseException as exc:
+            self.error = exc
+            raise
 
     def __enter__(self) -> "AgentThread":
         self.thread.start()
@@ -37,6 +48,8 @@ class AgentThread:
         self.agent.stop()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive(), "agent thread did not stop"
+        if self.error is not None:
+            raise AssertionError(f"the agent thread died: {self.error!r}") from self.error
 
 
 def run_of(store: Store, item_id: int, states=None, timeout: float = 60):

@@ -148,15 +148,21 @@ def test_queue_max_concurrency_holds_across_agents(store, db_path, tmp_path):
     for _ in range(3):
         launch(store, "nap")
     with AgentThread(db_path, max_jobs=4), AgentThread(db_path, max_jobs=4):
-        wait_for(
-            lambda: (
-                store.conn.execute("SELECT COUNT(*) FROM runs WHERE state = 'finished'").fetchone()[
-                    0
-                ]
-                == 3
-            ),
-            what="three finished runs",
-        )
+        try:
+            wait_for(
+                lambda: (
+                    store.conn.execute(
+                        "SELECT COUNT(*) FROM runs WHERE state = 'finished'"
+                    ).fetchone()[0]
+                    == 3
+                ),
+                what="three finished runs",
+            )
+        except AssertionError:  # say where things stood (and the agents' reports are shown)
+            items = store.conn.execute("SELECT id, state, lease_owner FROM queue_items")
+            runs = store.conn.execute("SELECT id, item_id, state, agent_id FROM runs")
+            print("items:", [tuple(r) for r in items], "runs:", [tuple(r) for r in runs])
+            raise
     spans = [(r.started_at, r.ended_at) for r in store.runs.list()]
     assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) == 1
 
