@@ -5,6 +5,7 @@ pods running side by side."""
 
 import time
 
+import docker
 import pytest
 import yaml
 from docker_support import REGISTRY, image_job
@@ -330,8 +331,18 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
 def _release(engine, pod: dict) -> None:
     """Touch /go in the pod's container: the jobs of these tests wait for it."""
     label = f"fake-kube.pod={NAMESPACE}/{pod['metadata']['name']}"
-    (container,) = engine.containers.list(filters={"label": label})
-    assert container.exec_run(["touch", "/go"]).exit_code == 0
+    # A pod is in the API a moment before the fake's kubelet has made its container.
+    (container,) = wait_for(
+        lambda: engine.containers.list(filters={"label": label}), 30, f"the container of {label}"
+    )
+
+    def touched() -> bool:
+        try:
+            return container.exec_run(["touch", "/go"]).exit_code == 0
+        except docker.errors.APIError:  # created, not started yet
+            return False
+
+    wait_for(touched, 30, "/go touched")
 
 
 def test_logs_refused_for_good_say_so_once_and_the_run_still_ends(
