@@ -7,7 +7,7 @@ import json
 import pytest
 from test_bad_input import refusal_checker
 
-from store import Store
+from store import ItemState, Store
 
 JOB_TEMPLATE = {
     "spec": {
@@ -407,85 +407,66 @@ def test_secret_env_values_are_hidden_in_a_dry_run(kube_world, cli):
     assert {"name": "HF_TOKEN", "value": "***"} in env
 
 
-def test_a_grant_taken_back_reaches_the_items_already_waiting(kube_world, db_path, cli):
+def _claimed_after_queue_edit(cli, db_path, queue: str, launch_args: dict, config: dict):
+    """Launch on `queue`, then give the queue `config`, then let an agent claim the item;
+    returns the item and its run (None if it never got one)."""
     from support import run_agent
 
     from runners.queues import check_queue_config
-    from store import ItemState
 
-    granted = _pod({"hostNetwork": True})
-    enqueued = cli(*_launch("k8s-host", granted), "--json")
-    assert enqueued.code == 0, enqueued.err
-    item_id = json.loads(enqueued.out)["id"]
+    launched = cli(*_launch(queue, launch_args), "--json")
+    assert launched.code == 0, launched.err
+    item_id = json.loads(launched.out)["id"]
     store = Store.open(db_path)
     try:
-        store.queues.update("k8s-host", config=check_queue_config("kubernetes", {}))
-        run_agent(db_path, queues=["k8s-host"])
+        store.queues.update(queue, config=check_queue_config("kubernetes", config))
+        run_agent(db_path, queues=[queue])  # returns: the agent is not brought down
         item = store.items.get(item_id)
-        assert item.state is ItemState.FAILED
-        assert item.error_stage == "agent"
-        assert "the queue's config no longer allows it" in item.error_message
-        assert "spec.template.spec.hostNetwork: hostNetwork is refused" in item.error_message
-        assert item.run_id is None  # nothing reached the cluster
+        return item, store.runs.get(item.run_id) if item.run_id else None
     finally:
         store.close()
+
+
+def test_a_grant_taken_back_reaches_the_items_already_waiting(kube_world, db_path, cli):
+    item, run = _claimed_after_queue_edit(cli, db_path, "k8s-host", _pod({"hostNetwork": True}), {})
+    assert item.state is ItemState.FAILED
+    assert item.error_stage == "agent"
+    assert "the queue's config no longer allows it" in item.error_message
+    assert "spec.template.spec.hostNetwork: hostNetwork is refused" in item.error_message
+    assert run is None  # nothing reached the cluster
+
+
+TIER = {"type": "string", "enum": ["gold", "silver"], "default": "gold"}
 
 
 def test_a_variable_added_to_the_queue_later_does_not_stop_the_check_at_claim(
     kube_world, db_path, cli
 ):
-    from support import run_agent
-
-    from runners.queues import check_queue_config
-    from store import ItemState
-
-    launched = cli(*_launch("k8s", _pod({"nodeSelector": {"pool": "a"}})), "--json")
-    assert launched.code == 0, launched.err
-    item_id = json.loads(launched.out)["id"]
     labelled = {
         "resource_args": {"metadata": {"labels": {"tier": "{{tier}}", "team": "{{team}}"}}},
-        "template_variables": {
-            "tier": {"type": "string", "enum": ["gold", "silver"], "default": "gold"},
-            "team": {"type": "string"},  # no default: the waiting launch has no value for it
-        },
+        # No default for team: the waiting launch has no value for it.
+        "template_variables": {"tier": TIER, "team": {"type": "string"}},
     }
-    store = Store.open(db_path)
-    try:
-        store.queues.update("k8s", config=check_queue_config("kubernetes", labelled))
-        run_agent(db_path, queues=["k8s"])  # returns: the agent is not brought down
-        item = store.items.get(item_id)
-        assert item.state is ItemState.FAILED
-        assert "--set-var team: the queue's config needs it now" in item.error_message
-    finally:
-        store.close()
+    item, _ = _claimed_after_queue_edit(
+        cli, db_path, "k8s", _pod({"nodeSelector": {"pool": "a"}}), labelled
+    )
+    assert item.state is ItemState.FAILED
+    assert "--set-var team: the queue's config needs it now" in item.error_message
 
 
 def test_a_variable_with_a_default_added_later_lets_the_waiting_launch_through(
     kube_world, db_path, cli
 ):
-    from support import run_agent
-
-    from runners.queues import check_queue_config
-
-    launched = cli(*_launch("k8s", _pod({"nodeSelector": {"pool": "a"}})), "--json")
-    assert launched.code == 0, launched.err
-    item_id = json.loads(launched.out)["id"]
     labelled = {
         "resource_args": {"metadata": {"labels": {"tier": "{{tier}}"}}},
-        "template_variables": {
-            "tier": {"type": "string", "enum": ["gold", "silver"], "default": "gold"}
-        },
+        "template_variables": {"tier": TIER},
         "target": {"kubeconfig": "/nonexistent/kubeconfig"},
     }
-    store = Store.open(db_path)
-    try:
-        store.queues.update("k8s", config=check_queue_config("kubernetes", labelled))
-        run_agent(db_path, queues=["k8s"])
-        item = store.items.get(item_id)
-        assert item.run_id is not None  # claimed: the check at claim let it through
-        assert store.runs.get(item.run_id).error_stage == "run"  # there is no cluster here
-    finally:
-        store.close()
+    _, run = _claimed_after_queue_edit(
+        cli, db_path, "k8s", _pod({"nodeSelector": {"pool": "a"}}), labelled
+    )
+    assert run is not None  # claimed: the check at claim let it through
+    assert run.error_stage == "run"  # there is no cluster here
 
 
 def test_custom_kinds_are_left_to_their_crd(kube_world, cli):
