@@ -2,8 +2,9 @@
 
 The queue's resource_args are a manifest template, a batch/v1 Job unless they name another
 apiVersion/kind (Volcano, JobSet, Kubeflow…: created as custom objects). The job's image goes
-on the first container, its entrypoint and args become `command` and `args`, launchbay's env is
-appended, and the run config is mounted from a ConfigMap at /launchbay/config.json.
+on the first container, its entrypoint and args become `command` and `args` (on every pod
+template's first container that names no image of its own), launchbay's env is appended, and
+the run config is mounted from a ConfigMap at /launchbay/config.json (in every pod template).
 """
 
 import copy
@@ -65,8 +66,13 @@ def render_manifest(
         pod_templates = list(_pod_templates(manifest.get("spec")))
     for pod_template in pod_templates:
         pod_template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
-    if pod_templates:
-        _fill_first_container(pod_templates[0], image, spec, resource_name(run_id))
+    for index, pod_template in enumerate(pod_templates):
+        # A later template (a Kubeflow job's Worker, a JobSet's other replicated jobs) whose
+        # container names no image runs the job too, as distributed training wants; one with
+        # an image of its own (a parameter server) keeps its command.
+        container = _first_container(pod_template)
+        runs_the_job = index == 0 or not container.get("image")
+        _fill_container(pod_template, container, image, spec, resource_name(run_id), runs_the_job)
     _quantities_as_strings(manifest)
     return manifest
 
@@ -100,19 +106,32 @@ def _pod_templates(node: Any):
             yield from _pod_templates(value)
 
 
-def _fill_first_container(pod_template: dict, image: str | None, spec: dict, config_map: str):
-    pod = pod_template.setdefault("spec", {})
-    containers = pod.setdefault("containers", [{}])
+def _first_container(pod_template: dict) -> dict:
+    containers = pod_template.setdefault("spec", {}).setdefault("containers", [{}])
     if not containers:
         containers.append({})
-    container = containers[0]
+    return containers[0]
+
+
+def _fill_container(
+    pod_template: dict,
+    container: dict,
+    image: str | None,
+    spec: dict,
+    config_map: str,
+    runs_the_job: bool,
+) -> None:
+    """launchbay's env and the config mount on the container; the job's image, entrypoint and
+    args too when it `runs_the_job`."""
+    pod = pod_template["spec"]
     container.setdefault("name", DEFAULT_CONTAINER)
-    if image:
-        container["image"] = image
-    if spec.get("entry_point") is not None:
-        container["command"] = list(spec["entry_point"])
-    if spec.get("args"):
-        container["args"] = list(spec["args"])
+    if runs_the_job:
+        if image:
+            container["image"] = image
+        if spec.get("entry_point") is not None:
+            container["command"] = list(spec["entry_point"])
+        if spec.get("args"):
+            container["args"] = list(spec["args"])
     ours = dict(spec.get("env") or {})
     if "LAUNCHBAY_CONFIG_CHUNKS" in ours:
         # A run config that long is the ConfigMap's job (a Job object tops out at ~1.5 MiB).

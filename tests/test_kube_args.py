@@ -477,3 +477,44 @@ def test_custom_kinds_are_left_to_their_crd(kube_world, cli):
         config = json.dumps({"resource_args": {"apiVersion": api_version, "kind": kind}})
         result = cli("queue", "create", kind.lower(), "-r", "kubernetes", "-c", config)
         assert result.code == 0, result.err
+
+
+def test_every_pod_template_of_a_custom_kind_without_an_image_runs_the_job(kube_world, cli):
+    def replicas(count: int, container: dict) -> dict:
+        return {"replicas": count, "template": {"spec": {"containers": [container]}}}
+
+    pytorch = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "spec": {
+            "pytorchReplicaSpecs": {
+                "Master": replicas(1, {"name": "pytorch"}),
+                "Worker": replicas(3, {"name": "pytorch"}),
+                "Monitor": replicas(1, {"name": "mon", "image": "monitor:1", "args": ["--x"]}),
+            }
+        },
+    }
+    config = json.dumps({"resource_args": pytorch})
+    assert cli("queue", "create", "ddp", "-r", "kubernetes", "-c", config).code == 0
+    result = cli("launch", "-j", "img", "-q", "ddp", "-a", "--epochs 2", "--dry-run")
+    assert result.code == 0, result.err
+    specs = json.loads(result.out)["submission"]["manifest"]["spec"]["pytorchReplicaSpecs"]
+    for role in ("Master", "Worker"):
+        (container,) = specs[role]["template"]["spec"]["containers"]
+        assert container["image"] == "local/busybox:latest"
+        assert (container["command"], container["args"]) == (["echo", "hi"], ["--epochs", "2"])
+    (monitor,) = specs["Monitor"]["template"]["spec"]["containers"]
+    assert (monitor["image"], monitor["args"], "command" in monitor) == (
+        "monitor:1",
+        ["--x"],
+        False,
+    )
+    for role in ("Master", "Worker", "Monitor"):
+        pod = specs[role]["template"]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["LAUNCHBAY_RUN_ID"] == "dryrun00"
+        assert {"name": "launchbay-config", "mountPath": "/launchbay", "readOnly": True} in (
+            container["volumeMounts"]
+        )
+        assert specs[role]["template"]["metadata"]["labels"]["launchbay.io/run-id"] == "dryrun00"
