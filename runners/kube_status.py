@@ -42,8 +42,8 @@ def derive(seen: Observed, *, now: float, pull_grace: float, batch_job: bool) ->
         ended = _job_ended(seen.job, pods)
         if ended is not None:
             return ended
-    elif not batch_job and pods:
-        ended = _pods_ended(pods)
+    elif not batch_job:
+        ended = _custom_ended(seen.job, pods)
         if ended is not None:
             return ended
     live = [p for p in pods if (p.get("status") or {}).get("phase") in ("Pending", "Running")]
@@ -92,8 +92,37 @@ def _job_ended(job: dict, pods: list[dict]) -> RunStatus | None:
     return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
 
 
+# How operators say their job ended: Kubeflow (Succeeded/Failed conditions), JobSet
+# (Completed/Failed), Volcano (status.state.phase).
+SUCCESS_CONDITIONS = ("Succeeded", "Complete", "Completed")
+SUCCESS_PHASES = ("Completed",)
+FAILURE_PHASES = ("Failed", "Aborted", "Terminated")
+
+
+def _custom_ended(obj: dict | None, pods: list[dict]) -> RunStatus | None:
+    """A custom kind's end, from its own status when it has one we can read: its operator may
+    retry a failed pod, so the pods only decide when it says nothing."""
+    status = (obj or {}).get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    phase = (status.get("state") or {}).get("phase")
+    if any(_true(conditions.get(kind)) for kind in SUCCESS_CONDITIONS) or phase in SUCCESS_PHASES:
+        return RunStatus(RunState.FINISHED, f"the {obj.get('kind', 'job')} completed", exit_code=0)
+    failed = conditions.get("Failed")
+    if _true(failed) or phase in FAILURE_PHASES:
+        terminated = _last_termination(pods)
+        code = terminated.get("exitCode") if terminated else None
+        said = (failed or {}).get("message") or (status.get("state") or {}).get("message")
+        message = said or (describe_exit(code) if code is not None else f"{phase or 'Failed'}")
+        return RunStatus(
+            RunState.FAILED, message, exit_code=code, error_stage=Stage.RUN, error_message=message
+        )
+    if conditions or phase:
+        return None  # it has a say, and has not said the end yet
+    return _pods_ended(pods) if pods else None
+
+
 def _pods_ended(pods: list[dict]) -> RunStatus | None:
-    """A custom kind has no status we know how to read: its pods tell."""
+    """A custom kind whose status we can't read: its pods tell."""
     phases = [(p.get("status") or {}).get("phase") for p in pods]
     if "Failed" in phases:
         terminated = _last_termination(pods)
