@@ -3,6 +3,7 @@ images it made, the local registry, and queues and jobs on them."""
 
 import contextlib
 import json
+import time
 import urllib.request
 
 import pytest
@@ -12,6 +13,9 @@ from store import Store
 BUSYBOX = "local/busybox:latest"
 PYTHON = "local/python3:latest"
 REGISTRY = "127.0.0.1:5000"
+# Generated Dockerfiles start from the local python image; builds use no network (there is no
+# bridge here).
+BUILDER = {"base_image": PYTHON, "network": "none"}
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +35,10 @@ def engine():
 
 
 def docker_queue(store: Store, name: str = "dock", config: dict | None = None):
-    """A docker queue whose generated Dockerfiles start from the local python image and whose
-    builds use no network (there is no bridge here)."""
+    """A docker queue that builds with BUILDER."""
     from runners.queues import check_queue_config
 
-    config = {"builder": {"base_image": PYTHON, "network": "none"}, **(config or {})}
+    config = {"builder": BUILDER, **(config or {})}
     return store.queues.create(name, "docker", check_queue_config("docker", config))
 
 
@@ -57,6 +60,18 @@ def containers_of(client, run_id: str) -> list[dict]:
 def registry_tags(repository: str) -> list[str]:
     with urllib.request.urlopen(f"http://{REGISTRY}/v2/{repository}/tags/list", timeout=10) as r:
         return json.load(r).get("tags") or []
+
+
+def fresh_registry(prefix: str) -> dict:
+    """Queue config keys that build with BUILDER and push to a repository of the local
+    registry that no earlier test used."""
+    return {"registry": f"{REGISTRY}/{prefix}-{time.time_ns()}", "builder": BUILDER}
+
+
+def pushed_image(registry: str) -> str:
+    """The one image pushed to `registry` (HOST/REPOSITORY), by its full reference."""
+    (tag,) = registry_tags(registry.split("/", 1)[1])
+    return f"{registry}:{tag}"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 import docker
 import pytest
 import yaml
-from docker_support import REGISTRY, image_job
+from docker_support import REGISTRY, fresh_registry, image_job
 from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
 from support import agent_killed_after, agent_process, launch, write_code_job
@@ -213,14 +213,9 @@ def test_a_job_deleted_by_someone_else_fails_the_run_saying_so(store, db_path, k
 
 
 def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, kubeconfig, tmp_path):
-    repository = f"kube-test-{time.time_ns()}"
+    build = fresh_registry("kube-test")
     code = write_code_job(tmp_path / "code", "print('built, pushed and pulled')\n")
-    kube_queue(
-        store,
-        kubeconfig,
-        registry=f"{REGISTRY}/{repository}",
-        builder={"base_image": "local/python3:latest", "network": "none"},
-    )
+    kube_queue(store, kubeconfig, **build)
     create_job(store, "code", "trainer", str(code), entrypoint="python3 main.py")
     item = launch(store, "trainer", "k8s")
     with AgentThread(db_path):
@@ -228,7 +223,7 @@ def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, ku
     log = log_of(store, run.id)
     assert run.state is RunState.FINISHED, (run.message, log)
     assert "built, pushed and pulled" in log
-    assert run.handle["image"].startswith(f"{REGISTRY}/{repository}:trainer-")
+    assert run.handle["image"].startswith(f"{build['registry']}:trainer-")
 
 
 def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(store, db_path, kubeconfig):

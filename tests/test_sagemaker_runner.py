@@ -2,10 +2,9 @@
 fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
 
 import json
-import time
 
 import pytest
-from docker_support import PYTHON, REGISTRY, registry_tags
+from docker_support import fresh_registry, pushed_image
 from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
 from support import (
@@ -128,18 +127,16 @@ def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, 
 def test_a_code_job_is_built_pushed_and_its_pushed_image_trained(
     store, db_path, aws, engine, tmp_path
 ):
-    repository = f"sm-test-{time.time_ns()}"
+    build = fresh_registry("sm-test")
     code = write_code_job(tmp_path / "code", "print('trained')\n")
-    builder = {"base_image": PYTHON, "network": "none"}
-    sagemaker_queue(store, aws, registry=f"{REGISTRY}/{repository}", builder=builder)
+    sagemaker_queue(store, aws, **build)
     create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
     item = launch(store, "coder", "sm")
     output = run_agent_until_empty(db_path, "sm", timeout=300)
     run = run_of(store, item)
     assert run.state is RunState.FINISHED, output
-    (tag,) = registry_tags(repository)
     image = described(aws, training_job_name("coder", run.id))["AlgorithmSpecification"]
-    assert image["TrainingImage"] == f"{REGISTRY}/{repository}:{tag}"
+    assert image["TrainingImage"] == pushed_image(build["registry"])
 
 
 def test_a_failed_training_job_fails_the_run_with_its_reason(store, db_path, aws):

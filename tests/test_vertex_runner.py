@@ -11,7 +11,7 @@ import time
 
 import grpc
 import pytest
-from docker_support import PYTHON, REGISTRY, registry_tags
+from docker_support import fresh_registry, pushed_image
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
 from support import (
@@ -106,19 +106,17 @@ def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
 def test_a_code_job_is_built_pushed_and_its_pushed_image_submitted(
     store, db_path, vertex, engine, tmp_path
 ):
-    repository = f"vx-test-{time.time_ns()}"
+    build = fresh_registry("vx-test")
     code = write_code_job(tmp_path / "code", "print('trained')\n")
-    builder = {"base_image": PYTHON, "network": "none"}
-    vertex_queue(store, vertex, registry=f"{REGISTRY}/{repository}", builder=builder)
+    vertex_queue(store, vertex, **build)
     create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
     item = launch(store, "coder", "vx")
     output = run_agent_until_empty(db_path, "vx", timeout=300)
     run = run_of(store, item)
     assert run.state is RunState.FINISHED, output
-    (tag,) = registry_tags(repository)
     (job,) = vertex.jobs()
     container = job.job_spec.worker_pool_specs[0].container_spec
-    assert container.image_uri == f"{REGISTRY}/{repository}:{tag}"
+    assert container.image_uri == pushed_image(build["registry"])
     assert list(container.command) == ["python3", "main.py"]
 
 
