@@ -8,6 +8,7 @@ the run config is mounted from a ConfigMap at /launchbay/config.json (in every p
 """
 
 import copy
+import functools
 import json
 import re
 from typing import Any
@@ -166,9 +167,8 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
     """Check the manifest offline against the API's schema (strict: unknown fields too);
     a failure names the path of the bad field. Kinds the schemas don't know are not checked."""
     import kubernetes_validate
-    from kubernetes_validate.utils import all_versions
 
-    known = sorted({".".join(v.split(".")[:2]) for v in all_versions()}, key=_version_key)
+    known = _schema_versions()
     if kubernetes_version not in known:
         raise BadInput(
             "target.kubernetes_version",
@@ -201,5 +201,11 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
         raise BadInput(field, f"cannot be checked: {exc}") from None
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+@functools.cache
+def _schema_versions() -> list[str]:
+    """The Kubernetes versions kubernetes-validate has schemas for ("1.25" …), oldest first:
+    read from its package once."""
+    from kubernetes_validate.utils import all_versions
+
+    minors = {".".join(version.split(".")[:2]) for version in all_versions()}
+    return sorted(minors, key=lambda v: tuple(int(part) for part in v.split(".")))

@@ -72,23 +72,28 @@ def check_target(value: Any) -> dict:
     return check_model(KubernetesTarget, value, "target").model_dump(exclude_defaults=True)
 
 
-def sensitive_settings(node: Any, path: str = "") -> dict[str, tuple[str, Any]]:
+def sensitive_settings(node: Any) -> dict[str, tuple[str, Any]]:
     """Every sandbox-escaping setting in a manifest (fragment): {path: (name, value)}.
 
     Found by key wherever it sits, so Volcano, JobSet and other kinds nest their pod templates
     as they like and are still checked."""
-    found: dict[str, tuple[str, Any]] = {}
+    return {
+        where: (name, value)
+        for where, key, value in _entries(node)
+        if (name := _sensitive_name(key, value))
+    }
+
+
+def _entries(node: Any, path: str = ""):
+    """(path, key, value) of every entry of every mapping in `node`, outermost first."""
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}" if path else str(key)
-            name = _sensitive_name(key, value)
-            if name:
-                found[where] = (name, value)
-            found.update(sensitive_settings(value, where))
+            yield where, key, value
+            yield from _entries(value, where)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found.update(sensitive_settings(value, f"{path}[{index}]"))
-    return found
+            yield from _entries(value, f"{path}[{index}]")
 
 
 def _sensitive_name(key: str, value: Any) -> str | None:
@@ -189,19 +194,13 @@ def _keeps(value: Any, queue_value: Any) -> bool:
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
-def _container_lists(node: Any, path: str = "") -> dict[str, int]:
+def _container_lists(node: Any) -> dict[str, int]:
     """{path: length} of every list of containers in a manifest (a pod template, or several)."""
-    found: dict[str, int] = {}
-    if isinstance(node, dict):
-        for key, value in node.items():
-            where = f"{path}.{key}" if path else str(key)
-            if key in CONTAINER_LISTS and isinstance(value, list):
-                found[where] = len(value)
-            found.update(_container_lists(value, where))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.update(_container_lists(value, f"{path}[{index}]"))
-    return found
+    return {
+        where: len(value)
+        for where, key, value in _entries(node)
+        if key in CONTAINER_LISTS and isinstance(value, list)
+    }
 
 
 def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) -> None:

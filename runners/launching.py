@@ -5,6 +5,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from store import BadInput, JobVersion, Priority, Queue, Store
 
@@ -80,7 +81,7 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         raise BadInput(field, "is empty; expected a command")
 
     values = resolve_variables(queue.template_variables, set_vars)
-    queue_args = runner.normalize(fill_placeholders(queue.resource_args, values))
+    queue_args = _queue_args(runner, queue, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
     launch_args = runner.normalize(launch_args)
     # What the launch may not do first: its refusal says more than a schema error would.
@@ -151,14 +152,18 @@ def check_still_allowed(queue: Queue, launch: dict) -> None:
         **{n: s["default"] for n, s in queue.template_variables.items() if "default" in s},
         **(launch.get("template_variables") or {}),
     }
+    runner.check_launch_override(_queue_args(runner, queue, values), launch_args, queue.config)
+
+
+def _queue_args(runner, queue: Queue, values: Mapping[str, Any]) -> dict:
+    """The queue's resource_args with its variables filled in, in the runner's spelling."""
     try:
-        queue_args = runner.normalize(fill_placeholders(queue.resource_args, values))
-    except KeyError as missing:
+        return runner.normalize(fill_placeholders(queue.resource_args, values))
+    except KeyError as missing:  # at claim: a variable added to the queue since the launch
         raise BadInput(
             f"--set-var {missing.args[0]}",
             "the queue's config needs it now and the launch has no value for it",
         ) from None
-    runner.check_launch_override(queue_args, launch_args, queue.config)
 
 
 def preview(
