@@ -119,15 +119,43 @@ def resolve_variables(variables: dict, set_vars: Mapping[str, str]) -> dict[str,
 
 
 def fill_placeholders(value: Any, values: Mapping[str, Any]) -> Any:
-    """A string that is exactly `{{name}}` becomes the typed value; inside text, its text."""
+    """A string that is exactly `{{name}}` becomes the typed value; inside text, its text.
+
+    A variable's value is launch input: a macro that its text is part of (`${env:…}` given
+    to `--set-var`, or a `$` that meets the queue's `{…}`) is escaped, so that the one macro
+    pass at claim keeps it as literal text. Macros are expanded in queue-owned text only."""
 
     def fill(text: str) -> Any:
         whole = PLACEHOLDER.fullmatch(text.strip())
         if whole:
-            return values[whole.group(1)]
-        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
+            filled = values[whole.group(1)]
+            return escape_macros(filled, [(0, len(filled))]) if isinstance(filled, str) else filled
+        parts, spans, end = [], [], 0
+        for match in PLACEHOLDER.finditer(text):
+            parts.append(text[end : match.start()])
+            start = sum(map(len, parts))
+            parts.append(str(values[match.group(1)]))
+            spans.append((start, start + len(parts[-1])))
+            end = match.end()
+        parts.append(text[end:])
+        return escape_macros("".join(parts), spans)
 
     return walk_strings(value, fill)
+
+
+def escape_macros(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with every macro that overlaps one of `spans` (substituted text) escaped, so
+    that the macro pass gives back the text as it is: expanding it would run launch input."""
+    if not spans:
+        return text
+    out, end = [], 0
+    for match in MACRO.finditer(text):
+        # One more `$` keeps the text exact: `${x}` becomes `$${x}`, `$${x}` becomes `$$${x}`.
+        if any(start < match.end() and match.start() < stop for start, stop in spans):
+            out.append(text[end : match.start()] + "$")
+            end = match.start()
+    out.append(text[end:])
+    return "".join(out)
 
 
 def check_macros(value: Any, field: str) -> None:
