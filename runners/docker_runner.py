@@ -19,13 +19,13 @@ from pathlib import Path
 
 from store import JobVersion, RunState, Stage
 
+from .docker_limits import format_bytes
 from .docker_logs import LogPump, copy_output
 from .docker_settings import (
     SANDBOX_KEYS,
     DockerArgs,
     check_docker_args,
     check_docker_override,
-    format_bytes,
 )
 from .files import write_private
 from .imagebuild import BuildLog, ensure_image

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from store import BadInput
 
+from .docker_limits import LIMIT_KEYS, check_docker_ceilings
 from .validation import check_model
 
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)b?\s*$", re.IGNORECASE)
@@ -40,7 +41,7 @@ _ULIMIT_NAMES = frozenset(
 # Networks a container may use without the queue granting anything: none at all.
 SANDBOX_NETWORK = "none"
 # Keys only a queue's own config may set; a launch may repeat the queue's value, not change it.
-QUEUE_ONLY_KEYS = ("allowed_networks", "keep_failed_containers", "user")
+QUEUE_ONLY_KEYS = ("allowed_networks", "keep_failed_containers", "user", "raisable_limits")
 # Keys whose value decides what the container reaches outside itself.
 SANDBOX_KEYS = ("network", "allowed_networks", "volumes", "user")
 
@@ -57,13 +58,6 @@ def parse_bytes(value: int | str) -> int:
     if not match:
         raise ValueError("expected a size such as 512m or 2g")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def format_bytes(count: int) -> str:
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if count >= size:
-            return f"{count / size:g} {unit}"
-    return f"{count} B"
 
 
 class Ulimit(BaseModel):
@@ -113,6 +107,8 @@ class DockerArgs(BaseModel):
     """Queue only: networks a launch may choose besides the queue's own and `none`."""
     keep_failed_containers: bool = False
     """Queue only: keep the container of a failed run for inspection (else removed)."""
+    raisable_limits: list[Literal[LIMIT_KEYS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    """Queue only: limits a launch may raise or remove; any other is a ceiling it may lower."""
 
     @field_validator("env", "labels", mode="before")
     @classmethod
@@ -192,12 +188,14 @@ def check_docker_args(resource_args: dict) -> DockerArgs:
 
 
 def check_docker_override(queue_args: dict, launch_args: dict) -> None:
-    """Refuse a launch override that reaches further out of the sandbox than its queue allows."""
+    """Refuse a launch override that reaches further out of the sandbox than its queue allows,
+    or past one of its limits."""
     queue = check_docker_args(queue_args)
     launch = check_docker_args(launch_args)
     for key in QUEUE_ONLY_KEYS:
         if key in launch_args and getattr(launch, key) != getattr(queue, key):
             raise BadInput(f"resource_args.{key}", "can be set only in the queue's own config")
+    check_docker_ceilings(queue, launch, launch_args)
     if "network" in launch_args:
         allowed = {SANDBOX_NETWORK, queue.network, *queue.allowed_networks}
         if launch.network not in allowed:
