@@ -11,6 +11,7 @@ from store import BadInput, JobVersion, Priority, Queue, Store
 
 from .build_settings import build_settings
 from .documents import expect_mapping, load_document, refuse_unknown_keys
+from .redaction import SECRET_ENV_KEY, check_secret_env
 from .registry import get_runner, resource_type
 from .rendering import deep_merge, default_entry_point, render_spec
 from .schema import build_run_config
@@ -23,7 +24,7 @@ from .templating import (
     strings_by_path,
 )
 
-SPEC_KEYS = ("overrides", "resource_args")
+SPEC_KEYS = ("overrides", "resource_args", "secret_env")
 OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile")
 DRY_RUN_ID = "dryrun00"
 
@@ -112,6 +113,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         launch["build"] = {**build_settings(queue.config), "dockerfile": dockerfile}
     if queue.config.get("target"):
         launch["target"] = queue.config["target"]
+    secret_env = sorted({*queue.config.get(SECRET_ENV_KEY, []), *spec.get(SECRET_ENV_KEY, [])})
+    if secret_env:
+        launch[SECRET_ENV_KEY] = secret_env  # hidden wherever this launch and its run show
     for key in ("run_config", "args", "entry_point", "resource_args"):
         check_macros(launch[key], key)
     if runner.builds_images:
@@ -250,7 +254,8 @@ def _parse_spec(spec) -> dict:
     refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")
     if "args" in overrides and not isinstance(overrides["args"], list):
         raise BadInput("overrides.args", f"expected a list, got {type(overrides['args']).__name__}")
-    return {**spec, "overrides": overrides}
+    secret_env = check_secret_env(spec.get(SECRET_ENV_KEY), SECRET_ENV_KEY)
+    return {**spec, "overrides": overrides, SECRET_ENV_KEY: secret_env}
 
 
 def _argv_list(value, field: str) -> list[str] | None:

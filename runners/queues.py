@@ -7,6 +7,7 @@ from store import BadInput, Queue, Store
 from .build_settings import check_builder, check_registry
 from .documents import expect_mapping, load_document, refuse_unknown_keys
 from .launching import unwrap_resource_args
+from .redaction import check_secret_env
 from .registry import get_runner, resource_type
 from .templating import check_template_variables, fill_placeholders
 
@@ -17,6 +18,7 @@ CONFIG_KEYS = (
     "builder",
     "target",
     "max_resumes",
+    "secret_env",
 )
 MAX_RESUMES_LIMIT = 100
 BUILD_KEYS = ("registry", "builder")
@@ -48,6 +50,8 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["builder"] = builder
     if target:
         config["target"] = target
+    if document.get("secret_env") is not None:
+        config["secret_env"] = check_secret_env(document["secret_env"], "secret_env")
     if document.get("max_resumes") is not None:
         config["max_resumes"] = _check_max_resumes(document["max_resumes"])
     return config

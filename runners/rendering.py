@@ -8,29 +8,22 @@ and the job's environment added.
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from store import JobVersion
 
+# Redaction lives in .redaction; the CLI and the TUI import it from here, as they always have.
+from .redaction import REDACTED as REDACTED
+from .redaction import SECRET_ENV_KEY
+from .redaction import is_secret_name as is_secret_name
+from .redaction import redact as redact
+from .redaction import restore_redacted as restore_redacted
 from .templating import substitute_macros
 
 ENV_PREFIX = "LAUNCHBAY_"
 # Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN); stay well below.
 DEFAULT_ENV_VALUE_LIMIT = 100_000
-SECRET_MARKERS = (
-    "SECRET",
-    "TOKEN",
-    "PASSWORD",
-    "PASSWD",
-    "CREDENTIAL",
-    "API_KEY",
-    "ACCESS_KEY",
-    "PRIVATE_KEY",
-    "AUTH",
-)
-REDACTED = "***"
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -111,6 +104,8 @@ def render_spec(
         "resource_args": rendered["resource_args"],
         "env": env,
         "resume_count": resume_count,
+        # Names the queue and the launch asked to hide: every display of the spec reads them.
+        **({SECRET_ENV_KEY: launch[SECRET_ENV_KEY]} if launch.get(SECRET_ENV_KEY) else {}),
         **({"build": launch["build"]} if launch.get("build") else {}),
         **({"target": launch["target"]} if launch.get("target") else {}),
     }
@@ -124,145 +119,3 @@ def config_env(config_json: str, limit: int) -> dict[str, str]:
     env = {f"LAUNCHBAY_CONFIG_{index}": chunk for index, chunk in enumerate(chunks)}
     env["LAUNCHBAY_CONFIG_CHUNKS"] = str(len(chunks))
     return env
-
-
-def is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS)
-
-
-def redact(value: Any) -> Any:
-    """A copy for display: values under secret-looking keys (…TOKEN, …PASSWORD) hidden, and
-    hidden too wherever they were copied into another string (an arg, LAUNCHBAY_CONFIG)."""
-    secrets: set[str] = set()
-
-    def collect(node: Any) -> None:
-        if isinstance(node, dict):
-            if _is_secret_pair(node) and isinstance(node["value"], str) and len(node["value"]) >= 4:
-                secrets.add(node["value"])
-            for key, item in node.items():
-                secret_value = isinstance(item, str | int) and not isinstance(item, bool)
-                if isinstance(key, str) and is_secret_name(key) and secret_value:
-                    if len(str(item)) >= 4:  # too short to hide inside other text safely
-                        secrets.add(str(item))
-                else:
-                    collect(item)
-        elif isinstance(node, list):
-            for item in node:
-                collect(item)
-
-    def hide(node: Any) -> Any:
-        if isinstance(node, dict) and _is_secret_pair(node):
-            return {**node, "value": REDACTED}
-        node = _hide_across_config_chunks(node, secrets)
-        if isinstance(node, dict):
-            return {
-                key: REDACTED
-                if isinstance(key, str)
-                and is_secret_name(key)
-                and isinstance(item, str | int | float)
-                and not isinstance(item, bool)  # automountServiceAccountToken: false
-                else hide(item)
-                for key, item in node.items()
-            }
-        if isinstance(node, list):
-            return [hide(item) for item in node]
-        if isinstance(node, str):
-            for secret in secrets:
-                node = node.replace(secret, REDACTED)
-        return node
-
-    collect(value)
-    # As a run config's JSON shows them (LAUNCHBAY_CONFIG): quotes, backslashes and non-ASCII
-    # characters escaped.
-    secrets |= {json.dumps(secret)[1:-1] for secret in secrets}
-    return hide(value)
-
-
-_CONFIG_CHUNK = re.compile(r"LAUNCHBAY_CONFIG_\d+")
-
-
-def _hide_across_config_chunks(node: Any, secrets: set[str]) -> Any:
-    """An env (a mapping, or a list of {name, value}) whose run config is cut into
-    LAUNCHBAY_CONFIG_0..N, with every secret hidden in the chunks it spans: a secret cut in
-    two is in neither chunk whole, so hiding chunk by chunk would show both halves."""
-    if isinstance(node, dict) and "LAUNCHBAY_CONFIG_CHUNKS" in node:
-        names = sorted(
-            (k for k in node if isinstance(k, str) and _CONFIG_CHUNK.fullmatch(k)),
-            key=_chunk_number,
-        )
-        hidden = _hide_spans([str(node[k]) for k in names], secrets)
-        return {**node, **dict(zip(names, hidden, strict=True))}
-    if isinstance(node, list) and any(
-        isinstance(e, dict) and e.get("name") == "LAUNCHBAY_CONFIG_CHUNKS" for e in node
-    ):
-        at = sorted(
-            (
-                i
-                for i, e in enumerate(node)
-                if isinstance(e, dict) and _CONFIG_CHUNK.fullmatch(str(e.get("name")))
-            ),
-            key=lambda i: _chunk_number(node[i]["name"]),
-        )
-        hidden = _hide_spans([str(node[i].get("value", "")) for i in at], secrets)
-        node = list(node)
-        for i, text in zip(at, hidden, strict=True):
-            node[i] = {**node[i], "value": text}
-    return node
-
-
-def _chunk_number(name: str) -> int:
-    return int(name.rsplit("_", 1)[1])  # LAUNCHBAY_CONFIG_10 after _9, not after _1
-
-
-def _hide_spans(chunks: list[str], secrets: set[str]) -> list[str]:
-    """`chunks` with each part that belongs to a secret in their joined text shown as ***."""
-    joined = "".join(chunks)
-    secret_at = [False] * len(joined)
-    for secret in secrets:
-        start = joined.find(secret)
-        while start != -1:
-            secret_at[start : start + len(secret)] = [True] * len(secret)
-            start = joined.find(secret, start + 1)
-    hidden, offset = [], 0
-    for chunk in chunks:
-        text, in_secret = [], False
-        for position, char in enumerate(chunk, offset):
-            if not secret_at[position]:
-                text.append(char)
-            elif not in_secret:
-                text.append(REDACTED)
-            in_secret = secret_at[position]
-        hidden.append("".join(text))
-        offset += len(chunk)
-    return hidden
-
-
-def _is_secret_pair(node: dict) -> bool:
-    """A Kubernetes-style env entry, {"name": "HF_TOKEN", "value": "…"}."""
-    name = node.get("name")
-    return "value" in node and isinstance(name, str) and is_secret_name(name)
-
-
-def restore_redacted(edited: Any, original: Any) -> Any:
-    """`edited` with every value still shown as *** under a secret-looking key put back to the
-    original's value at the same place: an editor can show a config without its secrets and
-    still save it whole."""
-    if isinstance(edited, dict) and isinstance(original, dict):
-        restored = {}
-        for key, value in edited.items():
-            if (
-                value == REDACTED
-                and isinstance(key, str)
-                and is_secret_name(key)
-                and key in original
-            ):
-                restored[key] = original[key]
-            else:
-                restored[key] = restore_redacted(value, original.get(key))
-        return restored
-    if isinstance(edited, list) and isinstance(original, list):
-        return [restore_redacted(e, o) for e, o in zip(edited, original, strict=False)] + edited[
-            len(original) :
-        ]
-    return edited
