@@ -47,7 +47,7 @@ MIN_COPY_LENGTH = 4
 COMMON_VALUES = frozenset({"true", "false", "none", "null", "auto", "default", "disabled"})
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)([^\s/@]+)(?=@)")
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/@:]*:)([^\s/@]+)(?=@)")
 # `--password=VALUE` or, inside one string, `--password VALUE` (a value is not a flag).
 _FLAG_VALUE = re.compile(r"(?<![^\s\"'])(--?([A-Za-z][A-Za-z0-9_.-]*))(=|\s+(?=[^\s-]))([^\s\"']+)")
 _FLAG = re.compile(r"--?([A-Za-z][A-Za-z0-9_.-]*)")
