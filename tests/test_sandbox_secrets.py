@@ -293,3 +293,33 @@ def test_a_bad_secret_env_is_refused(secret_world, db_path, cli, value):
         "secret_env: ",
         "expected a list of environment variable names",
     )
+
+
+def test_a_kubernetes_dry_run_and_queue_describe_hide_secret_env_pairs(db_path, cli):
+    from runners.jobs import create_job
+    from runners.queues import check_queue_config
+
+    env = [
+        {"name": "DB_PASS", "value": DB_PASS},
+        {"name": "MODEL_LICENSE", "value": CUSTOM},
+        {"name": "DATABASE_URL", "value": f"postgres://u:{URL_PASSWORD}@db/x"},
+    ]
+    template = {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": env}]}}}}
+    config = {"resource_args": template, "secret_env": ["MODEL_LICENSE"]}
+    store = Store.open(db_path)
+    try:
+        store.queues.create("k8s", "kubernetes", check_queue_config("kubernetes", config))
+        create_job(store, "image", "img", "local/busybox:latest", entrypoint="echo hi")
+    finally:
+        store.close()
+    dry = cli("launch", "-j", "img", "-q", "k8s", "-a", f"--token={FLAG_SECRET}", "--dry-run")
+    assert dry.code == 0, dry.err
+    manifest = json.loads(dry.out)["submission"]["manifest"]
+    shown = manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "DB_PASS", "value": REDACTED} in shown
+    assert {"name": "MODEL_LICENSE", "value": REDACTED} in shown
+    assert {"name": "DATABASE_URL", "value": "postgres://u:***@db/x"} in shown
+    for result in (dry, cli("queue", "describe", "k8s"), cli("queue", "describe", "k8s", "--json")):
+        assert result.code == 0, result.err
+        for secret in (DB_PASS, CUSTOM, URL_PASSWORD, FLAG_SECRET):
+            assert secret not in result.out
