@@ -4,6 +4,8 @@
 CLI turns them into one line and exit code 2. Everything else is a runtime failure (exit 1).
 """
 
+import errno
+
 
 class StoreError(Exception):
     """Base class of everything the store raises on purpose."""
@@ -32,3 +34,32 @@ class DatabaseUnusable(BadInput):
 
 class IllegalTransition(StoreError):
     """A state change the state machine forbids (for example leaving a terminal state)."""
+
+
+class DiskFull(StoreError):
+    """No space is left on the device that holds the database or its files (exit 1)."""
+
+    def __init__(self, where: str):
+        super().__init__(f"disk full: no space left for {where}; free some space and retry")
+        self.where = where
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (an OSError, an sqlite3 error, or one raised from either) means no space
+    is left on the device."""
+    import sqlite3
+
+    while exc is not None:
+        if isinstance(exc, DiskFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        code = getattr(exc, "sqlite_errorcode", None)
+        if (
+            isinstance(exc, sqlite3.Error)
+            and code is not None
+            and code & 0xFF == sqlite3.SQLITE_FULL
+        ):
+            return True
+        exc = exc.__cause__
+    return False

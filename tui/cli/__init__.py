@@ -55,6 +55,7 @@ for command in (
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input is one line and exit 2; other failures exit 1."""
     from store import BadInput, StoreError
+    from store.errors import is_disk_full
 
     try:
         cli.main(args=argv, prog_name="launchbay", standalone_mode=False)
@@ -78,5 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     except StoreError as exc:
         error_line(str(exc))
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise  # a bug: its traceback is what fixes it
+        # SQLite and the file system say it in their own words; one line says what to do.
+        error_line(f"disk full ({exc}); free some space and retry")
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
