@@ -14,6 +14,7 @@ from pathlib import Path
 
 from store import BadInput
 from store.artifacts import ArtifactStore
+from store.paths import make_private_dir
 
 EXCLUDED_NAMES = frozenset({".git", "__pycache__", ".venv"})
 EXCLUDED_SUFFIXES = (".pyc",)
@@ -104,6 +105,6 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 def extract_snapshot(archive: Path, target: Path) -> None:
     """Unpack a snapshot into `target`; the 'data' filter refuses paths that escape it."""
-    target.mkdir(parents=True, exist_ok=True)
+    make_private_dir(target)  # 0700 whatever the umask; the "data" filter drops g/o write bits
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(target, filter="data")

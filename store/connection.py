@@ -24,7 +24,7 @@ def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     try:
         return _connect(path, migrate)
     except BaseException as exc:
-        if not is_disk_full(exc):
+        if not is_disk_full(exc, near=path.parent):
             raise
         if created:  # the empty file we made is not left behind to look like a database
             _remove_created(path)

@@ -70,9 +70,16 @@ def with_store(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from store.errors import DiskFull, is_disk_full
+
         store = open_store()
         try:
             return func(store, *args, **kwargs)
+        except Exception as exc:
+            # Only here is the store's path known: SQLite may call a full disk an I/O error.
+            if is_disk_full(exc, near=store.path.parent):
+                raise DiskFull(str(store.path)) from exc
+            raise
         finally:
             store.close()
 
