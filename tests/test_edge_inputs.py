@@ -174,6 +174,24 @@ def test_name_ending_in_a_newline_is_refused(refused, args, fragments):
     refused(args, *fragments)
 
 
+def test_template_variable_name_ending_in_a_newline_is_refused(refused, world):
+    path = world.tmp / "queue.json"
+    config = {"template_variables": {"nl\n": {"type": "string", "default": "x"}}}
+    path.write_text(json.dumps(config))
+    refused(
+        ["queue", "create", "vq", "-r", "local-process", "--config", str(path)],
+        "template_variables: ",
+        "'nl\\n' is not a valid variable name",
+    )
+
+
+def test_an_error_quoting_a_key_with_a_newline_stays_one_line(refused):
+    refused(
+        ["launch", "-j", "train", "-q", "local", "-c", '{"over\\nrides": {}}'],
+        "over\\nrides: unknown key",
+    )
+
+
 def test_code_job_name_ending_in_a_newline_is_refused(refused, world):
     src = world.tmp / "src-train"
     refused(["job", "create", "code", "nl\n", str(src)], "NAME: ", "'nl\\n'")

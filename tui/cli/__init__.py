@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
         error_line(exc.format_message())
         sys.exit(EXIT_FAILURE)
     except BadInput as exc:
-        error_line(str(exc))
+        error_line(_one_line(str(exc)))
         sys.exit(EXIT_BAD_INPUT)
     except StoreError as exc:
-        error_line(str(exc))
+        error_line(_one_line(str(exc)))
         sys.exit(EXIT_FAILURE)
     except Exception as exc:
         if not is_disk_full(exc):
@@ -87,3 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         error_line(f"disk full ({exc}); free some space and retry")
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
+
+
+def _one_line(message: str) -> str:
+    """A message that quotes what the user typed may hold its newlines: shown escaped, so an
+    error stays one line (scripts read it so)."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
