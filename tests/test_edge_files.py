@@ -279,3 +279,27 @@ def test_logs_of_a_run_still_starting_print_nothing(store, db_path, tmp_path, cl
     assert store.items.claim_with_run(item, "agent-1", "run00001", "local-process", {})
     result = cli("runs", "logs", "run00001")
     assert (result.code, result.out, result.err) == (0, "", "")
+
+
+def test_a_write_that_finds_the_disk_full_says_disk_full(small_disk, tmp_path, monkeypatch):
+    from tui.cli import main
+
+    db = small_disk / "lb.db"
+    held = Store.open(db)  # kept open: the next command opens fine and fails at its write
+    try:
+        make_queue(held, "local")
+        fill(small_disk)
+        monkeypatch.setenv("LAUNCHBAY_DB", str(db))
+        err = tmp_path / "err.txt"
+        with (
+            open(err, "w") as stream,
+            contextlib.redirect_stderr(stream),
+            pytest.raises(SystemExit) as exit_info,
+        ):
+            main(["queue", "create", "other", "-r", "local-process"])
+        assert exit_info.value.code == 1
+        (line,) = err.read_text().splitlines()
+        assert line.startswith("launchbay: error: disk full"), line
+        assert [q.name for q in held.queues.list()] == ["local"]
+    finally:
+        held.close()
