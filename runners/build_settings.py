@@ -43,7 +43,7 @@ class BuilderSettings(BaseModel):
 def check_registry(value) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _REGISTRY.match(value):
+    if not isinstance(value, str) or not _REGISTRY.fullmatch(value):
         raise BadInput(
             "registry",
             f"{value!r}; expected HOST[:PORT]/REPOSITORY such as 127.0.0.1:5000/launchbay",

@@ -30,7 +30,7 @@ def _git():
 
 def resolve(url: str, ref: str | None, subdir: str | None) -> dict:
     """The source of a git job: the URL, the commit `ref` names (pinned), and the subdir."""
-    if not _URL.match(url or ""):
+    if not _URL.fullmatch(url or ""):
         raise BadInput(
             "URL", f"{url!r} is not a git URL; expected https://, ssh://, file:// or user@host:path"
         )
@@ -49,7 +49,7 @@ def resolve(url: str, ref: str | None, subdir: str | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="launchbay-git-") as tmp:
         repo = git.Repo.init(tmp, bare=True)
         if commit is None:
-            if ref is None or not _HEX.match(ref):
+            if ref is None or not _HEX.fullmatch(ref):
                 raise BadInput("--ref", f"{ref!r} is not a branch, tag or commit of {url}")
             commit = _fetch_commit(repo, url, ref)
         else:

@@ -9,6 +9,7 @@ from store.jobs import CreatedVersion, validate_alias, validate_name
 from . import gitsource
 from .launching import load_schema_file
 from .snapshots import snapshot_directory
+from .validation import check_process_strings
 
 
 def _entrypoint(text: str | None) -> list[str] | None:
@@ -20,6 +21,7 @@ def _entrypoint(text: str | None) -> list[str] | None:
         raise BadInput("--entrypoint", f"{text!r}: {exc}") from None
     if not argv:
         raise BadInput("--entrypoint", "is empty; expected a command such as 'python train.py'")
+    check_process_strings(argv, "--entrypoint")
     return argv
 
 

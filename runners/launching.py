@@ -10,7 +10,7 @@ from typing import Any
 from store import BadInput, JobVersion, Priority, Queue, Store
 
 from .build_settings import build_settings
-from .documents import expect_mapping, load_document, refuse_unknown_keys
+from .documents import check_document_bounds, expect_mapping, load_document, refuse_unknown_keys
 from .redaction import SECRET_ENV_KEY, check_secret_env
 from .registry import get_runner, resource_type
 from .rendering import deep_merge, default_entry_point, render_spec
@@ -23,6 +23,7 @@ from .templating import (
     resolve_variables,
     strings_by_path,
 )
+from .validation import check_process_strings
 
 SPEC_KEYS = ("overrides", "resource_args", "secret_env")
 OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile")
@@ -118,6 +119,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         launch[SECRET_ENV_KEY] = secret_env  # hidden wherever this launch and its run show
     for key in ("run_config", "args", "entry_point", "resource_args"):
         check_macros(launch[key], key)
+    for key in ("args", "entry_point", "resource_args", "template_variables"):
+        check_process_strings(launch[key], key)
     if runner.builds_images:
         # A container or cloud job doesn't inherit the agent's environment: a launch must not
         # copy it in (credentials, tokens) through a macro. The queue's own config may.
@@ -248,6 +251,8 @@ def _parse_spec(spec) -> dict:
         return {}
     if isinstance(spec, str):
         spec = load_document(spec, "-c/--config")
+    else:  # a dict from the app's form or a relaunch: bounded like a file would be
+        check_document_bounds(spec, "launch spec")
     spec = expect_mapping(spec, "launch spec")
     refuse_unknown_keys(spec, SPEC_KEYS, "")
     overrides = expect_mapping(spec.get("overrides"), "overrides")

@@ -5,11 +5,12 @@ from typing import Any
 from store import BadInput, Queue, Store
 
 from .build_settings import check_builder, check_registry
-from .documents import expect_mapping, load_document, refuse_unknown_keys
+from .documents import check_document_bounds, expect_mapping, load_document, refuse_unknown_keys
 from .launching import unwrap_resource_args
 from .redaction import check_secret_env
 from .registry import get_runner, resource_type
 from .templating import check_template_variables, fill_placeholders
+from .validation import check_process_strings
 
 CONFIG_KEYS = (
     "resource_args",
@@ -26,6 +27,7 @@ BUILD_KEYS = ("registry", "builder")
 
 def check_queue_config(resource: str, document: Any) -> dict:
     """A queue config ({resource_args, template_variables}) checked for `resource`."""
+    check_document_bounds(document, "config")  # also a dict from the app's editor
     document = expect_mapping(document, "config")
     refuse_unknown_keys(document, CONFIG_KEYS, "")
     resource_args = unwrap_resource_args(document.get("resource_args"), resource, "resource_args")
@@ -36,6 +38,7 @@ def check_queue_config(resource: str, document: Any) -> dict:
     target = runner.check_target(document.get("target"))
     runner.check_template_placement(resource_args, variables)
     runner.check_resource_args(sample, target)
+    check_process_strings(resource_args, "resource_args")
     config = {"resource_args": resource_args, "template_variables": variables}
     for key in BUILD_KEYS:
         if document.get(key) is not None and not runner.builds_images:

@@ -8,6 +8,7 @@ hyper-parameter is then an error at launch instead of a silently ignored value.
 
 import copy
 import math
+import re
 from typing import Any
 
 from store import BadInput
@@ -27,6 +28,8 @@ _KEYWORDS = {
     "items",
     "additionalProperties",
 }
+# What a `{{name}}` placeholder can name (fullmatch: `$` would let "name\n" through).
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VARIABLE_KEYWORDS = {"type", "default", "minimum", "maximum", "enum", "description"}
 
 
@@ -138,6 +141,11 @@ def check_value(value: Any, schema: dict, field: str) -> None:
 def check_variable_schema(name: str, schema: Any) -> dict:
     """A queue template variable's schema: type string|integer|number and the usual bounds."""
     field = f"template_variables.{name}"
+    if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+        raise BadInput(  # the name as repr: it may hold a newline
+            "template_variables",
+            f"{name!r} is not a valid variable name; expected letters, digits and _",
+        )
     if not isinstance(schema, dict):
         raise BadInput(field, "expected a mapping with at least 'type'")
     unknown = set(schema) - _VARIABLE_KEYWORDS

@@ -4,6 +4,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from .paths import make_private_dir
+
 
 class ArtifactStore:
     def __init__(self, root: Path):
@@ -24,7 +26,7 @@ class ArtifactStore:
             import shutil  # imported here: shutil pulls in lzma and bz2, slow for every CLI call
             import tempfile
 
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dir(target.parent)  # artifacts/ and below: 0700 whatever the umask
             # Copy to a temporary name then rename: a reader never sees half a file.
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
             os.close(fd)

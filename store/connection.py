@@ -5,7 +5,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from .errors import DatabaseUnusable
+from .errors import DatabaseUnusable, DiskFull, is_disk_full
+from .paths import make_private_dir
 from .schema_version import SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 10_000
@@ -19,8 +20,18 @@ def open_connection(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     """
     path = Path(path)
     _check_usable(path)
-    if not path.exists():
-        _create_private_file(path)
+    created = not path.exists() and _create_private_file(path)
+    try:
+        return _connect(path, migrate)
+    except BaseException as exc:
+        if not is_disk_full(exc, near=path.parent):
+            raise
+        if created:  # the empty file we made is not left behind to look like a database
+            _remove_created(path)
+        raise DiskFull(str(path)) from exc
+
+
+def _connect(path: Path, migrate: bool) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
@@ -74,9 +85,10 @@ def _check_usable(path: Path) -> None:
             )
 
 
-def _create_private_file(path: Path) -> None:
+def _create_private_file(path: Path) -> bool:
+    """Create the database file 0600; False when another process created it first."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dir(path.parent)
     except (FileExistsError, NotADirectoryError):
         raise DatabaseUnusable(
             "database", f"{path}: a parent of this path is a file, not a directory"
@@ -88,10 +100,26 @@ def _create_private_file(path: Path) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return  # another process created it first; it made it 0600 too
+        return False  # another process created it first; it made it 0600 too
     except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFull(str(path)) from exc
         raise DatabaseUnusable("database", f"{path}: cannot create ({exc.strerror})") from exc
     os.close(fd)
+    return True
+
+
+def _remove_created(path: Path) -> None:
+    """Remove the database file this process created, unless some process wrote to it since
+    (an empty file holds nothing; a file with a header is another's database now)."""
+    try:
+        if path.stat().st_size > 0:
+            return
+        path.unlink()
+    except FileNotFoundError:
+        return
+    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        companion.unlink(missing_ok=True)
 
 
 def _refuse_newer_schema(path: Path, version: int) -> None:

@@ -4,6 +4,9 @@
 CLI turns them into one line and exit code 2. Everything else is a runtime failure (exit 1).
 """
 
+import errno
+import os
+
 
 class StoreError(Exception):
     """Base class of everything the store raises on purpose."""
@@ -32,3 +35,41 @@ class DatabaseUnusable(BadInput):
 
 class IllegalTransition(StoreError):
     """A state change the state machine forbids (for example leaving a terminal state)."""
+
+
+class DiskFull(StoreError):
+    """No space is left on the device that holds the database or its files (exit 1)."""
+
+    def __init__(self, where: str):
+        super().__init__(f"disk full: no space left for {where}; free some space and retry")
+        self.where = where
+
+
+def is_disk_full(exc: BaseException, near: str | os.PathLike | None = None) -> bool:
+    """Whether `exc` (an OSError, an sqlite3 error, or one raised from either) means no space
+    is left on the device. SQLite reports some of those as a bare "disk I/O error" (creating
+    its -shm file, say): with `near`, a path on the device, that one counts too when the device
+    has no space left."""
+    import sqlite3
+
+    while exc is not None:
+        if isinstance(exc, DiskFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(exc, sqlite3.Error) and code is not None:
+            if code & 0xFF == sqlite3.SQLITE_FULL:
+                return True
+            if code & 0xFF == sqlite3.SQLITE_IOERR and near is not None:
+                return _no_space_left(near)
+        exc = exc.__cause__
+    return False
+
+
+def _no_space_left(near: str | os.PathLike) -> bool:
+    try:
+        stats = os.statvfs(near)
+    except OSError:
+        return False
+    return stats.f_bavail == 0 or stats.f_favail == 0

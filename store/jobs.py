@@ -11,9 +11,11 @@ from .errors import BadInput, NotFound
 from .records import JobVersion, loads
 
 JOB_TYPES = ("image", "code", "git")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-VERSION_ALIAS = re.compile(r"^v(\d+)$")
+# Used with fullmatch: `$` would also match before a trailing newline ("nl\n").
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+VERSION_ALIAS = re.compile(r"v([0-9]+)")
+SQLITE_MAX_INTEGER = 2**63 - 1
 LATEST = "latest"
 
 _VERSION_COLUMNS = """
@@ -23,12 +25,17 @@ _VERSION_COLUMNS = """
 
 
 def validate_name(name: str, field: str = "name") -> None:
-    if not NAME_PATTERN.match(name or ""):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise BadInput(field, f"{name!r} is not a valid name; expected 1-64 of A-Z a-z 0-9 _ . -")
 
 
 def validate_alias(alias: str) -> None:
-    if not ALIAS_PATTERN.match(alias or "") or VERSION_ALIAS.match(alias) or alias == LATEST:
+    if (
+        not isinstance(alias, str)
+        or not ALIAS_PATTERN.fullmatch(alias)
+        or VERSION_ALIAS.fullmatch(alias)
+        or alias == LATEST
+    ):
         raise BadInput(
             "--alias", f"{alias!r}; expected 1-64 of A-Z a-z 0-9 _ . -, other than 'latest' or vN"
         )
@@ -145,11 +152,14 @@ class JobStore:
             hint = f"known jobs: {', '.join(known)}" if known else "no jobs exist yet"
             raise NotFound("job", f"no job named {name!r} ({hint})")
         selector = selector or LATEST
-        if match := VERSION_ALIAS.match(selector):
-            row = self._conn.execute(
-                "SELECT id FROM job_versions WHERE job_id = ? AND version = ?",
-                (job["id"], int(match.group(1))),
-            ).fetchone()
+        if match := VERSION_ALIAS.fullmatch(selector):
+            number = int(match.group(1))
+            row = None
+            if number <= SQLITE_MAX_INTEGER:  # a larger one is no version, and no SQLite int
+                row = self._conn.execute(
+                    "SELECT id FROM job_versions WHERE job_id = ? AND version = ?",
+                    (job["id"], number),
+                ).fetchone()
             if row is None:
                 count = self._version_count(job["id"])
                 raise NotFound("job version", f"{ref!r}: {name} has versions v0..v{count - 1}")

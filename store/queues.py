@@ -11,6 +11,9 @@ from .jobs import validate_name
 from .records import Queue
 
 _COLUMNS = "id, name, resource, config, paused, max_concurrency, created_at"
+MAX_CONCURRENCY_LIMIT = 1_000_000
+"""Highest max concurrency a queue accepts (far more runs than one store serves; and a number
+SQLite can hold)."""
 
 
 class QueueStore:
@@ -120,8 +123,17 @@ class QueueStore:
 
 
 def _check_max_concurrency(value: int | None) -> None:
-    if value is not None and value < 1:
-        raise BadInput("max_concurrency", f"{value}; expected a positive integer")
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_CONCURRENCY_LIMIT
+    ):
+        raise BadInput(
+            "max_concurrency",
+            f"{value}; expected a whole number from 1 to {MAX_CONCURRENCY_LIMIT:_}",
+        )
 
 
 def _queue_from_row(row: sqlite3.Row) -> Queue:

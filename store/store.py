@@ -10,7 +10,7 @@ from .artifacts import ArtifactStore
 from .connection import open_connection
 from .items import ItemStore
 from .jobs import JobStore
-from .paths import files_dir_for, resolve_db_path
+from .paths import files_dir_for, make_private_dir, resolve_db_path
 from .queues import QueueStore
 from .runs import RunStore
 from .signals import notify_changed, signal_key
@@ -38,7 +38,13 @@ class Store:
     def open(cls, path: str | Path | None = None) -> "Store":
         """Open the database at `path` (else `$LAUNCHBAY_DB`, else the user data dir)."""
         resolved = resolve_db_path(path)
-        return cls(open_connection(resolved), resolved)
+        store = cls(open_connection(resolved), resolved)
+        # Made here, 0700 whatever the umask: whoever makes a run's folder later creates only
+        # that folder (mkdir's parents=True would give its parents the umask's mode). On a full
+        # disk reading still works, and the first write says what is wrong.
+        with contextlib.suppress(OSError):
+            make_private_dir(store.files_dir / "runs")
+        return store
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -55,6 +55,7 @@ for command in (
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input is one line and exit 2; other failures exit 1."""
     from store import BadInput, StoreError
+    from store.errors import is_disk_full
 
     try:
         cli.main(args=argv, prog_name="launchbay", standalone_mode=False)
@@ -74,9 +75,21 @@ def main(argv: list[str] | None = None) -> None:
         error_line(exc.format_message())
         sys.exit(EXIT_FAILURE)
     except BadInput as exc:
-        error_line(str(exc))
+        error_line(_one_line(str(exc)))
         sys.exit(EXIT_BAD_INPUT)
     except StoreError as exc:
-        error_line(str(exc))
+        error_line(_one_line(str(exc)))
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise  # a bug: its traceback is what fixes it
+        # SQLite and the file system say it in their own words; one line says what to do.
+        error_line(f"disk full ({exc}); free some space and retry")
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
+
+
+def _one_line(message: str) -> str:
+    """A message that quotes what the user typed may hold its newlines: shown escaped, so an
+    error stays one line (scripts read it so)."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")

@@ -7,6 +7,9 @@ import click
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+MAX_JOBS_LIMIT = 100_000
+"""Highest -j an agent accepts: far more runs than one machine keeps, and an SQLite integer."""
+SQLITE_MAX_INTEGER = 2**63 - 1
 
 
 def _remember_db(ctx: click.Context, _param, value):
@@ -33,7 +36,8 @@ def agent_options(func):
     func = click.option(
         "--max-jobs",
         "-j",
-        type=int,
+        # A range, not a bare int: a number too big for SQLite is refused here in one line.
+        type=click.IntRange(-1, MAX_JOBS_LIMIT),
         default=1,
         show_default=True,
         metavar="N",
@@ -66,9 +70,16 @@ def with_store(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from store.errors import DiskFull, is_disk_full
+
         store = open_store()
         try:
             return func(store, *args, **kwargs)
+        except Exception as exc:
+            # Only here is the store's path known: SQLite may call a full disk an I/O error.
+            if is_disk_full(exc, near=store.path.parent):
+                raise DiskFull(str(store.path)) from exc
+            raise
         finally:
             store.close()
 

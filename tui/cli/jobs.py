@@ -106,7 +106,8 @@ def create_code(
 ):
     """Create job NAME from a snapshot of the local directory PATH.
 
-    Leaves out .git, __pycache__, .venv and *.pyc; keeps requirements.txt."""
+    Leaves out .git, __pycache__, .venv and *.pyc; keeps requirements.txt. Links must be
+    relative and stay inside PATH; FIFOs, sockets and devices are refused."""
     _create(
         store,
         "code",

@@ -5,7 +5,7 @@ import time
 import click
 
 from ..timefmt import ago, human_duration
-from .common import db_option, json_option, with_store
+from .common import SQLITE_MAX_INTEGER, db_option, json_option, with_store
 from .output import print_json, print_table
 
 
@@ -39,7 +39,12 @@ _STATES = [
     help="Only runs in this state (repeatable).",
 )
 @click.option(
-    "--limit", "-n", type=int, default=50, show_default=True, help="Newest N runs; 0 for all."
+    "--limit",
+    "-n",
+    type=click.IntRange(0, SQLITE_MAX_INTEGER),
+    default=50,
+    show_default=True,
+    help="Newest N runs; 0 for all.",
 )
 @json_option
 @db_option
@@ -140,7 +145,20 @@ def run_logs(store, run_id, follow):
             if follow:
                 stdout.flush()
     except BrokenPipeError:  # `launchbay runs logs X | head`
-        pass
+        return
+    _say_if_log_is_gone(store, run_id, path)
+
+
+def _say_if_log_is_gone(store, run_id: str, path) -> None:
+    """A run past `starting` has a log (its agent or runner made it): none means it was deleted
+    (or a cloud run wrote nothing yet), which printing nothing with exit 0 would hide."""
+    from store import RunState
+
+    if path.exists() or store.runs.get(run_id).state is RunState.STARTING:
+        return
+    raise click.ClickException(
+        f"run {run_id}: its log {path} is gone (deleted, or the run has written none yet)"
+    )
 
 
 @runs_group.command("cancel")
@@ -150,6 +168,9 @@ def run_logs(store, run_id, follow):
 def cancel(store, ident):
     """Cancel ID: a run id stops a live run; a queue item id cancels a waiting item."""
     from runners.cancelling import cancel_by_id
+    from store import NotFound
 
+    if ident.isdigit() and int(ident) > SQLITE_MAX_INTEGER:  # no item has such an id
+        raise NotFound("ID", f"no queue item or run with id {ident!r}")
     message = cancel_by_id(store, ident)
     click.echo(message)
