@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from store import BadInput, JobVersion, RunState, Stage
 
@@ -60,7 +60,7 @@ class LocalProcessConfig(BaseModel):
 
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables added to the agent's environment for the job."""
-    inherit_env: bool | list[str] = True
+    inherit_env: StrictBool | list[str] = True
     """Which of the agent's environment variables the job gets: all of them (true, the
     default), none (false) or only those named; PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ and
     TMPDIR are always passed (see BASE_ENV), and `env` adds to them."""
@@ -77,12 +77,17 @@ class LocalProcessConfig(BaseModel):
             return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
         return value
 
-    @field_validator("inherit_env")
+    @field_validator("inherit_env", mode="before")
     @classmethod
-    def _names(cls, value):
-        for name in value if isinstance(value, list) else []:
-            if not name or "=" in name or "\0" in name:
-                raise ValueError(f"{name!r} is not an environment variable name")
+    def _flag_or_names(cls, value):
+        if isinstance(value, bool):
+            return value
+        expected = "expected true, false or a list of environment variable names"
+        if not isinstance(value, list):
+            raise ValueError(expected)
+        for name in value:
+            if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+                raise ValueError(f"{name!r} is not an environment variable name; {expected}")
         return value
 
     @field_validator("cwd")
