@@ -44,9 +44,13 @@ class Recovery:
         run_dir = store.run_dir(run.id)
         try:
             handle = run.handle or runner.find(run.id, run_dir)
+            never_started = False
+            if handle is None:
+                # Nothing found: if the runner can make sure it never starts, it never ran;
+                # if it can't, the run may have started just now, and is found this time.
+                never_started = runner.abandon(run.id, run_dir)
+                handle = None if never_started else runner.find(run.id, run_dir)
             status = runner.status(handle) if handle is not None else None
-            # Nothing found: if the runner can make sure it never starts, it never ran.
-            never_started = handle is None and runner.abandon(run.id, run_dir)
         except Exception as exc:  # the target unreachable for now: ours, tried again next sweep
             self._record_error(
                 store, f"run {run.id}: cannot re-adopt it yet ({exc}); trying again in a while"

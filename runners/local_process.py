@@ -46,8 +46,8 @@ _WRAPPER = (
 _ABANDONED = "abandoned"
 START_FILE = "started"
 
-# The agent's own store is not the job's business.
-_NOT_INHERITED = frozenset({"LAUNCHBAY_DB"})
+# The agent's own store and fault drills are not the job's business.
+_NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
 # What a job gets from the agent even with `inherit_env: false`: no secrets, and without them
 # programs are not found (PATH) or have nowhere to keep their caches (HOME, TMPDIR).
 BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
