@@ -14,6 +14,8 @@ MAX_BACKOFF_SECONDS = 30.0  # …up to this
 
 
 class StoreFaults:
+    """Backing off and retrying through the store's passing faults."""
+
     def _past_faults(self, store: Store | None, action: Callable):
         """`action()`, retried with backoff while the store has a passing fault; None if the
         agent is stopped meanwhile."""

@@ -17,6 +17,8 @@ DEFAULT_MAX_RESUMES = 5  # a preempted run is requeued this often unless the que
 
 
 class Recovery:
+    """Sweeping up after agents that are gone, on the agent thread."""
+
     def _sweep(self, store: Store) -> None:
         """Release expired leases and the leases of dead agents; adopt their live runs."""
         agents = {record.id: record for record in store.agents.not_stopped()}

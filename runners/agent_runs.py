@@ -42,7 +42,7 @@ class StatusSeen:
 
 
 class RunThreads:
-    # -- run threads (no store access here: they post to the agent thread) -----------------
+    """Run threads (no store access here: they post to the agent thread), and stopping runs."""
 
     def _submit_and_watch(self, live: LiveRun, job: JobVersion, store: Store) -> None:
         run_dir = store.run_dir(live.run_id)
