@@ -7,9 +7,15 @@ timer (heartbeat, lease sweep). There is no fixed sleep between dispatches.
 
 Threads: the agent thread owns the store connection and makes every state change; each live
 run has a thread that submits it and then blocks in `runner.wait`, posting what it sees back to
-the agent thread. A restarted agent re-adopts the live runs of agents that died.
+the agent thread (agent_runs.py). A restarted agent re-adopts the live runs of agents that died
+(agent_recovery.py).
+
+Nothing one item or one fault does ends the agent: an item that can't be prepared fails at
+stage `agent`; a store that can't be written (a lock held past the busy timeout, a full disk)
+is retried with backoff, said in the report and in the agent's last error.
 """
 
+import collections
 import os
 import queue as queue_module
 import socket
@@ -17,56 +23,28 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from store import BadInput, IllegalTransition, JobVersion, Queue, Run, RunState, Stage, Store
-from store.agents import AgentRecord
+from store import BadInput, IllegalTransition, Queue, RunState, Stage, Store
 from store.runs import new_run_id
 
 from . import procinfo
+from .agent_faults import StoreFaults, fault_of
+from .agent_recovery import HEARTBEAT_SECONDS, Recovery
+from .agent_runs import LiveRun, RunThreads, Submitted
 from .changes import ChangeListener
+from .crashpoints import crash_point
 from .launching import check_still_allowed
-from .logfile import open_append
-from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from .protocol import Handle, RunStatus
 from .registry import get_runner
 from .rendering import render_spec
 from .wakeup import Waker
 from .workers import DaemonPool
 
-HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
-WAIT_SLICE_SECONDS = 30.0  # a run thread re-checks that the agent still runs this often
-DEFAULT_STOP_GRACE = 10.0
-DEFAULT_MAX_RESUMES = 5  # a preempted run is requeued this often unless the queue says otherwise
 
 
-@dataclass
-class LiveRun:
-    """A run this agent is following."""
-
-    run_id: str
-    item_id: int
-    runner: Runner
-    spec: dict
-    handle: Handle | None = None
-    cancel_sent: bool = False
-    stop_wanted: bool = False
-
-
-@dataclass(frozen=True)
-class _Submitted:
-    run_id: str
-    handle: Handle
-
-
-@dataclass(frozen=True)
-class _StatusSeen:
-    run_id: str
-    status: RunStatus
-
-
-class Agent:
+class Agent(RunThreads, Recovery, StoreFaults):
     """Serves queues (all of them when `queues` is empty) with at most `max_jobs` live runs
     (-1: no limit). `run()` blocks until `stop()` or, with `until_empty`, until its queues have
     nothing dispatchable and no live runs."""
@@ -99,6 +77,10 @@ class Agent:
         self._stop = threading.Event()
         self._round_robin: list[str] = []
         self._pool = DaemonPool("launchbay-run")
+        # What run threads posted and the store has not taken yet (kept across a store fault).
+        self._unapplied: collections.deque = collections.deque()
+        self._faults = 0  # store faults in a row
+        self._next_heartbeat = self._next_sweep = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -108,13 +90,24 @@ class Agent:
         self._waker.wake()
 
     def run(self) -> None:
-        store = Store.open(self.db_path)
+        store = self._past_faults(None, lambda: Store.open(self.db_path))
+        if store is None:
+            return  # stopped while the store was unusable
         try:
             self._check_queue_names(store)
         except BadInput:
             store.close()
             raise
         changes = ChangeListener(store, self._waker)
+        try:
+            if self._past_faults(store, lambda: self._register(store)):
+                self._serve(store, changes)
+        finally:
+            changes.close()
+            self._say_stopped(store)
+            store.close()
+
+    def _register(self, store: Store) -> bool:
         store.agents.register(
             self.id,
             hostname=socket.gethostname(),
@@ -126,33 +119,59 @@ class Agent:
         served = ", ".join(self.queue_names) or "all queues"
         limit = "unlimited" if self.max_jobs == -1 else str(self.max_jobs)
         self._report(f"agent {self.id} serving {served} (max jobs {limit})")
-        next_heartbeat = next_sweep = 0.0
+        return True
+
+    def _serve(self, store: Store, changes: ChangeListener) -> None:
+        while not self._stop.is_set():
+            try:
+                deadline = self._one_pass(store, changes)
+            except Exception as exc:
+                reason = fault_of(exc)
+                if reason is None:
+                    raise  # a bug: not swallowed
+                self._back_off(store, reason)
+                continue
+            if deadline is None:
+                return
+            changes.wait(deadline)
+
+    def _one_pass(self, store: Store, changes: ChangeListener) -> float | None:
+        """Sweep, heartbeat, apply, dispatch; when to wake next (None: until_empty and done)."""
+        # Before the pass: a commit by another process during the pass is still news.
+        changes.mark_seen()
+        if self._faults:
+            # A lease taken just before the fault, its claim refused: back in line at once.
+            store.items.release_leases_of([self.id])
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._sweep(store)
+            self._next_sweep = now + SWEEP_SECONDS
+        if now >= self._next_heartbeat:
+            store.agents.heartbeat(self.id)
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+        self._apply_inbox(store)
+        self._send_stop_requests(store)
+        self._dispatch(store)
+        done = self.until_empty and not self.live and not self._dispatchable(store)
+        if self._faults:
+            self._recovered(store)  # a whole pass went through, a heartbeat written
+        if done:
+            return None
+        return min(self._next_sweep, self._next_heartbeat)
+
+    def _say_stopped(self, store: Store) -> None:
         try:
-            while not self._stop.is_set():
-                # Before the pass: a commit by another process during the pass is still news.
-                changes.mark_seen()
-                now = time.monotonic()
-                if now >= next_sweep:
-                    self._sweep(store)
-                    next_sweep = now + SWEEP_SECONDS
-                if now >= next_heartbeat:
-                    store.agents.heartbeat(self.id)
-                    next_heartbeat = now + HEARTBEAT_SECONDS
-                self._apply_inbox(store)
-                self._send_stop_requests(store)
-                self._dispatch(store)
-                if self.until_empty and not self.live and not self._dispatchable(store):
-                    break
-                changes.wait(min(next_sweep, next_heartbeat))
-        finally:
-            changes.close()
             store.agents.mark_stopped(self.id)
-            if self.live:
-                self._report(
-                    f"agent stopping with {len(self.live)} live run(s); they keep"
-                    " running and the next agent re-adopts them"
-                )
-            store.close()
+        except Exception as exc:
+            if fault_of(exc) is None:
+                raise
+            # Unmarked, the record still tells the next agent this pid is gone.
+            self._report(f"agent stopping; could not record it ({fault_of(exc)})")
+        if self.live:
+            self._report(
+                f"agent stopping with {len(self.live)} live run(s); they keep"
+                " running and the next agent re-adopts them"
+            )
 
     def _check_queue_names(self, store: Store) -> None:
         for name in self.queue_names:
@@ -186,7 +205,12 @@ class Agent:
                 # The queue that gave an item goes to the back of the line.
                 self._round_robin.remove(queue.name)
                 self._round_robin.append(queue.name)
-                self._launch(store, queue, item)
+                try:
+                    self._launch(store, queue, item)
+                except Exception as exc:
+                    if fault_of(exc) is not None:
+                        raise  # the store's, not the item's: backed off and retried
+                    self._fail_unlaunched(store, item.id, exc)
                 launched = True
                 break
             if not launched:
@@ -242,10 +266,25 @@ class Agent:
         else:
             self._fail_item(store, item.id, Stage.AGENT, "could not allocate a run id")
             return
+        crash_point("agent-claimed")
         live = LiveRun(run_id=run_id, item_id=item.id, runner=runner, spec=spec)
         self.live[run_id] = live
         self._report(f"run {run_id}: {job.ref} on {queue.name} claimed item {item.id}")
         self._pool.submit(self._submit_and_watch, live, job, store)
+
+    def _fail_unlaunched(self, store: Store, item_id: int, exc: Exception) -> None:
+        """Anything raised while preparing one item (a bug, a launch too deep to render) fails
+        that item at stage `agent`, and its run if one was made; the agent goes on."""
+        message = f"could not prepare it: {type(exc).__name__}: {exc}"
+        run = store.runs.find_for_item(item_id)
+        if run is not None and not run.state.is_terminal():
+            self.live.pop(run.id, None)
+            store.runs.transition(
+                run.id, RunState.FAILED, message, error_stage=Stage.AGENT, error_message=message
+            )  # which fails the item too
+            self._record_error(store, f"item {item_id} failed at {Stage.AGENT}: {message}")
+            return
+        self._fail_item(store, item_id, Stage.AGENT, message)
 
     def _fail_item(self, store: Store, item_id: int, stage: Stage, message: str) -> None:
         store.items.fail(item_id, stage, message)
@@ -256,93 +295,31 @@ class Agent:
         store.agents.record_error(self.id, message)
         self._report(message)
 
-    # -- run threads (no store access here: they post to the agent thread) -----------------
-
-    def _submit_and_watch(self, live: LiveRun, job: JobVersion, store: Store) -> None:
-        run_dir = store.run_dir(live.run_id)
-        log_path = store.run_log_path(live.run_id)
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            artifact = job.source.get("artifact")
-            ctx = SubmitContext(
-                run_id=live.run_id,
-                run_dir=run_dir,
-                log_path=log_path,
-                spec=live.spec,
-                job=job,
-                artifact_path=store.artifacts.path_for(artifact) if artifact else None,
-                agent_env=self.environ,
-            )
-            handle = live.runner.submit(ctx)
-        except RunnerError as exc:
-            self._post_failure(live, log_path, exc.stage, exc.message)
-            return
-        except Exception as exc:  # an SDK or OS error: still a failed run, never a dead agent
-            self._post_failure(live, log_path, Stage.RUN, f"{type(exc).__name__}: {exc}")
-            return
-        self._post(_Submitted(live.run_id, handle))
-        self._watch(live, handle)
-
-    def _watch(self, live: LiveRun, handle: Handle) -> None:
-        seen: tuple | None = None
-        while not self._stop.is_set():
-            try:
-                status = live.runner.wait(handle, WAIT_SLICE_SECONDS)
-            except RunnerError as exc:
-                status = RunStatus(
-                    RunState.FAILED, exc.message, error_stage=exc.stage, error_message=exc.message
-                )
-            except Exception as exc:
-                status = RunStatus(
-                    RunState.FAILED,
-                    f"{type(exc).__name__}: {exc}",
-                    error_stage=Stage.RUN,
-                    error_message=str(exc),
-                )
-            # A new message is news too: "Unschedulable: 0/3 nodes…" while still starting.
-            if (status.state, status.message) != seen or status.state.is_terminal():
-                seen = (status.state, status.message)
-                self._post(_StatusSeen(live.run_id, status))
-            if status.state.is_terminal():
-                return
-
-    def _post_failure(self, live: LiveRun, log_path: Path, stage: Stage, message: str) -> None:
-        try:
-            fd = open_append(log_path)
-            os.write(fd, f"[launchbay] {stage} failed: {message}\n".encode())
-            os.close(fd)
-        except OSError:
-            pass
-        self._post(
-            _StatusSeen(
-                live.run_id,
-                RunStatus(RunState.FAILED, message, error_stage=stage, error_message=message),
-            )
-        )
-
-    def _post(self, message) -> None:
-        self._inbox.put(message)
-        self._waker.wake()
-
     # -- applying what run threads saw --------------------------------------------------------
 
     def _apply_inbox(self, store: Store) -> None:
         while True:
-            try:
-                message = self._inbox.get_nowait()
-            except queue_module.Empty:
-                return
-            live = self.live.get(message.run_id)
-            if live is None:
-                continue
-            if isinstance(message, _Submitted):
-                live.handle = message.handle
-                submitted = RunStatus(live.runner.submitted_state, "submitted")
-                self._apply_status(store, live, submitted, handle=message.handle)
-                if live.stop_wanted:
-                    self._cancel(live)
-            else:
-                self._apply_status(store, live, message.status)
+            if not self._unapplied:
+                try:
+                    self._unapplied.append(self._inbox.get_nowait())
+                except queue_module.Empty:
+                    return
+            # Dropped only once applied: a store fault midway leaves it for the next pass.
+            self._apply_message(store, self._unapplied[0])
+            self._unapplied.popleft()
+
+    def _apply_message(self, store: Store, message) -> None:
+        live = self.live.get(message.run_id)
+        if live is None:
+            return
+        if isinstance(message, Submitted):
+            live.handle = message.handle
+            submitted = RunStatus(live.runner.submitted_state, "submitted")
+            self._apply_status(store, live, submitted, handle=message.handle)
+            if live.stop_wanted:
+                self._cancel(live)
+        else:
+            self._apply_status(store, live, message.status)
 
     def _apply_status(
         self, store: Store, live: LiveRun, status: RunStatus, handle: Handle | None = None
@@ -397,128 +374,3 @@ class Agent:
             self._report(
                 f"run {live.run_id}: {target.value}" + (f" ({message})" if message else "")
             )
-
-    def _requeue_preempted(self, store: Store, run_id: str, message: str | None) -> str | None:
-        """A preempted run goes back in its queue, same launch, with its resume count up, until
-        the queue's max_resumes (default 5; 0 turns it off)."""
-        run = store.runs.get(run_id)
-        item = store.items.get(run.item_id)
-        try:
-            queue = store.queues.get(item.queue)
-        except BadInput:
-            return message  # the queue was deleted meanwhile
-        limit = queue.config.get("max_resumes", DEFAULT_MAX_RESUMES)
-        reason = message or "preempted"
-        if item.resume_count >= limit:
-            note = (
-                f"{reason}; not requeued: resumed {item.resume_count} time(s), max_resumes {limit}"
-            )
-        else:
-            new_item = store.items.enqueue(
-                queue.id,
-                item.job_version_id,
-                item.job,
-                item.launch,
-                item.priority,
-                resume_count=item.resume_count + 1,
-            )
-            resume = item.resume_count + 1
-            note = f"{reason}; requeued as item {new_item} (resume {resume} of {limit})"
-        store.runs.set_message(run_id, note)
-        return note
-
-    # -- stopping runs -----------------------------------------------------------------------
-
-    def _send_stop_requests(self, store: Store) -> None:
-        if not self.live:
-            return
-        for run in store.runs.list(agent_id=self.id, states=[RunState.STOPPING.value]):
-            live = self.live.get(run.id)
-            if live is None or live.cancel_sent:
-                continue
-            live.stop_wanted = True
-            if live.handle is not None:
-                self._cancel(live, run)
-
-    def _cancel(self, live: LiveRun, run: Run | None = None) -> None:
-        grace = (live.spec.get("resource_args") or {}).get("stop_grace_seconds", DEFAULT_STOP_GRACE)
-        if run is not None and run.stop_requested_at is not None:
-            # After an agent restart, the grace counts from the original request.
-            grace = max(0.0, grace - (time.time() - run.stop_requested_at))
-        live.cancel_sent = True
-        try:
-            live.runner.cancel(live.handle, grace)
-        except Exception as exc:
-            live.cancel_sent = False  # asked again on the next pass
-            self._report(f"run {live.run_id}: cancel failed, will retry: {exc}")
-
-    # -- recovery ----------------------------------------------------------------------------
-
-    def _sweep(self, store: Store) -> None:
-        """Release expired leases and the leases of dead agents; adopt their live runs."""
-        agents = {record.id: record for record in store.agents.not_stopped()}
-        dead = [a for a in agents if a != self.id and not _agent_alive(agents[a])]
-        released = store.items.release_leases_of(dead) + store.items.release_expired_leases()
-        if released:
-            self._report(f"released {released} lease(s) of agents that are gone")
-        served = {q.name for q in self._served_queues(store)}
-        for run in store.runs.list(live_only=True):
-            if run.id in self.live or run.queue not in served:
-                continue
-            mine_unwatched = run.agent_id == self.id  # its re-adoption failed earlier
-            if run.agent_id in agents and run.agent_id not in dead and not mine_unwatched:
-                continue  # another live agent owns it
-            self._adopt(store, run)
-
-    def _adopt(self, store: Store, run: Run) -> None:
-        try:
-            runner = get_runner(run.resource)
-        except BadInput as exc:
-            self._record_error(store, f"run {run.id}: cannot adopt: {exc}")
-            return
-        if not store.runs.take_over(run.id, self.id, run.agent_id):
-            return  # another agent adopted it first
-        try:
-            handle = run.handle or runner.find(run.id, store.run_dir(run.id))
-            status = runner.status(handle) if handle is not None else None
-        except Exception as exc:  # the target unreachable for now: ours, tried again next sweep
-            self._record_error(
-                store, f"run {run.id}: cannot re-adopt it yet ({exc}); trying again in a while"
-            )
-            return
-        live = LiveRun(
-            run_id=run.id, item_id=run.item_id, runner=runner, spec=run.spec, handle=handle
-        )
-        self.live[run.id] = live
-        if handle is None:
-            self._apply_status(
-                store,
-                live,
-                RunStatus(
-                    RunState.CRASHED,
-                    "the agent stopped before the run was submitted",
-                    error_stage=Stage.AGENT,
-                    error_message="agent died before submitting the run",
-                ),
-            )
-            return
-        if run.handle is None:
-            store.runs.set_handle(run.id, handle)
-        if status.state is RunState.RUNNING and run.state is RunState.STARTING:
-            self._apply_status(store, live, status)
-        if status.state.is_terminal():
-            self._apply_status(store, live, status)
-            self._report(f"run {run.id}: ended while no agent watched ({status.state.value})")
-            return
-        self._report(f"run {run.id}: re-adopted ({run.job} on {run.queue})")
-        if run.state is RunState.STOPPING:
-            live.stop_wanted = True
-            self._cancel(live, run)
-        self._pool.submit(self._watch, live, handle)
-
-
-def _agent_alive(record: AgentRecord) -> bool:
-    if record.hostname == socket.gethostname():
-        return procinfo.is_alive(record.pid, record.pid_start_time)
-    # Another host shares the file: trust its heartbeat.
-    return time.time() - record.heartbeat_at < 3 * HEARTBEAT_SECONDS

@@ -13,31 +13,44 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from store import BadInput, JobVersion, RunState, Stage
 
 from . import procinfo
+from .crashpoints import crash_point
 from .files import write_private
 from .logfile import follow_lines, open_append
 from .protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext, describe_exit
 from .validation import check_model
 from .workspace import materialize
 
-# A constant script: the job's argv is passed as "$@", never spliced into shell text. The trap
-# keeps the wrapper alive through the SIGTERM sent to the whole group on cancel, so the status
-# of a job that exits on SIGTERM is still written.
+# A constant script: the job's argv is passed as "$@", never spliced into shell text.
+# Before the job starts, the wrapper claims the run's start file with its pid and start time
+# (`ln` creates it only if missing: written in full first, then linked in one step). The next
+# agent finds the process by it if the agent that started it died before recording its handle;
+# or, finding no process, it takes the file first, and a wrapper started that late never runs
+# the job (exit 125), so the item can go back to the queue without running twice.
+# The trap keeps the wrapper alive through the SIGTERM sent to the whole group on cancel, so the
+# status of a job that exits on SIGTERM is still written.
 _WRAPPER = (
-    'exit_file=$1; shift; trap : TERM INT HUP; "$@"; status=$?; '
-    'echo "$status" > "$exit_file"; exit "$status"'
+    'exit_file=$1; start_file=$2; shift 2; started() { echo "$1 ${22}"; }; '
+    'read -r stat < /proc/$$/stat; started $stat > "$start_file.$$"; '
+    'ln "$start_file.$$" "$start_file" 2>/dev/null || { rm -f "$start_file.$$"; exit 125; }; '
+    'rm -f "$start_file.$$"; '
+    'trap : TERM INT HUP; "$@"; status=$?; echo "$status" > "$exit_file"; exit "$status"'
 )
+_ABANDONED = "abandoned"
+START_FILE = "started"
 
-
-# The agent's own store is not the job's business.
-_NOT_INHERITED = frozenset({"LAUNCHBAY_DB"})
+# The agent's own store and fault drills are not the job's business.
+_NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
+# What a job gets from the agent even with `inherit_env: false`: no secrets, and without them
+# programs are not found (PATH) or have nowhere to keep their caches (HOME, TMPDIR).
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
 class LocalProcessConfig(BaseModel):
@@ -47,6 +60,10 @@ class LocalProcessConfig(BaseModel):
 
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables added to the agent's environment for the job."""
+    inherit_env: StrictBool | list[str] = True
+    """Which of the agent's environment variables the job gets: all of them (true, the
+    default), none (false) or only those named; PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ and
+    TMPDIR are always passed (see BASE_ENV), and `env` adds to them."""
     cwd: str | None = None
     """Working directory, relative to the job's code directory (default: that directory)."""
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
@@ -58,6 +75,19 @@ class LocalProcessConfig(BaseModel):
         # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
         if isinstance(value, dict):
             return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+        return value
+
+    @field_validator("inherit_env", mode="before")
+    @classmethod
+    def _flag_or_names(cls, value):
+        if isinstance(value, bool):
+            return value
+        expected = "expected true, false or a list of environment variable names"
+        if not isinstance(value, list):
+            raise ValueError(expected)
+        for name in value:
+            if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+                raise ValueError(f"{name!r} is not an environment variable name; {expected}")
         return value
 
     @field_validator("cwd")
@@ -78,6 +108,23 @@ class LocalProcessRunner(Runner):
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_model(LocalProcessConfig, resource_args, "resource_args").model_dump()
 
+    def check_launch_override(
+        self, queue_args: dict, launch_args: dict, queue_config: dict
+    ) -> None:
+        """A launch may pass fewer of the agent's variables than its queue, never more."""
+        if "inherit_env" not in launch_args:
+            return
+        queue_passes = _inherited_names(queue_args.get("inherit_env", True))
+        launch_passes = _inherited_names(launch_args["inherit_env"])
+        if queue_passes is None or (launch_passes is not None and launch_passes <= queue_passes):
+            return
+        extra = "all of them" if launch_passes is None else sorted(launch_passes - queue_passes)
+        raise BadInput(
+            "resource_args.inherit_env",
+            f"the queue passes only {sorted(queue_passes)} of the agent's environment; a launch"
+            f" may not ask for more ({extra})",
+        )
+
     def check_job(self, job: JobVersion) -> None:
         if job.type == "image":
             raise BadInput(
@@ -97,14 +144,23 @@ class LocalProcessRunner(Runner):
         argv = [*(ctx.spec["entry_point"] or []), *ctx.spec["args"]]
         if not argv:
             raise RunnerError(Stage.RUN, f"{ctx.job.ref} has no entrypoint; give one with -E")
-        inherited = {k: v for k, v in ctx.agent_env.items() if k not in _NOT_INHERITED}
+        inherited = _inherited(ctx.agent_env, config.inherit_env)
         env = {**inherited, "PYTHONUNBUFFERED": "1", **config.env, **ctx.spec["env"]}
         _check_executable(argv[0], cwd, env.get("PATH", os.defpath))
         exit_file = ctx.run_dir / "exit_code"
+        start_file = ctx.run_dir / START_FILE
         log_fd = open_append(ctx.log_path)
         try:
             process = subprocess.Popen(
-                ["/bin/sh", "-c", _WRAPPER, "launchbay-run", str(exit_file), *argv],
+                [
+                    "/bin/sh",
+                    "-c",
+                    _WRAPPER,
+                    "launchbay-run",
+                    str(exit_file),
+                    str(start_file),
+                    *argv,
+                ],
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -125,6 +181,7 @@ class LocalProcessRunner(Runner):
             "exit_file": str(exit_file),
             "log": str(ctx.log_path),
         }
+        crash_point("local-process-started")
         write_private(ctx.run_dir / "handle.json", json.dumps(handle))
         return handle
 
@@ -205,7 +262,48 @@ class LocalProcessRunner(Runner):
         try:
             return json.loads((run_dir / "handle.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            pass
+        # The agent died between starting the wrapper and writing handle.json: the wrapper's
+        # own start file names the process.
+        try:
+            pid, started = (run_dir / START_FILE).read_text().split()
+            return {
+                "pid": int(pid),
+                "start_time": int(started),
+                "exit_file": str(run_dir / "exit_code"),
+                "log": str(run_dir / "output.log"),
+            }
+        except (FileNotFoundError, ValueError):
+            return None  # none, or abandoned
+
+    def abandon(self, run_id: str, run_dir: Path) -> bool:
+        """Take the start file before any late wrapper can: then the job never starts."""
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        claim = run_dir / f"{START_FILE}.agent"
+        write_private(claim, _ABANDONED)
+        try:
+            os.link(claim, run_dir / START_FILE)
+        except FileExistsError:
+            return (run_dir / START_FILE).read_text().strip() == _ABANDONED
+        finally:
+            claim.unlink(missing_ok=True)
+        return True
+
+
+def _inherited_names(inherit_env: bool | list[str]) -> frozenset[str] | None:
+    """The agent's variables a job gets, None meaning all of them."""
+    if inherit_env is True:
+        return None
+    return frozenset(BASE_ENV) | frozenset(inherit_env or [])
+
+
+def _inherited(agent_env: Mapping[str, str], inherit_env: bool | list[str]) -> dict[str, str]:
+    names = _inherited_names(inherit_env)
+    return {
+        k: v
+        for k, v in agent_env.items()
+        if k not in _NOT_INHERITED and (names is None or k in names)
+    }
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -140,6 +140,12 @@ class Runner:
         """Find a run whose handle was never recorded (the agent died right after submit)."""
         return None
 
+    def abandon(self, run_id: str, run_dir: Path) -> bool:
+        """For a run that `find` did not find: make sure it can never start from now on, and
+        say so (True); its item may then go back to the queue without running twice. False
+        (the default) when the runner can't promise it: the run is then marked crashed."""
+        return False
+
 
 def describe_exit(code: int) -> str:
     """`exited with code 1`, or for a signal death `killed by SIGKILL (exit code 137)`."""

@@ -155,6 +155,20 @@ class ItemStore:
             (stage, message, time.time(), item_id),
         )
 
+    def requeue_unstarted(self, item_id: int, run_id: str) -> bool:
+        """Put back in line, at its old place, an item whose run `run_id` never started (its
+        agent died between claim and start, and the runner has made sure it never will)."""
+        cursor = self._conn.execute(
+            "UPDATE queue_items SET state = 'pending', waiting = 1, run_id = NULL,"
+            " error_stage = NULL, error_message = NULL, lease_owner = NULL,"
+            " lease_expires_at = NULL, updated_at = ?"
+            " WHERE id = ? AND run_id = ? AND state IN ('claimed', 'failed')",
+            (time.time(), item_id, run_id),
+        )
+        if cursor.rowcount:
+            self._notify()
+        return cursor.rowcount == 1
+
     def cancel(self, item_id: int) -> QueueItem:
         """Cancel a pending or leased item. Raises if it has moved on (claimed or ended)."""
         cursor = self._conn.execute(

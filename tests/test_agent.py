@@ -130,14 +130,39 @@ def test_cancelling_a_running_run_stops_it(store, db_path, tmp_path, cli, ignore
     assert not procinfo.is_alive(run.handle["pid"], run.handle["start_time"])
 
 
+# Each run blocks until the test lets its item go (or all of them): the test, not the clock,
+# decides which runs overlap.
+_GATED = """
+import os, pathlib, time
+gates, item = pathlib.Path(os.environ["GATES"]), os.environ["LAUNCHBAY_ITEM_ID"]
+while not (gates / item).exists() and not (gates / "all").exists():
+    time.sleep(0.02)
+"""
+
+
 def test_max_jobs_limits_live_runs(store, db_path, tmp_path):
-    make_code_job(store, tmp_path, "nap", "import time; time.sleep(0.3)")
-    make_queue(store)
-    for _ in range(4):
-        launch(store, "nap")
-    run_agent(db_path, max_jobs=2)
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    make_code_job(store, tmp_path, "gated", _GATED)
+    make_queue(store, config={"resource_args": {"env": {"GATES": str(gates)}}})
+    items = [launch(store, "gated") for _ in range(4)]
+
+    def running():
+        return store.runs.list(states=["running"])
+
+    with AgentThread(db_path, max_jobs=2):
+        first = wait_for(lambda: len(running()) == 2 and running(), what="two running runs")
+        # Both were seen running by the agent after it claimed them: it has dispatched since,
+        # with no room for a third.
+        assert len(store.runs.list()) == 2
+        (gates / str(first[0].item_id)).touch()
+        wait_for(lambda: store.runs.get(first[0].id).state is RunState.FINISHED, what="one end")
+        wait_for(lambda: len(running()) == 2, what="the third run to take its place")
+        assert len(store.runs.list()) == 3 and len(store.runs.list(live_only=True)) == 2
+        (gates / "all").touch()
+        wait_for(lambda: len(store.runs.list(states=["finished"])) == 4, what="four finished runs")
+    assert sorted(r.item_id for r in store.runs.list()) == items
     spans = [(r.started_at, r.ended_at) for r in store.runs.list()]
-    assert len(spans) == 4
     most_overlapping = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert most_overlapping == 2
 

@@ -3,6 +3,7 @@
 import sqlite3
 import threading
 
+import pytest
 from support import make_code_job, make_queue
 
 from store import ItemState, Priority, Store
@@ -171,3 +172,33 @@ def test_second_process_migrating_at_once_is_harmless(db_path):
     assert names == ["m001_initial"]
     a.close()
     b.close()
+
+
+def _terminal_states():
+    from store.states import TERMINAL_RUN_STATES
+
+    return sorted(TERMINAL_RUN_STATES)
+
+
+@pytest.mark.parametrize("ended", _terminal_states())
+def test_no_terminal_run_state_can_be_left(store, tmp_path, ended):
+    """Each terminal state on its own: a guard lifted for any one of them is caught."""
+    from store import IllegalTransition, RunState
+
+    job = make_code_job(store, tmp_path, "j", "pass")
+    queue = make_queue(store)
+    _enqueue(store, queue, job)
+    item = store.items.lease_next(queue, "a1")
+    store.items.claim_with_run(item, "a1", "r0000004", "local-process", {})
+    store.runs.transition("r0000004", RunState.RUNNING)
+    before = store.runs.transition("r0000004", ended, f"ended {ended.value}")
+    for other in RunState:
+        with pytest.raises(IllegalTransition):
+            store.runs.transition("r0000004", other, "back again")
+    after = store.runs.get("r0000004")
+    assert (after.state, after.ended_at, after.message) == (ended, before.ended_at, before.message)
+    assert [e.to_state for e in store.runs.events("r0000004")] == [
+        "starting",
+        "running",
+        ended.value,
+    ]
