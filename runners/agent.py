@@ -26,10 +26,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from store import BadInput, IllegalTransition, Queue, RunState, Stage, Store
+from store.errors import passing_fault
 from store.runs import new_run_id
 
 from . import procinfo
-from .agent_faults import StoreFaults, fault_of
+from .agent_faults import StoreFaults
 from .agent_recovery import HEARTBEAT_SECONDS, Recovery
 from .agent_runs import LiveRun, RunThreads, Submitted
 from .changes import ChangeListener
@@ -126,7 +127,7 @@ class Agent(RunThreads, Recovery, StoreFaults):
             try:
                 deadline = self._one_pass(store, changes)
             except Exception as exc:
-                reason = fault_of(exc)
+                reason = passing_fault(exc)
                 if reason is None:
                     raise  # a bug: not swallowed
                 self._back_off(store, reason)
@@ -163,10 +164,10 @@ class Agent(RunThreads, Recovery, StoreFaults):
         try:
             store.agents.mark_stopped(self.id)
         except Exception as exc:
-            if fault_of(exc) is None:
+            if passing_fault(exc) is None:
                 raise
             # Unmarked, the record still tells the next agent this pid is gone.
-            self._report(f"agent stopping; could not record it ({fault_of(exc)})")
+            self._report(f"agent stopping; could not record it ({passing_fault(exc)})")
         if self.live:
             self._report(
                 f"agent stopping with {len(self.live)} live run(s); they keep"
@@ -208,7 +209,7 @@ class Agent(RunThreads, Recovery, StoreFaults):
                 try:
                     self._launch(store, queue, item)
                 except Exception as exc:
-                    if fault_of(exc) is not None:
+                    if passing_fault(exc) is not None:
                         raise  # the store's, not the item's: backed off and retried
                     self._fail_unlaunched(store, item.id, exc)
                 launched = True

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 from store import Store
-from store.connection import passing_fault
+from store.errors import passing_fault
 
 FIRST_BACKOFF_SECONDS = 0.25  # a store fault is retried after this, doubling each time…
 MAX_BACKOFF_SECONDS = 30.0  # …up to this
@@ -23,7 +23,7 @@ class StoreFaults:
             try:
                 result = action()
             except Exception as exc:
-                reason = fault_of(exc)
+                reason = passing_fault(exc)
                 if reason is None:
                     raise
                 self._back_off(store, reason)
@@ -45,7 +45,7 @@ class StoreFaults:
             try:  # likely refused by the same fault; _recovered records it then
                 store.agents.record_error(self.id, message)
             except Exception as exc:
-                if fault_of(exc) is None:
+                if passing_fault(exc) is None:
                     raise
         self._stop.wait(delay)
 
@@ -55,10 +55,3 @@ class StoreFaults:
         self.last_error = message
         self._faults = 0
         self._report(message)
-
-
-def fault_of(exc: BaseException) -> str | None:
-    """The store's passing fault behind `exc` (a lock, a full disk), if that is what it is."""
-    if exc.__cause__ is not None:
-        return passing_fault(exc) or passing_fault(exc.__cause__)
-    return passing_fault(exc)

@@ -1,6 +1,5 @@
 """Opening the database file: checks first, so that a file we can't use is left as it was."""
 
-import errno
 import os
 import sqlite3
 import stat
@@ -150,30 +149,3 @@ def _apply_migrations(conn: sqlite3.Connection, path: Path) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-
-
-_PASSING_FAULTS = {
-    sqlite3.SQLITE_BUSY: "the database is locked by another writer",
-    sqlite3.SQLITE_LOCKED: "the database is locked by another writer",
-    sqlite3.SQLITE_FULL: "the disk is full",
-    sqlite3.SQLITE_IOERR: "the database could not be written (disk I/O error; disk full?)",
-}
-
-
-def passing_fault(exc: BaseException) -> str | None:
-    """What is wrong when `exc` is a fault of the store that passes by itself (a lock held
-    past the busy timeout, a full disk), so that a long-lived process waits and retries instead
-    of dying; None for anything else."""
-    if isinstance(exc, sqlite3.OperationalError):
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None:
-            return _PASSING_FAULTS.get(code & 0xFF)
-        text = str(exc)  # an error raised by the sqlite3 module itself carries no code
-        if "locked" in text:
-            return _PASSING_FAULTS[sqlite3.SQLITE_BUSY]
-        if "full" in text:
-            return _PASSING_FAULTS[sqlite3.SQLITE_FULL]
-        return None
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return _PASSING_FAULTS[sqlite3.SQLITE_FULL]
-    return None

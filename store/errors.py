@@ -73,3 +73,33 @@ def _no_space_left(near: str | os.PathLike) -> bool:
     except OSError:
         return False
     return stats.f_bavail == 0 or stats.f_favail == 0
+
+
+LOCKED = "the database is locked by another writer"
+FULL = "the disk is full"
+
+
+def passing_fault(exc: BaseException, near: str | os.PathLike | None = None) -> str | None:
+    """What is wrong when `exc` (or an error it was raised from) is a fault of the store that
+    passes by itself: a write lock held past the busy timeout, or a full disk. A long-lived
+    process (the agent) waits and retries; a command says it in one line. None for anything
+    else."""
+    import sqlite3
+
+    if is_disk_full(exc, near):
+        return FULL
+    while exc is not None:
+        if isinstance(exc, sqlite3.OperationalError):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return LOCKED
+            if code is not None and code & 0xFF == sqlite3.SQLITE_IOERR:
+                return "the database could not be written (disk I/O error; disk full?)"
+            if code is None:  # raised by the sqlite3 module itself: no code, only words
+                text = str(exc)
+                if "locked" in text:
+                    return LOCKED
+                if "full" in text:
+                    return FULL
+        exc = exc.__cause__
+    return None

@@ -4,6 +4,7 @@ hold, a full disk, folder modes under any umask, a run whose log was deleted."""
 import contextlib
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -303,3 +304,21 @@ def test_a_write_that_finds_the_disk_full_says_disk_full(small_disk, tmp_path, m
         assert [q.name for q in held.queues.list()] == ["local"]
     finally:
         held.close()
+
+
+def test_a_command_that_cannot_get_the_write_lock_says_so_in_one_line(store, cli, monkeypatch):
+    from store import connection
+
+    make_queue(store, "local")
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 100)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer that keeps the lock past the timeout
+    try:
+        result = cli("queue", "create", "other", "-r", "local-process")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 1
+    (line,) = result.err.splitlines()
+    assert line.startswith("launchbay: error: the database is locked by another writer"), line
+    assert [q.name for q in store.queues.list()] == ["local"]

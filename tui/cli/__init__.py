@@ -55,7 +55,7 @@ for command in (
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input is one line and exit 2; other failures exit 1."""
     from store import BadInput, StoreError
-    from store.errors import is_disk_full
+    from store.errors import FULL, passing_fault
 
     try:
         cli.main(args=argv, prog_name="launchbay", standalone_mode=False)
@@ -81,10 +81,14 @@ def main(argv: list[str] | None = None) -> None:
         error_line(_one_line(str(exc)))
         sys.exit(EXIT_FAILURE)
     except Exception as exc:
-        if not is_disk_full(exc):
+        fault = passing_fault(exc)
+        if fault is None:
             raise  # a bug: its traceback is what fixes it
         # SQLite and the file system say it in their own words; one line says what to do.
-        error_line(f"disk full ({exc}); free some space and retry")
+        if fault == FULL:
+            error_line(f"disk full ({exc}); free some space and retry")
+        else:
+            error_line(f"{fault} ({exc}) longer than the busy timeout; retry once it is done")
         sys.exit(EXIT_FAILURE)
     sys.exit(0)
 
