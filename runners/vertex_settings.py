@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from store import BadInput
 
+from . import vertex_accelerators
 from .validation import check_model
 
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -30,8 +31,14 @@ class MachineSpec(_Strict):
     machine_type: str
     """e.g. n1-standard-8, a2-highgpu-1g."""
     accelerator_type: str | None = None
-    """e.g. NVIDIA_TESLA_T4."""
+    """e.g. NVIDIA_TESLA_T4 (aiplatform's AcceleratorType), or gcloud's nvidia-tesla-t4."""
     accelerator_count: int | None = Field(default=None, ge=0)
+
+    @field_validator("accelerator_type")
+    @classmethod
+    def _accelerator(cls, value):
+        # The API refuses a name its enum lacks: refused here, before anything is queued.
+        return None if value is None else vertex_accelerators.normalize(value)
 
 
 class ContainerSpec(_Strict):

@@ -54,6 +54,15 @@ def vertex(monkeypatch):
     fake.stop()
 
 
+def gpu_pool(accelerator_type: str, replicas: int = 1) -> dict:
+    machine = {
+        "machine_type": "a2-highgpu-1g",
+        "accelerator_type": accelerator_type,
+        "accelerator_count": 1,
+    }
+    return {"machine_spec": machine, "replica_count": replicas}
+
+
 def vertex_queue(store, vertex, name="vx", target=None, resource_args=None, **extra):
     config = {
         **extra,
@@ -355,8 +364,21 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
         ),
         ({"spec": {**VERTEX_ARGS["spec"], "labels": {"Team": "x"}}}, ["resource_args.spec.labels"]),
         ({"spec": VERTEX_ARGS["spec"], "runn": {}}, ["resource_args.runn: unknown key"]),
+        (
+            {
+                "spec": {
+                    **VERTEX_ARGS["spec"],
+                    "worker_pool_specs": [gpu_pool("NVIDIA_TESLA_A100X")],
+                }
+            },
+            [
+                "resource_args.spec.worker_pool_specs.0.machine_spec.accelerator_type",
+                "'NVIDIA_TESLA_A100X'",
+                "did you mean NVIDIA_TESLA_A100",
+            ],
+        ),
     ],
-    ids=["no-pools", "bucket", "machine", "strategy", "labels", "unknown"],
+    ids=["no-pools", "bucket", "machine", "strategy", "labels", "unknown", "accelerator"],
 )
 def test_missing_or_malformed_fields_are_named_at_launch_and_dry_run(
     store, db_path, vertex, cli, resource_args, fragments
@@ -420,6 +442,57 @@ def test_later_pools_without_an_image_run_the_job_and_every_pool_gets_the_env(st
         assert env["LAUNCHBAY_RUN_ID"] == "dryrun00"
 
 
+@pytest.mark.parametrize(
+    "accelerator", ["NVIDIA_TESLA_A100X", "nvidia-tesla-a100x", "A100", "NVIDIA TESLA T4"]
+)
+def test_a_queue_naming_an_accelerator_vertex_lacks_is_refused(
+    store, db_path, vertex, cli, accelerator
+):
+    spec = {**VERTEX_ARGS["spec"], "worker_pool_specs": [gpu_pool(accelerator)]}
+    target = {"project": "p", "location": "us-central1"}
+    config = {"resource_args": {**VERTEX_ARGS, "spec": spec}, "target": target}
+    before = snapshot(db_path)
+    result = cli("queue", "create", "gpus", "-r", "vertex", "-c", json.dumps(config))
+    line = assert_bad_input(
+        result, "resource_args.spec.worker_pool_specs.0.machine_spec.accelerator_type"
+    )
+    assert repr(accelerator) in line and "NVIDIA_TESLA_" in line  # the closest names, or all
+    assert snapshot(db_path) == before
+
+
+def test_gclouds_spelling_of_an_accelerator_is_taken_and_sent_as_the_apis(store, vertex, cli):
+    pools = [gpu_pool("nvidia-tesla-a100"), gpu_pool("Nvidia_L4", replicas=2)]
+    spec = {**VERTEX_ARGS["spec"], "worker_pool_specs": pools}
+    vertex_queue(store, vertex, resource_args={**VERTEX_ARGS, "spec": spec})
+    training_job(store)
+    launched = {"resource_args": {"vertex": {"spec": {"worker_pool_specs": [gpu_pool("tpu-v3")]}}}}
+    for extra, expected in (
+        ([], ["NVIDIA_TESLA_A100", "NVIDIA_L4"]),
+        (["-c", json.dumps(launched)], ["TPU_V3"]),
+    ):
+        result = cli("launch", "-j", "train", "-q", "vx", "--dry-run", *extra)
+        assert result.code == 0, result.err
+        custom_job = json.loads(result.out)["submission"]["custom_job"]
+        sent = [
+            p["machine_spec"]["accelerator_type"]
+            for p in custom_job["job_spec"]["worker_pool_specs"]
+        ]
+        assert sent == expected
+
+
+def test_the_accelerator_names_are_aiplatforms_own_enum():
+    """The names read from the installed SDK's source, and the list shipped for machines
+    without the SDK, are exactly aiplatform_v1's AcceleratorType (regenerate SHIPPED with
+    `python -m runners.vertex_accelerators` when this fails after an SDK upgrade)."""
+    from google.cloud.aiplatform_v1.types import AcceleratorType
+
+    from runners import vertex_accelerators
+
+    real = tuple(member.name for member in AcceleratorType)
+    assert vertex_accelerators.accelerator_types() == real
+    assert real == vertex_accelerators.SHIPPED
+
+
 def test_a_launch_cannot_change_the_service_account(store, db_path, vertex, cli):
     vertex_queue(store, vertex)
     training_job(store)
@@ -432,8 +505,9 @@ def test_a_launch_cannot_change_the_service_account(store, db_path, vertex, cli)
 
 def test_a_vertex_launch_and_dry_run_never_import_the_sdk(store, db_path, vertex):
     """aiplatform takes seconds to import: the checks and the preview are plain Python, so a
-    launch from the CLI or the TUI answers at once."""
-    vertex_queue(store, vertex)
+    launch from the CLI or the TUI answers at once (the accelerator type is checked too)."""
+    spec = {**VERTEX_ARGS["spec"], "worker_pool_specs": [gpu_pool("nvidia-tesla-t4")]}
+    vertex_queue(store, vertex, resource_args={**VERTEX_ARGS, "spec": spec})
     training_job(store)
     script = (
         "import sys, contextlib, io\n"
