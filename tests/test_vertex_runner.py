@@ -1,7 +1,8 @@
 """The vertex resource: the real aiplatform_v1 JobServiceClient over gRPC and TLS against a fake
-JobService (tests/fakes/vertex.py) that moves jobs through their states, fails and cancels them,
-forgets them and answers UNAVAILABLE when told; the job's logs come from the same fake's Cloud
-Logging ListLogEntries through the real LoggingServiceV2Client."""
+JobService (tests/fakes/vertex.py) that moves jobs through their states, holds them RUNNING until
+the test releases them, fails and cancels them, forgets them and answers UNAVAILABLE when told;
+the job's logs come from the same fake's Cloud Logging ListLogEntries through the real
+LoggingServiceV2Client."""
 
 import importlib.util
 import json
@@ -17,6 +18,7 @@ from helpers import AgentThread, run_of
 from support import (
     REPO,
     agent_killed_after,
+    agent_process,
     forget_handle,
     launch,
     run_agent_until_empty,
@@ -45,7 +47,7 @@ VERTEX_ARGS = {
 
 @pytest.fixture
 def vertex(monkeypatch):
-    fake = FakeVertex(gets_to_finish=12)
+    fake = FakeVertex()  # jobs stay RUNNING until the test releases them
     fake.start()
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", fake.ca_file)
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
@@ -92,6 +94,7 @@ def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
     item = launch(store, "train", "vx", args=["--epochs 2"])
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     (job,) = vertex.jobs()
@@ -119,6 +122,7 @@ def test_a_code_job_is_built_pushed_and_its_pushed_image_submitted(
     code = write_code_job(tmp_path / "code", "print('trained')\n")
     vertex_queue(store, vertex, **build)
     create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
+    vertex.hold = False  # nothing to do while it runs: it ends by itself
     item = launch(store, "coder", "vx")
     output = run_agent_until_empty(db_path, "vx", timeout=300)
     run = run_of(store, item)
@@ -157,6 +161,7 @@ def test_cancel_cancels_the_custom_job(store, db_path, vertex):
 def test_unavailable_answers_are_retried(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
+    vertex.hold = False
     vertex.unavailable(3, method="CreateCustomJob")
     vertex.unavailable(3, method="GetCustomJob")
     item = launch(store, "train", "vx")
@@ -188,12 +193,26 @@ def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex, hand
     submitted = run.handle["name"]
     if not handle_recorded:
         forget_handle(store, run.id)
-    output = run_agent_until_empty(db_path, "vx")
+    output = agent_until_empty_releasing(db_path, vertex, submitted)
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
     assert "re-adopted" in output
     assert len(vertex.jobs()) == 1
     assert run.handle["name"] == submitted
+
+
+def agent_until_empty_releasing(db_path, vertex, name: str) -> str:
+    """A new agent run until its queue is empty, the job released once that agent has
+    re-adopted it: the adoption reads the job once, and only a re-adopted job is read again."""
+    agent = agent_process(db_path, "vx", "--until-empty")
+    try:
+        gets_before = vertex.calls.count(("GetCustomJob", name))
+        wait_for(lambda: vertex.calls.count(("GetCustomJob", name)) >= gets_before + 2, 60)
+        vertex.release(name)
+        return agent.communicate(timeout=120)[0]
+    finally:
+        agent.kill()
+        agent.wait(timeout=30)
 
 
 def job_id(run) -> str:
@@ -208,7 +227,6 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db_path, vertex):
-    vertex.gets_to_finish = 30
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
@@ -220,6 +238,7 @@ def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db
         log = store.run_log_path(run.id)
         wait_for(lambda: "epoch 2" in log.read_text())
         vertex.add_log_lines(job_id(run), ["epoch 3"])
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     lines = log.read_text().splitlines()
@@ -240,6 +259,7 @@ def test_structured_entries_show_their_message_and_records_without_one_are_left_
             job_id(run),
             ["plain", {"message": "structured", "severity": "INFO"}, {"step": 7}, "after"],
         )
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     lines = store.run_log_path(run.id).read_text().splitlines()
@@ -256,6 +276,7 @@ def test_when_cloud_logging_refuses_the_log_says_so_once_and_the_run_still_ends(
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
+    vertex.hold = False
     vertex.refuse(
         1000, "ListLogEntries", grpc.StatusCode.PERMISSION_DENIED, "logging.entries.list denied"
     )
@@ -288,13 +309,13 @@ def test_a_job_with_several_replicas_prefixes_each_line_with_its_task(store, db_
         run = run_of(store, item, {RunState.RUNNING})
         vertex.add_log_lines(job_id(run), ["chief up"])
         vertex.add_log_lines_at_end(job_id(run), ["worker up"], task="workerpool0-1")
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     text = store.run_log_path(run.id).read_text()
     assert "[workerpool0-0] chief up\n[workerpool0-1] worker up\n" in text
 
 
 def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, vertex):
-    vertex.gets_to_finish = 100
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
@@ -305,9 +326,9 @@ def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, v
         cursor = store.run_dir(run.id) / "cloud_logging_cursor.json"
         # Killed once the cursor holds every line written: no line is both written and unsaved.
         wait_for(lambda: cursor.exists() and len(json.loads(cursor.read_text())["seen"]) == 5)
-    vertex.gets_to_finish = 1
     vertex.add_log_lines(job_id(run), ["while no agent ran"])
     vertex.add_log_lines_at_end(job_id(run), ["the end"])
+    vertex.release(run.handle["name"])
     output = run_agent_until_empty(db_path, "vx")
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
@@ -334,6 +355,7 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
         vertex.add_log_lines(job_id(run), ["epoch 1"])
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     text = store.run_log_path(run.id).read_text()

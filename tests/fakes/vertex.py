@@ -1,6 +1,6 @@
 """A fake Vertex AI JobService (custom jobs) over TLS, for tests with the real aiplatform_v1 client.
 
-    fake = FakeVertex(gets_to_finish=3)
+    fake = FakeVertex()                            # jobs held RUNNING until release(name)
     fake.start()                                   # "127.0.0.1:PORT"; fake.ca_file: its cert
     os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = fake.ca_file  # before any secure channel
     client = JobServiceClient(credentials=AnonymousCredentials(),
@@ -26,9 +26,12 @@ Behaviour, the real service's where it was cheap:
   f"{parent}/customJobs/{n}" and queues it; INVALID_ARGUMENT for a bad parent, no display
   name, no worker pool, a first pool without image or machine type, or a label key/value
   that breaks Vertex's label rules.
-- Each GetCustomJob moves an active job one step: PENDING, RUNNING…, then SUCCEEDED on get
-  number `gets_to_finish`; after fail() it is FAILED, after a cancel CANCELLED (error code 1,
-  as Vertex documents). ListCustomJobs and jobs() only look.
+- Each GetCustomJob moves an active job one step: PENDING, RUNNING, then it stays RUNNING until
+  the test calls release(name): the Get after that shows SUCCEEDED. A test acts on a running job
+  (cancel, fail, kill its agent) for as long as it needs, however slow the machine; when it
+  wants the job to end, it says so. A job created while `hold` is False (a test that only waits
+  for the end) is not held: its third Get shows SUCCEEDED. After fail() a job is FAILED, after a
+  cancel CANCELLED (error code 1, as Vertex documents). ListCustomJobs and jobs() only look.
 - CancelCustomJob: an active job becomes CANCELLING; an ended one is FAILED_PRECONDITION.
 - Unknown job names are NOT_FOUND. DeleteCustomJob and everything else are UNIMPLEMENTED.
 - Cloud Logging's LoggingServiceV2 is served on the same port (point the target's
@@ -98,17 +101,16 @@ class _Refused(Exception):
 @dataclass
 class _Record:
     job: types.CustomJob
-    gets: int = 0
+    held: bool  # stays RUNNING until release()
     failure: status_pb2.Status | None = None  # set by fail(): what the next Get shows
 
 
 class FakeVertex:
     """Vertex AI's JobService for CustomJobs, served by grpc on 127.0.0.1 over TLS."""
 
-    def __init__(self, *, gets_to_finish: int = 3):
-        if gets_to_finish < 1:
-            raise ValueError("gets_to_finish must be at least 1")
-        self.gets_to_finish = gets_to_finish
+    def __init__(self, *, hold: bool = True):
+        # Read when a job is created: whether it stays RUNNING until release().
+        self.hold = hold
         self.api_endpoint = ""
         self.ca_file = ""
         self.calls: list[tuple[str, str]] = []  # (method, job name or parent), in order
@@ -162,10 +164,19 @@ class FakeVertex:
     def fail(self, job_name: str, message: str, code: int = 13) -> None:
         """The next Get of this job shows JOB_STATE_FAILED with error {code, message}."""
         with self._lock:
-            record = self._records[job_name]
+            record = self._find_for_test(job_name)
             if record.job.state in ENDED:
                 raise ValueError(f"{job_name} has already ended ({record.job.state.name})")
             record.failure = status_pb2.Status(code=code, message=message)
+
+    def release(self, job_name: str) -> None:
+        """The job's work is done: the next Get that finds it RUNNING shows SUCCEEDED (one still
+        QUEUED or PENDING gets there through RUNNING, a step per Get)."""
+        with self._lock:
+            record = self._find_for_test(job_name)
+            if record.job.state in ENDED:
+                raise ValueError(f"{job_name} has already ended ({record.job.state.name})")
+            record.held = False
 
     def unavailable(self, count: int, method: str | None = None) -> None:
         """The next `count` calls (of `method`, e.g. "GetCustomJob", or of any) are UNAVAILABLE."""
@@ -246,7 +257,7 @@ class FakeVertex:
         job.name = f"{request.parent}/customJobs/{next(self._numbers)}"
         job.state = State.JOB_STATE_QUEUED
         job.create_time = job.update_time = now
-        self._records[job.name] = _Record(job)
+        self._records[job.name] = _Record(job, held=self.hold)
         return types.CustomJob(job)
 
     def _get(self, request: types.GetCustomJobRequest) -> types.CustomJob:
@@ -323,13 +334,19 @@ class FakeVertex:
             LogEntry.pb(entry).resource.labels["job_id"] = job_id
             self._log_entries.append((job_id, at, entry))
 
+    def _find_for_test(self, name: str) -> _Record:
+        if name not in self._records:
+            raise KeyError(f"no CustomJob named {name!r}; the fake has {list(self._records)}")
+        return self._records[name]
+
     def _find(self, name: str) -> _Record:
         if name not in self._records:
             raise _Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
         return self._records[name]
 
     def _advance(self, record: _Record) -> None:
-        """One Get's worth of progress: the job's life is timed by how often it is looked at."""
+        """One Get's worth of progress. A job ends when the test says so (fail, release,
+        cancel), never by the clock: only its way up to RUNNING is counted in Gets."""
         job = record.job
         if job.state in ENDED:
             return
@@ -340,14 +357,12 @@ class FakeVertex:
             self._move(
                 job, State.JOB_STATE_CANCELLED, status_pb2.Status(code=1, message="CANCELED")
             )
-        else:
-            record.gets += 1
-            if record.gets >= self.gets_to_finish:
-                self._move(job, State.JOB_STATE_SUCCEEDED)
-            elif record.gets == 1:
-                self._move(job, State.JOB_STATE_PENDING)
-            else:
-                self._move(job, State.JOB_STATE_RUNNING)
+        elif job.state == State.JOB_STATE_QUEUED:
+            self._move(job, State.JOB_STATE_PENDING)
+        elif job.state == State.JOB_STATE_PENDING:
+            self._move(job, State.JOB_STATE_RUNNING)
+        elif not record.held:
+            self._move(job, State.JOB_STATE_SUCCEEDED)
 
     def _move(
         self, job: types.CustomJob, state: State, error: status_pb2.Status | None = None
