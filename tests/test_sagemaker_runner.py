@@ -1,14 +1,17 @@
-"""The sagemaker resource: boto3 against moto's real server, patched so training jobs take time,
-fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
+"""The sagemaker resource: boto3 against moto's real server, patched so training jobs train until
+the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
 
 import json
 
 import pytest
+import yaml
 from docker_support import fresh_registry, pushed_image
 from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
 from support import (
+    REPO,
     agent_killed_after,
+    agent_process,
     forget_handle,
     launch,
     run_agent_until_empty,
@@ -30,6 +33,10 @@ TRAINING_ARGS = {
     "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
 }
+SPOT = {
+    "EnableManagedSpotTraining": True,
+    "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200},
+}
 
 
 @pytest.fixture
@@ -41,7 +48,7 @@ def aws(monkeypatch):
     ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    fake = FakeSageMaker(describes_to_complete=15)
+    fake = FakeSageMaker()  # jobs stay Training until the test releases them
     fake.start()
     fake.client("s3").create_bucket(Bucket=BUCKET)
     yield fake
@@ -87,6 +94,7 @@ def test_a_training_job_runs_and_its_cloudwatch_lines_reach_the_log(store, db_pa
         assert run.message.startswith("Training")  # the SecondaryStatus as the run's message
         name = training_job_name("train", run.id)
         aws.put_log_lines(name, ["epoch 1 loss 0.9", "epoch 2 loss 0.5"])
+        aws.release(name)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     log = log_of(store, run.id)
@@ -117,6 +125,7 @@ def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, 
         name = training_job_name("train", run.id)
         aws.put_log_lines(name, ["chief up"], stream_suffix="algo-1-1700000000")
         aws.put_log_lines(name, ["worker up"], stream_suffix="algo-2-1700000000")
+        aws.release(name)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     lines = log_of(store, run.id).splitlines()
@@ -131,6 +140,7 @@ def test_a_code_job_is_built_pushed_and_its_pushed_image_trained(
     code = write_code_job(tmp_path / "code", "print('trained')\n")
     sagemaker_queue(store, aws, **build)
     create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
+    aws.hold = False  # nothing to do while it trains: it ends by itself
     item = launch(store, "coder", "sm")
     output = run_agent_until_empty(db_path, "sm", timeout=300)
     run = run_of(store, item)
@@ -170,6 +180,7 @@ def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):
     training_job(store)
     medium = {"notes": "x" * 1500}
     huge = {"vocabulary": [f"token{i:05d}" for i in range(4000)]}
+    aws.hold = False
     medium_item = launch(store, "train", "sm", spec={"overrides": {"run_config": medium}})
     huge_item = launch(store, "train", "sm", spec={"overrides": {"run_config": huge}})
     with AgentThread(db_path, max_jobs=2):
@@ -188,6 +199,7 @@ def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):
 def test_throttled_calls_are_retried_and_the_run_still_starts(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)
+    aws.hold = False
     aws.throttle(3)
     item = launch(store, "train", "sm")
     with AgentThread(db_path):
@@ -198,7 +210,7 @@ def test_throttled_calls_are_retried_and_the_run_still_starts(store, db_path, aw
 
 
 def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aws):
-    sagemaker_queue(store, aws, resource_args={"EnableManagedSpotTraining": True})
+    sagemaker_queue(store, aws, resource_args=SPOT)
     training_job(store)
     item = launch(store, "train", "sm")
     with AgentThread(db_path):
@@ -213,6 +225,25 @@ def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aw
         run_of(store, item + 1)
 
 
+def agent_until_empty_releasing(db_path, aws, name: str) -> str:
+    """A new agent run until its queue is empty, the job released once that agent has
+    re-adopted it: the adoption describes the job once, and only a re-adopted job is described
+    again."""
+    agent = agent_process(db_path, "sm", "--until-empty")
+    try:
+        describes_before = aws.requests.count(("DescribeTrainingJob", name))
+        wait_for(
+            lambda: aws.requests.count(("DescribeTrainingJob", name)) >= describes_before + 2,
+            60,
+            "the new agent to watch the job",
+        )
+        aws.release(name)
+        return agent.communicate(timeout=120)[0]
+    finally:
+        agent.kill()
+        agent.wait(timeout=30)
+
+
 @pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-tag"])
 def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handle_recorded):
     sagemaker_queue(store, aws)
@@ -224,7 +255,7 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handl
         forget_handle(store, run.id)
     name = training_job_name("train", run.id)
     aws.put_log_lines(name, ["written while no agent watched"])
-    output = run_agent_until_empty(db_path, "sm")
+    output = agent_until_empty_releasing(db_path, aws, name)
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
     assert "re-adopted" in output
@@ -266,6 +297,17 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handl
         ),
         ({"training_image": "x"}, ["resource_args.training_image: unknown field", "RoleArn"]),
         ({"Environment": {"BIG": "x" * 600}}, ["resource_args.Environment.BIG", "512"]),
+        (
+            {"EnableManagedSpotTraining": True},
+            ["resource_args.StoppingCondition.MaxWaitTimeInSeconds: missing", "spot"],
+        ),
+        (
+            {
+                "EnableManagedSpotTraining": True,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 1800},
+            },
+            ["resource_args.StoppingCondition.MaxWaitTimeInSeconds", "less than", "3600"],
+        ),
     ],
     ids=[
         "role",
@@ -277,6 +319,8 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handl
         "type",
         "unknown",
         "env-cap",
+        "spot-no-max-wait",
+        "spot-max-wait-short",
     ],
 )
 def test_missing_or_malformed_training_fields_are_named_at_launch_and_dry_run(
@@ -305,6 +349,7 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws
     }
     target = {"endpoint_url": aws.endpoint_url, "region": "us-east-1", "poll_seconds": 0.2}
     config = {"resource_args": snake, "target": target}
+    aws.hold = False
     store.queues.create("snake", "sagemaker", check_queue_config("sagemaker", config))
     training_job(store)
     with monkeypatch.context() as no_credentials:  # a dry run asks nothing of AWS
@@ -343,6 +388,25 @@ def test_a_queue_without_a_valid_role_is_refused(aws, cli, role, fragments):
     args = {**TRAINING_ARGS, "RoleArn": role}
     config = json.dumps({"resource_args": args, "target": {"endpoint_url": aws.endpoint_url}})
     assert_bad_input(cli("queue", "create", "norole", "-r", "sagemaker", "-c", config), *fragments)
+
+
+def test_a_spot_queue_without_max_wait_is_refused_and_the_readme_example_is_taken(
+    store, db_path, aws, cli
+):
+    target = {"endpoint_url": aws.endpoint_url}
+    spot = {**TRAINING_ARGS, "EnableManagedSpotTraining": True}
+    config = json.dumps({"resource_args": spot, "target": target})
+    before = snapshot(db_path)
+    assert_bad_input(
+        cli("queue", "create", "spot", "-r", "sagemaker", "-c", config),
+        "resource_args.StoppingCondition.MaxWaitTimeInSeconds: missing",
+    )
+    assert snapshot(db_path) == before
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("### SageMaker queues", 1)[1].split("```yaml", 1)[1].split("```")[0]
+    config = json.dumps(yaml.safe_load(example))
+    result = cli("queue", "create", "spot", "-r", "sagemaker", "-c", config)
+    assert result.code == 0, result.err
 
 
 def test_a_secret_cut_across_two_config_chunks_is_hidden_in_both(store, aws, cli):
