@@ -1,6 +1,6 @@
 """moto's server with SageMaker training jobs that take time, for testing with the real boto3.
 
-    fake = FakeSageMaker(describes_to_complete=3)
+    fake = FakeSageMaker()                # jobs held Training until release(name)
     fake.start()                          # http://127.0.0.1:PORT: SageMaker, S3, Logs, STS...
     sagemaker = fake.client("sagemaker")
     ...
@@ -10,11 +10,17 @@ moto 5.2.5 completes a training job the moment it is created, has no StopTrainin
 and silently replaces a job whose name is taken. start() patches moto's SageMaker classes in
 this process, where the server runs in a thread, so that:
 - a new job is InProgress/Starting and each DescribeTrainingJob moves it one step:
-  Downloading, Training (repeated), Uploading, then Completed on describe number
-  `describes_to_complete`; ListTrainingJobs, Search and jobs() only look;
+  Downloading, Training, and it stays Training until the test calls release(name): the
+  describes after that show Uploading, then Completed. A test acts on a running job (stop, fail,
+  interrupt, kill its agent) for as long as it needs, however slow the machine, and the job ends
+  when the test says so. A job created while `hold` is False (a test that only waits for the
+  end) is not held: its fourth describe shows Completed. ListTrainingJobs, Search and jobs()
+  only look;
 - fail(), interrupt() and StopTrainingJob decide what the next describe shows instead (a
   stopped job is Stopping at once, for ListTrainingJobs and jobs(); that describe: Stopped);
-- a duplicate name is refused with ResourceInUse; Environment and RetryStrategy are kept;
+- a duplicate name is refused with ResourceInUse, a managed spot job without
+  StoppingCondition.MaxWaitTimeInSeconds (or with one below MaxRuntimeInSeconds) with a
+  ValidationException, as AWS does; Environment and RetryStrategy are kept;
   moto's made-up MetricDefinitions give way to the caller's; ModelArtifacts and the final
   metrics appear only once Completed.
 
@@ -71,10 +77,9 @@ INTERRUPTED_MESSAGE = (
 )
 
 
-def _schedule(describes_to_complete: int) -> list[str]:
-    """The SecondaryStatus each describe of a job left alone shows, the last one Completed."""
-    middle = ["Downloading"] + ["Training"] * max(describes_to_complete - 3, 1) + ["Uploading"]
-    return middle[: describes_to_complete - 1] + ["Completed"]
+# The SecondaryStatus a job left alone goes through, a step per describe (a held job stays at
+# Training until released).
+PHASES = ("Starting", "Downloading", "Training", "Uploading", "Completed")
 
 
 @dataclass
@@ -95,8 +100,8 @@ class _Script:
     serialized into DescribeTrainingJob and Search answers)."""
 
     job: Any  # moto's FakeTrainingJob
-    schedule: list[str]
-    describes: int = 0
+    held: bool  # stays at Training until release()
+    phase: int = 0  # index in PHASES
     outcome: _Outcome | None = None
     held_back: dict[str, Any] = field(default_factory=dict)  # shown once Completed
 
@@ -107,10 +112,9 @@ class FakeSageMaker:
 
     _running: "FakeSageMaker | None" = None
 
-    def __init__(self, *, describes_to_complete: int = 3):
-        if describes_to_complete < 1:
-            raise ValueError("describes_to_complete must be at least 1")
-        self.describes_to_complete = describes_to_complete
+    def __init__(self, *, hold: bool = True):
+        # Read when a job is created: whether it stays at Training until release().
+        self.hold = hold
         self.endpoint_url = ""
         # One lock for everything the server threads and the test thread share.
         self._lock = threading.RLock()
@@ -177,6 +181,15 @@ class FakeSageMaker:
 
     # -- behaviour controls ----------------------------------------------------------------
 
+    def release(self, job_name: str) -> None:
+        """The job's training is done: from its next describe on it goes Uploading, then
+        Completed (one not yet at Training gets there first, a step per describe)."""
+        with self._lock:
+            script = self._script(job_name)
+            if script.job.training_job_status in ENDED:
+                raise ValueError(f"{job_name} already ended ({script.job.training_job_status})")
+            script.held = False
+
     def fail(self, job_name: str, reason: str) -> None:
         """The job's next describe shows Failed with this FailureReason."""
         outcome = _Outcome("Failed", "Failed", reason, "Failed", failure_reason=reason)
@@ -235,15 +248,18 @@ class FakeSageMaker:
 
     def _set_outcome(self, job_name: str, outcome: _Outcome, spot_only: bool = False) -> None:
         with self._lock:
-            matches = [s for s in self._scripts.values() if s.job.training_job_name == job_name]
-            if len(matches) != 1:
-                raise KeyError(f"{len(matches)} training jobs named {job_name!r}")
-            script = matches[0]
+            script = self._script(job_name)
             if script.job.training_job_status in ENDED:
                 raise ValueError(f"{job_name} already ended ({script.job.training_job_status})")
             if spot_only and not script.job.enable_managed_spot_training:
                 raise ValueError(f"{job_name} is not a managed spot job")
             script.outcome = outcome
+
+    def _script(self, job_name: str) -> _Script:
+        matches = [s for s in self._scripts.values() if s.job.training_job_name == job_name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} training jobs named {job_name!r}")
+        return matches[0]
 
     # -- the job's life --------------------------------------------------------------------
 
@@ -274,8 +290,10 @@ class FakeSageMaker:
         elif job.training_job_status == "Stopping":
             self._enter(job, "Stopped", "Stopped", STATUS_MESSAGES["Stopped"], "Stopped")
         else:
-            script.describes += 1
-            secondary = script.schedule[min(script.describes, len(script.schedule)) - 1]
+            # Ends when the test says so (release, fail, interrupt, stop), never by the clock.
+            if not (script.held and PHASES[script.phase] == "Training"):
+                script.phase += 1
+            secondary = PHASES[script.phase]
             status = "Completed" if secondary == "Completed" else "InProgress"
             if status == "Completed":
                 for name, value in script.held_back.items():
@@ -315,6 +333,7 @@ class FakeSageMaker:
                         "Training job names must be unique within an AWS account and region, "
                         f"and a training job with this name already exists ({arn})"
                     )
+                _check_spot_wait(kw)
                 metric_definitions = algorithm_specification.get("MetricDefinitions")
                 job = backend_create(
                     backend,
@@ -334,9 +353,7 @@ class FakeSageMaker:
                 job.training_start_time = job.training_end_time = None
                 starting = {"Status": "Starting", "StatusMessage": STATUS_MESSAGES["Starting"]}
                 job.secondary_status_transitions = [{**starting, "StartTime": job.creation_time}]
-                fake._scripts[job.arn] = _Script(
-                    job, _schedule(fake.describes_to_complete), held_back=held_back
-                )
+                fake._scripts[job.arn] = _Script(job, held=fake.hold, held_back=held_back)
                 return job
 
         def describe_training_job(backend, training_job_name):
@@ -407,3 +424,17 @@ class FakeSageMaker:
             patcher = mock.patch.object(owner, attribute, replacement, create=True)
             patcher.start()
             self._patches.append(patcher)
+
+
+def _check_spot_wait(request: dict) -> None:
+    """AWS's refusal of a managed spot job without a MaxWaitTimeInSeconds at least as long as
+    its MaxRuntimeInSeconds (moto takes it)."""
+    if not request.get("enable_managed_spot_training"):
+        return
+    stopping = request.get("stopping_condition") or {}
+    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds")
+    if wait is None or (runtime is not None and wait < runtime):
+        raise ValidationError(
+            "Invalid MaxWaitTimeInSeconds for a managed spot training job: it must be present"
+            " and greater than or equal to MaxRuntimeInSeconds."
+        )
