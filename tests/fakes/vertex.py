@@ -65,6 +65,8 @@ from google.cloud.logging_v2 import types as logging_types
 from google.protobuf import empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
+from .vertex_requests import Refused, parse_filter, validate
+
 SERVICE = "google.cloud.aiplatform.v1.JobService"
 LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
 LogEntry = logging_types.LogEntry
@@ -75,27 +77,12 @@ ListResponse = types.ListCustomJobsResponse
 State = types.JobState
 ACTIVE = frozenset({State.JOB_STATE_QUEUED, State.JOB_STATE_PENDING, State.JOB_STATE_RUNNING})
 ENDED = frozenset({State.JOB_STATE_SUCCEEDED, State.JOB_STATE_FAILED, State.JOB_STATE_CANCELLED})
-PARENT = re.compile(r"projects/[^/]+/locations/[^/]+")
-# Google Cloud label rules (Vertex adds international letters, which launchbay never sends).
-LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
-# One term of a list filter: `labels.team="nlp"`, `labels.team=nlp`, `labels.team:*`,
-# `display_name="x"`, `state=JOB_STATE_RUNNING`; terms are joined with " AND ".
-FILTER_TERM = re.compile(r'\s*(labels\.[^=:\s]+|display_name|state)\s*([=:])\s*("[^"]*"|\S+)\s*')
 
 
 class _Empty:
     """google.protobuf.Empty with the proto-plus serialize() that the handlers use."""
 
     serialize = staticmethod(empty_pb2.Empty.SerializeToString)
-
-
-class _Refused(Exception):
-    """A request the service answers with an error status instead of a response."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 @dataclass
@@ -217,7 +204,7 @@ class FakeVertex:
 
     def _rpc(self, method: str, request_type, response_type, behaviour: Callable):
         """A unary handler: records the call, injects faults, runs `behaviour` under the lock
-        and turns _Refused into an error status."""
+        and turns Refused into an error status."""
         fields = request_type.meta.fields
         target = next(f for f in ("parent", "name", "resource_names") if f in fields)
 
@@ -228,7 +215,7 @@ class FakeVertex:
             try:
                 with self._lock:
                     return behaviour(request)
-            except _Refused as refusal:
+            except Refused as refusal:
                 context.abort(refusal.code, refusal.message)
 
         return grpc.unary_unary_rpc_method_handler(
@@ -248,7 +235,7 @@ class FakeVertex:
             return None
 
     def _create(self, request: types.CreateCustomJobRequest) -> types.CustomJob:
-        _validate(request)
+        validate(request)
         job = types.CustomJob(request.custom_job)
         # Output-only fields are the service's to fill, whatever the caller sent.
         for output_only in ("state", "start_time", "end_time", "error", "web_access_uris"):
@@ -268,7 +255,7 @@ class FakeVertex:
     def _cancel(self, request: types.CancelCustomJobRequest) -> empty_pb2.Empty:
         job = self._find(request.name).job
         if job.state in ENDED:
-            raise _Refused(
+            raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"CustomJob {job.name} is in state {job.state.name} and cannot be cancelled.",
             )
@@ -277,7 +264,7 @@ class FakeVertex:
         return empty_pb2.Empty()
 
     def _list(self, request: types.ListCustomJobsRequest) -> ListResponse:
-        wanted = _parse_filter(request.filter)
+        wanted = parse_filter(request.filter)
         prefix = f"{request.parent}/customJobs/"
         found = [
             types.CustomJob(r.job)
@@ -285,7 +272,7 @@ class FakeVertex:
             if name.startswith(prefix) and all(test(r.job) for test in wanted)
         ]
         if request.page_token and not request.page_token.isdigit():
-            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "Invalid page_token.")
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Invalid page_token.")
         start = int(request.page_token or 0)
         end = start + request.page_size if request.page_size > 0 else len(found)
         next_token = str(end) if end < len(found) else ""
@@ -297,7 +284,7 @@ class FakeVertex:
         job = LOG_JOB.search(request.filter)
         since = LOG_SINCE.search(request.filter)
         if job is None or request.order_by != "timestamp asc":
-            raise _Refused(
+            raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 'the fake knows filters on resource.labels.job_id="N", ordered "timestamp asc"',
             )
@@ -341,7 +328,7 @@ class FakeVertex:
 
     def _find(self, name: str) -> _Record:
         if name not in self._records:
-            raise _Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
+            raise Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
         return self._records[name]
 
     def _advance(self, record: _Record) -> None:
@@ -381,65 +368,6 @@ class FakeVertex:
             job.end_time = now
         if error is not None:
             job.error = error
-
-
-def _validate(request: types.CreateCustomJobRequest) -> None:
-    """The checks the real CreateCustomJob makes that a launcher can get wrong."""
-
-    def refuse(message: str):
-        raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, message)
-
-    if not PARENT.fullmatch(request.parent):
-        refuse(f"parent must look like projects/PROJECT/locations/LOCATION: {request.parent!r}")
-    job = request.custom_job
-    if not job.display_name:
-        refuse("custom_job.display_name must be specified.")
-    pools = job.job_spec.worker_pool_specs
-    if not pools:
-        refuse("custom_job.job_spec.worker_pool_specs must be specified.")
-    first = pools[0]
-    if not (first.container_spec.image_uri or first.python_package_spec.executor_image_uri):
-        refuse(
-            "custom_job.job_spec.worker_pool_specs[0].container_spec.image_uri must be specified."
-        )
-    if not first.machine_spec.machine_type:
-        refuse(
-            "custom_job.job_spec.worker_pool_specs[0].machine_spec.machine_type must be specified."
-        )
-    for key, value in job.labels.items():
-        if not LABEL_KEY.fullmatch(key) or not LABEL_VALUE.fullmatch(value):
-            refuse(
-                f"Invalid label {key}={value!r}: keys and values may hold only lowercase "
-                "letters, digits, '_' and '-', at most 63 characters; a key starts with a letter."
-            )
-
-
-def _parse_filter(text: str) -> list[Callable[[types.CustomJob], bool]]:
-    """The AND-joined equality terms of Vertex's list filter that launchbay uses."""
-    tests: list[Callable[[types.CustomJob], bool]] = []
-    for term in filter(None, text.split(" AND ")):
-        match = FILTER_TERM.fullmatch(term)
-        if match is None:
-            raise _Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unsupported filter term {term!r}: the fake knows labels.KEY=VALUE, "
-                'labels.KEY:*, display_name="X" and state=STATE, joined with " AND ".',
-            )
-        field, op, value = match.groups()
-        value = value.removeprefix('"').removesuffix('"')
-        if field.startswith("labels."):
-            key = field.removeprefix("labels.")
-            if op == ":" and value == "*":
-                tests.append(lambda job, key=key: key in job.labels)
-            else:
-                tests.append(lambda job, key=key, value=value: job.labels.get(key) == value)
-        elif field == "display_name" and op == "=":
-            tests.append(lambda job, value=value: job.display_name == value)
-        elif field == "state" and op == "=" and value in State.__members__:
-            tests.append(lambda job, state=State[value]: job.state == state)
-        else:
-            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported filter term {term!r}.")
-    return tests
 
 
 def _now_ns() -> int:
