@@ -59,14 +59,16 @@ def normalize(value: str) -> str:
     known = accelerator_types()
     if name in known:
         return name
-    closest = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    # A part of a name (A100, h100) is hinted by the names holding it; a typo by similarity.
+    holding = [n for n in known if len(name) >= 3 and name in n]
+    closest = holding[:3] or difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     if closest:
         expected = f"did you mean {' or '.join(closest)}?"
     else:
         expected = f"expected one of {', '.join(n for n in known if n != UNSPECIFIED)}"
     raise ValueError(
-        f"Vertex AI has no accelerator type {value!r}; {expected} (gcloud's spelling,"
-        " nvidia-tesla-t4, is taken too)"
+        f"not an accelerator type of Vertex AI; {expected} (gcloud's spelling, nvidia-tesla-t4,"
+        " is taken too)"
     )
 
 
@@ -75,7 +77,7 @@ def _installed_source() -> Path | None:
     (google and google.cloud are namespace packages: finding them imports nothing else)."""
     try:
         spec = importlib.util.find_spec("google.cloud")
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, ValueError):  # no google package, or a broken one
         return None
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder, SOURCE)

@@ -11,6 +11,7 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from store import BadInput
 
@@ -38,7 +39,10 @@ class MachineSpec(_Strict):
     @classmethod
     def _accelerator(cls, value):
         # The API refuses a name its enum lacks: refused here, before anything is queued.
-        return None if value is None else vertex_accelerators.normalize(value)
+        try:
+            return None if value is None else vertex_accelerators.normalize(value)
+        except ValueError as exc:  # its own message, without pydantic's "Value error, "
+            raise PydanticCustomError("accelerator_type", str(exc)) from None
 
 
 class ContainerSpec(_Strict):
