@@ -115,6 +115,27 @@ def check_required(request: dict) -> None:
             "resource_args.StoppingCondition.MaxRuntimeInSeconds",
             "missing; expected the longest the job may run, in seconds (e.g. 86400)",
         )
+    if request.get("EnableManagedSpotTraining") is True:
+        _check_spot_wait(stopping)
+
+
+def _check_spot_wait(stopping: dict) -> None:
+    """Managed spot training needs MaxWaitTimeInSeconds (training plus waiting for spot
+    capacity), at least MaxRuntimeInSeconds: AWS refuses the job otherwise, so a launch does."""
+    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping["MaxRuntimeInSeconds"]
+    field = "resource_args.StoppingCondition.MaxWaitTimeInSeconds"
+    if wait is None:
+        raise BadInput(
+            field,
+            "missing; managed spot training (EnableManagedSpotTraining) needs the longest the"
+            " job may run and wait for spot capacity, in seconds, at least MaxRuntimeInSeconds"
+            f" ({runtime})",
+        )
+    numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (wait, runtime))
+    if numbers and wait < runtime:
+        raise BadInput(
+            field, f"{wait} is less than MaxRuntimeInSeconds ({runtime}); expected at least that"
+        )
 
 
 def validate(request: dict) -> None:

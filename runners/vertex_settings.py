@@ -11,9 +11,11 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from store import BadInput
 
+from . import vertex_accelerators
 from .validation import check_model
 
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -30,8 +32,17 @@ class MachineSpec(_Strict):
     machine_type: str
     """e.g. n1-standard-8, a2-highgpu-1g."""
     accelerator_type: str | None = None
-    """e.g. NVIDIA_TESLA_T4."""
+    """e.g. NVIDIA_TESLA_T4 (aiplatform's AcceleratorType), or gcloud's nvidia-tesla-t4."""
     accelerator_count: int | None = Field(default=None, ge=0)
+
+    @field_validator("accelerator_type")
+    @classmethod
+    def _accelerator(cls, value):
+        # The API refuses a name its enum lacks: refused here, before anything is queued.
+        try:
+            return None if value is None else vertex_accelerators.normalize(value)
+        except ValueError as exc:  # its own message, without pydantic's "Value error, "
+            raise PydanticCustomError("accelerator_type", str(exc)) from None
 
 
 class ContainerSpec(_Strict):

@@ -17,7 +17,7 @@ ROLE = "arn:aws:iam::123456789012:role/launchbay"
 
 @pytest.fixture
 def fake():
-    fake = FakeSageMaker(describes_to_complete=3)
+    fake = FakeSageMaker()
     fake.start()
     yield fake
     fake.stop()
@@ -51,17 +51,21 @@ def error_of(exc_info) -> tuple[int, str, str]:
     return response["ResponseMetadata"]["HTTPStatusCode"], error["Code"], error["Message"]
 
 
-def test_a_job_advances_one_step_per_describe_until_completed(fake, sagemaker):
+def describe_statuses(sagemaker, name: str, times: int) -> list[tuple[str, str]]:
+    return [statuses(sagemaker.describe_training_job(TrainingJobName=name)) for _ in range(times)]
+
+
+def test_a_job_trains_until_the_test_releases_it_then_completes(fake, sagemaker):
     create_job(sagemaker, "lb-steps")
     assert statuses(fake.jobs()[0]) == ("InProgress", "Starting")
 
-    seen = [statuses(sagemaker.describe_training_job(TrainingJobName="lb-steps")) for _ in "123"]
+    seen = describe_statuses(sagemaker, "lb-steps", 12)
+    fake.release("lb-steps")
+    after = describe_statuses(sagemaker, "lb-steps", 2)
 
-    assert seen == [
-        ("InProgress", "Downloading"),
-        ("InProgress", "Training"),
-        ("Completed", "Completed"),
-    ]
+    # However often it is described, a held job trains on: it ends when the test says so.
+    assert seen == [("InProgress", "Downloading"), *[("InProgress", "Training")] * 11]
+    assert after == [("InProgress", "Uploading"), ("Completed", "Completed")]
     job = sagemaker.describe_training_job(TrainingJobName="lb-steps")
     assert statuses(job) == ("Completed", "Completed")  # an ended job stays put
     transitions = job["SecondaryStatusTransitions"]
@@ -69,12 +73,34 @@ def test_a_job_advances_one_step_per_describe_until_completed(fake, sagemaker):
         "Starting",
         "Downloading",
         "Training",
+        "Uploading",
         "Completed",
     ]
     assert all(t["StatusMessage"] and t["StartTime"] <= t["EndTime"] for t in transitions)
     assert job["CreationTime"] <= job["TrainingStartTime"] <= job["TrainingEndTime"]
     assert job["ModelArtifacts"]["S3ModelArtifacts"].endswith("lb-steps/output/model.tar.gz")
-    assert fake.requests.count(("DescribeTrainingJob", "lb-steps")) == 4
+    assert fake.requests.count(("DescribeTrainingJob", "lb-steps")) == 15
+
+
+def test_a_job_created_while_not_holding_completes_at_its_fourth_describe(fake, sagemaker):
+    create_job(sagemaker, "lb-held")
+    fake.hold = False
+    create_job(sagemaker, "lb-free")
+
+    seen = describe_statuses(sagemaker, "lb-free", 5)
+
+    assert seen == [
+        ("InProgress", "Downloading"),
+        ("InProgress", "Training"),
+        ("InProgress", "Uploading"),
+        ("Completed", "Completed"),
+        ("Completed", "Completed"),
+    ]
+    assert describe_statuses(sagemaker, "lb-held", 5)[-1] == ("InProgress", "Training")
+    with pytest.raises(ValueError, match="already ended"):
+        fake.release("lb-free")
+    with pytest.raises(KeyError):
+        fake.release("lb-nobody")
 
 
 def test_a_running_job_has_no_end_time_nor_artifacts_and_looking_does_not_move_it(fake, sagemaker):
@@ -125,10 +151,10 @@ def test_stop_moves_a_running_job_to_stopping_then_stopped(fake, sagemaker):
     assert ("StopTrainingJob", "lb-stop") in fake.requests
 
 
-def test_stopping_an_ended_or_unknown_job_is_a_validation_error(sagemaker):
+def test_stopping_an_ended_or_unknown_job_is_a_validation_error(fake, sagemaker):
     create_job(sagemaker, "lb-done")
-    for _ in range(3):
-        sagemaker.describe_training_job(TrainingJobName="lb-done")
+    fake.release("lb-done")
+    assert describe_statuses(sagemaker, "lb-done", 4)[-1] == ("Completed", "Completed")
 
     with pytest.raises(ClientError) as ended:
         sagemaker.stop_training_job(TrainingJobName="lb-done")
@@ -177,6 +203,23 @@ def test_spot_interruption_shows_interrupted_then_max_wait_time_exceeded(fake, s
     assert "FailureReason" not in job
     with pytest.raises(ValueError):
         fake.interrupt("lb-on-demand")  # only managed spot jobs are interrupted
+
+
+@pytest.mark.parametrize(
+    "stopping",
+    [{"MaxRuntimeInSeconds": 600}, {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 599}],
+    ids=["no-max-wait", "max-wait-too-short"],
+)
+def test_a_spot_job_without_a_long_enough_max_wait_is_refused_as_aws_does(
+    fake, sagemaker, stopping
+):
+    with pytest.raises(ClientError) as refused:
+        create_job(sagemaker, "lb-spot", EnableManagedSpotTraining=True, StoppingCondition=stopping)
+
+    status, code, message = error_of(refused)
+    assert (status, code) == (400, "ValidationException")
+    assert "MaxWaitTimeInSeconds" in message
+    assert fake.jobs() == []
 
 
 def test_throttled_requests_are_retried_by_standard_retry_mode(fake):

@@ -27,7 +27,7 @@ State = types.JobState
 
 @pytest.fixture
 def fake(monkeypatch):
-    fake = FakeVertex(gets_to_finish=3)
+    fake = FakeVertex()
     fake.start()
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", fake.ca_file)
     yield fake
@@ -70,20 +70,22 @@ def get(client, name: str, **kwargs) -> types.CustomJob:
     return client.get_custom_job(name=name, timeout=5, **kwargs)
 
 
-def test_a_job_advances_one_step_per_get_until_succeeded(client):
+def test_a_job_runs_until_the_test_releases_it_then_succeeds(fake, client):
     sent = custom_job("lb-train", launchbay_run="7", team="nlp")
 
     created = create(client, sent)
-    seen = [get(client, created.name) for _ in range(3)]
+    seen = [get(client, created.name) for _ in range(12)]
+    fake.release(created.name)
+    done = get(client, created.name)
 
     assert created.name == f"{PARENT}/customJobs/1"
     assert created.state == State.JOB_STATE_QUEUED
+    # However often it is read, a held job runs on: it ends when the test says so.
     assert [job.state for job in seen] == [
         State.JOB_STATE_PENDING,
-        State.JOB_STATE_RUNNING,
-        State.JOB_STATE_SUCCEEDED,
+        *[State.JOB_STATE_RUNNING] * 11,
     ]
-    done = seen[-1]
+    assert done.state == State.JOB_STATE_SUCCEEDED
     assert (done.display_name, dict(done.labels)) == (
         "lb-train",
         {"launchbay_run": "7", "team": "nlp"},
@@ -92,6 +94,39 @@ def test_a_job_advances_one_step_per_get_until_succeeded(client):
     assert done.create_time <= done.start_time <= done.end_time
     assert "error" not in done
     assert get(client, created.name).state == State.JOB_STATE_SUCCEEDED  # ended jobs stay put
+
+
+def test_a_job_created_while_not_holding_succeeds_at_its_third_get(fake, client):
+    held = create(client).name
+    fake.hold = False
+    free = create(client).name
+
+    states = [get(client, free).state for _ in range(4)]
+
+    assert states == [
+        State.JOB_STATE_PENDING,
+        State.JOB_STATE_RUNNING,
+        State.JOB_STATE_SUCCEEDED,
+        State.JOB_STATE_SUCCEEDED,
+    ]
+    assert [get(client, held).state for _ in range(3)][-1] == State.JOB_STATE_RUNNING
+
+
+def test_a_job_released_while_queued_goes_through_running(fake, client):
+    name = create(client).name
+    fake.release(name)
+
+    states = [get(client, name).state for _ in range(3)]
+
+    assert states == [
+        State.JOB_STATE_PENDING,
+        State.JOB_STATE_RUNNING,
+        State.JOB_STATE_SUCCEEDED,
+    ]
+    with pytest.raises(ValueError, match="already ended"):
+        fake.release(name)
+    with pytest.raises(KeyError, match="no CustomJob named"):
+        fake.release(f"{PARENT}/customJobs/999")
 
 
 def test_a_failed_job_shows_its_error(fake, client):
@@ -125,6 +160,7 @@ def test_cancel_moves_a_job_through_cancelling_to_cancelled(client):
 
 def test_cancelling_an_ended_job_is_a_failed_precondition(fake, client):
     name = create(client).name
+    fake.release(name)
     for _ in range(3):
         get(client, name)
 

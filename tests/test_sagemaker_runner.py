@@ -1,5 +1,5 @@
-"""The sagemaker resource: boto3 against moto's real server, patched so training jobs take time,
-fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
+"""The sagemaker resource: boto3 against moto's real server, patched so training jobs train until
+the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
 
 import json
 
@@ -9,27 +9,19 @@ from fakes.sagemaker import FakeSageMaker
 from helpers import AgentThread, log_of, run_of, wait_for
 from support import (
     agent_killed_after,
+    agent_process,
     forget_handle,
     launch,
     run_agent_until_empty,
     write_code_job,
 )
-from test_bad_input import assert_bad_input, snapshot
+from test_sagemaker_checks import BUCKET, SPOT, TRAINING_ARGS, training_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
 from runners.queues import check_queue_config
 from runners.sagemaker_request import training_job_name
 from store import RunState
-
-BUCKET = "lb-out"
-ROLE = "arn:aws:iam::123456789012:role/Training"
-TRAINING_ARGS = {
-    "RoleArn": ROLE,
-    "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/runs"},
-    "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-}
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ def aws(monkeypatch):
     ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    fake = FakeSageMaker(describes_to_complete=15)
+    fake = FakeSageMaker()  # jobs stay Training until the test releases them
     fake.start()
     fake.client("s3").create_bucket(Bucket=BUCKET)
     yield fake
@@ -62,16 +54,6 @@ def sagemaker_queue(store, aws, name="sm", resource_args=None, **extra):
     return store.queues.create(name, "sagemaker", check_queue_config("sagemaker", config))
 
 
-def training_job(store, name="train", entrypoint="python train.py --epochs 2"):
-    return create_job(
-        store,
-        "image",
-        name,
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
-        entrypoint=entrypoint,
-    ).version
-
-
 def described(aws, name: str) -> dict:
     return next(job for job in aws.jobs() if job["TrainingJobName"] == name)
 
@@ -87,6 +69,7 @@ def test_a_training_job_runs_and_its_cloudwatch_lines_reach_the_log(store, db_pa
         assert run.message.startswith("Training")  # the SecondaryStatus as the run's message
         name = training_job_name("train", run.id)
         aws.put_log_lines(name, ["epoch 1 loss 0.9", "epoch 2 loss 0.5"])
+        aws.release(name)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     log = log_of(store, run.id)
@@ -117,6 +100,7 @@ def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, 
         name = training_job_name("train", run.id)
         aws.put_log_lines(name, ["chief up"], stream_suffix="algo-1-1700000000")
         aws.put_log_lines(name, ["worker up"], stream_suffix="algo-2-1700000000")
+        aws.release(name)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     lines = log_of(store, run.id).splitlines()
@@ -131,6 +115,7 @@ def test_a_code_job_is_built_pushed_and_its_pushed_image_trained(
     code = write_code_job(tmp_path / "code", "print('trained')\n")
     sagemaker_queue(store, aws, **build)
     create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
+    aws.hold = False  # nothing to do while it trains: it ends by itself
     item = launch(store, "coder", "sm")
     output = run_agent_until_empty(db_path, "sm", timeout=300)
     run = run_of(store, item)
@@ -170,6 +155,7 @@ def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):
     training_job(store)
     medium = {"notes": "x" * 1500}
     huge = {"vocabulary": [f"token{i:05d}" for i in range(4000)]}
+    aws.hold = False
     medium_item = launch(store, "train", "sm", spec={"overrides": {"run_config": medium}})
     huge_item = launch(store, "train", "sm", spec={"overrides": {"run_config": huge}})
     with AgentThread(db_path, max_jobs=2):
@@ -188,6 +174,7 @@ def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):
 def test_throttled_calls_are_retried_and_the_run_still_starts(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)
+    aws.hold = False
     aws.throttle(3)
     item = launch(store, "train", "sm")
     with AgentThread(db_path):
@@ -198,7 +185,7 @@ def test_throttled_calls_are_retried_and_the_run_still_starts(store, db_path, aw
 
 
 def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aws):
-    sagemaker_queue(store, aws, resource_args={"EnableManagedSpotTraining": True})
+    sagemaker_queue(store, aws, resource_args=SPOT)
     training_job(store)
     item = launch(store, "train", "sm")
     with AgentThread(db_path):
@@ -213,6 +200,25 @@ def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aw
         run_of(store, item + 1)
 
 
+def agent_until_empty_releasing(db_path, aws, name: str) -> str:
+    """A new agent run until its queue is empty, the job released once that agent has
+    re-adopted it: the adoption describes the job once, and only a re-adopted job is described
+    again."""
+    agent = agent_process(db_path, "sm", "--until-empty")
+    try:
+        describes_before = aws.requests.count(("DescribeTrainingJob", name))
+        wait_for(
+            lambda: aws.requests.count(("DescribeTrainingJob", name)) >= describes_before + 2,
+            60,
+            "the new agent to watch the job",
+        )
+        aws.release(name)
+        return agent.communicate(timeout=120)[0]
+    finally:
+        agent.kill()
+        agent.wait(timeout=30)
+
+
 @pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-tag"])
 def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handle_recorded):
     sagemaker_queue(store, aws)
@@ -224,72 +230,13 @@ def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handl
         forget_handle(store, run.id)
     name = training_job_name("train", run.id)
     aws.put_log_lines(name, ["written while no agent watched"])
-    output = run_agent_until_empty(db_path, "sm")
+    output = agent_until_empty_releasing(db_path, aws, name)
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
     assert "re-adopted" in output
     assert log_of(store, run.id).count("written while no agent watched") == 1
     assert [a for a, n in aws.requests if a == "CreateTrainingJob"] == ["CreateTrainingJob"]
     assert run.handle["job_name"] == name
-
-
-@pytest.mark.parametrize(
-    ("resource_args", "fragments"),
-    [
-        ({"RoleArn": "arn:aws:iam::12:role/x"}, ["resource_args.RoleArn", "queue's own config"]),
-        (
-            {"role_arn": "arn:aws:iam::123456789012:role/Admin", "RoleArn": ROLE},
-            ["resource_args.RoleArn", "given twice"],
-        ),
-        ({"EnableNetworkIsolation": False}, ["resource_args.EnableNetworkIsolation"]),
-        (
-            {"OutputDataConfig": {"S3OutputPath": "/local/dir"}},
-            ["resource_args.OutputDataConfig.S3OutputPath", "s3://BUCKET/PREFIX"],
-        ),
-        (
-            {"ResourceConfig": {"VolumeSizeInGB": None}},
-            ["resource_args.ResourceConfig.VolumeSizeInGB: missing"],
-        ),
-        (
-            {"StoppingCondition": {"MaxRuntimeInSeconds": None}},
-            ["resource_args.StoppingCondition.MaxRuntimeInSeconds"],
-        ),
-        (
-            {
-                "ResourceConfig": {
-                    "instance_type": "ml.m5.xlarge",
-                    "instance_count": "two",
-                    "volume_size_in_gb": 30,
-                }
-            },
-            ["resource_args.ResourceConfig.InstanceCount", "valid types"],
-        ),
-        ({"training_image": "x"}, ["resource_args.training_image: unknown field", "RoleArn"]),
-        ({"Environment": {"BIG": "x" * 600}}, ["resource_args.Environment.BIG", "512"]),
-    ],
-    ids=[
-        "role",
-        "two-spellings",
-        "isolation",
-        "output",
-        "volume",
-        "stopping",
-        "type",
-        "unknown",
-        "env-cap",
-    ],
-)
-def test_missing_or_malformed_training_fields_are_named_at_launch_and_dry_run(
-    store, db_path, aws, cli, resource_args, fragments
-):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    spec = {"resource_args": resource_args}
-    for extra in ([], ["--dry-run"]):
-        before = snapshot(db_path)
-        result = cli("launch", "-j", "train", "-q", "sm", "-c", json.dumps(spec), *extra)
-        assert_bad_input(result, *fragments)
-        assert snapshot(db_path) == before
 
 
 def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws, cli, monkeypatch):
@@ -305,6 +252,7 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws
     }
     target = {"endpoint_url": aws.endpoint_url, "region": "us-east-1", "poll_seconds": 0.2}
     config = {"resource_args": snake, "target": target}
+    aws.hold = False
     store.queues.create("snake", "sagemaker", check_queue_config("sagemaker", config))
     training_job(store)
     with monkeypatch.context() as no_credentials:  # a dry run asks nothing of AWS
@@ -332,91 +280,3 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws
     submitted = described(aws, training_job_name("train", run.id))
     assert submitted["RoleArn"] == "arn:aws:iam::123456789012:role/Training"  # moto's account
     assert submitted["ResourceConfig"]["InstanceCount"] == 2
-
-
-@pytest.mark.parametrize(
-    ("role", "fragments"),
-    [(None, ["resource_args.RoleArn: missing"]), ("arn:aws:iam::12:role/x", ["IAM role ARN"])],
-    ids=["missing", "malformed"],
-)
-def test_a_queue_without_a_valid_role_is_refused(aws, cli, role, fragments):
-    args = {**TRAINING_ARGS, "RoleArn": role}
-    config = json.dumps({"resource_args": args, "target": {"endpoint_url": aws.endpoint_url}})
-    assert_bad_input(cli("queue", "create", "norole", "-r", "sagemaker", "-c", config), *fragments)
-
-
-def test_a_secret_cut_across_two_config_chunks_is_hidden_in_both(store, aws, cli):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    secret = "hf_" + "s3cr3t" * 7
-    # Sorted, the config reads {"a_pad": "x…x", "hf_token": "<secret>"}: the secret starts at
-    # character 500 and SageMaker's 512-character chunks cut it in two.
-    config = {"a_pad": "x" * 473, "hf_token": secret}
-    spec = {"overrides": {"run_config": config}}
-    result = cli("launch", "-j", "train", "-q", "sm", "-c", json.dumps(spec), "--dry-run")
-    assert result.code == 0, result.err
-    env = json.loads(result.out)["submission"]["CreateTrainingJob"]["Environment"]
-    assert env["LAUNCHBAY_CONFIG_CHUNKS"] == "2"
-    first, second = env["LAUNCHBAY_CONFIG_0"], env["LAUNCHBAY_CONFIG_1"]
-    assert first.endswith('"hf_token": "***') and second == '***"}'
-    for piece in (secret[:12], secret[12:]):
-        assert piece not in result.out
-
-
-def _described(status: str, secondary: str, *history: str, reason: str | None = None) -> dict:
-    transitions = [{"Status": s, "StatusMessage": f"{s} happened"} for s in (*history, secondary)]
-    job = {
-        "TrainingJobStatus": status,
-        "SecondaryStatus": secondary,
-        "SecondaryStatusTransitions": transitions,
-    }
-    return {**job, "FailureReason": reason} if reason else job
-
-
-@pytest.mark.parametrize(
-    ("job", "state", "message"),
-    [
-        (_described("InProgress", "Starting"), RunState.STARTING, "Starting: Starting happened"),
-        (_described("InProgress", "Training", "Starting"), RunState.RUNNING, "Training"),
-        (
-            _described("InProgress", "Interrupted", "Starting", "Training"),
-            RunState.STARTING,  # waiting for spot capacity again
-            "Interrupted: Interrupted happened",
-        ),
-        (
-            _described("Stopped", "MaxWaitTimeExceeded", "Training", "Interrupted"),
-            RunState.PREEMPTED,
-            "spot capacity reclaimed",
-        ),
-        # Interrupted, resumed by SageMaker when capacity came back, then failed on its own.
-        (
-            _described("Failed", "Failed", "Training", "Interrupted", "Training", reason="OOM"),
-            RunState.FAILED,
-            "OOM",
-        ),
-        # Interrupted earlier, then stopped by someone: stopped, not requeued.
-        (
-            _described("Stopped", "Stopped", "Training", "Interrupted", "Training"),
-            RunState.STOPPED,
-            "Stopped",
-        ),
-        (_described("Stopping", "Stopping", "Training"), RunState.STOPPING, "Stopping"),
-        (_described("Completed", "Completed", "Training"), RunState.FINISHED, "Completed"),
-    ],
-    ids=[
-        "starting",
-        "running",
-        "interrupted-waiting",
-        "max-wait",
-        "failed-after-interruption",
-        "stopped-after-interruption",
-        "stopping",
-        "completed",
-    ],
-)
-def test_describe_training_job_maps_to_run_states(job, state, message):
-    from runners.sagemaker_runner import job_status
-
-    status = job_status(job)
-    assert status.state is state
-    assert message in status.message

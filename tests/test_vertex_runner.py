@@ -1,12 +1,11 @@
 """The vertex resource: the real aiplatform_v1 JobServiceClient over gRPC and TLS against a fake
-JobService (tests/fakes/vertex.py) that moves jobs through their states, fails and cancels them,
-forgets them and answers UNAVAILABLE when told; the job's logs come from the same fake's Cloud
-Logging ListLogEntries through the real LoggingServiceV2Client."""
+JobService (tests/fakes/vertex.py) that moves jobs through their states, holds them RUNNING until
+the test releases them, fails and cancels them, forgets them and answers UNAVAILABLE when told;
+the job's logs come from the same fake's Cloud Logging ListLogEntries through the real
+LoggingServiceV2Client."""
 
 import importlib.util
 import json
-import subprocess
-import sys
 import time
 
 import grpc
@@ -15,37 +14,24 @@ from docker_support import fresh_registry, pushed_image
 from fakes.vertex import FakeVertex
 from helpers import AgentThread, run_of
 from support import (
-    REPO,
     agent_killed_after,
+    agent_process,
     forget_handle,
     launch,
     run_agent_until_empty,
     write_code_job,
 )
-from test_bad_input import assert_bad_input, snapshot
+from test_vertex_checks import IMAGE, VERTEX_ARGS, training_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
 from runners.queues import check_queue_config
 from store import RunState
 
-IMAGE = "us-docker.pkg.dev/launchbay-test/lb/train:1"
-VERTEX_ARGS = {
-    "spec": {
-        "worker_pool_specs": [
-            {"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}
-        ],
-        "staging_bucket": "gs://lb-staging",
-        "labels": {"team": "vision"},
-        "scheduling": {"timeout": 3600, "strategy": "SPOT"},
-    },
-    "run": {"service_account": "trainer@launchbay-test.iam.gserviceaccount.com"},
-}
-
 
 @pytest.fixture
 def vertex(monkeypatch):
-    fake = FakeVertex(gets_to_finish=12)
+    fake = FakeVertex()  # jobs stay RUNNING until the test releases them
     fake.start()
     monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", fake.ca_file)
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
@@ -71,10 +57,6 @@ def vertex_queue(store, vertex, name="vx", target=None, resource_args=None, **ex
     return store.queues.create(name, "vertex", check_queue_config("vertex", config))
 
 
-def training_job(store):
-    return create_job(store, "image", "train", IMAGE, entrypoint="python -m train").version
-
-
 def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
     store, db_path, vertex
 ):
@@ -83,6 +65,7 @@ def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
     item = launch(store, "train", "vx", args=["--epochs 2"])
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     (job,) = vertex.jobs()
@@ -110,6 +93,7 @@ def test_a_code_job_is_built_pushed_and_its_pushed_image_submitted(
     code = write_code_job(tmp_path / "code", "print('trained')\n")
     vertex_queue(store, vertex, **build)
     create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
+    vertex.hold = False  # nothing to do while it runs: it ends by itself
     item = launch(store, "coder", "vx")
     output = run_agent_until_empty(db_path, "vx", timeout=300)
     run = run_of(store, item)
@@ -148,6 +132,7 @@ def test_cancel_cancels_the_custom_job(store, db_path, vertex):
 def test_unavailable_answers_are_retried(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
+    vertex.hold = False
     vertex.unavailable(3, method="CreateCustomJob")
     vertex.unavailable(3, method="GetCustomJob")
     item = launch(store, "train", "vx")
@@ -179,12 +164,26 @@ def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex, hand
     submitted = run.handle["name"]
     if not handle_recorded:
         forget_handle(store, run.id)
-    output = run_agent_until_empty(db_path, "vx")
+    output = agent_until_empty_releasing(db_path, vertex, submitted)
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
     assert "re-adopted" in output
     assert len(vertex.jobs()) == 1
     assert run.handle["name"] == submitted
+
+
+def agent_until_empty_releasing(db_path, vertex, name: str) -> str:
+    """A new agent run until its queue is empty, the job released once that agent has
+    re-adopted it: the adoption reads the job once, and only a re-adopted job is read again."""
+    agent = agent_process(db_path, "vx", "--until-empty")
+    try:
+        gets_before = vertex.calls.count(("GetCustomJob", name))
+        wait_for(lambda: vertex.calls.count(("GetCustomJob", name)) >= gets_before + 2, 60)
+        vertex.release(name)
+        return agent.communicate(timeout=120)[0]
+    finally:
+        agent.kill()
+        agent.wait(timeout=30)
 
 
 def job_id(run) -> str:
@@ -199,7 +198,6 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db_path, vertex):
-    vertex.gets_to_finish = 30
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
@@ -211,6 +209,7 @@ def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db
         log = store.run_log_path(run.id)
         wait_for(lambda: "epoch 2" in log.read_text())
         vertex.add_log_lines(job_id(run), ["epoch 3"])
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     lines = log.read_text().splitlines()
@@ -231,6 +230,7 @@ def test_structured_entries_show_their_message_and_records_without_one_are_left_
             job_id(run),
             ["plain", {"message": "structured", "severity": "INFO"}, {"step": 7}, "after"],
         )
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     lines = store.run_log_path(run.id).read_text().splitlines()
@@ -247,6 +247,7 @@ def test_when_cloud_logging_refuses_the_log_says_so_once_and_the_run_still_ends(
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
+    vertex.hold = False
     vertex.refuse(
         1000, "ListLogEntries", grpc.StatusCode.PERMISSION_DENIED, "logging.entries.list denied"
     )
@@ -279,13 +280,13 @@ def test_a_job_with_several_replicas_prefixes_each_line_with_its_task(store, db_
         run = run_of(store, item, {RunState.RUNNING})
         vertex.add_log_lines(job_id(run), ["chief up"])
         vertex.add_log_lines_at_end(job_id(run), ["worker up"], task="workerpool0-1")
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     text = store.run_log_path(run.id).read_text()
     assert "[workerpool0-0] chief up\n[workerpool0-1] worker up\n" in text
 
 
 def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, vertex):
-    vertex.gets_to_finish = 100
     vertex_queue(store, vertex)
     training_job(store)
     item = launch(store, "train", "vx")
@@ -296,9 +297,9 @@ def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, v
         cursor = store.run_dir(run.id) / "cloud_logging_cursor.json"
         # Killed once the cursor holds every line written: no line is both written and unsaved.
         wait_for(lambda: cursor.exists() and len(json.loads(cursor.read_text())["seen"]) == 5)
-    vertex.gets_to_finish = 1
     vertex.add_log_lines(job_id(run), ["while no agent ran"])
     vertex.add_log_lines_at_end(job_id(run), ["the end"])
+    vertex.release(run.handle["name"])
     output = run_agent_until_empty(db_path, "vx")
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, output
@@ -325,6 +326,7 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
         vertex.add_log_lines(job_id(run), ["epoch 1"])
+        vertex.release(run.handle["name"])
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     text = store.run_log_path(run.id).read_text()
@@ -335,144 +337,3 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
     ) in text
     assert "epoch 1" not in text
     assert not any(c[0] == "ListLogEntries" for c in vertex.calls)
-
-
-@pytest.mark.parametrize(
-    ("resource_args", "fragments"),
-    [
-        ({"spec": {"worker_pool_specs": []}}, ["resource_args.spec.worker_pool_specs"]),
-        (
-            {"spec": {**VERTEX_ARGS["spec"], "staging_bucket": "/tmp/out"}},
-            ["resource_args.spec.staging_bucket", "gs://"],
-        ),
-        (
-            {"spec": {**VERTEX_ARGS["spec"], "worker_pool_specs": [{"replica_count": 1}]}},
-            ["resource_args.spec.worker_pool_specs.0.machine_spec"],
-        ),
-        (
-            {"spec": {**VERTEX_ARGS["spec"], "scheduling": {"strategy": "CHEAP"}}},
-            ["resource_args.spec.scheduling.strategy"],
-        ),
-        ({"spec": {**VERTEX_ARGS["spec"], "labels": {"Team": "x"}}}, ["resource_args.spec.labels"]),
-        ({"spec": VERTEX_ARGS["spec"], "runn": {}}, ["resource_args.runn: unknown key"]),
-    ],
-    ids=["no-pools", "bucket", "machine", "strategy", "labels", "unknown"],
-)
-def test_missing_or_malformed_fields_are_named_at_launch_and_dry_run(
-    store, db_path, vertex, cli, resource_args, fragments
-):
-    vertex_queue(store, vertex)
-    training_job(store)
-    for extra in ([], ["--dry-run"]):
-        before = snapshot(db_path)
-        spec = json.dumps({"resource_args": {"vertex": resource_args}})
-        result = cli("launch", "-j", "train", "-q", "vx", "-c", spec, *extra)
-        assert_bad_input(result, *fragments)
-        assert snapshot(db_path) == before
-
-
-def test_a_missing_project_is_named_and_the_environment_can_supply_it(
-    store, db_path, vertex, cli, monkeypatch
-):
-    vertex_queue(store, vertex, target={"location": "us-central1", "credentials": "anonymous"})
-    training_job(store)
-    before = snapshot(db_path)
-    assert_bad_input(cli("launch", "-j", "train", "-q", "vx"), "target.project: missing")
-    assert snapshot(db_path) == before
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
-    result = cli("launch", "-j", "train", "-q", "vx", "--dry-run")
-    assert result.code == 0, result.err
-    submission = json.loads(result.out)["submission"]
-    assert submission["parent"] == "projects/from-env/locations/us-central1"
-    assert submission["custom_job"]["labels"]["launchbay-run-id"] == "dryrun00"
-
-
-def test_later_pools_without_an_image_run_the_job_and_every_pool_gets_the_env(store, vertex, cli):
-    machine = {"machine_type": "n1-standard-4"}
-    pools = [
-        {"machine_spec": machine, "replica_count": 1},
-        {"machine_spec": machine, "replica_count": 3},
-        {
-            "machine_spec": machine,
-            "replica_count": 1,
-            "container_spec": {"image_uri": "reduction-server:1", "args": ["--serve"]},
-        },
-    ]
-    spec = {**VERTEX_ARGS["spec"], "worker_pool_specs": pools}
-    vertex_queue(store, vertex, resource_args={**VERTEX_ARGS, "spec": spec})
-    training_job(store)
-    result = cli("launch", "-j", "train", "-q", "vx", "-a", "--epochs 2", "--dry-run")
-    assert result.code == 0, result.err
-    chief, workers, server = (
-        pool["container_spec"]
-        for pool in json.loads(result.out)["submission"]["custom_job"]["job_spec"][
-            "worker_pool_specs"
-        ]
-    )
-    for container in (chief, workers):
-        assert container["image_uri"] == IMAGE
-        assert container["command"] == ["python", "-m", "train"]
-        assert container["args"] == ["--epochs", "2"]
-    assert (server["image_uri"], server["args"]) == ("reduction-server:1", ["--serve"])
-    assert "command" not in server
-    for container in (chief, workers, server):
-        env = {e["name"]: e["value"] for e in container["env"]}
-        assert env["LAUNCHBAY_RUN_ID"] == "dryrun00"
-
-
-def test_a_launch_cannot_change_the_service_account(store, db_path, vertex, cli):
-    vertex_queue(store, vertex)
-    training_job(store)
-    spec = {"resource_args": {"run": {"service_account": "owner@launchbay-test.iam"}}}
-    before = snapshot(db_path)
-    result = cli("launch", "-j", "train", "-q", "vx", "-c", json.dumps(spec))
-    assert_bad_input(result, "resource_args.run.service_account", "queue's own config")
-    assert snapshot(db_path) == before
-
-
-def test_a_vertex_launch_and_dry_run_never_import_the_sdk(store, db_path, vertex):
-    """aiplatform takes seconds to import: the checks and the preview are plain Python, so a
-    launch from the CLI or the TUI answers at once."""
-    vertex_queue(store, vertex)
-    training_job(store)
-    script = (
-        "import sys, contextlib, io\n"
-        "from tui.cli import main\n"
-        "for extra in (['--dry-run'], []):\n"
-        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
-        f"        main(['--db', {str(db_path)!r}, 'launch', '-j', 'train', '-q', 'vx', *extra])\n"
-        "sdks = ('google.cloud.aiplatform', 'google.cloud.logging', 'grpc')\n"
-        "loaded = [m for m in sys.modules if m.startswith(sdks)]\n"
-        "print(loaded)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-    assert store.items.get(1).job == "train:v0"  # the launch did enqueue
-
-
-@pytest.mark.parametrize(
-    ("state", "run_state", "message"),
-    [
-        ("JOB_STATE_QUEUED", RunState.STARTING, "queued"),
-        ("JOB_STATE_PENDING", RunState.STARTING, "pending"),
-        ("JOB_STATE_RUNNING", RunState.RUNNING, "running"),
-        ("JOB_STATE_SUCCEEDED", RunState.FINISHED, "succeeded"),
-        ("JOB_STATE_FAILED", RunState.FAILED, "the replica workerpool0-0 exited 3"),
-        ("JOB_STATE_CANCELLING", RunState.STOPPING, "cancelling"),
-        ("JOB_STATE_CANCELLED", RunState.STOPPED, "cancelled"),
-        ("JOB_STATE_EXPIRED", RunState.FAILED, "the CustomJob ended expired"),
-    ],
-)
-def test_custom_job_states_map_to_run_states(state, run_state, message):
-    from google.cloud.aiplatform_v1 import types
-
-    from runners.vertex_runner import job_status
-
-    job = types.CustomJob(state=types.JobState[state])
-    if state == "JOB_STATE_FAILED":
-        job.error.message = message
-    status = job_status(job)
-    assert (status.state, status.message) == (run_state, message)

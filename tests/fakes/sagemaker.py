@@ -1,6 +1,6 @@
 """moto's server with SageMaker training jobs that take time, for testing with the real boto3.
 
-    fake = FakeSageMaker(describes_to_complete=3)
+    fake = FakeSageMaker()                # jobs held Training until release(name)
     fake.start()                          # http://127.0.0.1:PORT: SageMaker, S3, Logs, STS...
     sagemaker = fake.client("sagemaker")
     ...
@@ -10,11 +10,17 @@ moto 5.2.5 completes a training job the moment it is created, has no StopTrainin
 and silently replaces a job whose name is taken. start() patches moto's SageMaker classes in
 this process, where the server runs in a thread, so that:
 - a new job is InProgress/Starting and each DescribeTrainingJob moves it one step:
-  Downloading, Training (repeated), Uploading, then Completed on describe number
-  `describes_to_complete`; ListTrainingJobs, Search and jobs() only look;
+  Downloading, Training, and it stays Training until the test calls release(name): the
+  describes after that show Uploading, then Completed. A test acts on a running job (stop, fail,
+  interrupt, kill its agent) for as long as it needs, however slow the machine, and the job ends
+  when the test says so. A job created while `hold` is False (a test that only waits for the
+  end) is not held: its fourth describe shows Completed. ListTrainingJobs, Search and jobs()
+  only look;
 - fail(), interrupt() and StopTrainingJob decide what the next describe shows instead (a
   stopped job is Stopping at once, for ListTrainingJobs and jobs(); that describe: Stopped);
-- a duplicate name is refused with ResourceInUse; Environment and RetryStrategy are kept;
+- a duplicate name is refused with ResourceInUse, a managed spot job without
+  StoppingCondition.MaxWaitTimeInSeconds (or with one below MaxRuntimeInSeconds) with a
+  ValidationException, as AWS does; Environment and RetryStrategy are kept;
   moto's made-up MetricDefinitions give way to the caller's; ModelArtifacts and the final
   metrics appear only once Completed.
 
@@ -34,7 +40,6 @@ import threading
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
@@ -42,63 +47,29 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.core.responses import ActionResult, EmptyResult
-from moto.core.utils import camelcase_to_underscores, utcnow
+from moto.core.utils import camelcase_to_underscores
 from moto.moto_server import threaded_moto_server
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+from .sagemaker_jobs import (
+    ENDED,
+    INTERRUPTED_MESSAGE,
+    STATUS_MESSAGES,
+    Outcome,
+    Script,
+    advance,
+    check_spot_wait,
+    enter,
+)
+
 REGION = "us-east-1"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 JSON_1_1 = "application/x-amz-json-1.1"  # SageMaker's protocol
-ENDED = frozenset({"Completed", "Failed", "Stopped"})
-# TrainingStartTime is stamped on entering one of these (the instances are up).
-TRAINING_PHASES = frozenset({"Downloading", "Training", "Uploading", "Completed"})
 # CreateTrainingJob fields that moto accepts but does not keep (DescribeTrainingJob has them).
 KEPT_REQUEST_FIELDS = ("Environment", "RetryStrategy", "ProfilerConfig", "InfraCheckConfig")
-STATUS_MESSAGES = {
-    "Starting": "Preparing the instances for training",
-    "Downloading": "Downloading input data",
-    "Training": "Training image download completed. Training in progress.",
-    "Uploading": "Uploading generated training model",
-    "Completed": "Training job completed",
-    "Stopping": "Stopping the training job",
-    "Stopped": "Training job stopped",
-}
-INTERRUPTED_MESSAGE = (
-    "Spot instances were interrupted and capacity was not regained within MaxWaitTimeInSeconds"
-)
-
-
-def _schedule(describes_to_complete: int) -> list[str]:
-    """The SecondaryStatus each describe of a job left alone shows, the last one Completed."""
-    middle = ["Downloading"] + ["Training"] * max(describes_to_complete - 3, 1) + ["Uploading"]
-    return middle[: describes_to_complete - 1] + ["Completed"]
-
-
-@dataclass
-class _Outcome:
-    """What the next describe shows instead of the next step."""
-
-    status: str
-    secondary: str
-    message: str
-    transition: str  # the SecondaryStatusTransitions entry (differs for a spot interruption)
-    failure_reason: str | None = None
-    then: "_Outcome | None" = None  # what the describe after that shows
-
-
-@dataclass
-class _Script:
-    """The fake's own state of one job, kept off the moto object (whose every attribute is
-    serialized into DescribeTrainingJob and Search answers)."""
-
-    job: Any  # moto's FakeTrainingJob
-    schedule: list[str]
-    describes: int = 0
-    outcome: _Outcome | None = None
-    held_back: dict[str, Any] = field(default_factory=dict)  # shown once Completed
 
 
 class FakeSageMaker:
@@ -107,14 +78,13 @@ class FakeSageMaker:
 
     _running: "FakeSageMaker | None" = None
 
-    def __init__(self, *, describes_to_complete: int = 3):
-        if describes_to_complete < 1:
-            raise ValueError("describes_to_complete must be at least 1")
-        self.describes_to_complete = describes_to_complete
+    def __init__(self, *, hold: bool = True):
+        # Read when a job is created: whether it stays at Training until release().
+        self.hold = hold
         self.endpoint_url = ""
         # One lock for everything the server threads and the test thread share.
         self._lock = threading.RLock()
-        self._scripts: dict[str, _Script] = {}  # by job ARN
+        self._scripts: dict[str, Script] = {}  # by job ARN
         self._requests: list[tuple[str, str | None]] = []
         self._throttles = 0
         self._last_log_ms = 0
@@ -177,19 +147,28 @@ class FakeSageMaker:
 
     # -- behaviour controls ----------------------------------------------------------------
 
+    def release(self, job_name: str) -> None:
+        """The job's training is done: from its next describe on it goes Uploading, then
+        Completed (one not yet at Training gets there first, a step per describe)."""
+        with self._lock:
+            script = self._script(job_name)
+            if script.job.training_job_status in ENDED:
+                raise ValueError(f"{job_name} already ended ({script.job.training_job_status})")
+            script.held = False
+
     def fail(self, job_name: str, reason: str) -> None:
         """The job's next describe shows Failed with this FailureReason."""
-        outcome = _Outcome("Failed", "Failed", reason, "Failed", failure_reason=reason)
+        outcome = Outcome("Failed", "Failed", reason, "Failed", failure_reason=reason)
         self._set_outcome(job_name, outcome)
 
     def interrupt(self, job_name: str) -> None:
         """A managed-spot job loses its capacity and gets none back within MaxWaitTimeInSeconds,
         as the API documents it: the next describe shows InProgress / Interrupted, the one after
         Stopped / MaxWaitTimeExceeded (each with its own transition)."""
-        stopped = _Outcome(
+        stopped = Outcome(
             "Stopped", "MaxWaitTimeExceeded", INTERRUPTED_MESSAGE, "MaxWaitTimeExceeded"
         )
-        outcome = _Outcome(
+        outcome = Outcome(
             "InProgress", "Interrupted", INTERRUPTED_MESSAGE, "Interrupted", then=stopped
         )
         self._set_outcome(job_name, outcome, spot_only=True)
@@ -233,54 +212,20 @@ class FakeSageMaker:
         with self._lock:
             return list(self._requests)
 
-    def _set_outcome(self, job_name: str, outcome: _Outcome, spot_only: bool = False) -> None:
+    def _set_outcome(self, job_name: str, outcome: Outcome, spot_only: bool = False) -> None:
         with self._lock:
-            matches = [s for s in self._scripts.values() if s.job.training_job_name == job_name]
-            if len(matches) != 1:
-                raise KeyError(f"{len(matches)} training jobs named {job_name!r}")
-            script = matches[0]
+            script = self._script(job_name)
             if script.job.training_job_status in ENDED:
                 raise ValueError(f"{job_name} already ended ({script.job.training_job_status})")
             if spot_only and not script.job.enable_managed_spot_training:
                 raise ValueError(f"{job_name} is not a managed spot job")
             script.outcome = outcome
 
-    # -- the job's life --------------------------------------------------------------------
-
-    def _enter(self, job: Any, status: str, secondary: str, message: str, transition: str) -> None:
-        now = utcnow()
-        transitions = job.secondary_status_transitions
-        if transitions[-1]["Status"] != transition:  # Training, Training…: one entry
-            transitions[-1].setdefault("EndTime", now)
-            transitions.append({"Status": transition, "StartTime": now, "StatusMessage": message})
-        job.training_job_status = status
-        job.secondary_status = secondary
-        job.last_modified_time = now
-        if job.training_start_time is None and secondary in TRAINING_PHASES:
-            job.training_start_time = now
-        if status in ENDED:
-            transitions[-1].setdefault("EndTime", now)
-            job.training_end_time = now
-
-    def _advance(self, script: _Script) -> None:
-        job = script.job
-        if job.training_job_status in ENDED:
-            return
-        if script.outcome is not None:
-            o = script.outcome
-            script.outcome = o.then
-            job.failure_reason = o.failure_reason
-            self._enter(job, o.status, o.secondary, o.message, o.transition)
-        elif job.training_job_status == "Stopping":
-            self._enter(job, "Stopped", "Stopped", STATUS_MESSAGES["Stopped"], "Stopped")
-        else:
-            script.describes += 1
-            secondary = script.schedule[min(script.describes, len(script.schedule)) - 1]
-            status = "Completed" if secondary == "Completed" else "InProgress"
-            if status == "Completed":
-                for name, value in script.held_back.items():
-                    setattr(job, name, value)
-            self._enter(job, status, secondary, STATUS_MESSAGES[secondary], secondary)
+    def _script(self, job_name: str) -> Script:
+        matches = [s for s in self._scripts.values() if s.job.training_job_name == job_name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} training jobs named {job_name!r}")
+        return matches[0]
 
     def _stop_job(self, backend: SageMakerModelBackend, name: str) -> None:
         with self._lock:
@@ -294,7 +239,7 @@ class FakeSageMaker:
                     f"{job.training_job_status}."
                 )
             if job.training_job_status == "InProgress":  # a second stop changes nothing
-                self._enter(job, "Stopping", "Stopping", STATUS_MESSAGES["Stopping"], "Stopping")
+                enter(job, "Stopping", "Stopping", STATUS_MESSAGES["Stopping"], "Stopping")
 
     # -- patches on moto -------------------------------------------------------------------
 
@@ -315,6 +260,7 @@ class FakeSageMaker:
                         "Training job names must be unique within an AWS account and region, "
                         f"and a training job with this name already exists ({arn})"
                     )
+                check_spot_wait(kw)
                 metric_definitions = algorithm_specification.get("MetricDefinitions")
                 job = backend_create(
                     backend,
@@ -334,16 +280,14 @@ class FakeSageMaker:
                 job.training_start_time = job.training_end_time = None
                 starting = {"Status": "Starting", "StatusMessage": STATUS_MESSAGES["Starting"]}
                 job.secondary_status_transitions = [{**starting, "StartTime": job.creation_time}]
-                fake._scripts[job.arn] = _Script(
-                    job, _schedule(fake.describes_to_complete), held_back=held_back
-                )
+                fake._scripts[job.arn] = Script(job, held=fake.hold, held_back=held_back)
                 return job
 
         def describe_training_job(backend, training_job_name):
             with fake._lock:
                 job = backend.training_jobs.get(training_job_name)
                 if job is not None and job.arn in fake._scripts:
-                    fake._advance(fake._scripts[job.arn])
+                    advance(fake._scripts[job.arn])
                 # A copy: the answer is serialized after the lock is let go.
                 return copy.deepcopy(backend_describe(backend, training_job_name))
 

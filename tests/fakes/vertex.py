@@ -1,6 +1,6 @@
 """A fake Vertex AI JobService (custom jobs) over TLS, for tests with the real aiplatform_v1 client.
 
-    fake = FakeVertex(gets_to_finish=3)
+    fake = FakeVertex()                            # jobs held RUNNING until release(name)
     fake.start()                                   # "127.0.0.1:PORT"; fake.ca_file: its cert
     os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = fake.ca_file  # before any secure channel
     client = JobServiceClient(credentials=AnonymousCredentials(),
@@ -26,9 +26,12 @@ Behaviour, the real service's where it was cheap:
   f"{parent}/customJobs/{n}" and queues it; INVALID_ARGUMENT for a bad parent, no display
   name, no worker pool, a first pool without image or machine type, or a label key/value
   that breaks Vertex's label rules.
-- Each GetCustomJob moves an active job one step: PENDING, RUNNING…, then SUCCEEDED on get
-  number `gets_to_finish`; after fail() it is FAILED, after a cancel CANCELLED (error code 1,
-  as Vertex documents). ListCustomJobs and jobs() only look.
+- Each GetCustomJob moves an active job one step: PENDING, RUNNING, then it stays RUNNING until
+  the test calls release(name): the Get after that shows SUCCEEDED. A test acts on a running job
+  (cancel, fail, kill its agent) for as long as it needs, however slow the machine; when it
+  wants the job to end, it says so. A job created while `hold` is False (a test that only waits
+  for the end) is not held: its third Get shows SUCCEEDED. After fail() a job is FAILED, after a
+  cancel CANCELLED (error code 1, as Vertex documents). ListCustomJobs and jobs() only look.
 - CancelCustomJob: an active job becomes CANCELLING; an ended one is FAILED_PRECONDITION.
 - Unknown job names are NOT_FOUND. DeleteCustomJob and everything else are UNIMPLEMENTED.
 - Cloud Logging's LoggingServiceV2 is served on the same port (point the target's
@@ -62,6 +65,8 @@ from google.cloud.logging_v2 import types as logging_types
 from google.protobuf import empty_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
+from .vertex_requests import Refused, parse_filter, validate
+
 SERVICE = "google.cloud.aiplatform.v1.JobService"
 LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
 LogEntry = logging_types.LogEntry
@@ -72,13 +77,6 @@ ListResponse = types.ListCustomJobsResponse
 State = types.JobState
 ACTIVE = frozenset({State.JOB_STATE_QUEUED, State.JOB_STATE_PENDING, State.JOB_STATE_RUNNING})
 ENDED = frozenset({State.JOB_STATE_SUCCEEDED, State.JOB_STATE_FAILED, State.JOB_STATE_CANCELLED})
-PARENT = re.compile(r"projects/[^/]+/locations/[^/]+")
-# Google Cloud label rules (Vertex adds international letters, which launchbay never sends).
-LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
-# One term of a list filter: `labels.team="nlp"`, `labels.team=nlp`, `labels.team:*`,
-# `display_name="x"`, `state=JOB_STATE_RUNNING`; terms are joined with " AND ".
-FILTER_TERM = re.compile(r'\s*(labels\.[^=:\s]+|display_name|state)\s*([=:])\s*("[^"]*"|\S+)\s*')
 
 
 class _Empty:
@@ -87,28 +85,19 @@ class _Empty:
     serialize = staticmethod(empty_pb2.Empty.SerializeToString)
 
 
-class _Refused(Exception):
-    """A request the service answers with an error status instead of a response."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
 @dataclass
 class _Record:
     job: types.CustomJob
-    gets: int = 0
+    held: bool  # stays RUNNING until release()
     failure: status_pb2.Status | None = None  # set by fail(): what the next Get shows
 
 
 class FakeVertex:
     """Vertex AI's JobService for CustomJobs, served by grpc on 127.0.0.1 over TLS."""
 
-    def __init__(self, *, gets_to_finish: int = 3):
-        if gets_to_finish < 1:
-            raise ValueError("gets_to_finish must be at least 1")
-        self.gets_to_finish = gets_to_finish
+    def __init__(self, *, hold: bool = True):
+        # Read when a job is created: whether it stays RUNNING until release().
+        self.hold = hold
         self.api_endpoint = ""
         self.ca_file = ""
         self.calls: list[tuple[str, str]] = []  # (method, job name or parent), in order
@@ -162,10 +151,19 @@ class FakeVertex:
     def fail(self, job_name: str, message: str, code: int = 13) -> None:
         """The next Get of this job shows JOB_STATE_FAILED with error {code, message}."""
         with self._lock:
-            record = self._records[job_name]
+            record = self._find_for_test(job_name)
             if record.job.state in ENDED:
                 raise ValueError(f"{job_name} has already ended ({record.job.state.name})")
             record.failure = status_pb2.Status(code=code, message=message)
+
+    def release(self, job_name: str) -> None:
+        """The job's work is done: the next Get that finds it RUNNING shows SUCCEEDED (one still
+        QUEUED or PENDING gets there through RUNNING, a step per Get)."""
+        with self._lock:
+            record = self._find_for_test(job_name)
+            if record.job.state in ENDED:
+                raise ValueError(f"{job_name} has already ended ({record.job.state.name})")
+            record.held = False
 
     def unavailable(self, count: int, method: str | None = None) -> None:
         """The next `count` calls (of `method`, e.g. "GetCustomJob", or of any) are UNAVAILABLE."""
@@ -206,7 +204,7 @@ class FakeVertex:
 
     def _rpc(self, method: str, request_type, response_type, behaviour: Callable):
         """A unary handler: records the call, injects faults, runs `behaviour` under the lock
-        and turns _Refused into an error status."""
+        and turns Refused into an error status."""
         fields = request_type.meta.fields
         target = next(f for f in ("parent", "name", "resource_names") if f in fields)
 
@@ -217,7 +215,7 @@ class FakeVertex:
             try:
                 with self._lock:
                     return behaviour(request)
-            except _Refused as refusal:
+            except Refused as refusal:
                 context.abort(refusal.code, refusal.message)
 
         return grpc.unary_unary_rpc_method_handler(
@@ -237,7 +235,7 @@ class FakeVertex:
             return None
 
     def _create(self, request: types.CreateCustomJobRequest) -> types.CustomJob:
-        _validate(request)
+        validate(request)
         job = types.CustomJob(request.custom_job)
         # Output-only fields are the service's to fill, whatever the caller sent.
         for output_only in ("state", "start_time", "end_time", "error", "web_access_uris"):
@@ -246,7 +244,7 @@ class FakeVertex:
         job.name = f"{request.parent}/customJobs/{next(self._numbers)}"
         job.state = State.JOB_STATE_QUEUED
         job.create_time = job.update_time = now
-        self._records[job.name] = _Record(job)
+        self._records[job.name] = _Record(job, held=self.hold)
         return types.CustomJob(job)
 
     def _get(self, request: types.GetCustomJobRequest) -> types.CustomJob:
@@ -257,7 +255,7 @@ class FakeVertex:
     def _cancel(self, request: types.CancelCustomJobRequest) -> empty_pb2.Empty:
         job = self._find(request.name).job
         if job.state in ENDED:
-            raise _Refused(
+            raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"CustomJob {job.name} is in state {job.state.name} and cannot be cancelled.",
             )
@@ -266,7 +264,7 @@ class FakeVertex:
         return empty_pb2.Empty()
 
     def _list(self, request: types.ListCustomJobsRequest) -> ListResponse:
-        wanted = _parse_filter(request.filter)
+        wanted = parse_filter(request.filter)
         prefix = f"{request.parent}/customJobs/"
         found = [
             types.CustomJob(r.job)
@@ -274,7 +272,7 @@ class FakeVertex:
             if name.startswith(prefix) and all(test(r.job) for test in wanted)
         ]
         if request.page_token and not request.page_token.isdigit():
-            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "Invalid page_token.")
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Invalid page_token.")
         start = int(request.page_token or 0)
         end = start + request.page_size if request.page_size > 0 else len(found)
         next_token = str(end) if end < len(found) else ""
@@ -286,7 +284,7 @@ class FakeVertex:
         job = LOG_JOB.search(request.filter)
         since = LOG_SINCE.search(request.filter)
         if job is None or request.order_by != "timestamp asc":
-            raise _Refused(
+            raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 'the fake knows filters on resource.labels.job_id="N", ordered "timestamp asc"',
             )
@@ -323,13 +321,19 @@ class FakeVertex:
             LogEntry.pb(entry).resource.labels["job_id"] = job_id
             self._log_entries.append((job_id, at, entry))
 
+    def _find_for_test(self, name: str) -> _Record:
+        if name not in self._records:
+            raise KeyError(f"no CustomJob named {name!r}; the fake has {list(self._records)}")
+        return self._records[name]
+
     def _find(self, name: str) -> _Record:
         if name not in self._records:
-            raise _Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
+            raise Refused(grpc.StatusCode.NOT_FOUND, f"The CustomJob {name} does not exist.")
         return self._records[name]
 
     def _advance(self, record: _Record) -> None:
-        """One Get's worth of progress: the job's life is timed by how often it is looked at."""
+        """One Get's worth of progress. A job ends when the test says so (fail, release,
+        cancel), never by the clock: only its way up to RUNNING is counted in Gets."""
         job = record.job
         if job.state in ENDED:
             return
@@ -340,14 +344,12 @@ class FakeVertex:
             self._move(
                 job, State.JOB_STATE_CANCELLED, status_pb2.Status(code=1, message="CANCELED")
             )
-        else:
-            record.gets += 1
-            if record.gets >= self.gets_to_finish:
-                self._move(job, State.JOB_STATE_SUCCEEDED)
-            elif record.gets == 1:
-                self._move(job, State.JOB_STATE_PENDING)
-            else:
-                self._move(job, State.JOB_STATE_RUNNING)
+        elif job.state == State.JOB_STATE_QUEUED:
+            self._move(job, State.JOB_STATE_PENDING)
+        elif job.state == State.JOB_STATE_PENDING:
+            self._move(job, State.JOB_STATE_RUNNING)
+        elif not record.held:
+            self._move(job, State.JOB_STATE_SUCCEEDED)
 
     def _move(
         self, job: types.CustomJob, state: State, error: status_pb2.Status | None = None
@@ -366,65 +368,6 @@ class FakeVertex:
             job.end_time = now
         if error is not None:
             job.error = error
-
-
-def _validate(request: types.CreateCustomJobRequest) -> None:
-    """The checks the real CreateCustomJob makes that a launcher can get wrong."""
-
-    def refuse(message: str):
-        raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, message)
-
-    if not PARENT.fullmatch(request.parent):
-        refuse(f"parent must look like projects/PROJECT/locations/LOCATION: {request.parent!r}")
-    job = request.custom_job
-    if not job.display_name:
-        refuse("custom_job.display_name must be specified.")
-    pools = job.job_spec.worker_pool_specs
-    if not pools:
-        refuse("custom_job.job_spec.worker_pool_specs must be specified.")
-    first = pools[0]
-    if not (first.container_spec.image_uri or first.python_package_spec.executor_image_uri):
-        refuse(
-            "custom_job.job_spec.worker_pool_specs[0].container_spec.image_uri must be specified."
-        )
-    if not first.machine_spec.machine_type:
-        refuse(
-            "custom_job.job_spec.worker_pool_specs[0].machine_spec.machine_type must be specified."
-        )
-    for key, value in job.labels.items():
-        if not LABEL_KEY.fullmatch(key) or not LABEL_VALUE.fullmatch(value):
-            refuse(
-                f"Invalid label {key}={value!r}: keys and values may hold only lowercase "
-                "letters, digits, '_' and '-', at most 63 characters; a key starts with a letter."
-            )
-
-
-def _parse_filter(text: str) -> list[Callable[[types.CustomJob], bool]]:
-    """The AND-joined equality terms of Vertex's list filter that launchbay uses."""
-    tests: list[Callable[[types.CustomJob], bool]] = []
-    for term in filter(None, text.split(" AND ")):
-        match = FILTER_TERM.fullmatch(term)
-        if match is None:
-            raise _Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unsupported filter term {term!r}: the fake knows labels.KEY=VALUE, "
-                'labels.KEY:*, display_name="X" and state=STATE, joined with " AND ".',
-            )
-        field, op, value = match.groups()
-        value = value.removeprefix('"').removesuffix('"')
-        if field.startswith("labels."):
-            key = field.removeprefix("labels.")
-            if op == ":" and value == "*":
-                tests.append(lambda job, key=key: key in job.labels)
-            else:
-                tests.append(lambda job, key=key, value=value: job.labels.get(key) == value)
-        elif field == "display_name" and op == "=":
-            tests.append(lambda job, value=value: job.display_name == value)
-        elif field == "state" and op == "=" and value in State.__members__:
-            tests.append(lambda job, state=State[value]: job.state == state)
-        else:
-            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported filter term {term!r}.")
-    return tests
 
 
 def _now_ns() -> int:
