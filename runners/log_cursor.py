@@ -20,7 +20,7 @@ UNRECORDED_LIMIT = 1 << 20  # more than a line's worth after the cursor: not our
 
 def normalize(stamp: str) -> str | None:
     """`2026-11-26T08:00:00.1234Z` → `2026-11-26T08:00:00.123400000Z`; None if not a stamp."""
-    match = _STAMP.match(stamp)
+    match = _STAMP.fullmatch(stamp)
     if not match or match.group(3) != "Z":
         return None  # both APIs send UTC; anything else is not a timestamp prefix
     return f"{match.group(1)}.{(match.group(2) or '').ljust(9, '0')}Z"

@@ -71,7 +71,7 @@ def _as_text(mapping: Any) -> Any:
 def check_required(request: dict) -> None:
     """The fields a training job can't go without, each named when missing or malformed."""
     role = request.get("RoleArn")
-    if not isinstance(role, str) or not (ROLE_ARN.match(role) or ROLE_NAME.match(role)):
+    if not isinstance(role, str) or not (ROLE_ARN.fullmatch(role) or ROLE_NAME.fullmatch(role)):
         raise BadInput(
             "resource_args.RoleArn",
             f"{'missing' if role is None else repr(role)}; expected an IAM role ARN"
@@ -160,6 +160,6 @@ def training_job_name(job_name: str, run_id: str) -> str:
 
 def role_arn(role: str, account: str | None, partition: str = "aws") -> str:
     """A bare role name as the ARN of `account` (in its partition: aws, aws-cn, aws-us-gov)."""
-    if ROLE_ARN.match(role) or account is None:
+    if ROLE_ARN.fullmatch(role) or account is None:
         return role
     return f"arn:{partition}:iam::{account}:role/{role}"

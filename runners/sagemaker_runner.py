@@ -125,7 +125,7 @@ class SageMakerRunner(Runner):
 
     def _role_arn(self, role: str, target: dict) -> str:
         """A bare role name as the ARN of the configured account (asked of STS)."""
-        if request_model.ROLE_ARN.match(role):
+        if request_model.ROLE_ARN.fullmatch(role):
             return role
         sts = self._clients(target, Stage.RUN)[3]
         try:

@@ -76,7 +76,7 @@ class Scheduling(_Strict):
     def _duration(cls, value):
         if isinstance(value, int):
             value = f"{value}s"
-        if value is not None and not DURATION.match(value):
+        if value is not None and not DURATION.fullmatch(value):
             raise ValueError('expected seconds, such as 3600 or "3600s"')
         if value is not None and float(value[:-1]) > MAX_TIMEOUT_SECONDS:
             raise ValueError(f"expected at most {MAX_TIMEOUT_SECONDS} seconds (28 days)")
@@ -103,7 +103,7 @@ class JobSpec(_Strict):
     @classmethod
     def _labels(cls, value):
         for key, item in value.items():
-            if not LABEL.match(key) or not LABEL_VALUE.match(item):
+            if not LABEL.fullmatch(key) or not LABEL_VALUE.fullmatch(item):
                 raise ValueError(
                     f"label {key}={item}: keys and values are lowercase letters, digits, _ and -,"
                     " at most 63 characters, keys starting with a letter"

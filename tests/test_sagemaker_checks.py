@@ -122,8 +122,13 @@ def test_missing_or_malformed_training_fields_are_named_at_launch_and_dry_run(
 
 @pytest.mark.parametrize(
     ("role", "fragments"),
-    [(None, ["resource_args.RoleArn: missing"]), ("arn:aws:iam::12:role/x", ["IAM role ARN"])],
-    ids=["missing", "malformed"],
+    [
+        (None, ["resource_args.RoleArn: missing"]),
+        ("arn:aws:iam::12:role/x", ["IAM role ARN"]),
+        ("arn:aws:iam::123456789012:role/x\n", ["IAM role ARN"]),
+        ("trainer\n", ["IAM role ARN"]),
+    ],
+    ids=["missing", "malformed", "arn-newline", "name-newline"],
 )
 def test_a_queue_without_a_valid_role_is_refused(cli, role, fragments):
     args = {**TRAINING_ARGS, "RoleArn": role}

@@ -77,6 +77,10 @@ def vertex_queue(store, name="vx", target=None, resource_args=None):
             ["resource_args.spec.scheduling.strategy"],
         ),
         ({"spec": {**VERTEX_ARGS["spec"], "labels": {"Team": "x"}}}, ["resource_args.spec.labels"]),
+        (
+            {"spec": {**VERTEX_ARGS["spec"], "labels": {"team\n": "x"}}},
+            ["resource_args.spec.labels"],
+        ),
         ({"spec": VERTEX_ARGS["spec"], "runn": {}}, ["resource_args.runn: unknown key"]),
         (
             {
@@ -92,7 +96,16 @@ def vertex_queue(store, name="vx", target=None, resource_args=None):
             ],
         ),
     ],
-    ids=["no-pools", "bucket", "machine", "strategy", "labels", "unknown", "accelerator"],
+    ids=[
+        "no-pools",
+        "bucket",
+        "machine",
+        "strategy",
+        "labels",
+        "label-newline",
+        "unknown",
+        "accelerator",
+    ],
 )
 def test_missing_or_malformed_fields_are_named_at_launch_and_dry_run(
     store, db_path, cli, resource_args, fragments
