@@ -3,8 +3,6 @@ as a container on the test Docker engine (tests/fakes). Covers success, failure,
 image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, re-adoption, and
 pods running side by side."""
 
-import time
-
 import docker
 import pytest
 import yaml
@@ -174,8 +172,10 @@ def test_a_run_survives_dropped_watches_and_a_burst_of_500s(store, db_path, kube
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "first" in log_of(store, run.id), 30, "the first line")
         cluster.fail_next(6, status=500)
+        opened = cluster.store.watches_opened
         cluster.drop_watches()
-        time.sleep(0.5)
+        # Both watches (the Job's, its pods') resumed past the 500s before history is lost.
+        wait_for(lambda: cluster.store.watches_opened >= opened + 2, 30, "the watches to resume")
         cluster.compact()  # resuming from an old version now gets 410: the client must relist
         cluster.drop_watches()
         run = run_of(store, item)
@@ -300,9 +300,9 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
             30,
             "the run's two pods",
         )
-        name = first["metadata"]["name"]
-        reads = lambda: sum(  # noqa: E731
-            1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{name}/log")
+        name, other = first["metadata"]["name"], second["metadata"]["name"]
+        reads = lambda pod: sum(  # noqa: E731
+            1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{pod}/log")
         )
         _release(engine, first)
         wait_for(
@@ -314,9 +314,16 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
             "its end",
         )
         wait_for(lambda: f"up {name}" in log_of(store, run.id), 30, "its line")
-        settled = reads()
-        time.sleep(3)  # three passes of the copier's loop, at least, while the other pod runs
-        assert reads() <= settled + 1  # one read after its end, at most; not one a second
+        settled = reads(name)
+        followed = lambda: f"{NAMESPACE}/{other}" in cluster.followed_logs()  # noqa: E731
+        for _ in range(3):
+            # Cut the other pod's log stream: the copier's next pass follows it anew, and that
+            # is the evidence of one more pass while the other pod runs.
+            wait_for(followed, 30, "the other pod's log followed")
+            before = reads(other)
+            cluster.drop_watches()
+            wait_for(lambda: reads(other) > before and followed(), 30, "the next pass")  # noqa: B023
+        assert reads(name) <= settled + 1  # one read after its end, at most; not one a pass
         _release(engine, second)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message

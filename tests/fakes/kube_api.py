@@ -74,6 +74,9 @@ class FakeCluster:
         self._failures: list[_Failure] = []
         self._forbidden: list[tuple[str, str, str | None]] = []
         self._server: KubeHTTPServer | None = None
+        self._watches_released = threading.Event()
+        self._watches_released.set()
+        self._held_watches = 0
 
     # ---- life ---------------------------------------------------------------------------------
 
@@ -89,6 +92,7 @@ class FakeCluster:
 
     def stop(self) -> None:
         """Stop serving, end every stream, remove every container this cluster started."""
+        self.release_watches()
         if self._server is not None:
             self._server.shutdown()
             self.drop_watches()
@@ -150,6 +154,44 @@ class FakeCluster:
         self.store.drop_watches()
         if self._server is not None:
             self._server.drop_log_streams()
+
+    def hold_watches(self) -> None:
+        """Make every new watch request wait (its connection open, nothing answered) until
+        release_watches(): what the cluster does meanwhile reaches the client only by a list,
+        or by the watch it resumes afterwards."""
+        self._watches_released.clear()
+
+    def release_watches(self) -> None:
+        self._watches_released.set()
+
+    @property
+    def held_watches(self) -> int:
+        """How many watch requests wait for release_watches() now."""
+        with self._lock:
+            return self._held_watches
+
+    def wait_if_watches_held(self) -> None:
+        """Called by the HTTP handler before it opens a watch."""
+        if self._watches_released.is_set():
+            return
+        with self._lock:
+            self._held_watches += 1
+        try:
+            self._watches_released.wait()
+        finally:
+            with self._lock:
+                self._held_watches -= 1
+
+    def followed_logs(self) -> list[str]:
+        """The pods whose log is being followed now, as `namespace/name`."""
+        if self._server is None:
+            return []
+        return [
+            "{}/{}".format(*path.split("/namespaces/", 1)[1].split("/pods/", 1)).removesuffix(
+                "/log"
+            )
+            for path in self._server.followed_logs()
+        ]
 
     def compact(self) -> None:
         """Forget the event history: a watch from an older resourceVersion gets a 410 ERROR."""

@@ -124,6 +124,11 @@ class KubeHTTPServer(ThreadingHTTPServer):
         with self._lock:
             self._log_streams.discard((handler, stream))
 
+    def followed_logs(self) -> list[str]:
+        """The paths of the log streams being followed now (/api/v1/…/pods/NAME/log)."""
+        with self._lock:
+            return [urlsplit(handler.path).path for handler, _ in self._log_streams]
+
     def drop_log_streams(self) -> None:
         with self._lock:
             streams = list(self._log_streams)
@@ -242,6 +247,7 @@ class KubeHandler(BaseHTTPRequestHandler):
     # ---- streams ----------------------------------------------------------------------------
 
     def _watch(self, route: Route, query: dict) -> None:
+        self.server.cluster.wait_if_watches_held()
         store = self.server.cluster.store
         matches = selector_matcher(query.get("labelSelector"), query.get("fieldSelector"))
         try:
