@@ -25,11 +25,17 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
 NS = "ml"
+VOLCANO = ("batch.volcano.sh", "v1alpha1", "jobs")
 
 
 @pytest.fixture
 def cluster(engine):
-    fake = FakeCluster(engine, image_pull_backoff_seconds=0.2)
+    fake = FakeCluster(
+        engine,
+        image_pull_backoff_seconds=0.2,
+        namespaces=("default", NS, "team-a", "team-b", "elsewhere"),
+        custom_resources=(VOLCANO,),
+    )
     fake.start()
     yield fake
     fake.stop()

@@ -21,10 +21,20 @@ NAMESPACE = "ml"
 
 @pytest.fixture
 def cluster(engine):
-    fake = FakeCluster(engine, nodes=3, gpus_per_node=0, image_pull_backoff_seconds=0.3)
+    fake = FakeCluster(
+        engine,
+        nodes=3,
+        gpus_per_node=0,
+        image_pull_backoff_seconds=0.3,
+        namespaces=("default", NAMESPACE),
+        custom_resources=(("batch.volcano.sh", "v1alpha1", "jobs"),),
+    )
     fake.start()
     yield fake
     fake.stop()
+    # A bug of the fake (a 500 it answered, a kubelet thread that crashed) is no test's pass.
+    assert not fake.server_errors, fake.server_errors[0]
+    assert not fake.warnings  # launchbay sent no field the API server would drop
 
 
 @pytest.fixture
@@ -164,9 +174,11 @@ def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
     assert store.runs.find_for_item(second_item + 1) is None
 
 
-def test_a_run_survives_dropped_watches_and_a_burst_of_500s(store, db_path, kubeconfig, cluster):
+def test_a_run_survives_dropped_watches_and_a_burst_of_500s(
+    store, db_path, kubeconfig, cluster, engine
+):
     kube_queue(store, kubeconfig)
-    image_job(store, "steady", "echo first; sleep 3; echo second")
+    image_job(store, "steady", "echo first; while [ ! -e /go ]; do sleep 0.1; done; echo second")
     item = launch(store, "steady", "k8s")
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
@@ -178,6 +190,9 @@ def test_a_run_survives_dropped_watches_and_a_burst_of_500s(store, db_path, kube
         wait_for(lambda: cluster.store.watches_opened >= opened + 2, 30, "the watches to resume")
         cluster.compact()  # resuming from an old version now gets 410: the client must relist
         cluster.drop_watches()
+        # The pod ends only now, after every fault: its end reaches the run through them.
+        (pod,) = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")
+        _release(engine, pod)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert log_of(store, run.id).splitlines() == ["first", "second"]
@@ -226,15 +241,27 @@ def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, ku
     assert run.handle["image"].startswith(f"{build['registry']}:trainer-")
 
 
-def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(store, db_path, kubeconfig):
+def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(
+    store, db_path, kubeconfig, cluster, engine
+):
     kube_queue(store, kubeconfig)
-    image_job(store, "long", "echo before; sleep 4; echo after")
+    image_job(store, "long", "echo before; while [ ! -e /go ]; do sleep 0.1; done; echo after")
     item = launch(store, "long", "k8s")
     with agent_killed_after(db_path, "k8s"):
         run = run_of(store, item, {RunState.RUNNING})
         wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
+    (pod,) = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")
+    log_path = f"/pods/{pod['metadata']['name']}/log"
+    reads = lambda: sum(1 for _, path, _ in cluster.requests if path.endswith(log_path))  # noqa: E731
+    before = reads()
     second = agent_process(db_path, "k8s", "--until-empty")
-    out, _ = second.communicate(timeout=120)
+    try:
+        # The pod runs on until the new agent reads its log: it re-adopted a running Job.
+        wait_for(lambda: reads() > before, 60, "the new agent to read the pod's log")
+        _release(engine, pod)
+        out, _ = second.communicate(timeout=120)
+    finally:
+        second.kill()
     run = store.runs.get(run.id)
     assert run.state is RunState.FINISHED, out
     assert log_of(store, run.id).splitlines() == ["before", "after"]

@@ -81,6 +81,13 @@ def check_job(namespace: str, body: dict) -> dict:
             invalid(f"{field}.name", f'Invalid value: "{container["name"]}": {_LABEL_RULE}')
         if not container.get("image"):
             invalid(f"{field}.image", "Required value", "FieldValueRequired")
+        context = container.get("securityContext") or {}
+        if context.get("privileged") is True and context.get("allowPrivilegeEscalation") is False:
+            invalid(
+                f"{field}.securityContext",
+                "Invalid value: cannot set `allowPrivilegeEscalation` to false and `privileged`"
+                " to true",
+            )
     # The server defaults a template's restartPolicy to Always, which a Job refuses.
     restart = pod_spec.get("restartPolicy") or "Always"
     if restart not in ("OnFailure", "Never"):

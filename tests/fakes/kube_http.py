@@ -28,6 +28,7 @@ from .kube_objects import (
     random_suffix,
     selector_matcher,
 )
+from .kube_schema import check_body
 from .kube_store import DROP
 
 BUILT_IN_KINDS = {("batch", "jobs"): "Job", ("", "pods"): "Pod", ("", "configmaps"): "ConfigMap"}
@@ -165,6 +166,7 @@ class KubeHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         # One handler serves every request of a keep-alive connection: reset its flags.
         self.streaming = self.dropped = False
+        self.warnings: list[str] = []  # sent as Warning headers with the response
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
@@ -176,7 +178,7 @@ class KubeHandler(BaseHTTPRequestHandler):
             if url.path == "/version":
                 return self._send_json(200, VERSION)
             route = resolve(url.path)
-            if route is None:
+            if route is None or not cluster.serves(route):
                 raise KubeError(404, "the server could not find the requested resource")
             verb = route.verb(method, query)
             cluster.check_allowed(verb, route)
@@ -198,6 +200,11 @@ class KubeHandler(BaseHTTPRequestHandler):
         namespace, name = route.namespace, route.name
         if verb == "create":
             obj = _json_body(body)
+            cluster.check_namespace(namespace)
+            kind = BUILT_IN_KINDS.get(route.key)
+            if kind is not None:  # decoded as the server's typed structs: types, known fields
+                self.warnings = check_body(kind, obj)
+                cluster.warnings.extend(self.warnings)
             if route.key == JOBS:
                 created = controller.create_job(namespace, obj)
             elif route.key == ("", "pods"):
@@ -342,6 +349,8 @@ class KubeHandler(BaseHTTPRequestHandler):
     def _send(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        for warning in getattr(self, "warnings", []):
+            self.send_header("Warning", f'299 - "{_quoted(warning)}"')
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -363,6 +372,10 @@ class KubeHandler(BaseHTTPRequestHandler):
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.streaming = False
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _event_line(type_: str, obj: dict) -> bytes:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,8 +96,10 @@ class Kubelet:
         image_pull_backoff_seconds: float,
         on_pod_running: Callable[[str, str], None],
         on_pod_finished: Callable[[dict], None],
+        errors: list[str] | None = None,
     ):
         self.store = store
+        self.errors = errors if errors is not None else []  # tracebacks of crashed threads
         self.docker = docker_client
         self.instance = instance
         self.nodes = nodes
@@ -113,9 +116,18 @@ class Kubelet:
         self._threads: list[threading.Thread] = []
 
     def spawn(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name=f"fake-kube-{args}")
+        thread = threading.Thread(
+            target=self._recorded, args=(target, *args), daemon=True, name=f"fake-kube-{args}"
+        )
         self._threads.append(thread)
         thread.start()
+
+    def _recorded(self, target, *args) -> None:
+        """Run a thread's work; a crash is kept for the test to see, not lost on stderr."""
+        try:
+            target(*args)
+        except Exception:
+            self.errors.append(f"kubelet thread {target.__name__}{args}:\n{traceback.format_exc()}")
 
     def run_pod(self, namespace: str, name: str) -> None:
         self.spawn(self._run_guarded, namespace, name)
