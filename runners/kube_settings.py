@@ -275,7 +275,7 @@ def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) ->
     granted = set(target.get("allow") or [])
     queue_settings = sensitive_settings(queue_manifest)
     for where, (name, value) in sensitive_settings(launch_manifest).items():
-        if name in granted or queue_settings.get(where) == (name, value):
+        if name in granted or _within_queue(queue_settings.get(where), name, value):
             continue
         raise BadInput(
             f"resource_args.{where}",
@@ -284,6 +284,20 @@ def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) ->
         )
     if "securityContext" not in granted:
         _check_hardening_kept(queue_manifest, deep_merge(queue_manifest, launch_manifest))
+
+
+def _within_queue(queued: tuple[str, Any] | None, name: str, value: Any) -> bool:
+    """Whether a launch's setting is the queue's own at that place (a relaunch repeats them),
+    or a count of repeats lower than the queue's: a ceiling a launch may lower."""
+    if queued == (name, value):
+        return True
+    return (
+        queued is not None
+        and name == queued[0] == "repeats"
+        and _is_int(value)
+        and _is_int(queued[1])
+        and value <= queued[1]
+    )
 
 
 def _check_hardening_kept(queue_manifest: dict, merged: dict) -> None:

@@ -197,6 +197,20 @@ def test_a_launch_may_repeat_the_queues_own_runtime_class_but_not_change_it(
     )
 
 
+def test_a_launch_may_lower_the_queues_repeats_but_not_raise_them(
+    db_path, kube_world, refused, cli
+):
+    _add_queue(db_path, "retrying", {"resource_args": {"spec": {"backoffLimit": 3}}})
+    for lower in (3, 1, 0):
+        result = cli(*_launch("retrying", {"spec": {"backoffLimit": lower}}), "--dry-run")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["submission"]["manifest"]["spec"]["backoffLimit"] == lower
+    refused(
+        _launch("retrying", {"spec": {"backoffLimit": 4}}),
+        "resource_args.spec.backoffLimit: repeats is refused in a launch",
+    )
+
+
 def test_a_jobsets_restarts_are_refused_in_a_launch_too(db_path, kube_world, refused):
     _add_queue(
         db_path,

@@ -1,7 +1,7 @@
 """The kubernetes resource: the real client against a fake API server whose pods really run, each
 as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
-image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, re-adoption, and
-pods running side by side."""
+image-pull trouble, preemption and requeue, cancel, RBAC, and pods running side by side (a flaky
+API server and re-adoption: test_kube_follow)."""
 
 import docker
 import pytest
@@ -9,7 +9,7 @@ import yaml
 from docker_support import REGISTRY, fresh_registry, image_job
 from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_killed_after, agent_process, launch, write_code_job
+from support import launch, write_code_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -174,30 +174,6 @@ def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
     assert store.runs.find_for_item(second_item + 1) is None
 
 
-def test_a_run_survives_dropped_watches_and_a_burst_of_500s(
-    store, db_path, kubeconfig, cluster, engine
-):
-    kube_queue(store, kubeconfig)
-    image_job(store, "steady", "echo first; while [ ! -e /go ]; do sleep 0.1; done; echo second")
-    item = launch(store, "steady", "k8s")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        wait_for(lambda: "first" in log_of(store, run.id), 30, "the first line")
-        cluster.fail_next(6, status=500)
-        opened = cluster.store.watches_opened
-        cluster.drop_watches()
-        # Both watches (the Job's, its pods') resumed past the 500s before history is lost.
-        wait_for(lambda: cluster.store.watches_opened >= opened + 2, 30, "the watches to resume")
-        cluster.compact()  # resuming from an old version now gets 410: the client must relist
-        cluster.drop_watches()
-        # The pod ends only now, after every fault: its end reaches the run through them.
-        (pod,) = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")
-        _release(engine, pod)
-        run = run_of(store, item)
-    assert run.state is RunState.FINISHED, run.message
-    assert log_of(store, run.id).splitlines() == ["first", "second"]
-
-
 def test_rbac_refusal_fails_the_run_with_what_to_grant(store, db_path, kubeconfig, cluster):
     cluster.forbid("create", "jobs", NAMESPACE)
     kube_queue(store, kubeconfig)
@@ -239,33 +215,6 @@ def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, ku
     assert run.state is RunState.FINISHED, (run.message, log)
     assert "built, pushed and pulled" in log
     assert run.handle["image"].startswith(f"{build['registry']}:trainer-")
-
-
-def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(
-    store, db_path, kubeconfig, cluster, engine
-):
-    kube_queue(store, kubeconfig)
-    image_job(store, "long", "echo before; while [ ! -e /go ]; do sleep 0.1; done; echo after")
-    item = launch(store, "long", "k8s")
-    with agent_killed_after(db_path, "k8s"):
-        run = run_of(store, item, {RunState.RUNNING})
-        wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
-    (pod,) = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")
-    log_path = f"/pods/{pod['metadata']['name']}/log"
-    reads = lambda: sum(1 for _, path, _ in cluster.requests if path.endswith(log_path))  # noqa: E731
-    before = reads()
-    second = agent_process(db_path, "k8s", "--until-empty")
-    try:
-        # The pod runs on until the new agent reads its log: it re-adopted a running Job.
-        wait_for(lambda: reads() > before, 60, "the new agent to read the pod's log")
-        _release(engine, pod)
-        out, _ = second.communicate(timeout=120)
-    finally:
-        second.kill()
-    run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, out
-    assert log_of(store, run.id).splitlines() == ["before", "after"]
-    assert "re-adopted" in out
 
 
 def _evict_pods_of(cluster, run_id: str) -> None:

@@ -15,8 +15,8 @@ Indexed jobs, successPolicy, podFailurePolicy, suspend and the retry back-off de
 
 import copy
 
-from .kube_kubelet import PODS, Kubelet, set_condition
-from .kube_objects import DNS1123_LABEL, KubeError, not_found, now, random_suffix
+from .kube_kubelet import PODS, Kubelet
+from .kube_objects import DNS1123_LABEL, KubeError, not_found, now, random_suffix, set_condition
 from .kube_store import ObjectStore
 
 JOBS = ("batch", "jobs")

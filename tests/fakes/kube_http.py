@@ -21,17 +21,14 @@ from docker.errors import NotFound
 
 from .kube_controller import JOBS
 from .kube_objects import (
-    DNS1123_SUBDOMAIN,
     KubeError,
     not_found,
     parse_time,
-    random_suffix,
     selector_matcher,
 )
-from .kube_schema import check_body
+from .kube_schema import BUILT_IN_KINDS, check_body, checked_object, json_body
 from .kube_store import DROP
 
-BUILT_IN_KINDS = {("batch", "jobs"): "Job", ("", "pods"): "Pod", ("", "configmaps"): "ConfigMap"}
 SUBRESOURCES = {("", "pods"): {"log"}, ("batch", "jobs"): {"status"}}
 VERSION = {
     "major": "1",
@@ -199,7 +196,7 @@ class KubeHandler(BaseHTTPRequestHandler):
         store, controller = cluster.store, cluster.controller
         namespace, name = route.namespace, route.name
         if verb == "create":
-            obj = _json_body(body)
+            obj = json_body(body)
             cluster.check_namespace(namespace)
             kind = BUILT_IN_KINDS.get(route.key)
             if kind is not None:  # decoded as the server's typed structs: types, known fields
@@ -210,7 +207,7 @@ class KubeHandler(BaseHTTPRequestHandler):
             elif route.key == ("", "pods"):
                 raise KubeError(405, "the fake creates pods only for Jobs")
             else:
-                created = store.create(route.key, namespace, _checked_object(route, obj))
+                created = store.create(route.key, namespace, checked_object(route, obj))
             self._send_json(201, created)
         elif verb == "get" and route.subresource == "log":
             self._logs(route, query)
@@ -226,7 +223,7 @@ class KubeHandler(BaseHTTPRequestHandler):
         elif verb == "watch":
             self._watch(route, query)
         elif verb == "delete":
-            options = _json_body(body) if body.strip() else {}  # DeleteOptions, if sent
+            options = json_body(body) if body.strip() else {}  # DeleteOptions, if sent
             policy = query.get("propagationPolicy") or options.get("propagationPolicy")
             if route.key == JOBS:
                 self._send_json(200, controller.delete_job(namespace, name, policy))
@@ -380,49 +377,6 @@ def _quoted(text: str) -> str:
 
 def _event_line(type_: str, obj: dict) -> bytes:
     return json.dumps({"type": type_, "object": obj}).encode() + b"\n"
-
-
-def _json_body(body: bytes) -> dict:
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict):
-        raise KubeError(400, "the object provided is unrecognized (must be a JSON object)")
-    return obj
-
-
-def _checked_object(route: Route, obj: dict) -> dict:
-    """A ConfigMap or custom object to create, checked as the server checks what we use."""
-    kind = BUILT_IN_KINDS.get(route.key) or obj.get("kind")
-    if not kind:
-        raise KubeError(400, f"Object 'Kind' is missing in '{json.dumps(obj)}'")
-    if obj.get("apiVersion", route.api_version) != route.api_version:
-        raise KubeError(
-            400,
-            f"the API version in the data ({obj['apiVersion']}) does not match the "
-            f"expected API version ({route.api_version})",
-        )
-    meta = obj.setdefault("metadata", {})
-    if meta.get("namespace") not in (None, route.namespace):
-        raise KubeError(
-            400,
-            "the namespace of the provided object does not match the namespace sent on the request",
-        )
-    if not meta.get("name") and meta.get("generateName"):
-        meta["name"] = meta["generateName"] + random_suffix()
-    name = meta.get("name") or ""
-    if not name or len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
-        group = f".{route.group}" if route.group else ""
-        raise KubeError(
-            422,
-            f'{kind}{group} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-            "characters, '-' or '.', and must start and end with an alphanumeric character",
-            details={"name": name, "group": route.group, "kind": kind},
-        )
-    obj.update(apiVersion=route.api_version, kind=kind)
-    return obj
 
 
 def _list(route: Route, items: list[dict], resource_version: str) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from .kube_objects import KubeError, docker_time, not_found, now, parse_quantity
+from .kube_objects import KubeError, docker_time, not_found, now, parse_quantity, set_condition
 from .kube_store import ObjectStore
 
 PODS = ("", "pods")
@@ -31,21 +31,6 @@ _LOG_WAITING = {
     "ErrImagePull": "image can't be pulled",
     "ImagePullBackOff": "trying and failing to pull image",
 }
-
-
-def set_condition(status: dict, type_: str, value: str, reason: str = "", message: str = ""):
-    """Add or replace a condition; its transition time only moves when its status changes."""
-    conditions = status.setdefault("conditions", [])
-    old = next((c for c in conditions if c["type"] == type_), None)
-    new = {"type": type_, "status": value, "lastProbeTime": None}
-    new["lastTransitionTime"] = (
-        old["lastTransitionTime"] if old and old["status"] == value else now()
-    )
-    new.update({"reason": reason} if reason else {}, **({"message": message} if message else {}))
-    if old:
-        conditions[conditions.index(old)] = new
-    else:
-        conditions.append(new)
 
 
 def _container_status(container: dict, state: dict, *, ready=False, started=False, cid="") -> dict:

@@ -1,4 +1,5 @@
-"""What the fake API server checks in a body it is asked to create before its own rules
+"""What the fake API server checks in a body it is asked to create (a JSON object; a custom
+object's kind, version, namespace and name in `checked_object`), before its own rules
 (kube_controller.check_job's 422s), as a real one decodes it:
 
 - a value of the wrong JSON type: 400 BadRequest, "cannot be handled as a <Kind>";
@@ -14,8 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .kube_objects import KubeError
+from .kube_objects import DNS1123_SUBDOMAIN, KubeError, random_suffix
 
+BUILT_IN_KINDS = {("batch", "jobs"): "Job", ("", "pods"): "Pod", ("", "configmaps"): "ConfigMap"}
 SCHEMA_VERSION = "v1.33.0-local-strict"
 SCHEMA_FILES = {"Job": "job-batch-v1.json", "ConfigMap": "configmap-v1.json"}
 
@@ -115,3 +117,46 @@ def _wrong_type(kind: str, value: Any, path: str, expected: str) -> None:
         f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal'
         f" {_json_type(value)} into Go struct field {kind}{path} of type {expected}",
     )
+
+
+def json_body(body: bytes) -> dict:
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        raise KubeError(400, "the object provided is unrecognized (must be a JSON object)")
+    return obj
+
+
+def checked_object(route, obj: dict) -> dict:
+    """A ConfigMap or custom object to create, checked as the server checks what we use."""
+    kind = BUILT_IN_KINDS.get(route.key) or obj.get("kind")
+    if not kind:
+        raise KubeError(400, f"Object 'Kind' is missing in '{json.dumps(obj)}'")
+    if obj.get("apiVersion", route.api_version) != route.api_version:
+        raise KubeError(
+            400,
+            f"the API version in the data ({obj['apiVersion']}) does not match the "
+            f"expected API version ({route.api_version})",
+        )
+    meta = obj.setdefault("metadata", {})
+    if meta.get("namespace") not in (None, route.namespace):
+        raise KubeError(
+            400,
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = meta["generateName"] + random_suffix()
+    name = meta.get("name") or ""
+    if not name or len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
+        group = f".{route.group}" if route.group else ""
+        raise KubeError(
+            422,
+            f'{kind}{group} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+            "characters, '-' or '.', and must start and end with an alphanumeric character",
+            details={"name": name, "group": route.group, "kind": kind},
+        )
+    obj.update(apiVersion=route.api_version, kind=kind)
+    return obj
