@@ -1,6 +1,7 @@
 """Following a kubernetes run through what the API server says, when the server makes that hard:
 watches cut and compacted while the run changes (only a relist shows it), a burst of 500s, an
-image that cannot be pulled (the queue's grace decides when that fails the run), and an agent
+image that cannot be pulled (the queue's grace decides when that fails the run; its TTL and
+launchbay's hardening reach the Job), and an agent
 restarted while its Job runs."""
 
 import test_kube_runner
@@ -11,6 +12,7 @@ from test_kube_runner import NAMESPACE, _release, image_job, kube_queue
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
+from runners.kube_manifest import DEFAULT_SECURITY
 from runners.queues import check_queue_config
 from store import RunState
 
@@ -41,10 +43,14 @@ def test_a_change_missed_while_the_watches_were_cut_is_found_by_relisting(
     assert "deleted by someone else" in run.error_message
 
 
-def test_a_run_waits_out_the_queues_image_pull_grace_before_failing(
+def test_a_run_waits_out_the_queues_image_pull_grace_and_gets_its_ttl(
     store, db_path, kubeconfig, cluster
 ):
-    target = {"kubeconfig": str(kubeconfig), "image_pull_grace_seconds": 600}
+    target = {
+        "kubeconfig": str(kubeconfig),
+        "image_pull_grace_seconds": 600,
+        "ttl_seconds_after_finished": 90,
+    }
     store.queues.create("k8s", "kubernetes", check_queue_config("kubernetes", {"target": target}))
     create_job(store, "image", "ghost", f"{REGISTRY}/no/such:image", entrypoint="true")
     item = launch(store, "ghost", "k8s")
@@ -62,6 +68,11 @@ def test_a_run_waits_out_the_queues_image_pull_grace_before_failing(
         # queue's grace, the run still starts.
         assert run.state is RunState.STARTING, run.message
         assert run.handle["pull_grace"] == 600
+        # What the cluster got: the queue's TTL, and launchbay's hardening on the container.
+        (job,) = cluster.jobs(NAMESPACE)
+        assert job["spec"]["ttlSecondsAfterFinished"] == 90
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["securityContext"] == DEFAULT_SECURITY
         cancel_by_id(store, run.id)
         run = run_of(store, item)
     assert run.state is RunState.STOPPED, run.message
