@@ -1,8 +1,7 @@
 """Following a kubernetes run through what the API server says, when the server makes that hard:
 watches cut and compacted while the run changes (only a relist shows it), a burst of 500s, an
 image that cannot be pulled (the queue's grace decides when that fails the run; its TTL and
-launchbay's hardening reach the Job), and an agent
-restarted while its Job runs."""
+launchbay's hardening reach the Job), and an agent restarted while its Job runs."""
 
 import test_kube_runner
 from docker_support import REGISTRY
