@@ -1,10 +1,14 @@
 """The manifest a kubernetes run submits: the queue's template with launchbay's defaults.
 
 The queue's resource_args are a manifest template, a batch/v1 Job unless they name another
-apiVersion/kind (Volcano, JobSet, Kubeflow…: created as custom objects). The job's image goes
-on the first container, its entrypoint and args become `command` and `args` (on every pod
-template's first container that names no image of its own), launchbay's env is appended, and
-the run config is mounted from a ConfigMap at /launchbay/config.json (in every pod template).
+apiVersion/kind (Volcano, JobSet, Kubeflow…: created as custom objects). The first container
+of each pod template that runs the job (see `_runs_the_job`) gets the job's image, and its
+command and args are the job's, whatever the template had: the job's entry point and args
+replace them, and a job without an entry point runs its image's own (neither is kept from the
+template). launchbay's env is appended and the run config is mounted from a ConfigMap at
+/launchbay/config.json (in every pod template). Every container is hardened as the Pod Security
+"restricted" profile asks (no privilege escalation, no capabilities, the RuntimeDefault seccomp
+profile) wherever the template says nothing else.
 """
 
 import copy
@@ -67,15 +71,45 @@ def render_manifest(
         pod_templates = list(_pod_templates(manifest.get("spec")))
     for pod_template in pod_templates:
         pod_template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+    template_image = _first_container(pod_templates[0]).get("image") if pod_templates else None
     for index, pod_template in enumerate(pod_templates):
-        # A later template (a Kubeflow job's Worker, a JobSet's other replicated jobs) whose
-        # container names no image runs the job too, as distributed training wants; one with
-        # an image of its own (a parameter server) keeps its command.
         container = _first_container(pod_template)
-        runs_the_job = index == 0 or not container.get("image")
+        runs_the_job = _runs_the_job(index, container, template_image)
         _fill_container(pod_template, container, image, spec, resource_name(run_id), runs_the_job)
+        _harden(pod_template["spec"])
     _quantities_as_strings(manifest)
     return manifest
+
+
+def _runs_the_job(index: int, container: dict, template_image: str | None) -> bool:
+    """The first pod template runs the job; so does a later one (a Kubeflow job's Worker, a
+    JobSet's other replicated jobs) whose container names no image or the first one's, as
+    distributed training wants. One with an image of its own (a parameter server, a monitor)
+    keeps its command."""
+    return index == 0 or not container.get("image") or container.get("image") == template_image
+
+
+# What every container gets unless the template says otherwise (as W&B's launch agent does).
+DEFAULT_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _harden(pod: dict) -> None:
+    """Fill in DEFAULT_SECURITY, setting by setting, where the template set nothing."""
+    pod_profile = (pod.get("securityContext") or {}).get("seccompProfile")
+    for key in ("initContainers", "containers"):
+        for container in pod.get(key) or []:
+            if not isinstance(container, dict):
+                continue
+            context = container.setdefault("securityContext", {})
+            if context.get("privileged") is not True:  # the API refuses privileged + false
+                context.setdefault("allowPrivilegeEscalation", False)
+            context.setdefault("capabilities", copy.deepcopy(DEFAULT_SECURITY["capabilities"]))
+            if pod_profile is None:  # a pod-wide profile is the template's word
+                context.setdefault("seccompProfile", dict(DEFAULT_SECURITY["seccompProfile"]))
 
 
 def _quantities_as_strings(node: Any) -> None:
@@ -129,6 +163,10 @@ def _fill_container(
     if runs_the_job:
         if image:
             container["image"] = image
+        # The job's argv replaces the template's whole: `command` + `args` glued from two
+        # sources would run neither what the job says nor what the template says.
+        container.pop("command", None)
+        container.pop("args", None)
         if spec.get("entry_point") is not None:
             container["command"] = list(spec["entry_point"])
         if spec.get("args"):

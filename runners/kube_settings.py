@@ -19,8 +19,12 @@ from .validation import check_model
 
 # Names a queue's `target.allow` may grant. `volumes`: any volume but emptyDir and configMap
 # (secrets, claims, csi, nfs, gitRepo…); `secrets`: env from a secretKeyRef; `securityContext`:
-# a weakened one (root, Unconfined profiles, sysctls, procMount, hostProcess); `scheduling`:
-# nodeName, priorityClassName.
+# a weakened one (root user or group, a seccomp or AppArmor profile other than RuntimeDefault in
+# a field or an annotation, seLinuxOptions, sysctls, procMount, hostProcess); `scheduling`:
+# nodeName, priorityClassName; `mountPropagation`: Bidirectional or HostToContainer;
+# `runtimeClassName`: another runtime than the queue's; `repeats`: one item running more than
+# once (backoffLimit, completions, parallelism, a restartPolicy other than Never, a JobSet's
+# maxRestarts, a Volcano job's maxRetry) against launchbay's backoffLimit 0 and Never.
 SENSITIVE = (
     "hostPath",
     "hostNetwork",
@@ -35,6 +39,10 @@ SENSITIVE = (
     "secrets",
     "securityContext",
     "scheduling",
+    "shareProcessNamespace",
+    "mountPropagation",
+    "runtimeClassName",
+    "repeats",
 )
 SAFE_VOLUME_TYPES = frozenset({"name", "emptyDir", "configMap"})
 # What a launch may never change: which kind of object the agent creates, and where.
@@ -97,6 +105,13 @@ def _entries(node: Any, path: str = ""):
 
 
 def _sensitive_name(key: str, value: Any) -> str | None:
+    for check in (_sandbox_escape, _weakened_security, _repeats):
+        if name := check(key, value):
+            return name
+    return None
+
+
+def _sandbox_escape(key: str, value: Any) -> str | None:
     if key == "hostPath":
         return "hostPath"
     if key == "volumes" and isinstance(value, list):
@@ -106,17 +121,11 @@ def _sensitive_name(key: str, value: Any) -> str | None:
         return "secrets"
     if key == "automountServiceAccountToken":
         return "serviceAccountName" if value is True else None
-    if key in ("runAsUser", "runAsGroup") and value == 0:
-        return "securityContext"
-    if key == "runAsNonRoot" and value is False:
-        return "securityContext"
-    if key in ("seccompProfile", "appArmorProfile") and isinstance(value, dict):
-        return "securityContext" if value.get("type") == "Unconfined" else None
-    if key in ("procMount", "sysctls") or (key == "hostProcess" and value is True):
-        return "securityContext"
     if key in ("nodeName", "priorityClassName"):
         return "scheduling"
     if key in ("hostNetwork", "hostPID", "hostIPC", "privileged", "allowPrivilegeEscalation"):
+        return key if value is True else None
+    if key == "shareProcessNamespace":
         return key if value is True else None
     if key == "hostPort":
         return "hostPort"
@@ -124,7 +133,54 @@ def _sensitive_name(key: str, value: Any) -> str | None:
         return "capabilities"
     if key in ("serviceAccountName", "serviceAccount"):
         return "serviceAccountName"
+    if key == "mountPropagation":
+        return key if value in ("Bidirectional", "HostToContainer") else None
+    if key == "runtimeClassName":
+        return key
     return None
+
+
+# Annotations that set a profile, before the fields existed (and still honoured by kubelets).
+PROFILE_ANNOTATIONS = (
+    "container.apparmor.security.beta.kubernetes.io/",
+    "seccomp.security.alpha.kubernetes.io/pod",
+    "container.seccomp.security.alpha.kubernetes.io/",
+)
+CONFINED_ANNOTATION_VALUES = frozenset({"runtime/default", "docker/default"})
+
+
+def _weakened_security(key: str, value: Any) -> str | None:
+    if key in ("runAsUser", "runAsGroup", "fsGroup") and value == 0:
+        return "securityContext"
+    if key == "supplementalGroups" and isinstance(value, list) and 0 in value:
+        return "securityContext"
+    if key == "runAsNonRoot" and value is False:
+        return "securityContext"
+    # Unconfined, and Localhost too: a profile on the node the launch picks, not one it vets.
+    if key in ("seccompProfile", "appArmorProfile") and isinstance(value, dict):
+        return "securityContext" if value.get("type") != "RuntimeDefault" else None
+    if isinstance(key, str) and key.startswith(PROFILE_ANNOTATIONS):
+        return "securityContext" if value not in CONFINED_ANNOTATION_VALUES else None
+    if key in ("seLinuxOptions", "procMount", "sysctls"):
+        return "securityContext"
+    if key == "hostProcess" and value is True:
+        return "securityContext"
+    return None
+
+
+def _repeats(key: str, value: Any) -> str | None:
+    # Only well-typed values: a wrong type is the schema check's to name.
+    if key in ("backoffLimit", "backoffLimitPerIndex", "maxRestarts", "maxRetry"):
+        return "repeats" if _is_int(value) and value > 0 else None
+    if key in ("completions", "parallelism"):
+        return "repeats" if _is_int(value) and value > 1 else None
+    if key == "restartPolicy":
+        return "repeats" if isinstance(value, str) and value != "Never" else None
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # Keys whose value a `{{variable}}` must not set freely (see sandbox_values).
@@ -133,6 +189,8 @@ SANDBOX_KEYS = frozenset(
     | {"allowPrivilegeEscalation", "capabilities", "serviceAccountName", "serviceAccount"}
     | {"securityContext", "namespace", "volumes", "secretKeyRef", "secretRef", "nodeName"}
     | {"automountServiceAccountToken", "priorityClassName", "apiVersion", "kind"}
+    | {"shareProcessNamespace", "mountPropagation", "runtimeClassName", "maxRestarts"}
+    | {"backoffLimit", "backoffLimitPerIndex", "completions", "parallelism", "restartPolicy"}
 )
 
 
@@ -151,7 +209,7 @@ def sandbox_values(node: Any, path: str = "") -> dict[str, Any]:
     if isinstance(node, dict):
         for key, value in node.items():
             where = f"{path}.{key}" if path else str(key)
-            if key in SANDBOX_KEYS:
+            if key in SANDBOX_KEYS or str(key).startswith(PROFILE_ANNOTATIONS):
                 found[where] = value
             else:
                 found.update(sandbox_values(value, where))
@@ -217,7 +275,7 @@ def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) ->
     granted = set(target.get("allow") or [])
     queue_settings = sensitive_settings(queue_manifest)
     for where, (name, value) in sensitive_settings(launch_manifest).items():
-        if name in granted or queue_settings.get(where) == (name, value):
+        if name in granted or _within_queue(queue_settings.get(where), name, value):
             continue
         raise BadInput(
             f"resource_args.{where}",
@@ -226,6 +284,20 @@ def check_override(queue_manifest: dict, launch_manifest: dict, target: dict) ->
         )
     if "securityContext" not in granted:
         _check_hardening_kept(queue_manifest, deep_merge(queue_manifest, launch_manifest))
+
+
+def _within_queue(queued: tuple[str, Any] | None, name: str, value: Any) -> bool:
+    """Whether a launch's setting is the queue's own at that place (a relaunch repeats them),
+    or a count of repeats lower than the queue's: a ceiling a launch may lower."""
+    if queued == (name, value):
+        return True
+    return (
+        queued is not None
+        and name == queued[0] == "repeats"
+        and _is_int(value)
+        and _is_int(queued[1])
+        and value <= queued[1]
+    )
 
 
 def _check_hardening_kept(queue_manifest: dict, merged: dict) -> None:

@@ -25,11 +25,17 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
 NS = "ml"
+VOLCANO = ("batch.volcano.sh", "v1alpha1", "jobs")
 
 
 @pytest.fixture
 def cluster(engine):
-    fake = FakeCluster(engine, image_pull_backoff_seconds=0.2)
+    fake = FakeCluster(
+        engine,
+        image_pull_backoff_seconds=0.2,
+        namespaces=("default", NS, "team-a", "team-b", "elsewhere"),
+        custom_resources=(VOLCANO,),
+    )
     fake.start()
     yield fake
     fake.stop()
@@ -441,8 +447,9 @@ def test_drop_watches_cuts_watches_and_log_follows_with_a_protocol_error(batch, 
 # ---- logs -----------------------------------------------------------------------------------
 
 
-def test_followed_logs_stream_lines_while_the_container_runs(batch, core, cluster):
-    script = "for i in 1 2 3; do echo line$i; sleep 0.3; done"
+def test_followed_logs_stream_lines_while_the_container_runs(batch, core, cluster, engine):
+    # line1, then the rest only once the test has seen line1 arrive and releases the pod.
+    script = "echo line1; while [ ! -e /go ]; do sleep 0.1; done; echo line2; echo line3"
     batch.create_namespaced_job(NS, job_manifest("chatty", script))
     pod = running_pod(cluster, "chatty")["metadata"]["name"]
 
@@ -451,6 +458,8 @@ def test_followed_logs_stream_lines_while_the_container_runs(batch, core, cluste
     for chunk in response.stream():
         phase = cluster.pods(NS, "job-name=chatty")[0]["status"]["phase"]
         received.append((chunk.decode(), phase))
+        if len(received) == 1:
+            release(engine, pod)
     assert "".join(text for text, _ in received) == "line1\nline2\nline3\n"
     assert received[0] == ("line1\n", "Running")  # live, not after the end
 

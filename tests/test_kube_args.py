@@ -7,6 +7,7 @@ import json
 import pytest
 from test_bad_input import refusal_checker
 
+from runners.kube_manifest import DEFAULT_SECURITY
 from store import ItemState, Store
 
 JOB_TEMPLATE = {
@@ -278,7 +279,8 @@ def test_a_launch_keeping_the_queues_hardening_may_change_the_rest(db_path, kube
     (container,) = json.loads(result.out)["submission"]["manifest"]["spec"]["template"]["spec"][
         "containers"
     ]
-    assert "securityContext" not in container
+    # The queue's runAsNonRoot is gone; only launchbay's own defaults are left.
+    assert container["securityContext"] == DEFAULT_SECURITY
 
 
 def test_a_code_job_needs_a_registry_on_a_kubernetes_queue(refused):

@@ -1,9 +1,7 @@
 """The kubernetes resource: the real client against a fake API server whose pods really run, each
 as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
-image-pull trouble, preemption and requeue, cancel, a flaky API server, RBAC, re-adoption, and
-pods running side by side."""
-
-import time
+image-pull trouble, preemption and requeue, cancel, RBAC, and pods running side by side (a flaky
+API server and re-adoption: test_kube_follow)."""
 
 import docker
 import pytest
@@ -11,7 +9,7 @@ import yaml
 from docker_support import REGISTRY, fresh_registry, image_job
 from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_killed_after, agent_process, launch, write_code_job
+from support import launch, write_code_job
 
 from runners.cancelling import cancel_by_id
 from runners.jobs import create_job
@@ -23,10 +21,20 @@ NAMESPACE = "ml"
 
 @pytest.fixture
 def cluster(engine):
-    fake = FakeCluster(engine, nodes=3, gpus_per_node=0, image_pull_backoff_seconds=0.3)
+    fake = FakeCluster(
+        engine,
+        nodes=3,
+        gpus_per_node=0,
+        image_pull_backoff_seconds=0.3,
+        namespaces=("default", NAMESPACE),
+        custom_resources=(("batch.volcano.sh", "v1alpha1", "jobs"),),
+    )
     fake.start()
     yield fake
     fake.stop()
+    # A bug of the fake (a 500 it answered, a kubelet thread that crashed) is no test's pass.
+    assert not fake.server_errors, fake.server_errors[0]
+    assert not fake.warnings  # launchbay sent no field the API server would drop
 
 
 @pytest.fixture
@@ -166,23 +174,6 @@ def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
     assert store.runs.find_for_item(second_item + 1) is None
 
 
-def test_a_run_survives_dropped_watches_and_a_burst_of_500s(store, db_path, kubeconfig, cluster):
-    kube_queue(store, kubeconfig)
-    image_job(store, "steady", "echo first; sleep 3; echo second")
-    item = launch(store, "steady", "k8s")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        wait_for(lambda: "first" in log_of(store, run.id), 30, "the first line")
-        cluster.fail_next(6, status=500)
-        cluster.drop_watches()
-        time.sleep(0.5)
-        cluster.compact()  # resuming from an old version now gets 410: the client must relist
-        cluster.drop_watches()
-        run = run_of(store, item)
-    assert run.state is RunState.FINISHED, run.message
-    assert log_of(store, run.id).splitlines() == ["first", "second"]
-
-
 def test_rbac_refusal_fails_the_run_with_what_to_grant(store, db_path, kubeconfig, cluster):
     cluster.forbid("create", "jobs", NAMESPACE)
     kube_queue(store, kubeconfig)
@@ -224,21 +215,6 @@ def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, ku
     assert run.state is RunState.FINISHED, (run.message, log)
     assert "built, pushed and pulled" in log
     assert run.handle["image"].startswith(f"{build['registry']}:trainer-")
-
-
-def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(store, db_path, kubeconfig):
-    kube_queue(store, kubeconfig)
-    image_job(store, "long", "echo before; sleep 4; echo after")
-    item = launch(store, "long", "k8s")
-    with agent_killed_after(db_path, "k8s"):
-        run = run_of(store, item, {RunState.RUNNING})
-        wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
-    second = agent_process(db_path, "k8s", "--until-empty")
-    out, _ = second.communicate(timeout=120)
-    run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, out
-    assert log_of(store, run.id).splitlines() == ["before", "after"]
-    assert "re-adopted" in out
 
 
 def _evict_pods_of(cluster, run_id: str) -> None:
@@ -300,9 +276,9 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
             30,
             "the run's two pods",
         )
-        name = first["metadata"]["name"]
-        reads = lambda: sum(  # noqa: E731
-            1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{name}/log")
+        name, other = first["metadata"]["name"], second["metadata"]["name"]
+        reads = lambda pod: sum(  # noqa: E731
+            1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{pod}/log")
         )
         _release(engine, first)
         wait_for(
@@ -314,9 +290,16 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
             "its end",
         )
         wait_for(lambda: f"up {name}" in log_of(store, run.id), 30, "its line")
-        settled = reads()
-        time.sleep(3)  # three passes of the copier's loop, at least, while the other pod runs
-        assert reads() <= settled + 1  # one read after its end, at most; not one a second
+        settled = reads(name)
+        followed = lambda: f"{NAMESPACE}/{other}" in cluster.followed_logs()  # noqa: E731
+        for _ in range(3):
+            # Cut the other pod's log stream: the copier's next pass follows it anew, and that
+            # is the evidence of one more pass while the other pod runs.
+            wait_for(followed, 30, "the other pod's log followed")
+            before = reads(other)
+            cluster.drop_watches()
+            wait_for(lambda: reads(other) > before and followed(), 30, "the next pass")  # noqa: B023
+        assert reads(name) <= settled + 1  # one read after its end, at most; not one a pass
         _release(engine, second)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message

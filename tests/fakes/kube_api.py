@@ -6,12 +6,15 @@
     ...
     cluster.stop()
 
-It serves batch/v1 Jobs, Pods (with logs), ConfigMaps and any custom object, with lists,
-label/field selectors and watches (one global resourceVersion, a replayable history, 410 when
-too old), and answers errors with the Status objects a real server sends. A Job's pod runs as a
-container on the given Docker engine (see kube_kubelet for what is and isn't emulated). Faults
-(RBAC refusals, 5xx, dropped watches, compaction, eviction, deletion by someone else) are
-injected by the methods below, from any thread.
+It serves batch/v1 Jobs, Pods (with logs), ConfigMaps and the custom objects of the CRDs it is
+given, in the namespaces it is given, with lists, label/field selectors and watches (one global
+resourceVersion, a replayable history, 410 when too old), and answers errors with the Status
+objects a real server sends: 400 for a body of the wrong types, 422 for invalid values, 404 for
+a namespace or a custom kind that does not exist; unknown fields are dropped with a Warning
+header (kube_schema). A Job's pod runs as a container on the given Docker engine (see
+kube_kubelet for what is and isn't emulated). Faults (RBAC refusals, 5xx, dropped or held
+watches, compaction, eviction, deletion by someone else) are injected by the methods below, from
+any thread. The fake's own crashes land in `server_errors`: a fixture's teardown must check it.
 """
 
 import secrets
@@ -24,7 +27,7 @@ import yaml
 from .kube_controller import JOBS, JobController
 from .kube_http import KubeHTTPServer, Route
 from .kube_kubelet import CONFIG_MAPS, PODS
-from .kube_objects import KubeError, selector_matcher
+from .kube_objects import KubeError, not_found, selector_matcher
 from .kube_store import ObjectStore
 
 # Who the fake says is calling, in RBAC refusals (launchbay runs as a service account).
@@ -54,8 +57,13 @@ class FakeCluster:
         nodes: int = 3,
         gpus_per_node: int = 0,
         image_pull_backoff_seconds: float = 0.5,
+        namespaces: tuple[str, ...] = ("default",),
+        custom_resources: tuple[tuple[str, str, str], ...] = (),
     ):
         self.instance = secrets.token_hex(4)  # labels this cluster's containers
+        self.server_errors: list[str] = []
+        """Tracebacks of the fake's own bugs: a request's (also answered with a 500), or a
+        crash of one of its kubelet's threads. A test's teardown checks it is empty."""
         self.store = ObjectStore()
         self.controller = JobController(
             self.store,
@@ -64,16 +72,24 @@ class FakeCluster:
             nodes=nodes,
             gpus_per_node=gpus_per_node,
             image_pull_backoff_seconds=image_pull_backoff_seconds,
+            errors=self.server_errors,
         )
         self.requests: list[tuple[str, str, dict]] = []
         """(method, path, query) of every request received, in order."""
-        self.server_errors: list[str] = []
-        """Tracebacks of the fake's own bugs (each also answered with a 500)."""
+        self.warnings: list[str] = []
+        """Every Warning the server sent (an unknown field it dropped, …), in order."""
+        self.namespaces = set(namespaces)
+        """The namespaces that exist: creating in another one is answered 404."""
+        self.custom_resources = set(custom_resources)
+        """(group, version, plural) of each CRD installed: any other custom kind is a 404."""
         self.url: str | None = None
         self._lock = threading.Lock()
         self._failures: list[_Failure] = []
         self._forbidden: list[tuple[str, str, str | None]] = []
         self._server: KubeHTTPServer | None = None
+        self._watches_released = threading.Event()
+        self._watches_released.set()
+        self._held_watches = 0
 
     # ---- life ---------------------------------------------------------------------------------
 
@@ -89,6 +105,7 @@ class FakeCluster:
 
     def stop(self) -> None:
         """Stop serving, end every stream, remove every container this cluster started."""
+        self.release_watches()
         if self._server is not None:
             self._server.shutdown()
             self.drop_watches()
@@ -151,6 +168,44 @@ class FakeCluster:
         if self._server is not None:
             self._server.drop_log_streams()
 
+    def hold_watches(self) -> None:
+        """Make every new watch request wait (its connection open, nothing answered) until
+        release_watches(): what the cluster does meanwhile reaches the client only by a list,
+        or by the watch it resumes afterwards."""
+        self._watches_released.clear()
+
+    def release_watches(self) -> None:
+        self._watches_released.set()
+
+    @property
+    def held_watches(self) -> int:
+        """How many watch requests wait for release_watches() now."""
+        with self._lock:
+            return self._held_watches
+
+    def wait_if_watches_held(self) -> None:
+        """Called by the HTTP handler before it opens a watch."""
+        if self._watches_released.is_set():
+            return
+        with self._lock:
+            self._held_watches += 1
+        try:
+            self._watches_released.wait()
+        finally:
+            with self._lock:
+                self._held_watches -= 1
+
+    def followed_logs(self) -> list[str]:
+        """The pods whose log is being followed now, as `namespace/name`."""
+        if self._server is None:
+            return []
+        return [
+            "{}/{}".format(*path.split("/namespaces/", 1)[1].split("/pods/", 1)).removesuffix(
+                "/log"
+            )
+            for path in self._server.followed_logs()
+        ]
+
     def compact(self) -> None:
         """Forget the event history: a watch from an older resourceVersion gets a 410 ERROR."""
         self.store.compact()
@@ -180,6 +235,16 @@ class FakeCluster:
         return self.store.list((group, plural), namespace)[0]
 
     # ---- called by the HTTP handler, one request at a time ------------------------------------
+
+    def serves(self, route: Route) -> bool:
+        """Whether the resource exists: built in, or a custom kind whose CRD is installed."""
+        if route.group in ("", "batch"):
+            return True
+        return (route.group, route.version, route.plural) in self.custom_resources
+
+    def check_namespace(self, namespace: str | None) -> None:
+        if namespace is not None and namespace not in self.namespaces:
+            raise not_found("namespaces", "", namespace)
 
     def record(self, method: str, path: str, query: dict) -> None:
         with self._lock:

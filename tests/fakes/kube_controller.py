@@ -15,8 +15,8 @@ Indexed jobs, successPolicy, podFailurePolicy, suspend and the retry back-off de
 
 import copy
 
-from .kube_kubelet import PODS, Kubelet, set_condition
-from .kube_objects import DNS1123_LABEL, KubeError, not_found, now, random_suffix
+from .kube_kubelet import PODS, Kubelet
+from .kube_objects import DNS1123_LABEL, KubeError, not_found, now, random_suffix, set_condition
 from .kube_store import ObjectStore
 
 JOBS = ("batch", "jobs")
@@ -81,6 +81,13 @@ def check_job(namespace: str, body: dict) -> dict:
             invalid(f"{field}.name", f'Invalid value: "{container["name"]}": {_LABEL_RULE}')
         if not container.get("image"):
             invalid(f"{field}.image", "Required value", "FieldValueRequired")
+        context = container.get("securityContext") or {}
+        if context.get("privileged") is True and context.get("allowPrivilegeEscalation") is False:
+            invalid(
+                f"{field}.securityContext",
+                "Invalid value: cannot set `allowPrivilegeEscalation` to false and `privileged`"
+                " to true",
+            )
     # The server defaults a template's restartPolicy to Always, which a Job refuses.
     restart = pod_spec.get("restartPolicy") or "Always"
     if restart not in ("OnFailure", "Never"):

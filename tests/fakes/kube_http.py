@@ -21,16 +21,14 @@ from docker.errors import NotFound
 
 from .kube_controller import JOBS
 from .kube_objects import (
-    DNS1123_SUBDOMAIN,
     KubeError,
     not_found,
     parse_time,
-    random_suffix,
     selector_matcher,
 )
+from .kube_schema import BUILT_IN_KINDS, check_body, checked_object, json_body
 from .kube_store import DROP
 
-BUILT_IN_KINDS = {("batch", "jobs"): "Job", ("", "pods"): "Pod", ("", "configmaps"): "ConfigMap"}
 SUBRESOURCES = {("", "pods"): {"log"}, ("batch", "jobs"): {"status"}}
 VERSION = {
     "major": "1",
@@ -124,6 +122,11 @@ class KubeHTTPServer(ThreadingHTTPServer):
         with self._lock:
             self._log_streams.discard((handler, stream))
 
+    def followed_logs(self) -> list[str]:
+        """The paths of the log streams being followed now (/api/v1/…/pods/NAME/log)."""
+        with self._lock:
+            return [urlsplit(handler.path).path for handler, _ in self._log_streams]
+
     def drop_log_streams(self) -> None:
         with self._lock:
             streams = list(self._log_streams)
@@ -160,6 +163,7 @@ class KubeHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         # One handler serves every request of a keep-alive connection: reset its flags.
         self.streaming = self.dropped = False
+        self.warnings: list[str] = []  # sent as Warning headers with the response
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
@@ -171,7 +175,7 @@ class KubeHandler(BaseHTTPRequestHandler):
             if url.path == "/version":
                 return self._send_json(200, VERSION)
             route = resolve(url.path)
-            if route is None:
+            if route is None or not cluster.serves(route):
                 raise KubeError(404, "the server could not find the requested resource")
             verb = route.verb(method, query)
             cluster.check_allowed(verb, route)
@@ -192,13 +196,18 @@ class KubeHandler(BaseHTTPRequestHandler):
         store, controller = cluster.store, cluster.controller
         namespace, name = route.namespace, route.name
         if verb == "create":
-            obj = _json_body(body)
+            obj = json_body(body)
+            cluster.check_namespace(namespace)
+            kind = BUILT_IN_KINDS.get(route.key)
+            if kind is not None:  # decoded as the server's typed structs: types, known fields
+                self.warnings = check_body(kind, obj)
+                cluster.warnings.extend(self.warnings)
             if route.key == JOBS:
                 created = controller.create_job(namespace, obj)
             elif route.key == ("", "pods"):
                 raise KubeError(405, "the fake creates pods only for Jobs")
             else:
-                created = store.create(route.key, namespace, _checked_object(route, obj))
+                created = store.create(route.key, namespace, checked_object(route, obj))
             self._send_json(201, created)
         elif verb == "get" and route.subresource == "log":
             self._logs(route, query)
@@ -214,7 +223,7 @@ class KubeHandler(BaseHTTPRequestHandler):
         elif verb == "watch":
             self._watch(route, query)
         elif verb == "delete":
-            options = _json_body(body) if body.strip() else {}  # DeleteOptions, if sent
+            options = json_body(body) if body.strip() else {}  # DeleteOptions, if sent
             policy = query.get("propagationPolicy") or options.get("propagationPolicy")
             if route.key == JOBS:
                 self._send_json(200, controller.delete_job(namespace, name, policy))
@@ -242,6 +251,7 @@ class KubeHandler(BaseHTTPRequestHandler):
     # ---- streams ----------------------------------------------------------------------------
 
     def _watch(self, route: Route, query: dict) -> None:
+        self.server.cluster.wait_if_watches_held()
         store = self.server.cluster.store
         matches = selector_matcher(query.get("labelSelector"), query.get("fieldSelector"))
         try:
@@ -336,6 +346,8 @@ class KubeHandler(BaseHTTPRequestHandler):
     def _send(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        for warning in getattr(self, "warnings", []):
+            self.send_header("Warning", f'299 - "{_quoted(warning)}"')
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -359,51 +371,12 @@ class KubeHandler(BaseHTTPRequestHandler):
         self.streaming = False
 
 
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _event_line(type_: str, obj: dict) -> bytes:
     return json.dumps({"type": type_, "object": obj}).encode() + b"\n"
-
-
-def _json_body(body: bytes) -> dict:
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict):
-        raise KubeError(400, "the object provided is unrecognized (must be a JSON object)")
-    return obj
-
-
-def _checked_object(route: Route, obj: dict) -> dict:
-    """A ConfigMap or custom object to create, checked as the server checks what we use."""
-    kind = BUILT_IN_KINDS.get(route.key) or obj.get("kind")
-    if not kind:
-        raise KubeError(400, f"Object 'Kind' is missing in '{json.dumps(obj)}'")
-    if obj.get("apiVersion", route.api_version) != route.api_version:
-        raise KubeError(
-            400,
-            f"the API version in the data ({obj['apiVersion']}) does not match the "
-            f"expected API version ({route.api_version})",
-        )
-    meta = obj.setdefault("metadata", {})
-    if meta.get("namespace") not in (None, route.namespace):
-        raise KubeError(
-            400,
-            "the namespace of the provided object does not match the namespace sent on the request",
-        )
-    if not meta.get("name") and meta.get("generateName"):
-        meta["name"] = meta["generateName"] + random_suffix()
-    name = meta.get("name") or ""
-    if not name or len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
-        group = f".{route.group}" if route.group else ""
-        raise KubeError(
-            422,
-            f'{kind}{group} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-            "characters, '-' or '.', and must start and end with an alphanumeric character",
-            details={"name": name, "group": route.group, "kind": kind},
-        )
-    obj.update(apiVersion=route.api_version, kind=kind)
-    return obj
 
 
 def _list(route: Route, items: list[dict], resource_version: str) -> dict:

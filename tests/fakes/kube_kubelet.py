@@ -11,12 +11,13 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from .kube_objects import KubeError, docker_time, not_found, now, parse_quantity
+from .kube_objects import KubeError, docker_time, not_found, now, parse_quantity, set_condition
 from .kube_store import ObjectStore
 
 PODS = ("", "pods")
@@ -30,21 +31,6 @@ _LOG_WAITING = {
     "ErrImagePull": "image can't be pulled",
     "ImagePullBackOff": "trying and failing to pull image",
 }
-
-
-def set_condition(status: dict, type_: str, value: str, reason: str = "", message: str = ""):
-    """Add or replace a condition; its transition time only moves when its status changes."""
-    conditions = status.setdefault("conditions", [])
-    old = next((c for c in conditions if c["type"] == type_), None)
-    new = {"type": type_, "status": value, "lastProbeTime": None}
-    new["lastTransitionTime"] = (
-        old["lastTransitionTime"] if old and old["status"] == value else now()
-    )
-    new.update({"reason": reason} if reason else {}, **({"message": message} if message else {}))
-    if old:
-        conditions[conditions.index(old)] = new
-    else:
-        conditions.append(new)
 
 
 def _container_status(container: dict, state: dict, *, ready=False, started=False, cid="") -> dict:
@@ -95,8 +81,10 @@ class Kubelet:
         image_pull_backoff_seconds: float,
         on_pod_running: Callable[[str, str], None],
         on_pod_finished: Callable[[dict], None],
+        errors: list[str] | None = None,
     ):
         self.store = store
+        self.errors = errors if errors is not None else []  # tracebacks of crashed threads
         self.docker = docker_client
         self.instance = instance
         self.nodes = nodes
@@ -113,9 +101,18 @@ class Kubelet:
         self._threads: list[threading.Thread] = []
 
     def spawn(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name=f"fake-kube-{args}")
+        thread = threading.Thread(
+            target=self._recorded, args=(target, *args), daemon=True, name=f"fake-kube-{args}"
+        )
         self._threads.append(thread)
         thread.start()
+
+    def _recorded(self, target, *args) -> None:
+        """Run a thread's work; a crash is kept for the test to see, not lost on stderr."""
+        try:
+            target(*args)
+        except Exception:
+            self.errors.append(f"kubelet thread {target.__name__}{args}:\n{traceback.format_exc()}")
 
     def run_pod(self, namespace: str, name: str) -> None:
         self.spawn(self._run_guarded, namespace, name)

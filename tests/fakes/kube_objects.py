@@ -194,3 +194,18 @@ def parse_quantity(value: str | int | float) -> float:
     if not match:
         raise ValueError(f"not a Kubernetes quantity: {value!r}")
     return float(match[1]) * _MULTIPLIERS[match[2]]
+
+
+def set_condition(status: dict, type_: str, value: str, reason: str = "", message: str = ""):
+    """Add or replace a condition; its transition time only moves when its status changes."""
+    conditions = status.setdefault("conditions", [])
+    old = next((c for c in conditions if c["type"] == type_), None)
+    new = {"type": type_, "status": value, "lastProbeTime": None}
+    new["lastTransitionTime"] = (
+        old["lastTransitionTime"] if old and old["status"] == value else now()
+    )
+    new.update({"reason": reason} if reason else {}, **({"message": message} if message else {}))
+    if old:
+        conditions[conditions.index(old)] = new
+    else:
+        conditions.append(new)

@@ -49,6 +49,8 @@ class ObjectStore:
         # A watch from a resourceVersion below this has missed events no longer kept.
         self._oldest_rv = 1
         self._watches: list[Watch] = []
+        self.watches_opened = 0
+        """How many watches were opened (each resumption of a client's watch is one more)."""
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class ObjectStore:
                 start = [e for e in self._history if e.rv > since]
             watch = Watch(key, namespace)
             self._watches.append(watch)
+            self.watches_opened += 1
             return [e for e in start if watch.wants(e)], watch
 
     def close_watch(self, watch: Watch) -> None:
