@@ -387,7 +387,10 @@ def test_duplicate_queue_name_is_refused(refused):
     [
         (
             {"resource_args": {"foo": 1}},
-            ["resource_args.foo: unknown key", "expected one of env, inherit_env, cwd, stop_grace_seconds"],
+            [
+                "resource_args.foo: unknown key",
+                "expected one of env, inherit_env, cwd, stop_grace_seconds",
+            ],
         ),
         (
             {"resource_args": {"env": {"GPUS": "{{gpus}}"}}},

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from docker_support import BUSYBOX, engine  # noqa: F401
 from support import REPO, Result, clean_env, launch, make_code_job, make_queue, run_agent
 from test_bad_input import assert_bad_input
 
@@ -322,3 +323,28 @@ def test_a_command_that_cannot_get_the_write_lock_says_so_in_one_line(store, cli
     (line,) = result.err.splitlines()
     assert line.startswith("launchbay: error: the database is locked by another writer"), line
     assert [q.name for q in store.queues.list()] == ["local"]
+
+
+def test_docker_run_launched_with_a_relative_db_mounts_its_config(tmp_path, engine):  # noqa: F811
+    project = tmp_path / "proj"
+    project.mkdir()
+    db = ["--db", "rel.db"]
+    steps = [
+        ["job", "create", "image", "hello", BUSYBOX, "-E",
+         "sh -c 'cat \"$LAUNCHBAY_CONFIG_FILE\"; echo'"],
+        ["queue", "create", "dock", "-r", "docker"],
+        ["launch", "-j", "hello", "-q", "dock", "-c", '{"overrides": {"run_config": '
+         '{"greeting": "hi"}}}'],
+        ["agent", "-q", "dock", "--until-empty"],
+    ]  # fmt: skip
+    for step in steps:
+        result = launchbay_in(project, *db, *step)
+        assert result.code == 0, (step, result)
+    store = Store.open(project / "rel.db")
+    try:
+        (run,) = store.runs.list()
+        log = store.run_log_path(run.id).read_text()
+        assert (run.state, run.exit_code) == (RunState.FINISHED, 0), (run, log)
+        assert '"greeting": "hi"' in log, log
+    finally:
+        store.close()
