@@ -156,7 +156,9 @@ class LaunchbayApp(App):
             self.agent_state = "running" if agent.live else "idle"
             if agent.last_error and agent.last_error != self.agent_error:
                 self.agent_error = agent.last_error
-                self.notify(agent.last_error, title="agent", severity="error", timeout=8)
+                self.notify(
+                    agent.last_error, title="agent", severity="error", timeout=8, markup=False
+                )
 
     def on_unmount(self) -> None:
         self._shutdown_requested.set()
@@ -197,7 +199,9 @@ class LaunchbayApp(App):
 
         job, queue = ensure_sample(self.stores.get())
         self.call_from_thread(
-            self.notify, f"created {job.version.ref} and queue {queue.name}: press 3, then L"
+            self.notify,
+            f"created {job.version.ref} and queue {queue.name}: press 3, then L",
+            markup=False,
         )
         self.post_message(StoreChanged())
 
@@ -235,5 +239,7 @@ class LaunchbayApp(App):
             self.push_screen(RunDetailScreen(rest))
         else:
             self.notify(
-                f"unknown: {text!r}; try :runs, :queues, :jobs, :q NAME, :r RUN", severity="warning"
+                f"unknown: {text!r}; try :runs, :queues, :jobs, :q NAME, :r RUN",
+                severity="warning",
+                markup=False,
             )

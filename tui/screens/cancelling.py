@@ -20,12 +20,12 @@ def confirm_cancel(screen: Screen, ident: str, what: str) -> None:
         try:
             message = cancel_by_id(app.stores.get(), ident)
         except BadInput as exc:
-            app.call_from_thread(app.notify, str(exc), severity="error")
+            app.call_from_thread(app.notify, str(exc), severity="error", markup=False)
             return
         except Exception as exc:  # a bug: said, and still raised for the worker's log
-            app.call_from_thread(app.notify, f"failed: {exc}", severity="error")
+            app.call_from_thread(app.notify, f"failed: {exc}", severity="error", markup=False)
             raise
-        app.call_from_thread(app.notify, message)
+        app.call_from_thread(app.notify, message, markup=False)
 
     def answered(yes: bool | None) -> None:
         if yes:

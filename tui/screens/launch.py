@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -310,16 +311,16 @@ class LaunchScreen(Screen):
         self.form_error = error
         banner = self.query_one("#launch-error", Static)
         banner.set_class(error is None, "-ok")
-        banner.update(f"✗ {error}" if error else "✓ ready: ctrl+s enqueues")
+        banner.update(Text(f"✗ {error}") if error else "✓ ready: ctrl+s enqueues")
         if spec is None:
             return
         preview = self.query_one("#launch-preview", Static)
         title = self.query_one("#launch-preview-title", Static)
         if self.previous_spec is not None:
-            title.update(f"diff against run {self.relaunch_of}'s spec")
-            preview.update(_diff_markup(self.previous_spec, spec))
+            title.update(Text(f"diff against run {self.relaunch_of}'s spec"))
+            preview.update(_diff_text(self.previous_spec, spec))
         else:
-            preview.update(json.dumps(spec, indent=2).replace("[", r"\["))
+            preview.update(Text(json.dumps(spec, indent=2)))
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -336,7 +337,9 @@ class LaunchScreen(Screen):
         request, errors = self.build_request()
         if errors or self.form_error:
             self.notify(
-                f"not enqueued: {errors[0] if errors else self.form_error}", severity="error"
+                f"not enqueued: {errors[0] if errors else self.form_error}",
+                severity="error",
+                markup=False,
             )
             return
         self._enqueuing = True
@@ -370,10 +373,10 @@ class LaunchScreen(Screen):
         if self.is_attached:
             self._show_result(None, error)
         else:  # closed meanwhile: the notification is all there is
-            self.notify(f"not enqueued: {error}", severity="error")
+            self.notify(f"not enqueued: {error}", severity="error", markup=False)
 
     def _enqueued(self, item_id: int, job: str, queue: str) -> None:
-        self.notify(f"enqueued {job} on {queue} as item {item_id}")
+        self.notify(f"enqueued {job} on {queue} as item {item_id}", markup=False)
         if self.is_active:  # else closed meanwhile, or under another screen: pop nothing else
             self.dismiss()
         else:
@@ -430,7 +433,7 @@ class LaunchScreen(Screen):
             if not isinstance(args, list):
                 raise BadInput("overrides.args", "expected a list")
         except (BadInput, yaml.YAMLError) as exc:
-            self.notify(f"YAML not applied: {exc}", severity="error", timeout=8)
+            self.notify(f"YAML not applied: {exc}", severity="error", timeout=8, markup=False)
             return
         self.resource_args_override = expect_mapping(document.get("resource_args"), "resource_args")
         self.dockerfile_override = overrides.get("dockerfile") or None
@@ -468,7 +471,7 @@ def _normalised(spec: dict) -> dict:
     return spec
 
 
-def _diff_markup(previous: dict, current: dict) -> str:
+def _diff_text(previous: dict, current: dict) -> Text:
     from runners.rendering import redact
 
     before = json.dumps(_normalised(redact(previous)), indent=2, sort_keys=True).splitlines()
@@ -477,11 +480,10 @@ def _diff_markup(previous: dict, current: dict) -> str:
     for line in difflib.unified_diff(
         before, after, "previous run", "this launch", lineterm="", n=2
     ):
-        escaped = line.replace("[", r"\[")
         if line.startswith("+") and not line.startswith("+++"):
-            lines.append(f"[green]{escaped}[/green]")
+            lines.append(Text(line, style="green"))
         elif line.startswith("-") and not line.startswith("---"):
-            lines.append(f"[red]{escaped}[/red]")
+            lines.append(Text(line, style="red"))
         else:
-            lines.append(escaped)
-    return "\n".join(lines) or "(the same spec as the previous run)"
+            lines.append(Text(line))
+    return Text("\n").join(lines) if lines else Text("(the same spec as the previous run)")

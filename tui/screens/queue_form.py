@@ -199,10 +199,10 @@ class QueueFormScreen(ModalScreen[str | None]):
         self._saving = False
         if self.is_attached:  # else closed meanwhile: the notification is all there is
             self._show_verdict(error)
-        self.notify(error, title="not saved", severity="error")
+        self.notify(error, title="not saved", severity="error", markup=False)
 
     def _saved(self, name: str, message: str) -> None:
-        self.notify(message, timeout=3)
+        self.notify(message, timeout=3, markup=False)
         if self.is_active:  # closed meanwhile: dismissing now would pop another screen
             self.dismiss(name)
 
@@ -212,4 +212,4 @@ class QueueFormScreen(ModalScreen[str | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self._saving = False
-            self.notify(f"failed: {event.worker.error}", severity="error")
+            self.notify(f"failed: {event.worker.error}", severity="error", markup=False)

@@ -120,7 +120,7 @@ class RunLogScreen(Screen):
         view = self.log_view
         parts = []
         if view.path is None:
-            parts.append(f"run {self.run_id}")
+            parts.append(f"run {escape(self.run_id)}")
         elif not view.ended and not view.line_count:
             parts.append("waiting for output…")
         elif view.missing:

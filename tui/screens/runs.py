@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -153,7 +154,7 @@ class RunsScreen(Screen):
         table = self.table
         total = f"{table.total:,} runs" if table.counted else "counting…"
         text = self.query_one("#runs-filter", Input).value.strip()
-        shown = f" matching [b]{text}[/b]" if text else ""
+        shown = f" matching [b]{escape(text)}[/b]" if text else ""
         position = f" · row {table.cursor + 1:,}" if table.total else ""
         self.query_one("#runs-status", Static).update(f"{total}{shown}{position}")
 
@@ -230,9 +231,13 @@ class RunsScreen(Screen):
         if run is None:
             return
         if run.state.is_terminal():
-            self.notify(f"run {run.id} already ended ({run.state.value})", severity="warning")
+            self.notify(
+                f"run {run.id} already ended ({run.state.value})", severity="warning", markup=False
+            )
             return
-        confirm_cancel(self, run.id, f"run [b]{run.id}[/b] ({run.job} on {run.queue})")
+        confirm_cancel(
+            self, run.id, f"run [b]{escape(run.id)}[/b] ({escape(run.job)} on {escape(run.queue)})"
+        )
 
     def action_relaunch(self) -> None:
         from .launch import LaunchScreen
