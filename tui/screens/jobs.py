@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from store import JobVersion, NotFound
 from store.jobs import CreatedVersion
@@ -160,6 +161,16 @@ class JobsScreen(Screen):
             if name := self.selected_name:
                 text += f" · row {self.table.cursor_row + 1} · L launches {name}"
         self.query_one("#jobs-status", Static).update(text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A read that failed must say so: else the screen stays at "loading…" for good.
+        if event.state != WorkerState.ERROR:
+            return
+        error = f"could not read the jobs: {event.worker.error}"
+        if event.worker.group == "jobs-load" and not self._loaded:
+            self.query_one("#job-summary", Static).update(Text(error))
+        self.query_one("#jobs-status", Static).update(Text(error))
+        self.notify(error, severity="error", timeout=8, markup=False)
 
     # -- the detail pane ----------------------------------------------------------------------
 
