@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from runners.changes import ChangeListener
@@ -123,8 +124,13 @@ class LaunchbayApp(App):
             listener.close()
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        if self.screen_stack:
-            self.screen.post_message(StoreChanged())
+        # Every screen that shows: the top one and, under a modal, those it leaves visible.
+        # A screen hidden under another reads the store again when it comes back (its
+        # on_screen_resume), so news is never lost, nor read for a screen nobody sees.
+        for screen in reversed(self.screen_stack):
+            screen.post_message(StoreChanged())
+            if not isinstance(screen, ModalScreen):
+                break
 
     # -- the embedded agent ----------------------------------------------------------------
 

@@ -49,6 +49,12 @@ class RunDetailScreen(Screen):
         self.sub_title = f"run {self.run_id}"
         self.load()
 
+    def on_screen_resume(self) -> None:
+        # Back from the log (or any screen above): the run may have changed meanwhile, and
+        # this screen was not told while hidden.
+        if self.is_mounted and self.query("#run-summary"):  # resume can come before compose
+            self.load()
+
     def on_store_changed(self, message: StoreChanged) -> None:
         self.load()
 

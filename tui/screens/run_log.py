@@ -64,6 +64,11 @@ class RunLogScreen(Screen):
         self._update_status()
         self.load_run()
 
+    def on_screen_resume(self) -> None:
+        # Not told of changes while hidden (under the help, the run's detail…): catch up.
+        if self.is_mounted and self.query("#log-view"):  # resume can come before compose
+            self.on_store_changed(StoreChanged())
+
     def on_store_changed(self, message: StoreChanged) -> None:
         self.load_run()
         self.log_view.poke()  # the run may have ended: the view asks, and stops following
