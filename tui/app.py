@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from runners.changes import ChangeListener
 
 from .commands import LaunchbayCommands
-from .config import UserConfig, load_user_config
+from .config import UserConfig, config_path, load_user_config
 from .messages import AgentReported, StoreChanged
 from .screens.jobs import JobsScreen
 from .screens.queues import QueuesScreen
@@ -87,7 +87,7 @@ class LaunchbayApp(App):
             ThreadPoolExecutor(max_workers=16, thread_name_prefix="launchbay-ui")
         )
         if self.config.theme:
-            self.theme = self.config.theme
+            self.use_theme(self.config.theme)
         if self.config.keys:
             self.set_keymap(self.config.keys)
         self.watch_store()
@@ -98,6 +98,21 @@ class LaunchbayApp(App):
         # The app's objects live as long as it does: keep them out of the collector's full
         # passes, which otherwise pause a keystroke for 100+ ms now and then.
         self.call_after_refresh(gc.freeze)
+
+    def use_theme(self, name: str) -> None:
+        """The config's theme; an unknown one leaves the default, and the user is told."""
+        if name in self.available_themes:
+            self.theme = name
+            return
+        known = ", ".join(sorted(self.available_themes))
+        self.notify(
+            f"theme: {name!r} is not a theme; expected one of {known}"
+            f" (kept {self.theme}; set it in {config_path()})",
+            title="config",
+            severity="warning",
+            timeout=10,
+            markup=False,
+        )
 
     # -- the store watcher -----------------------------------------------------------------
 
