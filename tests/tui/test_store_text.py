@@ -65,3 +65,34 @@ async def test_jobs_screen_shows_a_description_with_brackets(make_app, store, tm
         await pilot.press("3")
         await settle(pilot, lambda: HOSTILE in screen_text(app), "the description, verbatim")
         assert not _worker_errors(app)
+
+
+async def test_the_launch_form_shows_schema_text_with_brackets(make_app, store, tmp_path):
+    import json
+
+    from support import make_code_job, make_queue
+
+    from tui.screens.launch import LaunchScreen
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "[/x]mode": {"type": "string", "enum": ["[/x]", "[b]plain"], "description": HOSTILE},
+        },
+    }
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    make_code_job(store, tmp_path, "train", "print(1)", schema_path=str(tmp_path / "schema.json"))
+    make_queue(store, "local")
+    app = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.push_screen(LaunchScreen(job="train", queue="local"))
+        screen = await settle(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen)
+        await settle(pilot, lambda: len(screen.query("SchemaField")) == 1, "the field")
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        field = screen.query_one("SchemaField")
+        assert str(field.query_one("Label").render()) == "[/x]mode"
+        assert HOSTILE in str(field.query_one(".field-hint").render())
+        field.query_one("#value").value = 0
+        preview = screen.query_one("#launch-preview")
+        await settle(pilot, lambda: '"[/x]mode": "[/x]"' in str(preview.render()), "the preview")
+        assert not _worker_errors(app)

@@ -67,8 +67,8 @@ class SchemaField(Vertical):
         type_ = self.schema.get("type")
         initial = self.initial
         if "enum" in self.schema:
-            options = [
-                (json.dumps(v) if not isinstance(v, str) else v, i)
+            options = [  # Text: an enum value is shown as it is, never read as markup
+                (Text(v if isinstance(v, str) else json.dumps(v)), i)
                 for i, v in enumerate(self.schema["enum"])
             ]
             value = Select.NULL
