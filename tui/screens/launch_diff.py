@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 
-from rich.text import Text
+from textual.content import Content
 
 # Parts of a spec that always differ between two runs: left out of a relaunch's diff.
 _VOLATILE_ENV = ("LAUNCHBAY_RUN_ID", "LAUNCHBAY_ITEM_ID", "LAUNCHBAY_CONFIG_FILE")
@@ -21,7 +21,7 @@ def _normalised(spec: dict) -> dict:
     return spec
 
 
-def diff_text(previous: dict, current: dict) -> Text:
+def diff_text(previous: dict, current: dict) -> Content:
     from runners.rendering import redact
 
     before = json.dumps(_normalised(redact(previous)), indent=2, sort_keys=True).splitlines()
@@ -31,9 +31,9 @@ def diff_text(previous: dict, current: dict) -> Text:
         before, after, "previous run", "this launch", lineterm="", n=2
     ):
         if line.startswith("+") and not line.startswith("+++"):
-            lines.append(Text(line, style="green"))
+            lines.append(Content.styled(line, "green"))
         elif line.startswith("-") and not line.startswith("---"):
-            lines.append(Text(line, style="red"))
+            lines.append(Content.styled(line, "red"))
         else:
-            lines.append(Text(line))
-    return Text("\n").join(lines) if lines else Text("(the same spec as the previous run)")
+            lines.append(Content(line))
+    return Content("\n").join(lines) if lines else Content("(the same spec as the previous run)")
