@@ -71,3 +71,19 @@ async def test_a_screen_under_a_modal_keeps_following_the_store(make_app, store,
             "the runs under the help read again",
         )
         assert type(app.screen).__name__ == "HelpScreen"
+
+
+async def test_a_run_that_cannot_be_read_says_why(make_app, store, tmp_path, monkeypatch):
+    from store.runs import RunStore
+
+    seed(store, tmp_path)
+
+    def broken(self, run_id):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(RunStore, "events", broken)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.push_screen(RunDetailScreen("k3x9mf2a"))
+        await settle(pilot, lambda: "disk I/O error" in screen_text(app), "the failure shown")
+        assert "loading…" not in screen_text(app)

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import StoreChanged
 from ..timefmt import ago, run_duration
@@ -79,6 +80,13 @@ class RunDetailScreen(Screen):
         self.app.call_from_thread(
             self._show, number, run, events, redact(run.spec), redact(run.handle), log_path
         )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A read that failed must say so: else the screen stays at "loading…" for good.
+        if event.state == WorkerState.ERROR:
+            error = f"could not read the run: {event.worker.error}"
+            self.query_one("#run-summary", Static).update(Content.styled(error, "red"))
+            self.notify(error, severity="error", timeout=8, markup=False)
 
     def _show_missing(self, number: int, message: str) -> None:
         if number == self._reads:  # else a newer read is on its way
