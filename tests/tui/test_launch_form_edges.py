@@ -23,7 +23,9 @@ async def _open(app, pilot, fields: int, **kwargs) -> LaunchScreen:
     await settle(
         pilot,
         lambda: (
-            len(screen.query("SchemaField")) == fields
+            screen.query("#launch-job")
+            and screen.query_one("#launch-job").suggester is not None  # the choices loaded
+            and len(screen.query("SchemaField")) == fields
             and not screen._rebuilding.locked()
             and _preview(screen)
         ),
@@ -51,9 +53,17 @@ def _last_item(store: Store):
 
 
 async def _enqueue(pilot, screen) -> None:
-    await settle(pilot, lambda: screen.form_error is None, "a valid form")
+    app = pilot.app
+    await settle(
+        pilot, lambda: screen.form_error is None and not screen._rebuilding.locked(), "ready"
+    )
     await pilot.press("ctrl+s")
-    await settle(pilot, lambda: not screen.is_attached, "enqueued")
+    await settle(
+        pilot,
+        lambda: not screen.is_attached or any("not enqueued" in n for n in notified(app)),
+        "enqueued",
+    )
+    assert not screen.is_attached, notified(app)
 
 
 async def test_a_property_named_with_a_dot_gets_a_field_and_its_value_its_key(
