@@ -175,6 +175,7 @@ class RunsScreen(Screen):
                 f"unknown state {bad[0]!r}; one of {', '.join(KNOWN_STATES)}",
                 severity="warning",
                 timeout=3,
+                markup=False,  # what was typed, as it is
             )
             return
         if self._filter_timer is not None:
