@@ -96,3 +96,16 @@ async def test_the_launch_form_shows_schema_text_with_brackets(make_app, store, 
         preview = screen.query_one("#launch-preview")
         await settle(pilot, lambda: '"[/x]mode": "[/x]"' in str(preview.render()), "the preview")
         assert not _worker_errors(app)
+
+
+async def test_the_runs_status_shows_a_filter_with_half_a_tag(make_app, store, tmp_path):
+    seed(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one("#runs-table")
+        await settle(pilot, lambda: table.row_at(0) is not None, "the runs read")
+        await pilot.press("slash")
+        app.screen.query_one("#runs-filter").value = "oops [/"
+        status = app.screen.query_one("#runs-status")
+        await settle(pilot, lambda: "matching oops [/" in str(status.render()), "the status")
+        assert app.is_running

@@ -9,6 +9,7 @@ from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
@@ -154,9 +155,10 @@ class RunsScreen(Screen):
         table = self.table
         total = f"{table.total:,} runs" if table.counted else "counting…"
         text = self.query_one("#runs-filter", Input).value.strip()
-        shown = f" matching [b]{escape(text)}[/b]" if text else ""
+        # Content, not markup: the filter is what was typed, half a tag included ("[/").
+        shown = Content.assemble(" matching ", (text, "bold")) if text else ""
         position = f" · row {table.cursor + 1:,}" if table.total else ""
-        self.query_one("#runs-status", Static).update(f"{total}{shown}{position}")
+        self.query_one("#runs-status", Static).update(Content.assemble(total, shown, position))
 
     # -- filter ------------------------------------------------------------------------------
 
