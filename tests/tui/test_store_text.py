@@ -109,3 +109,23 @@ async def test_the_runs_status_shows_a_filter_with_half_a_tag(make_app, store, t
         status = app.screen.query_one("#runs-status")
         await settle(pilot, lambda: "matching oops [/" in str(status.render()), "the status")
         assert app.is_running
+
+
+async def test_the_queue_summary_and_editor_show_a_config_with_half_a_tag(make_app, store):
+    from support import make_queue
+    from textual.widgets import TextArea
+
+    make_queue(store, "local", config={"resource_args": {"env": {"MODE": "x[/ a[b"}}})
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, lambda: app.screen.query("#queue-summary"), "the queues screen")
+        summary = app.screen.query_one("#queue-summary")
+        await settle(pilot, lambda: "x[/ a[b" in str(summary.render()), "the config shown")
+        await pilot.press("e")
+        await settle(pilot, lambda: app.screen.query("#queue-config"), "the editor")
+        area = app.screen.query_one("#queue-config", TextArea)
+        area.text = "resource_args:\n  env: {MODE: 'x[/'}\n  bogus[/: 1\n"
+        check = app.screen.query_one("#queue-config-check")
+        await settle(pilot, lambda: "bogus[/" in str(check.render()), "the error, as typed")
+        assert app.is_running and not _worker_errors(app)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.screen import Screen
 
 from .confirm import ConfirmScreen
 
 
-def confirm_cancel(screen: Screen, ident: str, what: str) -> None:
-    """Ask, then cancel `ident` (a run id or an item id) on a worker thread."""
+def confirm_cancel(screen: Screen, ident: str, what: Content) -> None:
+    """Ask, then cancel `ident` (a run id or an item id) on a worker thread. `what` names it
+    in the question (Content: it holds store text, never to be read as markup)."""
     # Taken here, on the UI thread: from the worker's thread, screen.app can't be found once
     # the screen is closed.
     app = screen.app
@@ -32,4 +34,5 @@ def confirm_cancel(screen: Screen, ident: str, what: str) -> None:
             # The app's worker, not the screen's: leaving the screen must not cancel the cancel.
             app.run_worker(cancel, thread=True, exit_on_error=False, group="cancel")
 
-    app.push_screen(ConfirmScreen(f"Cancel {what}?", yes="Cancel it", no="Keep it"), answered)
+    question = Content.assemble("Cancel ", what, "?")
+    app.push_screen(ConfirmScreen(question, yes="Cancel it", no="Keep it"), answered)

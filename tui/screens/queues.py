@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -225,13 +226,21 @@ class QueuesScreen(Screen):
         from runners.rendering import redact
 
         limit = queue.max_concurrency or "no limit"
-        state = "[yellow]paused[/]" if queue.paused else "[green]active[/]"
-        config = escape(json.dumps(redact(queue.resource_args)))
-        variables = escape(", ".join(queue.template_variables) or "none")
+        state = ("paused", "yellow") if queue.paused else ("active", "green")
+        # Content, not markup: a config value may hold anything, half a tag ("[/") included.
         summary.update(
-            f"[b]{escape(queue.name)}[/b] ({escape(queue.resource)}) · {state} · max concurrency"
-            f" {limit}\n[dim]resource_args[/] {config}  [dim]template variables[/] {variables}\n"
-            f"[b]waiting items[/b] in dispatch order: {len(view.waiting)}"
+            Content.assemble(
+                (queue.name, "bold"),
+                f" ({queue.resource}) · ",
+                state,
+                f" · max concurrency {limit}\n",
+                ("resource_args", "dim"),
+                f" {json.dumps(redact(queue.resource_args))}  ",
+                ("template variables", "dim"),
+                f" {', '.join(queue.template_variables) or 'none'}\n",
+                ("waiting items", "bold"),
+                f" in dispatch order: {len(view.waiting)}",
+            )
         )
         status.update(f"{len(view.queues)} queue(s) · tab: between queues and waiting items")
 
@@ -322,7 +331,7 @@ class QueuesScreen(Screen):
         from .cancelling import confirm_cancel
 
         if item := self._selected_item():
-            confirm_cancel(self, str(item.id), f"item {item.id}")
+            confirm_cancel(self, str(item.id), Content(f"item {item.id}"))
 
     def action_new_queue(self) -> None:
         from .queue_form import QueueFormScreen

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -112,7 +111,7 @@ class RunDetailScreen(Screen):
         from .cancelling import confirm_cancel
 
         if self.run is not None and not self.run.state.is_terminal():
-            confirm_cancel(self, self.run.id, f"run [b]{escape(self.run.id)}[/b]")
+            confirm_cancel(self, self.run.id, Content.assemble("run ", (self.run.id, "bold")))
 
     def action_relaunch(self) -> None:
         from .launch import LaunchScreen

@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -239,7 +238,7 @@ class RunsScreen(Screen):
             )
             return
         confirm_cancel(
-            self, run.id, f"run [b]{escape(run.id)}[/b] ({escape(run.job)} on {escape(run.queue)})"
+            self, run.id, Content.assemble("run ", (run.id, "bold"), f" ({run.job} on {run.queue})")
         )
 
     def action_relaunch(self) -> None:
