@@ -6,7 +6,9 @@ runs; this writes rows shaped exactly as the store writes them, in one transacti
 
 import json
 import random
+import sys
 import time
+from pathlib import Path
 
 from runners.queues import check_queue_config
 from store import Store
@@ -88,3 +90,19 @@ def seed_runs(store: Store, n: int, *, queues: int = 4, jobs: int = 6, seed: int
         run_rows,
     )
     conn.execute("COMMIT")
+
+
+def seed_file(path: Path, n: int) -> None:
+    """A new store at `path` with `n` runs, its WAL folded in (a reader opens it as it is)."""
+    store = Store.open(path)
+    try:
+        seed_runs(store, n)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    # `python -m bench.seed PATH N`: a benchmark seeds in a child, so that the memory the
+    # seeding takes (a million rows built at once) is never counted as the app's.
+    seed_file(Path(sys.argv[1]), int(sys.argv[2]))

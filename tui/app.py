@@ -17,12 +17,13 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from runners.changes import ChangeListener
 
 from .commands import LaunchbayCommands
-from .config import UserConfig, load_user_config
+from .config import UserConfig, config_path, load_user_config
 from .messages import AgentReported, StoreChanged
 from .screens.jobs import JobsScreen
 from .screens.queues import QueuesScreen
@@ -86,7 +87,7 @@ class LaunchbayApp(App):
             ThreadPoolExecutor(max_workers=16, thread_name_prefix="launchbay-ui")
         )
         if self.config.theme:
-            self.theme = self.config.theme
+            self.use_theme(self.config.theme)
         if self.config.keys:
             self.set_keymap(self.config.keys)
         self.watch_store()
@@ -97,6 +98,21 @@ class LaunchbayApp(App):
         # The app's objects live as long as it does: keep them out of the collector's full
         # passes, which otherwise pause a keystroke for 100+ ms now and then.
         self.call_after_refresh(gc.freeze)
+
+    def use_theme(self, name: str) -> None:
+        """The config's theme; an unknown one leaves the default, and the user is told."""
+        if name in self.available_themes:
+            self.theme = name
+            return
+        known = ", ".join(sorted(self.available_themes))
+        self.notify(
+            f"theme: {name!r} is not a theme; expected one of {known}"
+            f" (kept {self.theme}; set it in {config_path()})",
+            title="config",
+            severity="warning",
+            timeout=10,
+            markup=False,
+        )
 
     # -- the store watcher -----------------------------------------------------------------
 
@@ -123,8 +139,13 @@ class LaunchbayApp(App):
             listener.close()
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        if self.screen_stack:
-            self.screen.post_message(StoreChanged())
+        # Every screen that shows: the top one and, under a modal, those it leaves visible.
+        # A screen hidden under another reads the store again when it comes back (its
+        # on_screen_resume), so news is never lost, nor read for a screen nobody sees.
+        for screen in reversed(self.screen_stack):
+            screen.post_message(StoreChanged())
+            if not isinstance(screen, ModalScreen):
+                break
 
     # -- the embedded agent ----------------------------------------------------------------
 
@@ -156,7 +177,9 @@ class LaunchbayApp(App):
             self.agent_state = "running" if agent.live else "idle"
             if agent.last_error and agent.last_error != self.agent_error:
                 self.agent_error = agent.last_error
-                self.notify(agent.last_error, title="agent", severity="error", timeout=8)
+                self.notify(
+                    agent.last_error, title="agent", severity="error", timeout=8, markup=False
+                )
 
     def on_unmount(self) -> None:
         self._shutdown_requested.set()
@@ -197,7 +220,9 @@ class LaunchbayApp(App):
 
         job, queue = ensure_sample(self.stores.get())
         self.call_from_thread(
-            self.notify, f"created {job.version.ref} and queue {queue.name}: press 3, then L"
+            self.notify,
+            f"created {job.version.ref} and queue {queue.name}: press 3, then L",
+            markup=False,
         )
         self.post_message(StoreChanged())
 
@@ -235,5 +260,7 @@ class LaunchbayApp(App):
             self.push_screen(RunDetailScreen(rest))
         else:
             self.notify(
-                f"unknown: {text!r}; try :runs, :queues, :jobs, :q NAME, :r RUN", severity="warning"
+                f"unknown: {text!r}; try :runs, :queues, :jobs, :q NAME, :r RUN",
+                severity="warning",
+                markup=False,
             )

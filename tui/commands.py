@@ -6,6 +6,8 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .config import bound_key
+
 
 class LaunchbayCommands(Provider):
     """Offers the app's navigation and each binding of the current screen, by its description."""
@@ -17,13 +19,14 @@ class LaunchbayCommands(Provider):
         yield "Go to Jobs", partial(app.switch_mode, "jobs"), "Jobs screen (3)"
         yield "Help: keys", app.action_help, "Every key of this screen and the app (?)"
         screen = self.screen
+        keys = app.config.keys
         for binding in getattr(screen, "BINDINGS", []):
             if getattr(binding, "description", "") and getattr(binding, "id", None):
                 action = binding.action
                 yield (
                     f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
                     partial(screen.run_action, action),
-                    f"key {binding.key}",
+                    f"key {bound_key(binding, keys)}",
                 )
 
     async def discover(self) -> Hits:

@@ -6,8 +6,9 @@ from textual.message import Message
 class StoreChanged(Message, bubble=False):
     """Another connection (the agent, another process) committed to the store.
 
-    The app receives it from its watcher and hands it to the screen in front; it must not
-    bubble back up, or the app would hand it over again."""
+    The app receives it from its watcher and hands it to each screen that shows (the top one,
+    and those under a modal); it must not bubble back up, or the app would hand it over
+    again. A hidden screen is not told: it reads the store again when it is resumed."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StoreChanged)  # a burst of commits is one refresh

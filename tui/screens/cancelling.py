@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.screen import Screen
 
 from .confirm import ConfirmScreen
 
 
-def confirm_cancel(screen: Screen, ident: str, what: str) -> None:
-    """Ask, then cancel `ident` (a run id or an item id) on a worker thread."""
+def confirm_cancel(screen: Screen, ident: str, what: Content) -> None:
+    """Ask, then cancel `ident` (a run id or an item id) on a worker thread. `what` names it
+    in the question (Content: it holds store text, never to be read as markup)."""
     # Taken here, on the UI thread: from the worker's thread, screen.app can't be found once
     # the screen is closed.
     app = screen.app
@@ -20,16 +22,17 @@ def confirm_cancel(screen: Screen, ident: str, what: str) -> None:
         try:
             message = cancel_by_id(app.stores.get(), ident)
         except BadInput as exc:
-            app.call_from_thread(app.notify, str(exc), severity="error")
+            app.call_from_thread(app.notify, str(exc), severity="error", markup=False)
             return
         except Exception as exc:  # a bug: said, and still raised for the worker's log
-            app.call_from_thread(app.notify, f"failed: {exc}", severity="error")
+            app.call_from_thread(app.notify, f"failed: {exc}", severity="error", markup=False)
             raise
-        app.call_from_thread(app.notify, message)
+        app.call_from_thread(app.notify, message, markup=False)
 
     def answered(yes: bool | None) -> None:
         if yes:
             # The app's worker, not the screen's: leaving the screen must not cancel the cancel.
             app.run_worker(cancel, thread=True, exit_on_error=False, group="cancel")
 
-    app.push_screen(ConfirmScreen(f"Cancel {what}?", yes="Cancel it", no="Keep it"), answered)
+    question = Content.assemble("Cancel ", what, "?")
+    app.push_screen(ConfirmScreen(question, yes="Cancel it", no="Keep it"), answered)

@@ -3,6 +3,7 @@
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -13,7 +14,8 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str | Content, *, yes: str = "Yes", no: str = "No") -> None:
+        """`question`: markup if a str (the app's own text), else Content, shown as it is."""
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
 

@@ -1,12 +1,13 @@
 """`?` — every key of the screen underneath and of the app, with its binding id (rebindable)."""
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..config import config_path
+from ..config import bound_key, config_path
 
 
 class HelpScreen(ModalScreen[None]):
@@ -16,30 +17,34 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-dialog", classes="dialog"):
             yield Static(self._text(), id="help-text")
 
-    def _text(self) -> str:
-        lines = [
-            "[b]Keys[/b]   (rebind any of them by id in "
-            f"[i]{config_path()}[/i] under [b]keys:[/b])",
-            "",
-        ]
+    def _text(self) -> Text:
+        # Text, not markup: the config's path and the user's keys are shown as they are.
+        text = Text.assemble(
+            ("Keys", "bold"),
+            "   (rebind any of them by id in ",
+            (str(config_path()), "italic"),
+            " under ",
+            ("keys:", "bold"),
+            ")\n\n",
+        )
+        keys = self.app.config.keys
         under = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else None
         sections = [
             ("This screen", getattr(under, "BINDINGS", [])),
             ("Everywhere", self.app.BINDINGS),
         ]
         for title, bindings in sections:
-            lines.append(f"[b]{title}[/b]")
+            text.append(f"{title}\n", style="bold")
             for binding in bindings:
                 if isinstance(binding, Binding) and binding.description:
-                    lines.append(
-                        f"  {binding.key:<22} {binding.description:<24}"
-                        f" [dim]{binding.id or ''}[/dim]"
-                    )
-            lines.append("")
-        lines += [
-            "[b]Also[/b]",
-            "  ctrl+p                 command palette: every action, and themes",
-            "  :                      go to :runs :queues :jobs :q NAME :r RUN",
-            "  esc                    back",
-        ]
-        return "\n".join(lines)
+                    text.append(f"  {bound_key(binding, keys):<22} {binding.description:<24} ")
+                    text.append(binding.id or "", style="dim")
+                    text.append("\n")
+            text.append("\n")
+        text.append("Also\n", style="bold")
+        text.append(
+            "  ctrl+p                 command palette: every action, and themes\n"
+            "  :                      go to :runs :queues :jobs :q NAME :r RUN\n"
+            "  esc                    back"
+        )
+        return text

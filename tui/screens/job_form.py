@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -241,7 +242,8 @@ class JobFormScreen(ModalScreen[CreatedVersion | None]):
             return
         self.show_error(None, "")
         what = f" ({busy} {request.target})" if busy else ""
-        self.query_one("#job-form-busy-text", Static).update(f"creating {request.name}…{what}")
+        busy_text = Text(f"creating {request.name}…{what}")  # paths as they are
+        self.query_one("#job-form-busy-text", Static).update(busy_text)
         self.creating = True
         self.create(request, self.app)
 
@@ -261,7 +263,8 @@ class JobFormScreen(ModalScreen[CreatedVersion | None]):
     def _created(self, result: CreatedVersion) -> None:
         ref = result.version.ref
         self.app.notify(
-            f"created {ref}" if result.created else f"same content as {ref}; no new version"
+            f"created {ref}" if result.created else f"same content as {ref}; no new version",
+            markup=False,
         )
         if not self._abandoned:  # closed: its widgets are gone, the notice is all there is
             self.creating = False
@@ -270,7 +273,9 @@ class JobFormScreen(ModalScreen[CreatedVersion | None]):
     def _failed(self, request: JobRequest, exc: BadInput) -> None:
         field, text = error_line(exc, request.kind)
         if self._abandoned:
-            self.app.notify(text, title=f"job {request.name} not created", severity="error")
+            self.app.notify(
+                text, title=f"job {request.name} not created", severity="error", markup=False
+            )
             return
         self.creating = False
         self.show_error(field, text)
@@ -279,7 +284,9 @@ class JobFormScreen(ModalScreen[CreatedVersion | None]):
         # Not a BadInput: a bug or a failure the user can't fix here; shown as it is.
         text = f"could not create the job: {type(exc).__name__}: {exc}"
         if self._abandoned:
-            self.app.notify(text, title=f"job {request.name} not created", severity="error")
+            self.app.notify(
+                text, title=f"job {request.name} not created", severity="error", markup=False
+            )
             return
         self.creating = False
         self.show_error(None, text)

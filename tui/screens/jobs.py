@@ -7,6 +7,7 @@ import json
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -16,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from store import JobVersion, NotFound
 from store.jobs import CreatedVersion
@@ -160,6 +162,16 @@ class JobsScreen(Screen):
                 text += f" · row {self.table.cursor_row + 1} · L launches {name}"
         self.query_one("#jobs-status", Static).update(text)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A read that failed must say so: else the screen stays at "loading…" for good.
+        if event.state != WorkerState.ERROR:
+            return
+        error = f"could not read the jobs: {event.worker.error}"
+        if event.worker.group == "jobs-load" and not self._loaded:
+            self.query_one("#job-summary", Static).update(Text(error))
+        self.query_one("#jobs-status", Static).update(Text(error))
+        self.notify(error, severity="error", timeout=8, markup=False)
+
     # -- the detail pane ----------------------------------------------------------------------
 
     def _show_empty_detail(self) -> None:
@@ -202,14 +214,19 @@ class JobsScreen(Screen):
 
 
 def job_row(version: JobVersion, count: int) -> tuple[str, ...]:
-    """One row of the jobs table (the CLI's `job list` columns, less the created time)."""
-    return (
-        version.name,
-        f"v{version.version}",
-        version.type,
-        str(count),
-        ", ".join(a for a in version.aliases if a != "latest") or "-",
-        version.description or "-",
+    """One row of the jobs table (the CLI's `job list` columns, less the created time).
+
+    Escaped: a DataTable reads a str cell as markup, and a description is the user's."""
+    return tuple(
+        escape(cell)
+        for cell in (
+            version.name,
+            f"v{version.version}",
+            version.type,
+            str(count),
+            ", ".join(a for a in version.aliases if a != "latest") or "-",
+            version.description or "-",
+        )
     )
 
 
@@ -265,7 +282,7 @@ def versions_table(versions: list[JobVersion]) -> RenderableType:
     for version in versions:
         table.add_row(
             f"v{version.version}",
-            version.digest[:12],
+            Text(version.digest[:12]),
             ago(version.created_at),
             Text(", ".join(version.aliases) or "-"),
         )
@@ -310,7 +327,7 @@ def schema_table(schema: dict | None) -> RenderableType:
     for name, prop, required in rows:
         table.add_row(
             Text(name + (" *" if required else "")),
-            prop.get("type", "any"),
+            Text(str(prop.get("type", "any"))),
             Text(json.dumps(prop["default"]) if "default" in prop else "-"),
             Text(_limits(prop)),
             Text(prop.get("description") or prop.get("title") or ""),

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import json
-import os
 import shlex
-import subprocess
-import tempfile
-from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -26,18 +22,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.worker import Worker, WorkerState
 
 from store import BadInput
 
 from ..widgets.agent_bar import AgentBar
+from .launch_diff import diff_text
+from .launch_editor import YamlEditing
 from .launch_fields import UNSET, SchemaField
 
 PRIORITIES = ["critical", "high", "medium", "low"]
-# Parts of a spec that always differ between two runs: left out of a relaunch's diff.
-_VOLATILE_ENV = ("LAUNCHBAY_RUN_ID", "LAUNCHBAY_ITEM_ID", "LAUNCHBAY_CONFIG_FILE")
 
 
-class LaunchScreen(Screen):
+class LaunchScreen(YamlEditing, Screen):
     BINDINGS = [
         Binding("ctrl+s", "enqueue", "Enqueue", id="launch.enqueue"),
         # priority: an Input in focus would take ctrl+e as "end of line".
@@ -56,6 +53,9 @@ class LaunchScreen(Screen):
         self.resource_args_override: dict = {}
         self.dockerfile_override: str | None = None  # overrides.dockerfile, container queues
         self.form_error: str | None = "loading…"
+        # Why the form could not load (the run to relaunch is gone…): it stays in the error
+        # line, above whatever a later preview says, and ctrl+s refuses.
+        self.load_error: str | None = None
         self._prefill: dict = {}
         # run_config keys the job's schema has no field for (from a relaunch or the YAML
         # editor): kept and sent as they are.
@@ -113,7 +113,7 @@ class LaunchScreen(Screen):
 
     # -- loading choices and the relaunch's previous run ------------------------------------
 
-    @work(thread=True, exit_on_error=False)
+    @work(thread=True, exit_on_error=False, group="launch-load")
     def load_choices(self) -> None:
         store = self.app.stores.get()
         refs = []
@@ -135,6 +135,19 @@ class LaunchScreen(Screen):
                 **item.launch,
             }
         self.app.call_from_thread(self._choices_loaded, refs, queues, prefill, previous_spec)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A load that failed (the run to relaunch is gone, the store unreadable) is said in
+        # the form's error line: else it stays at "loading…" for good, and ctrl+s refuses.
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
+        if event.worker.group == "preview":
+            self._show_result(None, f"no preview: {text}")
+        elif event.worker.group in ("launch-load", "fields"):
+            self.load_error = f"could not load the form: {text}"
+            self._show_result(None, self.load_error)
 
     def _choices_loaded(self, refs, queues, prefill, previous_spec) -> None:
         self._prefill = prefill
@@ -307,19 +320,20 @@ class LaunchScreen(Screen):
             self._show_result(spec, error)
 
     def _show_result(self, spec: dict | None, error: str | None) -> None:
+        error = self.load_error or error
         self.form_error = error
         banner = self.query_one("#launch-error", Static)
         banner.set_class(error is None, "-ok")
-        banner.update(f"✗ {error}" if error else "✓ ready: ctrl+s enqueues")
+        banner.update(Text(f"✗ {error}") if error else "✓ ready: ctrl+s enqueues")
         if spec is None:
             return
         preview = self.query_one("#launch-preview", Static)
         title = self.query_one("#launch-preview-title", Static)
         if self.previous_spec is not None:
-            title.update(f"diff against run {self.relaunch_of}'s spec")
-            preview.update(_diff_markup(self.previous_spec, spec))
+            title.update(Text(f"diff against run {self.relaunch_of}'s spec"))
+            preview.update(diff_text(self.previous_spec, spec))
         else:
-            preview.update(json.dumps(spec, indent=2).replace("[", r"\["))
+            preview.update(Text(json.dumps(spec, indent=2)))
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -336,7 +350,9 @@ class LaunchScreen(Screen):
         request, errors = self.build_request()
         if errors or self.form_error:
             self.notify(
-                f"not enqueued: {errors[0] if errors else self.form_error}", severity="error"
+                f"not enqueued: {errors[0] if errors else self.form_error}",
+                severity="error",
+                markup=False,
             )
             return
         self._enqueuing = True
@@ -370,118 +386,11 @@ class LaunchScreen(Screen):
         if self.is_attached:
             self._show_result(None, error)
         else:  # closed meanwhile: the notification is all there is
-            self.notify(f"not enqueued: {error}", severity="error")
+            self.notify(f"not enqueued: {error}", severity="error", markup=False)
 
     def _enqueued(self, item_id: int, job: str, queue: str) -> None:
-        self.notify(f"enqueued {job} on {queue} as item {item_id}")
+        self.notify(f"enqueued {job} on {queue} as item {item_id}", markup=False)
         if self.is_active:  # else closed meanwhile, or under another screen: pop nothing else
             self.dismiss()
         else:
             self._enqueuing = False  # still open: it may enqueue again
-
-    def action_edit_yaml(self) -> None:
-        """The overrides as YAML in $EDITOR; what comes back replaces the form's values."""
-        import yaml
-
-        # This check covers _apply_yaml too: the editor runs on the UI thread, so no rebuild
-        # can start before its result is applied.
-        if self._still_loading("not opened in the editor"):
-            return
-        request, _errors = self.build_request()
-        document = {
-            "overrides": {
-                "run_config": request.spec["overrides"]["run_config"],
-                "args": shlex.split(request.args[0]) if request.args else [],
-                "entry_point": request.entry_point,
-                **({"dockerfile": self.dockerfile_override} if self.dockerfile_override else {}),
-            },
-            "resource_args": self.resource_args_override,
-        }
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            f.write("# launchbay launch overrides: save and quit to apply\n")
-            yaml.safe_dump(document, f, sort_keys=False)
-            path = Path(f.name)
-        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-        try:
-            try:
-                with self.app.suspend():
-                    subprocess.run([*editor, str(path)], check=False)
-            except Exception:  # no terminal to hand over (headless): run it as is
-                subprocess.run(
-                    [*editor, str(path)], check=False, stdin=subprocess.DEVNULL, capture_output=True
-                )
-            self._apply_yaml(path.read_text())
-        finally:
-            path.unlink(missing_ok=True)
-
-    def _apply_yaml(self, text: str) -> None:
-        import yaml
-
-        from runners.documents import expect_mapping, refuse_unknown_keys
-        from runners.launching import OVERRIDE_KEYS, SPEC_KEYS
-
-        try:
-            document = expect_mapping(yaml.safe_load(text), "launch spec")
-            refuse_unknown_keys(document, SPEC_KEYS, "")
-            overrides = expect_mapping(document.get("overrides"), "overrides")
-            refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")
-            run_config = expect_mapping(overrides.get("run_config"), "overrides.run_config")
-            args = overrides.get("args") or []
-            if not isinstance(args, list):
-                raise BadInput("overrides.args", "expected a list")
-        except (BadInput, yaml.YAMLError) as exc:
-            self.notify(f"YAML not applied: {exc}", severity="error", timeout=8)
-            return
-        self.resource_args_override = expect_mapping(document.get("resource_args"), "resource_args")
-        self.dockerfile_override = overrides.get("dockerfile") or None
-        fields = {f.field_name: f for f in self._fields("run_config")}
-        self._extra_config = {k: v for k, v in run_config.items() if k not in fields}
-        for name, field in fields.items():
-            widget = field.query_one("#value")
-            value = run_config.get(name, UNSET)
-            if isinstance(widget, Input):
-                widget.value = (
-                    ""
-                    if value is UNSET
-                    else (value if isinstance(value, str) else json.dumps(value))
-                )
-            elif isinstance(widget, Switch) and value is not UNSET:
-                widget.value = bool(value)
-            elif isinstance(widget, Select):
-                enum = field.schema.get("enum", [])
-                widget.value = enum.index(value) if value in enum else Select.NULL
-        self.query_one("#launch-args", Input).value = shlex.join(str(a) for a in args)
-        entry = overrides.get("entry_point")
-        self.query_one("#launch-entrypoint", Input).value = (
-            shlex.join(entry) if isinstance(entry, list) else (entry or "")
-        )
-        self.refresh_preview()
-
-
-def _normalised(spec: dict) -> dict:
-    spec = json.loads(json.dumps(spec))
-    spec.pop("run_id", None)
-    spec.pop("item_id", None)
-    spec.pop("priority", None)
-    for key in _VOLATILE_ENV:
-        (spec.get("env") or {}).pop(key, None)
-    return spec
-
-
-def _diff_markup(previous: dict, current: dict) -> str:
-    from runners.rendering import redact
-
-    before = json.dumps(_normalised(redact(previous)), indent=2, sort_keys=True).splitlines()
-    after = json.dumps(_normalised(current), indent=2, sort_keys=True).splitlines()
-    lines = []
-    for line in difflib.unified_diff(
-        before, after, "previous run", "this launch", lineterm="", n=2
-    ):
-        escaped = line.replace("[", r"\[")
-        if line.startswith("+") and not line.startswith("+++"):
-            lines.append(f"[green]{escaped}[/green]")
-        elif line.startswith("-") and not line.startswith("---"):
-            lines.append(f"[red]{escaped}[/red]")
-        else:
-            lines.append(escaped)
-    return "\n".join(lines) or "(the same spec as the previous run)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Select, Static, Switch
@@ -17,6 +18,17 @@ from runners.schema import check_value
 from store import BadInput
 
 UNSET = object()  # the field was left empty: the schema's default (or nothing) applies
+_ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def field_id(kind: str, name: str) -> str:
+    """A valid widget id for any property name: `lr` → field-run_config-lr.
+
+    A schema accepts any name (`lr.decay`, `batch size`), a widget id only [A-Za-z0-9_-]:
+    every other character, `-` included, is written `-HEX-`, so two names never share an id
+    (`lr.decay` → field-run_config-lr-2e-decay)."""
+    safe = "".join(c if c in _ID_SAFE else f"-{ord(c):x}-" for c in name)
+    return f"field-{kind}-{safe}"
 
 
 def describe_schema(schema: dict) -> str:
@@ -37,7 +49,7 @@ class SchemaField(Vertical):
 
     def __init__(self, kind: str, name: str, schema: dict, initial: Any = UNSET) -> None:
         """`kind` is "run_config" or "var": it prefixes the field's id and its error."""
-        super().__init__(id=f"field-{kind}-{name}", classes="schema-field")
+        super().__init__(id=field_id(kind, name), classes="schema-field")
         self.kind, self.field_name, self.schema = kind, name, schema
         self.initial = initial
         self.error: str | None = None
@@ -51,12 +63,12 @@ class SchemaField(Vertical):
         )
 
     def compose(self) -> ComposeResult:
-        yield Label(f"[b]{self.field_name}[/b]")
+        yield Label(Text(self.field_name, style="bold"))  # any name, never markup
         type_ = self.schema.get("type")
         initial = self.initial
         if "enum" in self.schema:
-            options = [
-                (json.dumps(v) if not isinstance(v, str) else v, i)
+            options = [  # Text: an enum value is shown as it is, never read as markup
+                (Text(v if isinstance(v, str) else json.dumps(v)), i)
                 for i, v in enumerate(self.schema["enum"])
             ]
             value = Select.NULL
@@ -73,7 +85,7 @@ class SchemaField(Vertical):
                 else (initial if isinstance(initial, str) else json.dumps(initial))
             )
             yield Input(value=text, placeholder=describe_schema(self.schema), id="value")
-        yield Static(describe_schema(self.schema), classes="field-hint")
+        yield Static(Text(describe_schema(self.schema)), classes="field-hint")
         yield Static("", classes="field-error")
 
     def value(self) -> Any:
@@ -115,7 +127,7 @@ class SchemaField(Vertical):
         else:
             self.error = None
         self.set_class(self.error is not None, "-invalid")
-        self.query_one(".field-error", Static).update(self.error or "")
+        self.query_one(".field-error", Static).update(Text(self.error or ""))
         return value
 
     def text_for_set_var(self) -> str | None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from rich.markup import escape
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -80,7 +80,11 @@ class QueueFormScreen(ModalScreen[str | None]):
         if queue is not None and queue.resource not in names:
             names.append(queue.resource)  # a type no longer registered still shows
         with Vertical(id="queue-form", classes="dialog"):
-            title = "New queue" if queue is None else f"Edit queue [b]{escape(queue.name)}[/b]"
+            title = (
+                "New queue"
+                if queue is None
+                else Content.assemble("Edit queue ", (queue.name, "bold"))
+            )
             yield Static(title, id="queue-form-title")
             with Horizontal(classes="form-row"):
                 yield Label("name")
@@ -163,7 +167,8 @@ class QueueFormScreen(ModalScreen[str | None]):
 
     def _show_verdict(self, error: str | None) -> None:
         line = self.query_one("#queue-config-check", Static)
-        line.update("✓ valid" if error is None else escape(" ".join(error.split())))
+        # Content: the error quotes what was typed, half a tag ("[/") included.
+        line.update("✓ valid" if error is None else Content(" ".join(error.split())))
         line.set_class(error is not None, "-invalid")
 
     # -- saving ------------------------------------------------------------------------------
@@ -199,10 +204,10 @@ class QueueFormScreen(ModalScreen[str | None]):
         self._saving = False
         if self.is_attached:  # else closed meanwhile: the notification is all there is
             self._show_verdict(error)
-        self.notify(error, title="not saved", severity="error")
+        self.notify(error, title="not saved", severity="error", markup=False)
 
     def _saved(self, name: str, message: str) -> None:
-        self.notify(message, timeout=3)
+        self.notify(message, timeout=3, markup=False)
         if self.is_active:  # closed meanwhile: dismissing now would pop another screen
             self.dismiss(name)
 
@@ -212,4 +217,4 @@ class QueueFormScreen(ModalScreen[str | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self._saving = False
-            self.notify(f"failed: {event.worker.error}", severity="error")
+            self.notify(f"failed: {event.worker.error}", severity="error", markup=False)

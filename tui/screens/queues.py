@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -64,11 +65,14 @@ def read_queues(store: Store, selected_name: str | None) -> QueuesView:
     return QueuesView(queues, store.queues.counts(), selected, waiting)
 
 
+# Cells from the store are escaped: a DataTable reads a str cell as markup.
+
+
 def queue_cells(queue: Queue, counts: dict[str, int]) -> tuple:
     state = Text("paused", style="bold yellow") if queue.paused else Text("active", "green")
     return (
-        queue.name,
-        queue.resource,
+        escape(queue.name),
+        escape(queue.resource),
         state,
         str(queue.max_concurrency or "-"),
         *(str(counts.get(key, 0)) for key in _COUNTED),
@@ -78,11 +82,11 @@ def queue_cells(queue: Queue, counts: dict[str, int]) -> tuple:
 def item_cells(item: QueueItem, reason: str) -> tuple:
     return (
         str(item.id),
-        item.job,
+        escape(item.job),
         item.priority.label,
         Text(item.state.value, style=ITEM_STATE_STYLES.get(item.state.value, "")),
         ago(item.created_at),
-        reason,
+        escape(reason),
     )
 
 
@@ -194,7 +198,7 @@ class QueuesScreen(Screen):
         self.view = view
         if self._requested is not None:
             if view.selected is None or view.selected.name != self._requested:
-                self.notify(f"no queue named {self._requested!r}", severity="warning")
+                self.notify(f"no queue named {self._requested!r}", severity="warning", markup=False)
             self._requested = None
         self.selected_name = view.selected.name if view.selected else None
         fill_table(
@@ -222,13 +226,21 @@ class QueuesScreen(Screen):
         from runners.rendering import redact
 
         limit = queue.max_concurrency or "no limit"
-        state = "[yellow]paused[/]" if queue.paused else "[green]active[/]"
-        config = escape(json.dumps(redact(queue.resource_args)))
-        variables = ", ".join(queue.template_variables) or "none"
+        state = ("paused", "yellow") if queue.paused else ("active", "green")
+        # Content, not markup: a config value may hold anything, half a tag ("[/") included.
         summary.update(
-            f"[b]{escape(queue.name)}[/b] ({queue.resource}) · {state} · max concurrency"
-            f" {limit}\n[dim]resource_args[/] {config}  [dim]template variables[/] {variables}\n"
-            f"[b]waiting items[/b] in dispatch order: {len(view.waiting)}"
+            Content.assemble(
+                (queue.name, "bold"),
+                f" ({queue.resource}) · ",
+                state,
+                f" · max concurrency {limit}\n",
+                ("resource_args", "dim"),
+                f" {json.dumps(redact(queue.resource_args))}  ",
+                ("template variables", "dim"),
+                f" {', '.join(queue.template_variables) or 'none'}\n",
+                ("waiting items", "bold"),
+                f" in dispatch order: {len(view.waiting)}",
+            )
         )
         status.update(f"{len(view.queues)} queue(s) · tab: between queues and waiting items")
 
@@ -266,14 +278,14 @@ class QueuesScreen(Screen):
             try:
                 message = write(self.app.stores.get())
             except BadInput as exc:
-                self.app.call_from_thread(self.notify, str(exc), severity="error")
+                self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
                 return
             self.app.call_from_thread(self._written, message)
 
         self.run_worker(run, thread=True, exit_on_error=False, group="queues-write")
 
     def _written(self, message: str) -> None:
-        self.notify(message, timeout=3)
+        self.notify(message, timeout=3, markup=False)
         self.reload()
 
     def action_toggle_pause(self) -> None:
@@ -319,7 +331,7 @@ class QueuesScreen(Screen):
         from .cancelling import confirm_cancel
 
         if item := self._selected_item():
-            confirm_cancel(self, str(item.id), f"item {item.id}")
+            confirm_cancel(self, str(item.id), Content(f"item {item.id}"))
 
     def action_new_queue(self) -> None:
         from .queue_form import QueueFormScreen
@@ -340,4 +352,4 @@ class QueuesScreen(Screen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # A bug in a worker is logged by Textual; the user still hears that something failed.
         if event.state == WorkerState.ERROR:
-            self.notify(f"failed: {event.worker.error}", severity="error")
+            self.notify(f"failed: {event.worker.error}", severity="error", markup=False)

@@ -9,13 +9,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import StoreChanged
 from ..timefmt import ago, run_duration
 from ..widgets.agent_bar import AgentBar
-from ..widgets.badges import badge
+from ..widgets.badges import state_text
 
 
 class RunDetailScreen(Screen):
@@ -47,6 +49,12 @@ class RunDetailScreen(Screen):
         self.sub_title = f"run {self.run_id}"
         self.load()
 
+    def on_screen_resume(self) -> None:
+        # Back from the log (or any screen above): the run may have changed meanwhile, and
+        # this screen was not told while hidden.
+        if self.is_mounted and self.query("#run-summary"):  # resume can come before compose
+            self.load()
+
     def on_store_changed(self, message: StoreChanged) -> None:
         self.load()
 
@@ -72,39 +80,26 @@ class RunDetailScreen(Screen):
             self._show, number, run, events, redact(run.spec), redact(run.handle), log_path
         )
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A read that failed must say so: else the screen stays at "loading…" for good.
+        if event.state == WorkerState.ERROR:
+            error = f"could not read the run: {event.worker.error}"
+            self.query_one("#run-summary", Static).update(Content.styled(error, "red"))
+            self.notify(error, severity="error", timeout=8, markup=False)
+
     def _show_missing(self, number: int, message: str) -> None:
         if number == self._reads:  # else a newer read is on its way
-            self.query_one("#run-summary", Static).update(f"[red]{message}[/red]")
+            self.query_one("#run-summary", Static).update(Content.styled(message, "red"))
 
     def _show(self, number: int, run, events, spec, handle, log_path) -> None:
         if number != self._reads:
             return  # a newer read is on its way
         self.run = run
-        error = ""
-        if run.error_stage or run.error_message:
-            error = f"\n[b]error[/b]      [red][{run.error_stage}] {run.error_message}[/red]"
-        summary = (
-            f"[b]run[/b]        {run.id}\n"
-            f"[b]job[/b]        {run.job}\n"
-            f"[b]queue[/b]      {run.queue} ({run.resource})   [b]item[/b] {run.item_id}\n"
-            f"[b]state[/b]      {badge(run.state.value)}"
-            + (f"  {run.message}" if run.message else "")
-            + f"\n[b]exit code[/b]  {'-' if run.exit_code is None else run.exit_code}"
-            + error
-            + f"\n[b]created[/b]    {ago(run.created_at)}   [b]duration[/b]"
-            f" {run_duration(run.started_at, run.ended_at)}\n"
-            f"[b]handle[/b]     {json.dumps(handle) if handle else '-'}\n"
-            f"[b]log[/b]        {log_path}"
-        )
-        self.query_one("#run-summary", Static).update(summary)
-        lines = ["", "[b]events[/b]"]
-        for event in events:
-            arrow = f"{event.from_state or '·'} → {badge(event.to_state)}"
-            lines.append(f"  {ago(event.at):>12}  {arrow}  {event.message or ''}")
-        self.query_one("#run-events", Static).update("\n".join(lines))
-        spec_text = json.dumps(spec, indent=2).replace("[", r"\[")
+        self.query_one("#run-summary", Static).update(run_summary(run, handle, log_path))
+        self.query_one("#run-events", Static).update(events_text(events))
         self.query_one("#run-spec", Static).update(
-            "\n[b]spec[/b] (what the runner received)\n" + spec_text
+            Content.assemble("\n", ("spec", "bold"), " (what the runner received)\n")
+            + Content(json.dumps(spec, indent=2))
         )
 
     def action_logs(self) -> None:
@@ -116,9 +111,56 @@ class RunDetailScreen(Screen):
         from .cancelling import confirm_cancel
 
         if self.run is not None and not self.run.state.is_terminal():
-            confirm_cancel(self, self.run.id, f"run [b]{self.run.id}[/b]")
+            confirm_cancel(self, self.run.id, Content.assemble("run ", (self.run.id, "bold")))
 
     def action_relaunch(self) -> None:
         from .launch import LaunchScreen
 
         self.app.push_screen(LaunchScreen(relaunch_of=self.run_id))
+
+
+# -- what the screen shows, as plain functions of the records --------------------------------
+# Content, never markup: a store's strings ("[run]", "[/x] boom") must show as they are.
+
+
+def _fact(name: str, value: str | Content) -> Content:
+    return Content.assemble((f"{name:<11}", "bold"), value)
+
+
+def run_summary(run, handle, log_path) -> Content:
+    """The run's facts, one per line; its error as `[stage] message`."""
+    state = state_text(run.state.value)
+    if run.message:
+        state += f"  {run.message}"
+    lines = [
+        _fact("run", run.id),
+        _fact("job", run.job),
+        _fact("queue", f"{run.queue} ({run.resource})   ")
+        + Content.assemble(("item", "bold"), f" {run.item_id}"),
+        _fact("state", state),
+        _fact("exit code", "-" if run.exit_code is None else str(run.exit_code)),
+    ]
+    if run.error_stage or run.error_message:
+        error = f"[{run.error_stage}] {run.error_message}"
+        lines.append(_fact("error", Content.styled(error, "red")))
+    lines += [
+        _fact("created", f"{ago(run.created_at)}   ")
+        + Content.assemble(("duration", "bold"), f" {run_duration(run.started_at, run.ended_at)}"),
+        _fact("handle", json.dumps(handle) if handle else "-"),
+        _fact("log", str(log_path)),
+    ]
+    return Content("\n").join(lines)
+
+
+def events_text(events) -> Content:
+    """The run's timeline: when, from → to, and the event's message."""
+    lines = [Content(""), Content.styled("events", "bold")]
+    for event in events:
+        lines.append(
+            Content.assemble(
+                f"  {ago(event.at):>12}  {event.from_state or '·'} → ",
+                state_text(event.to_state),
+                f"  {event.message or ''}",
+            )
+        )
+    return Content("\n").join(lines)

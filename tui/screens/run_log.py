@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
@@ -63,6 +63,11 @@ class RunLogScreen(Screen):
         self.log_view.focus()
         self._update_status()
         self.load_run()
+
+    def on_screen_resume(self) -> None:
+        # Not told of changes while hidden (under the help, the run's detail…): catch up.
+        if self.is_mounted and self.query("#log-view"):  # resume can come before compose
+            self.on_store_changed(StoreChanged())
 
     def on_store_changed(self, message: StoreChanged) -> None:
         self.load_run()
@@ -130,14 +135,18 @@ class RunLogScreen(Screen):
         if view.line_count:
             first, last = view.visible_range
             parts.append(f"showing {first + 1:,}–{last:,}")
-        parts.append("follow [b]on[/b]" if view.follow else "follow off (f)")
+        parts.append(
+            Content.assemble("follow ", ("on", "bold")) if view.follow else "follow off (f)"
+        )
         if view.ended and self.run is not None:
             parts.append(f"run {self.run.state.value}")
         if view.search_status:
-            parts.append(escape(view.search_status))
+            parts.append(view.search_status)
         if view.path is not None:
-            parts.append(escape(str(view.path)))  # last: long, and cut first
-        self.query_one("#log-status", Static).update(" · ".join(parts))
+            parts.append(str(view.path))  # last: long, and cut first
+        # Content, not markup: a path or a search may hold anything, half a tag included.
+        status = Content(" · ").join(Content(p) if isinstance(p, str) else p for p in parts)
+        self.query_one("#log-status", Static).update(status)
 
     # -- keys ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
@@ -153,9 +154,10 @@ class RunsScreen(Screen):
         table = self.table
         total = f"{table.total:,} runs" if table.counted else "counting…"
         text = self.query_one("#runs-filter", Input).value.strip()
-        shown = f" matching [b]{text}[/b]" if text else ""
+        # Content, not markup: the filter is what was typed, half a tag included ("[/").
+        shown = Content.assemble(" matching ", (text, "bold")) if text else ""
         position = f" · row {table.cursor + 1:,}" if table.total else ""
-        self.query_one("#runs-status", Static).update(f"{total}{shown}{position}")
+        self.query_one("#runs-status", Static).update(Content.assemble(total, shown, position))
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -174,6 +176,7 @@ class RunsScreen(Screen):
                 f"unknown state {bad[0]!r}; one of {', '.join(KNOWN_STATES)}",
                 severity="warning",
                 timeout=3,
+                markup=False,  # what was typed, as it is
             )
             return
         if self._filter_timer is not None:
@@ -230,9 +233,13 @@ class RunsScreen(Screen):
         if run is None:
             return
         if run.state.is_terminal():
-            self.notify(f"run {run.id} already ended ({run.state.value})", severity="warning")
+            self.notify(
+                f"run {run.id} already ended ({run.state.value})", severity="warning", markup=False
+            )
             return
-        confirm_cancel(self, run.id, f"run [b]{run.id}[/b] ({run.job} on {run.queue})")
+        confirm_cancel(
+            self, run.id, Content.assemble("run ", (run.id, "bold"), f" ({run.job} on {run.queue})")
+        )
 
     def action_relaunch(self) -> None:
         from .launch import LaunchScreen

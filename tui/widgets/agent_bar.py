@@ -2,6 +2,7 @@
 
 from functools import partial
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -32,7 +33,7 @@ class AgentBar(Static):
             if hasattr(self.app, app_attribute):
                 self.watch(self.app, app_attribute, partial(setattr, self, own))
 
-    def render(self) -> str:
+    def render(self) -> Text:
         if self.state == "off":
             text = "agent: not running here (launchbay --no-agent); another process may serve"
         else:
@@ -41,7 +42,7 @@ class AgentBar(Static):
             text = f"agent: {activity} · serving {self.queues}"
         if self.last_error:
             text += f" · last error: {self.last_error}"
-        return text
+        return Text(text)  # queue names and errors as they are, never markup
 
     def watch_last_error(self, error: str) -> None:
         self.set_class(bool(error), "-error")

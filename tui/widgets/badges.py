@@ -1,5 +1,7 @@
 """How states look: one style per run and item state, shared by every screen."""
 
+from textual.content import Content
+
 RUN_STATE_STYLES = {
     "starting": "bold yellow",
     "running": "bold cyan",
@@ -23,7 +25,7 @@ def run_state_style(state: str) -> str:
     return RUN_STATE_STYLES.get(state, "")
 
 
-def badge(state: str) -> str:
-    """Content markup for a state badge."""
+def state_text(state: str) -> Content:
+    """A state badge as Content, to join with store strings that must not be read as markup."""
     style = RUN_STATE_STYLES.get(state) or ITEM_STATE_STYLES.get(state, "")
-    return f"[{style}]{state}[/]" if style else state
+    return Content.styled(state, style) if style else Content(state)

@@ -201,7 +201,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.ended = True
         self.error = message.error
         self.refresh()
-        self.notify(message.error, title="log", severity="error", timeout=8)
+        self.notify(message.error, title="log", severity="error", timeout=8, markup=False)
         self._changed()
 
     # -- reading the lines in view ---------------------------------------------------------
@@ -251,7 +251,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     def on_log_view_lines_read(self, message: LinesRead) -> None:
         self._reading = False
         if message.error:
-            self.notify(message.error, title="log", severity="error", timeout=8)
+            self.notify(message.error, title="log", severity="error", timeout=8, markup=False)
             return  # not retried at once: the next growth or scroll asks again
         if message.generation == self._generation:
             changed_since = message.size != self._bytes_seen

@@ -199,7 +199,7 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         self.total = 0
         self.empty_text = f"could not read: {error}"
         self._resize()
-        self.notify(str(error), title="store", severity="error", timeout=8)
+        self.notify(str(error), title="store", severity="error", timeout=8, markup=False)
 
     def _counted(self, generation: int, total: int) -> None:
         if generation != self._generation:

@@ -1,0 +1,57 @@
+"""The queue editor shows a queue's config without its secrets, and saving it keeps them
+(issue 11.28)."""
+
+from helpers_tui import settle
+from support import make_queue
+from textual.widgets import Static, TextArea
+
+from tui.screens.queue_form import QueueFormScreen
+
+WANDB = "wk-live-5ecret-value"
+DB_PASSWORD = "pw-hunter2-hunter2"
+X_TOKEN = "tok-abcdef-123456"
+
+
+async def test_the_queue_editor_hides_secrets_and_saving_keeps_them(make_app, store):
+    env = {"WANDB_API_KEY": WANDB, "DB_PASSWORD": DB_PASSWORD, "MODE": "fast"}
+    make_queue(store, "local", config={"resource_args": {"env": env}})
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, lambda: app.screen.query("#queues-table"), "the queues screen")
+        await settle(pilot, lambda: app.screen.view is not None, "the queues read")
+        await pilot.press("e")
+        form = await settle(pilot, lambda: isinstance(app.screen, QueueFormScreen) and app.screen)
+        area = form.query_one("#queue-config", TextArea)
+        assert WANDB not in area.text and DB_PASSWORD not in area.text
+        assert "WANDB_API_KEY: '***'" in area.text and "DB_PASSWORD: '***'" in area.text
+        area.text = area.text.replace("MODE: fast", "MODE: slow")
+        await settle(
+            pilot,
+            lambda: str(form.query_one("#queue-config-check", Static).render()) == "✓ valid",
+            "the check",
+        )
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, QueueFormScreen), "saved")
+    saved = store.queues.get("local").config["resource_args"]["env"]
+    assert saved == {"WANDB_API_KEY": WANDB, "DB_PASSWORD": DB_PASSWORD, "MODE": "slow"}
+
+
+async def test_the_queue_editor_hides_a_kubernetes_name_value_secret(make_app, store):
+    from runners.queues import check_queue_config
+
+    container = {"name": "main", "env": [{"name": "X_TOKEN", "value": X_TOKEN}]}
+    config = {
+        "resource_args": {"spec": {"template": {"spec": {"containers": [container]}}}},
+        "target": {"kubeconfig": "/nonexistent/kubeconfig"},
+    }
+    store.queues.create("k8s", "kubernetes", check_queue_config("kubernetes", config))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, lambda: app.screen.query("#queues-table"), "the queues screen")
+        await settle(pilot, lambda: app.screen.view is not None, "the queues read")
+        await pilot.press("e")
+        form = await settle(pilot, lambda: isinstance(app.screen, QueueFormScreen) and app.screen)
+        text = form.query_one("#queue-config", TextArea).text
+        assert "X_TOKEN" in text and X_TOKEN not in text and "'***'" in text

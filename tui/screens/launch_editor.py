@@ -1,0 +1,111 @@
+"""The launch form's ctrl+e: its overrides as YAML in $EDITOR, what comes back applied.
+
+Secrets show as *** in the file (it sits in the temp folder; the editor may keep a swap file or
+be on a shared screen); a *** left as it was keeps its value (runners.rendering)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+
+from textual.widgets import Input, Select, Switch
+
+from store import BadInput
+
+from .launch_fields import UNSET
+
+
+class YamlEditing:
+    """Mixed into LaunchScreen: the editor round trip, on the UI thread."""
+
+    def action_edit_yaml(self) -> None:
+        """The overrides as YAML in $EDITOR; what comes back replaces the form's values.
+
+        Secrets show as *** there (the file sits in the temp folder, the editor may keep a
+        swap file or show it on a shared screen); a *** left as it was keeps its value."""
+        import yaml
+
+        from runners.rendering import redact
+
+        # This check covers _apply_yaml too: the editor runs on the UI thread, so no rebuild
+        # can start before its result is applied.
+        if self._still_loading("not opened in the editor"):
+            return
+        request, _errors = self.build_request()
+        document = {
+            "overrides": {
+                "run_config": request.spec["overrides"]["run_config"],
+                "args": shlex.split(request.args[0]) if request.args else [],
+                "entry_point": request.entry_point,
+                **({"dockerfile": self.dockerfile_override} if self.dockerfile_override else {}),
+            },
+            "resource_args": self.resource_args_override,
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("# launchbay launch overrides: save and quit to apply\n")
+            yaml.safe_dump(redact(document), f, sort_keys=False)
+            path = Path(f.name)
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        try:
+            try:
+                with self.app.suspend():
+                    subprocess.run([*editor, str(path)], check=False)
+            except Exception:  # no terminal to hand over (headless): run it as is
+                subprocess.run(
+                    [*editor, str(path)], check=False, stdin=subprocess.DEVNULL, capture_output=True
+                )
+            self._apply_yaml(path.read_text(), document)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _apply_yaml(self, text: str, original: dict) -> None:
+        """Apply the edited document; `original` is what the editor was given, unredacted."""
+        import yaml
+
+        from runners.documents import expect_mapping, parse_yaml, refuse_unknown_keys
+        from runners.launching import OVERRIDE_KEYS, SPEC_KEYS
+        from runners.rendering import restore_redacted
+
+        try:
+            edited = parse_yaml(text, "launch spec", "the edited YAML")
+            document = expect_mapping(edited, "launch spec")
+            document = restore_redacted(document, original)
+            refuse_unknown_keys(document, SPEC_KEYS, "")
+            overrides = expect_mapping(document.get("overrides"), "overrides")
+            refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")
+            run_config = expect_mapping(overrides.get("run_config"), "overrides.run_config")
+            args = overrides.get("args") or []
+            if not isinstance(args, list):
+                raise BadInput("overrides.args", "expected a list")
+            resource_args = expect_mapping(document.get("resource_args"), "resource_args")
+        except (BadInput, yaml.YAMLError) as exc:
+            self.notify(f"YAML not applied: {exc}", severity="error", timeout=8, markup=False)
+            return
+        self.resource_args_override = resource_args
+        self.dockerfile_override = overrides.get("dockerfile") or None
+        fields = {f.field_name: f for f in self._fields("run_config")}
+        self._extra_config = {k: v for k, v in run_config.items() if k not in fields}
+        for name, field in fields.items():
+            widget = field.query_one("#value")
+            value = run_config.get(name, UNSET)
+            if isinstance(widget, Input):
+                widget.value = (
+                    ""
+                    if value is UNSET
+                    else (value if isinstance(value, str) else json.dumps(value))
+                )
+            elif isinstance(widget, Switch) and value is not UNSET:
+                widget.value = bool(value)
+            elif isinstance(widget, Select):
+                enum = field.schema.get("enum", [])
+                widget.value = enum.index(value) if value in enum else Select.NULL
+        self.query_one("#launch-args", Input).value = shlex.join(str(a) for a in args)
+        entry = overrides.get("entry_point")
+        self.query_one("#launch-entrypoint", Input).value = (
+            shlex.join(entry) if isinstance(entry, list) else (entry or "")
+        )
+        self.refresh_preview()
