@@ -53,5 +53,30 @@ async def test_the_queue_editor_hides_a_kubernetes_name_value_secret(make_app, s
         await settle(pilot, lambda: app.screen.view is not None, "the queues read")
         await pilot.press("e")
         form = await settle(pilot, lambda: isinstance(app.screen, QueueFormScreen) and app.screen)
-        text = form.query_one("#queue-config", TextArea).text
-        assert "X_TOKEN" in text and X_TOKEN not in text and "'***'" in text
+        area = form.query_one("#queue-config", TextArea)
+        assert "X_TOKEN" in area.text and X_TOKEN not in area.text and "'***'" in area.text
+        area.text = area.text.replace("name: main", "name: trainer")
+        await settle(
+            pilot,
+            lambda: str(form.query_one("#queue-config-check", Static).render()) == "✓ valid",
+            "the check",
+        )
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, QueueFormScreen), "saved")
+    (saved,) = store.queues.get("k8s").config["resource_args"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert saved["name"] == "trainer"
+    assert saved["env"] == [{"name": "X_TOKEN", "value": X_TOKEN}]
+
+
+async def test_the_queue_summary_hides_an_env_name_the_queue_declares_secret(make_app, store):
+    env = {"MY_SETTING": DB_PASSWORD, "MODE": "fast"}
+    make_queue(store, "local", config={"resource_args": {"env": env}, "secret_env": ["MY_SETTING"]})
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, lambda: app.screen.query("#queue-summary"), "the queues screen")
+        summary = app.screen.query_one("#queue-summary")
+        await settle(pilot, lambda: "MY_SETTING" in str(summary.render()), "the config shown")
+        assert DB_PASSWORD not in str(summary.render())

@@ -235,7 +235,8 @@ class QueuesScreen(Screen):
                 state,
                 f" · max concurrency {limit}\n",
                 ("resource_args", "dim"),
-                f" {json.dumps(redact(queue.resource_args))}  ",
+                # The whole config: its `secret_env` names what else to hide.
+                f" {json.dumps(redact(queue.config).get('resource_args', {}))}  ",
                 ("template variables", "dim"),
                 f" {', '.join(queue.template_variables) or 'none'}\n",
                 ("waiting items", "bold"),
