@@ -51,7 +51,14 @@ async def _ready(pilot, condition) -> None:
     await settle(pilot, lambda: condition() and not _busy(pilot.app), "the screen ready")
     for widget in pilot.app.screen.query("Input"):
         widget.cursor_blink = False
-    await pilot.pause(0.3)
+    await _painted(pilot)
+
+
+async def _painted(pilot) -> None:
+    """Wait until what was changed has been laid out and drawn: no animation left, and the
+    message queues (the refresh included) run dry."""
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 def _rows_loaded(app) -> bool:
@@ -130,8 +137,10 @@ def test_launch_form(snap_compare, fixed_app):
         field.value = "5000"  # out of range: the field is marked and says why
         await _ready(pilot, lambda: pilot.app.screen.form_error is not None)
         # Focus may have scrolled the form, depending on timing: show it from the top.
-        pilot.app.screen.query_one("#launch-form").scroll_home(animate=False)
-        await pilot.pause(0.2)
+        form = pilot.app.screen.query_one("#launch-form")
+        form.scroll_home(animate=False)
+        await settle(pilot, lambda: form.scroll_y == 0, "the form shown from its top")
+        await _painted(pilot)
 
     assert snap_compare(fixed_app, terminal_size=(130, 40), run_before=run_before)
 
