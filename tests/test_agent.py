@@ -135,7 +135,10 @@ def test_cancelling_a_running_run_stops_it(store, db_path, tmp_path, cli, ignore
 _GATED = """
 import os, pathlib, time
 gates, item = pathlib.Path(os.environ["GATES"]), os.environ["LAUNCHBAY_ITEM_ID"]
+deadline = time.monotonic() + 300  # a failed test never leaves it behind for long
 while not (gates / item).exists() and not (gates / "all").exists():
+    if time.monotonic() > deadline:
+        raise SystemExit("never released")
     time.sleep(0.02)
 """
 
