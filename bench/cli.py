@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from runners.jobs import create_job
-from runners.launching import LaunchRequest, enqueue, prepare_launch
-from runners.queues import create_queue
+from runners.catalog.jobs import create_job
+from runners.launch.request import LaunchRequest, enqueue, prepare_launch
+from runners.catalog.queues import create_queue
 from store import Store
 
 QUEUES = ("cpu", "gpu", "nightly")

@@ -33,12 +33,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from runners.agent import Agent
-from runners.jobs import create_job
-from runners.launching import LaunchRequest, PreparedLaunch, enqueue, prepare_launch
-from runners.local_process import _WRAPPER as RUNNER_WRAPPER
-from runners.queues import create_queue
-from runners.wakeup import FileWatch
+from runners.agent.loop import Agent
+from runners.catalog.jobs import create_job
+from runners.launch.request import LaunchRequest, PreparedLaunch, enqueue, prepare_launch
+from runners.targets.local_process.runner import _WRAPPER as RUNNER_WRAPPER
+from runners.catalog.queues import create_queue
+from runners.system.wakeup import FileWatch
 from store import RunState, Store
 
 QUEUE = "bench"

@@ -37,11 +37,11 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from runners.agent import Agent
-from runners.changes import ChangeListener
-from runners.jobs import create_job
-from runners.launching import LaunchRequest, PreparedLaunch, enqueue, prepare_launch
-from runners.queues import create_queue
+from runners.agent.loop import Agent
+from runners.agent.changes import ChangeListener
+from runners.catalog.jobs import create_job
+from runners.launch.request import LaunchRequest, PreparedLaunch, enqueue, prepare_launch
+from runners.catalog.queues import create_queue
 from runners.registry import get_runner
 from store import BadInput, Run, RunState, Stage, Store
 

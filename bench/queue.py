@@ -25,7 +25,7 @@ from pathlib import Path
 
 from huey.storage import SqliteStorage
 
-from runners.queues import create_queue
+from runners.catalog.queues import create_queue
 from store import Store
 
 ROUNDS = 5

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from runners.queues import check_queue_config
+from runners.catalog.queues import check_queue_config
 from store import Store
 
 STATES = ["finished"] * 70 + ["failed"] * 15 + ["stopped"] * 5 + ["crashed"] * 2 + ["running"] * 8

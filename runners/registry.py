@@ -5,9 +5,8 @@ import importlib.util
 import threading
 from dataclasses import dataclass
 
+from runners.protocol import Runner
 from store import BadInput
-
-from .protocol import Runner
 
 
 @dataclass(frozen=True)
@@ -31,13 +30,13 @@ class ResourceType:
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType(
         name="local-process",
-        module="runners.local_process",
+        module="runners.targets.local_process.runner",
         class_name="LocalProcessRunner",
         description="runs the job as a process on this machine, in its own working directory",
     ),
     ResourceType(
         name="docker",
-        module="runners.docker_runner",
+        module="runners.targets.docker.runner",
         class_name="DockerRunner",
         description="runs the job in a container on the Docker engine (DOCKER_HOST or the"
         " default socket); code and git jobs are built into an image first",
@@ -47,7 +46,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         name="kubernetes",
-        module="runners.kube_runner",
+        module="runners.targets.kubernetes.runner",
         class_name="KubernetesRunner",
         description="runs the job as a Kubernetes Job (or Volcano, JobSet, Kubeflow object) on"
         " the cluster of the queue's kubeconfig; code and git jobs are built and pushed first",
@@ -57,7 +56,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         name="sagemaker",
-        module="runners.sagemaker_runner",
+        module="runners.targets.sagemaker.runner",
         class_name="SageMakerRunner",
         description="runs the job as an AWS SageMaker training job (boto3); code and git jobs"
         " are built and pushed first",
@@ -66,7 +65,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         name="vertex",
-        module="runners.vertex_runner",
+        module="runners.targets.vertex.runner",
         class_name="VertexRunner",
         description="runs the job as a GCP Vertex AI CustomJob (google-cloud-aiplatform); code"
         " and git jobs are built and pushed first",

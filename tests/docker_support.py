@@ -36,7 +36,7 @@ def engine():
 
 def docker_queue(store: Store, name: str = "dock", config: dict | None = None):
     """A docker queue that builds with BUILDER."""
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     config = {"builder": BUILDER, **(config or {})}
     return store.queues.create(name, "docker", check_queue_config("docker", config))
@@ -44,7 +44,7 @@ def docker_queue(store: Store, name: str = "dock", config: dict | None = None):
 
 def image_job(store: Store, name: str, script: str, image: str = BUSYBOX):
     """An image job running `sh -c SCRIPT` (the script gets args as $0, $1, …)."""
-    from runners.jobs import create_job
+    from runners.catalog.jobs import create_job
 
     shell = "sh" if image == BUSYBOX else "/bin/sh"
     return create_job(

@@ -4,7 +4,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from runners.agent import Agent
+from runners.agent.loop import Agent
 from store import Store
 
 

@@ -51,7 +51,7 @@ PYTHON_ENTRYPOINT = f"{sys.executable} main.py"
 
 def make_code_job(store: Store, tmp_path: Path, name: str, script: str, **kwargs):
     """Create a code job running `script` with this interpreter; returns the JobVersion."""
-    from runners.jobs import create_job
+    from runners.catalog.jobs import create_job
 
     folder = write_code_job(tmp_path / f"src-{name}", script)
     return create_job(
@@ -60,7 +60,7 @@ def make_code_job(store: Store, tmp_path: Path, name: str, script: str, **kwargs
 
 
 def make_queue(store: Store, name: str = "local", config: dict | None = None, **kwargs):
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     return store.queues.create(
         name, "local-process", check_queue_config("local-process", config or {}), **kwargs
@@ -68,14 +68,14 @@ def make_queue(store: Store, name: str = "local", config: dict | None = None, **
 
 
 def launch(store: Store, job: str, queue: str = "local", **kwargs) -> int:
-    from runners.launching import LaunchRequest, enqueue, prepare_launch
+    from runners.launch.request import LaunchRequest, enqueue, prepare_launch
 
     return enqueue(store, prepare_launch(store, LaunchRequest(job=job, queue=queue, **kwargs)))
 
 
 def run_agent(db_path: Path, **kwargs):
     """Run an agent until its queues are empty; returns it."""
-    from runners.agent import Agent
+    from runners.agent.loop import Agent
 
     agent = Agent(db_path, until_empty=True, **kwargs)
     agent.run()

@@ -7,7 +7,7 @@ import pytest
 from helpers import AgentThread, run_for_item, wait_for
 from support import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent, write_code_job
 
-from runners.jobs import create_job
+from runners.catalog.jobs import create_job
 from store import ItemState, RunState
 
 
@@ -125,7 +125,7 @@ def test_cancelling_a_running_run_stops_it(store, db_path, tmp_path, cli, ignore
         assert time.monotonic() - started < 10
     states = [e.to_state for e in store.runs.events(run.id)]
     assert states == ["starting", "running", "stopping", "stopped"]
-    from runners import procinfo
+    from runners.system import procinfo
 
     assert not procinfo.is_alive(run.handle["pid"], run.handle["start_time"])
 

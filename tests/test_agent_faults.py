@@ -42,13 +42,13 @@ def test_an_item_whose_preparation_raises_fails_at_stage_agent_and_the_agent_goe
 def test_a_bug_while_preparing_an_item_after_its_claim_fails_its_run_at_stage_agent(
     store, db_path, tmp_path, monkeypatch
 ):
-    import runners.agent
+    import runners.agent.loop
 
     make_code_job(store, tmp_path, "unlucky", "print('never')")
     make_code_job(store, tmp_path, "fine", "print('fine')")
     make_queue(store)
     unlucky, good = launch(store, "unlucky"), launch(store, "fine")
-    real_submit = runners.agent.DaemonPool.submit
+    real_submit = runners.agent.loop.DaemonPool.submit
     calls = []
 
     def submit_failing_once(pool, func, *args):
@@ -57,7 +57,7 @@ def test_a_bug_while_preparing_an_item_after_its_claim_fails_its_run_at_stage_ag
             raise ZeroDivisionError("a bug after the claim")
         return real_submit(pool, func, *args)
 
-    monkeypatch.setattr(runners.agent.DaemonPool, "submit", submit_failing_once)
+    monkeypatch.setattr(runners.agent.loop.DaemonPool, "submit", submit_failing_once)
     agent = run_agent(db_path)
     run = run_for_item(store, unlucky)
     assert (run.state, run.error_stage) == (RunState.FAILED, "agent")
@@ -72,11 +72,11 @@ def test_a_bug_while_preparing_an_item_after_its_claim_fails_its_run_at_stage_ag
 def impatient_agent(monkeypatch):
     """Agents opened from here on give up on a lock after 0.1 s, and write a heartbeat every
     0.05 s: a store fault reaches them at once."""
-    import runners.agent
+    import runners.agent.loop
     import store.connection
 
     monkeypatch.setattr(store.connection, "BUSY_TIMEOUT_MS", 100)
-    monkeypatch.setattr(runners.agent, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(runners.agent.loop, "HEARTBEAT_SECONDS", 0.05)
 
 
 def _until_agent_reports(thread: AgentThread, fragment: str) -> None:

@@ -12,8 +12,8 @@ import pytest
 from helpers import run_for_item, wait_for
 from support import REPO, launch, make_queue, write_code_job
 
-from runners.jobs import create_job
-from runners.local_process import _WRAPPER, START_FILE, LocalProcessRunner
+from runners.catalog.jobs import create_job
+from runners.targets.local_process.runner import _WRAPPER, START_FILE, LocalProcessRunner
 from store import ItemState, RunState
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Why a waiting item waits (runners/waiting.py): each reason, from the store as it stands."""
+"""Why a waiting item waits (runners/agent/waiting.py): each reason, from the store as it stands."""
 
 import os
 import socket
@@ -6,8 +6,8 @@ import socket
 import pytest
 from support import make_code_job, make_queue
 
-from runners import procinfo
-from runners.waiting import waiting_reasons
+from runners.agent.waiting import waiting_reasons
+from runners.system import procinfo
 
 _run_ids = iter(f"r{n:07d}" for n in range(1, 1000))
 

@@ -37,7 +37,7 @@ def docker_world(db_path, tmp_path):
         code = tmp_path / "code"
         code.mkdir()
         (code / "main.py").write_text("print('hi')\n")
-        from runners.jobs import create_job
+        from runners.catalog.jobs import create_job
 
         create_job(store, "code", "code", str(code))
     finally:

@@ -28,8 +28,8 @@ from support import (
     write_code_job,
 )
 
-from runners.cancelling import cancel_by_id
-from runners.jobs import create_job
+from runners.agent.cancelling import cancel_by_id
+from runners.catalog.jobs import create_job
 from store import RunState
 
 pytestmark = pytest.mark.usefixtures("engine", "containers_removed_after")
@@ -145,7 +145,7 @@ def test_a_failed_run_keeps_its_container_only_when_the_queue_says_so(store, db_
 
 def test_a_job_over_its_memory_limit_fails_as_out_of_memory(store, db_path):
     docker_queue(store, config={"resource_args": {"memory": "32m", "memory_swap": "32m"}})
-    from runners.jobs import create_job
+    from runners.catalog.jobs import create_job
 
     create_job(
         store,

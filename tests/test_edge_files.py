@@ -15,7 +15,7 @@ from docker_support import BUSYBOX, engine  # noqa: F401
 from support import REPO, Result, clean_env, launch, make_code_job, make_queue, run_agent
 from test_bad_input import assert_bad_input
 
-from runners.snapshots import extract_snapshot
+from runners.catalog.snapshots import extract_snapshot
 from store import RunState, Store
 from store.paths import resolve_db_path
 
@@ -130,7 +130,7 @@ def test_code_job_with_a_fifo_or_socket_is_refused(cli, db_path, code_dir, make,
 
 
 def test_code_job_keeps_a_relative_symlink_inside_its_directory(store, code_dir, tmp_path):
-    from runners.jobs import create_job
+    from runners.catalog.jobs import create_job
 
     (code_dir / "data.txt").symlink_to("pkg/data.txt")
     (code_dir / "lib").symlink_to("pkg")

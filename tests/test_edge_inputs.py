@@ -10,7 +10,7 @@ import test_bad_input
 from support import run_launchbay
 from test_bad_input import assert_bad_input, refusal_checker, snapshot
 
-from runners.documents import MAX_DEPTH, check_document_bounds, load_document
+from runners.launch.documents import MAX_DEPTH, check_document_bounds, load_document
 from store import BadInput, Store
 
 world = test_bad_input.world  # the fixture: a store with a row in every table
@@ -129,7 +129,7 @@ def _deep_dict(depth: int) -> dict:
 
 
 def test_launch_spec_dict_from_a_form_is_bounded_too(world):
-    from runners.launching import LaunchRequest, prepare_launch
+    from runners.launch.request import LaunchRequest, prepare_launch
 
     before = snapshot(world.db)
     store = Store.open(world.db)
@@ -145,7 +145,7 @@ def test_launch_spec_dict_from_a_form_is_bounded_too(world):
 
 
 def test_queue_config_dict_from_the_editor_is_bounded_too():
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     with pytest.raises(BadInput) as refusal:
         check_queue_config("local-process", {"resource_args": {"env": _deep_dict(500)}})

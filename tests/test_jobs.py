@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from support import PYTHON_ENTRYPOINT, git, launch, make_code_job, make_queue, run_agent
 
-from runners.jobs import create_job
-from runners.snapshots import snapshot_directory
-from runners.templating import fill_placeholders
+from runners.catalog.jobs import create_job
+from runners.catalog.snapshots import snapshot_directory
+from runners.launch.templating import fill_placeholders
 from store import NotFound, RunState
 
 

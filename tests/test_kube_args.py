@@ -7,7 +7,7 @@ import json
 import pytest
 from test_bad_input import refusal_checker
 
-from runners.kube_manifest import DEFAULT_SECURITY
+from runners.targets.kubernetes.manifest import DEFAULT_SECURITY
 from store import ItemState, Store
 
 JOB_TEMPLATE = {
@@ -24,8 +24,8 @@ JOB_TEMPLATE = {
 
 @pytest.fixture
 def kube_world(db_path, tmp_path):
-    from runners.jobs import create_job
-    from runners.queues import check_queue_config
+    from runners.catalog.jobs import create_job
+    from runners.catalog.queues import check_queue_config
 
     store = Store.open(db_path)
     try:
@@ -176,7 +176,7 @@ def test_a_relaunch_repeating_the_queues_own_service_account_is_accepted(kube_wo
 
 
 def _add_queue(db_path, name: str, config: dict) -> None:
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     store = Store.open(db_path)
     try:
@@ -414,7 +414,7 @@ def _claimed_after_queue_edit(cli, db_path, queue: str, launch_args: dict, confi
     returns the item and its run (None if it never got one)."""
     from support import run_agent
 
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     launched = cli(*_launch(queue, launch_args), "--json")
     assert launched.code == 0, launched.err

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from test_kube_args import _add_queue
 
-from runners.jobs import create_job
+from runners.catalog.jobs import create_job
 from store import Store
 
 # The Kubernetes docs' Job example (kubernetes.io/docs/concepts/workloads/controllers/job/).

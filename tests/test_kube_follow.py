@@ -9,10 +9,10 @@ from helpers import AgentThread, log_of, run_of, wait_for
 from support import agent_killed_after, agent_process, launch
 from test_kube_runner import NAMESPACE, _release, image_job, kube_queue
 
-from runners.cancelling import cancel_by_id
-from runners.jobs import create_job
-from runners.kube_manifest import DEFAULT_SECURITY
-from runners.queues import check_queue_config
+from runners.agent.cancelling import cancel_by_id
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
+from runners.targets.kubernetes.manifest import DEFAULT_SECURITY
 from store import RunState
 
 cluster = test_kube_runner.cluster  # the fixtures, shared

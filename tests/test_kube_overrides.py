@@ -9,7 +9,7 @@ import pytest
 import test_kube_args
 from test_kube_args import _add_queue, _claimed_after_queue_edit, _launch, _pod
 
-from runners.kube_manifest import DEFAULT_SECURITY
+from runners.targets.kubernetes.manifest import DEFAULT_SECURITY
 from store import ItemState
 
 

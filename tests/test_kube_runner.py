@@ -11,9 +11,9 @@ from fakes.kube_api import FakeCluster
 from helpers import AgentThread, log_of, run_of, wait_for
 from support import launch, write_code_job
 
-from runners.cancelling import cancel_by_id
-from runners.jobs import create_job
-from runners.queues import check_queue_config
+from runners.agent.cancelling import cancel_by_id
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
 from store import RunState
 
 NAMESPACE = "ml"

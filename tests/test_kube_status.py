@@ -3,7 +3,7 @@ JobSet conditions, Volcano's state.phase), else from its pods."""
 
 import pytest
 
-from runners.kube_status import Observed, derive
+from runners.targets.kubernetes.status import Observed, derive
 from store import RunState
 
 

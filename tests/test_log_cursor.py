@@ -1,6 +1,6 @@
 """Copying timestamped output into a run's log exactly once, across agent restarts."""
 
-from runners.log_cursor import LogCopier
+from runners.runlog.cursor import LogCopier
 
 STAMPS = [f"2026-11-26T08:00:0{i}.000000001Z" for i in range(4)]
 

@@ -11,7 +11,7 @@ import pytest
 from helpers import wait_for
 from support import REPO, launch, make_queue
 
-from runners.jobs import create_job
+from runners.catalog.jobs import create_job
 from store import RunState, Store
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@ also when a run config cut into LAUNCHBAY_CONFIG_0..N chunks cuts a secret in tw
 
 import json
 
-from runners.rendering import REDACTED, config_env, redact
+from runners.launch.rendering import REDACTED, config_env, redact
 
 SECRET = "tok-" + "a1b2c3d4" * 4
 

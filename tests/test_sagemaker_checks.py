@@ -11,8 +11,8 @@ import yaml
 from support import REPO
 from test_bad_input import assert_bad_input, snapshot
 
-from runners.jobs import create_job
-from runners.queues import check_queue_config
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
 from store import RunState
 
 BUCKET = "lb-out"
@@ -224,7 +224,7 @@ def _described(status: str, secondary: str, *history: str, reason: str | None = 
     ],
 )
 def test_describe_training_job_maps_to_run_states(job, state, message):
-    from runners.sagemaker_runner import job_status
+    from runners.targets.sagemaker.runner import job_status
 
     status = job_status(job)
     assert status.state is state

@@ -17,10 +17,10 @@ from support import (
 )
 from test_sagemaker_checks import BUCKET, SPOT, TRAINING_ARGS, training_job
 
-from runners.cancelling import cancel_by_id
-from runners.jobs import create_job
-from runners.queues import check_queue_config
-from runners.sagemaker_request import training_job_name
+from runners.agent.cancelling import cancel_by_id
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
+from runners.targets.sagemaker.request import training_job_name
 from store import RunState
 
 

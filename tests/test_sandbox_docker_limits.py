@@ -133,7 +133,7 @@ def test_a_queue_limit_lowered_after_the_launch_fails_the_waiting_item_at_claim(
 ):
     from support import run_agent
 
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     launched = cli(*_launch("granting", {"memory": "16g"}), "--json")
     assert launched.code == 0, launched.err

@@ -12,7 +12,7 @@ from helpers import AgentThread, run_of
 from support import launch, make_code_job
 from test_bad_input import refusal_checker
 
-from runners.rendering import REDACTED, config_env, is_secret_name, redact, restore_redacted
+from runners.launch.rendering import REDACTED, config_env, is_secret_name, redact, restore_redacted
 from store import RunState, Store
 
 DB_PASS = "pg-pass-" + "7c1d" * 3
@@ -296,8 +296,8 @@ def test_a_bad_secret_env_is_refused(secret_world, db_path, cli, value):
 
 
 def test_a_kubernetes_dry_run_and_queue_describe_hide_secret_env_pairs(db_path, cli):
-    from runners.jobs import create_job
-    from runners.queues import check_queue_config
+    from runners.catalog.jobs import create_job
+    from runners.catalog.queues import check_queue_config
 
     env = [
         {"name": "DB_PASS", "value": DB_PASS},

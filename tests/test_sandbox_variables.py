@@ -9,7 +9,7 @@ from docker_support import docker_queue, image_job
 from helpers import AgentThread, run_of
 from support import launch, make_code_job, make_queue
 
-from runners.templating import fill_placeholders, substitute_macros
+from runners.launch.templating import fill_placeholders, substitute_macros
 from store import RunState
 
 AGENT_SECRET = "agent-secret-" + "9f8e7d6c" * 3

@@ -190,8 +190,9 @@ def test_headless_core_and_commands_load_no_ui_toolkit_and_no_cloud_sdk(tmp_path
         heavy = {list(HEAVY_MODULES)!r}
         assert all(importlib.util.find_spec(name) for name in heavy), "fakes not importable"
 
-        import store, runners, runners.agent, runners.local_process, runners.launching
-        import runners.jobs, runners.queues, tui.cli
+        import store, runners, runners.agent.loop, runners.targets.local_process.runner
+        import runners.launch.request
+        import runners.catalog.jobs, runners.catalog.queues, tui.cli
         from tui.cli import main
 
         exits = []

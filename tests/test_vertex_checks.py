@@ -11,8 +11,8 @@ import pytest
 from support import REPO
 from test_bad_input import assert_bad_input, snapshot
 
-from runners.jobs import create_job
-from runners.queues import check_queue_config
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
 from store import RunState
 
 IMAGE = "us-docker.pkg.dev/launchbay-test/lb/train:1"
@@ -208,10 +208,10 @@ def test_gclouds_spelling_of_an_accelerator_is_taken_and_sent_as_the_apis(store,
 def test_the_accelerator_names_are_aiplatforms_own_enum():
     """The names read from the installed SDK's source, and the list shipped for machines
     without the SDK, are exactly aiplatform_v1's AcceleratorType (regenerate SHIPPED with
-    `python -m runners.vertex_accelerators` when this fails after an SDK upgrade)."""
+    `python -m runners.targets.vertex.accelerators` when this fails after an SDK upgrade)."""
     from google.cloud.aiplatform_v1.types import AcceleratorType
 
-    from runners import vertex_accelerators
+    from runners.targets.vertex import accelerators as vertex_accelerators
 
     real = tuple(member.name for member in AcceleratorType)
     assert vertex_accelerators.accelerator_types() == real
@@ -219,7 +219,7 @@ def test_the_accelerator_names_are_aiplatforms_own_enum():
 
 
 def test_without_the_sdk_the_shipped_names_are_checked(monkeypatch):
-    from runners import vertex_accelerators
+    from runners.targets.vertex import accelerators as vertex_accelerators
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args, **kwargs: None)
     assert vertex_accelerators._installed_source() is None
@@ -276,7 +276,7 @@ def test_a_vertex_launch_and_dry_run_never_import_the_sdk(store, db_path):
 def test_custom_job_states_map_to_run_states(state, run_state, message):
     from google.cloud.aiplatform_v1 import types
 
-    from runners.vertex_runner import job_status
+    from runners.targets.vertex.runner import job_status
 
     job = types.CustomJob(state=types.JobState[state])
     if state == "JOB_STATE_FAILED":

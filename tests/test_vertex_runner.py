@@ -23,9 +23,9 @@ from support import (
 )
 from test_vertex_checks import IMAGE, VERTEX_ARGS, training_job
 
-from runners.cancelling import cancel_by_id
-from runners.jobs import create_job
-from runners.queues import check_queue_config
+from runners.agent.cancelling import cancel_by_id
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
 from store import RunState
 
 

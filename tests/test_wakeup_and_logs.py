@@ -7,8 +7,8 @@ import sys
 from helpers import AgentThread, run_for_item, wait_for
 from support import REPO, launch, make_code_job, make_queue, run_launchbay
 
-from runners.logfile import follow_lines
-from runners.wakeup import FileWatch
+from runners.runlog.logfile import follow_lines
+from runners.system.wakeup import FileWatch
 from store import RunState
 
 

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
-from runners.changes import ChangeListener
+from runners.agent.changes import ChangeListener
 
 from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
@@ -153,7 +153,7 @@ class LaunchbayApp(App):
     def start_agent(self) -> None:
         """The launch agent, as a thread with its own connection. Its failures are shown, not
         fatal: the app goes on watching."""
-        from runners.agent import Agent
+        from runners.agent.loop import Agent
 
         agent = self._embedded_agent = Agent(
             self.db_path,
@@ -216,7 +216,7 @@ class LaunchbayApp(App):
 
     @work(thread=True, exit_on_error=False)
     def create_sample(self) -> None:
-        from runners.sample import ensure_sample
+        from runners.catalog.sample import ensure_sample
 
         job, queue = ensure_sample(self.stores.get())
         self.call_from_thread(

@@ -48,8 +48,8 @@ def config_path() -> Path:
 
 def load_user_config(path: Path | None = None) -> UserConfig:
     """The config file's settings (defaults if there is none). Bad content is BadInput."""
-    from runners.documents import load_document
-    from runners.validation import check_model
+    from runners.launch.documents import load_document
+    from runners.launch.validation import check_model
 
     path = path or config_path()
     if not path.is_file():

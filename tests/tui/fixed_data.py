@@ -8,8 +8,8 @@ relative to tui/conftest.FIXED_NOW.
 import json
 from pathlib import Path
 
-from runners.jobs import create_job
-from runners.queues import check_queue_config
+from runners.catalog.jobs import create_job
+from runners.catalog.queues import check_queue_config
 from store import Priority, RunState, Store
 
 FIXED_NOW = 1_790_000_000.0

@@ -10,7 +10,7 @@ from rich.console import Console
 from support import git, make_code_job
 from textual.widgets import DataTable, Input, Select, Static
 
-from runners.jobs import create_job
+from runners.catalog.jobs import create_job
 from tui.messages import StoreChanged
 from tui.screens.job_form import JobFormScreen, JobRequest
 from tui.screens.jobs import JobsScreen

@@ -9,7 +9,7 @@ import threading
 from helpers_tui import notified, settle
 from support import make_code_job, make_queue
 
-from runners.launching import LaunchRequest, enqueue, prepare_launch
+from runners.launch.request import LaunchRequest, enqueue, prepare_launch
 from store import ItemState, Priority
 from tui.screens.launch import LaunchScreen
 
@@ -137,7 +137,7 @@ async def test_a_bad_field_is_marked_and_enqueue_is_refused(make_app, store, tmp
 
 async def test_ctrl_s_twice_enqueues_once(make_app, store, tmp_path, monkeypatch):
     _setup(store, tmp_path)
-    from runners import launching
+    from runners.launch import request as launching
 
     release = threading.Event()
     real_enqueue = launching.enqueue
@@ -168,7 +168,7 @@ async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_
     )
     item_id = enqueue(store, prepare_launch(store, request))
     item = store.items.lease_next(store.queues.get("gpu"), "t")
-    from runners.rendering import render_spec
+    from runners.launch.rendering import render_spec
 
     job = store.jobs.resolve("train")
     spec = render_spec(

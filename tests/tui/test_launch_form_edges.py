@@ -123,15 +123,15 @@ async def test_the_preview_hides_an_env_secret_and_enqueue_keeps_it(make_app, st
 
 
 def _preview_spec_of(store, item) -> dict:
-    from runners.launching import LaunchRequest, prepare_launch, preview
+    from runners.launch.request import LaunchRequest, prepare_launch, preview
 
     request = LaunchRequest(job=item.job, queue="local", spec={"overrides": {}})
     return preview(store, prepare_launch(store, request))
 
 
 async def test_the_preview_hides_a_kubernetes_name_value_secret(make_app, store):
-    from runners.jobs import create_job
-    from runners.queues import check_queue_config
+    from runners.catalog.jobs import create_job
+    from runners.catalog.queues import check_queue_config
 
     container = {"name": "main", "env": [{"name": "X_TOKEN", "value": X_TOKEN}]}
     config = {

@@ -38,7 +38,7 @@ async def test_the_queue_editor_hides_secrets_and_saving_keeps_them(make_app, st
 
 
 async def test_the_queue_editor_hides_a_kubernetes_name_value_secret(make_app, store):
-    from runners.queues import check_queue_config
+    from runners.catalog.queues import check_queue_config
 
     container = {"name": "main", "env": [{"name": "X_TOKEN", "value": X_TOKEN}]}
     config = {

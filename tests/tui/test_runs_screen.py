@@ -6,7 +6,7 @@ from fixed_data import seed
 from helpers_tui import answer_no, screen_text, settle
 from support import launch, make_queue
 
-from runners.jobs import create_job
+from runners.catalog.jobs import create_job
 from store import RunState, Store
 from tui.config import UserConfig
 from tui.screens.launch import LaunchScreen

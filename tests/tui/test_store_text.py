@@ -4,7 +4,7 @@ from fixed_data import seed
 from helpers_tui import screen_text, settle
 from support import launch
 
-from runners.jobs import create_job
+from runners.catalog.jobs import create_job
 from store import RunState
 from tui.screens.run_detail import RunDetailScreen
 

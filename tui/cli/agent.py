@@ -21,7 +21,7 @@ def agent_command(queues, max_jobs, until_empty, quiet):
     """Take queue items in order (priority first) and run them on their queue's resource.
 
     Live runs survive the agent: stop it (ctrl-c) and start it again, and it re-adopts them."""
-    from runners.agent import Agent
+    from runners.agent.loop import Agent
 
     store = open_store()  # fail here, with a clear line, if the database is unusable
     path = store.path

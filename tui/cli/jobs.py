@@ -60,7 +60,7 @@ def _build_options(func):
 
 
 def _create(store, kind, name, target, *, as_json, **options):
-    from runners.jobs import create_job
+    from runners.catalog.jobs import create_job
 
     result = create_job(store, kind, name, target, **options)
     version = result.version

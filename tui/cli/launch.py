@@ -53,8 +53,8 @@ from .output import note, print_json
 @with_store
 def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority, dry_run, as_json):
     """Enqueue a run of JOB on QUEUE; prints the queue item's id."""
-    from runners.launching import LaunchRequest, enqueue, prepare_launch, preview
-    from runners.rendering import redact
+    from runners.launch.rendering import redact
+    from runners.launch.request import LaunchRequest, enqueue, prepare_launch, preview
 
     request = LaunchRequest(
         job=job,

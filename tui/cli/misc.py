@@ -48,9 +48,9 @@ def resources_command(as_json):
 @db_option
 def quickstart_command(epochs):
     """Create the sample job and a local-process queue, launch the job, run it, show its log."""
-    from runners.agent import Agent
-    from runners.launching import LaunchRequest, enqueue, prepare_launch
-    from runners.sample import ensure_sample
+    from runners.agent.loop import Agent
+    from runners.catalog.sample import ensure_sample
+    from runners.launch.request import LaunchRequest, enqueue, prepare_launch
 
     store = open_store()
     try:

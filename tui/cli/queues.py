@@ -47,11 +47,11 @@ def queue_group():
 @with_store
 def create_queue(store, name, resource, config, max_concurrency, as_json):
     """Create queue NAME for a target resource."""
-    from runners.queues import create_queue
+    from runners.catalog.queues import create_queue
 
     queue = create_queue(store, name, resource, config, max_concurrency)
     if as_json:
-        from runners.rendering import redact
+        from runners.launch.rendering import redact
 
         print_json(redact(queue.to_json()))
     else:
@@ -67,7 +67,7 @@ def list_queues(store, as_json):
     queues = store.queues.list()
     counts = store.queues.counts()
     if as_json:
-        from runners.rendering import redact
+        from runners.launch.rendering import redact
 
         print_json([redact({**q.to_json(), "counts": _counts(counts, q.id)}) for q in queues])
         return
@@ -105,8 +105,8 @@ def _counts(counts: dict, queue_id: int) -> dict:
 @with_store
 def describe_queue(store, name, as_json):
     """Describe a queue, with its waiting items in dispatch order and why each waits."""
-    from runners.rendering import redact
-    from runners.waiting import waiting_reasons
+    from runners.agent.waiting import waiting_reasons
+    from runners.launch.rendering import redact
 
     queue = store.queues.get(name)
     counts = _counts(store.queues.counts(), queue.id)

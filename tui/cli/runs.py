@@ -84,7 +84,7 @@ def list_runs(store, queue, states, limit, as_json):
 @with_store
 def describe_run(store, run_id, as_json):
     """Describe a run: state, error, handle, events and the rendered spec (secrets hidden)."""
-    from runners.rendering import redact
+    from runners.launch.rendering import redact
 
     run = store.runs.get(run_id)
     events = store.runs.events(run_id)
@@ -130,7 +130,7 @@ def describe_run(store, run_id, as_json):
 @with_store
 def run_logs(store, run_id, follow):
     """Print a run's log (stdout and stderr)."""
-    from runners.logfile import follow_lines
+    from runners.runlog.logfile import follow_lines
 
     run = store.runs.get(run_id)
     path = store.run_log_path(run.id)
@@ -167,7 +167,7 @@ def _say_if_log_is_gone(store, run_id: str, path) -> None:
 @with_store
 def cancel(store, ident):
     """Cancel ID: a run id stops a live run; a queue item id cancels a waiting item."""
-    from runners.cancelling import cancel_by_id
+    from runners.agent.cancelling import cancel_by_id
     from store import NotFound
 
     if ident.isdigit() and int(ident) > SQLITE_MAX_INTEGER:  # no item has such an id

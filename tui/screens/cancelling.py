@@ -16,7 +16,7 @@ def confirm_cancel(screen: Screen, ident: str, what: Content) -> None:
     app = screen.app
 
     def cancel() -> None:
-        from runners.cancelling import cancel_by_id
+        from runners.agent.cancelling import cancel_by_id
         from store import BadInput
 
         try:

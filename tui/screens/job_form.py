@@ -63,7 +63,7 @@ FIELDS = {
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What the form asks for: the arguments of runners.jobs.create_job."""
+    """What the form asks for: the arguments of runners.catalog.jobs.create_job."""
 
     kind: str
     name: str
@@ -76,7 +76,7 @@ class JobRequest:
     subdir: str | None = None
 
     def create(self, store: Store) -> CreatedVersion:
-        from runners.jobs import create_job
+        from runners.catalog.jobs import create_job
 
         return create_job(
             store,

@@ -3,7 +3,7 @@ exact spec the runner will get as you type, then ctrl+s to enqueue.
 
 The form is generated from the job's input schema and the queue's template variables. Each
 field is checked as you type (SchemaField); the whole launch is then checked and rendered by
-the same code the CLI uses (runners.launching) on a worker thread, and the preview shows the
+the same code the CLI uses (runners.launch.request) on a worker thread, and the preview shows the
 result — or, for a relaunch, its diff against the previous run's spec.
 """
 
@@ -243,7 +243,7 @@ class LaunchScreen(YamlEditing, Screen):
 
     def build_request(self):
         """A LaunchRequest from the form; field errors are marked and returned as a list."""
-        from runners.launching import LaunchRequest
+        from runners.launch.request import LaunchRequest
 
         errors = []
         run_config = dict(self._extra_config)
@@ -304,8 +304,8 @@ class LaunchScreen(YamlEditing, Screen):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def render_preview(self, request, version: int) -> None:
-        from runners.launching import prepare_launch, preview
-        from runners.rendering import redact
+        from runners.launch.rendering import redact
+        from runners.launch.request import prepare_launch, preview
 
         store = self.app.stores.get()
         try:
@@ -367,7 +367,7 @@ class LaunchScreen(YamlEditing, Screen):
 
     def _enqueue(self, app: App, request) -> None:
         # On a thread. `app` is handed in: once the form is closed, self.app can't be found here.
-        from runners.launching import enqueue, prepare_launch
+        from runners.launch.request import enqueue, prepare_launch
 
         store = app.stores.get()
         try:

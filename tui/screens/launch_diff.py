@@ -22,7 +22,7 @@ def _normalised(spec: dict) -> dict:
 
 
 def diff_text(previous: dict, current: dict) -> Content:
-    from runners.rendering import redact
+    from runners.launch.rendering import redact
 
     before = json.dumps(_normalised(redact(previous)), indent=2, sort_keys=True).splitlines()
     after = json.dumps(_normalised(current), indent=2, sort_keys=True).splitlines()

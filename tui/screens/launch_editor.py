@@ -1,7 +1,7 @@
 """The launch form's ctrl+e: its overrides as YAML in $EDITOR, what comes back applied.
 
 Secrets show as *** in the file (it sits in the temp folder; the editor may keep a swap file or
-be on a shared screen); a *** left as it was keeps its value (runners.rendering)."""
+be on a shared screen); a *** left as it was keeps its value (runners.launch.rendering)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class YamlEditing:
         swap file or show it on a shared screen); a *** left as it was keeps its value."""
         import yaml
 
-        from runners.rendering import redact
+        from runners.launch.rendering import redact
 
         # This check covers _apply_yaml too: the editor runs on the UI thread, so no rebuild
         # can start before its result is applied.
@@ -66,9 +66,9 @@ class YamlEditing:
         """Apply the edited document; `original` is what the editor was given, unredacted."""
         import yaml
 
-        from runners.documents import expect_mapping, parse_yaml, refuse_unknown_keys
-        from runners.launching import OVERRIDE_KEYS, SPEC_KEYS
-        from runners.rendering import restore_redacted
+        from runners.launch.documents import expect_mapping, parse_yaml, refuse_unknown_keys
+        from runners.launch.rendering import restore_redacted
+        from runners.launch.request import OVERRIDE_KEYS, SPEC_KEYS
 
         try:
             edited = parse_yaml(text, "launch spec", "the edited YAML")

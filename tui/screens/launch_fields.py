@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from runners.schema import check_value
+from runners.launch.schema import check_value
 from store import BadInput
 
 UNSET = object()  # the field was left empty: the schema's default (or nothing) applies

@@ -15,10 +15,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from runners.documents import parse_yaml
-from runners.queues import check_queue_config, edit_queue_config
+from runners.catalog.queues import check_queue_config, edit_queue_config
+from runners.launch.documents import parse_yaml
+from runners.launch.rendering import redact, restore_redacted
 from runners.registry import RESOURCE_TYPES, resource_type
-from runners.rendering import redact, restore_redacted
 from store import BadInput, Queue
 
 CONFIG_PLACEHOLDER = """\

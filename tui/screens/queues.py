@@ -56,7 +56,7 @@ class QueuesView:
 
 def read_queues(store: Store, selected_name: str | None) -> QueuesView:
     """The queues, with `selected_name` (else the first queue) and why its items wait."""
-    from runners.waiting import waiting_reasons
+    from runners.agent.waiting import waiting_reasons
 
     queues = store.queues.list()
     by_name = {queue.name: queue for queue in queues}
@@ -223,7 +223,7 @@ class QueuesScreen(Screen):
             summary.update("")
             status.update("no queues yet: press n to create one")
             return
-        from runners.rendering import redact
+        from runners.launch.rendering import redact
 
         limit = queue.max_concurrency or "no limit"
         state = ("paused", "yellow") if queue.paused else ("active", "green")

@@ -65,7 +65,7 @@ class RunDetailScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _read(self, number: int) -> None:
-        from runners.rendering import redact
+        from runners.launch.rendering import redact
         from store import NotFound
 
         store = self.app.stores.get()

@@ -15,8 +15,8 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
-from runners.logfile import FALLBACK_INTERVAL
-from runners.wakeup import FileWatch, Waker
+from runners.runlog.logfile import FALLBACK_INTERVAL
+from runners.system.wakeup import FileWatch, Waker
 
 CHUNK_BYTES = 1 << 20  # read per step when indexing or searching
 MAX_LINE_BYTES = 16 * 1024  # a longer line is shown cut; the rest stays on disk

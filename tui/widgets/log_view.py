@@ -29,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-from runners.wakeup import Waker
+from runners.system.wakeup import Waker
 
 from .log_index import (
     FileIndexer,

@@ -1,0 +1,53 @@
+"""Why each waiting item waits: the answer to "four jobs queued and only one ran"."""
+
+import socket
+
+from runners.system import procinfo
+from store import Queue, QueueItem, Store
+
+
+def live_agents_serving(store: Store, queue: Queue) -> list:
+    agents = []
+    for record in store.agents.not_stopped():
+        if record.queues and queue.name not in record.queues:
+            continue
+        if record.hostname == socket.gethostname() and not procinfo.is_alive(
+            record.pid, record.pid_start_time
+        ):
+            continue
+        agents.append(record)
+    return agents
+
+
+def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
+    """Each pending or leased item of `queue` in dispatch order, with why it is not running."""
+    items = store.items.waiting(queue.id)
+    if not items:
+        return []
+    agents = live_agents_serving(store, queue)
+    live = len(store.runs.list(queue_id=queue.id, live_only=True))
+    result = []
+    ahead = 0
+    for item in items:
+        if item.state.value == "leased":
+            reason = "leased: an agent is starting it"
+        elif queue.paused:
+            reason = "queue paused"
+        elif not agents:
+            reason = "no agent serving this queue (start one: launchbay agent)"
+        elif queue.max_concurrency is not None and live >= queue.max_concurrency:
+            reason = f"queue concurrency full ({live}/{queue.max_concurrency} live)"
+        elif ahead:
+            reason = f"{ahead} item(s) ahead"
+        elif all(a.max_jobs != -1 and _agent_live_runs(store, a.id) >= a.max_jobs for a in agents):
+            reason = "max-jobs reached on every agent serving this queue"
+        else:
+            reason = "next: an agent will take it"
+        if item.state.value == "pending":
+            ahead += 1
+        result.append((item, reason))
+    return result
+
+
+def _agent_live_runs(store: Store, agent_id: str) -> int:
+    return len(store.runs.list(agent_id=agent_id, live_only=True))

@@ -1,0 +1,89 @@
+"""Creating jobs of the three kinds: image, code (a snapshot) and git (a pinned commit)."""
+
+import shlex
+from pathlib import Path
+
+from runners.catalog import gitsource
+from runners.catalog.snapshots import snapshot_directory
+from runners.launch.request import load_schema_file
+from runners.launch.validation import check_process_strings
+from store import BadInput, Store
+from store.jobs import CreatedVersion, validate_alias, validate_name
+
+
+def _entrypoint(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise BadInput("--entrypoint", f"{text!r}: {exc}") from None
+    if not argv:
+        raise BadInput("--entrypoint", "is empty; expected a command such as 'python train.py'")
+    check_process_strings(argv, "--entrypoint")
+    return argv
+
+
+def _build_source(kind: str, dockerfile: str | None, base_image: str | None) -> dict:
+    """The job's own build settings, kept in its source (so they are part of its digest)."""
+    settings = {}
+    if dockerfile is not None:
+        path = Path(dockerfile)
+        if kind == "image" or not dockerfile or path.is_absolute() or ".." in path.parts:
+            raise BadInput("--dockerfile", f"{dockerfile!r}; expected a relative path in the code")
+        settings["dockerfile"] = dockerfile
+    if base_image is not None:
+        if kind == "image" or not base_image or any(c.isspace() for c in base_image):
+            raise BadInput("--base-image", f"{base_image!r}; expected an image such as python:3.11")
+        settings["base_image"] = base_image
+    return settings
+
+
+def create_job(
+    store: Store,
+    kind: str,
+    name: str,
+    target: str,
+    *,
+    entrypoint: str | None = None,
+    schema_path: str | None = None,
+    aliases: tuple[str, ...] = (),
+    description: str | None = None,
+    ref: str | None = None,
+    subdir: str | None = None,
+    dockerfile: str | None = None,
+    base_image: str | None = None,
+) -> CreatedVersion:
+    """Create (or find unchanged) a version of job `name`. `target` is the image, the code
+    directory or the git URL, by kind. Everything is checked before the store is touched."""
+    validate_name(name, "NAME")
+    for alias in aliases:
+        validate_alias(alias)
+    argv = _entrypoint(entrypoint)
+    schema = load_schema_file(schema_path) if schema_path else None
+    if kind == "image":
+        if not target or any(c.isspace() for c in target):
+            raise BadInput(
+                "IMAGE",
+                f"{target!r}; expected an image reference such as"
+                " python:3.11 or registry:5000/team/train:1.2",
+            )
+        source = {"image": target}
+    elif kind == "code":
+        if dockerfile and not (Path(target).expanduser() / dockerfile).is_file():
+            raise BadInput("--dockerfile", f"{dockerfile} is not a file in {target}")
+        source = snapshot_directory(Path(target).expanduser(), store.artifacts)
+    elif kind == "git":
+        source = gitsource.resolve(target, ref, subdir)
+    else:
+        raise BadInput("job type", f"{kind!r}; expected image, code or git")
+    source.update(_build_source(kind, dockerfile, base_image))
+    return store.jobs.create_version(
+        name,
+        kind,
+        source,
+        entrypoint=argv,
+        input_schema=schema,
+        description=description,
+        aliases=aliases,
+    )

@@ -1,0 +1,100 @@
+"""Creating and editing queues: the config is checked against the resource type first."""
+
+from typing import Any
+
+from runners.images.settings import check_builder, check_registry
+from runners.launch.documents import (
+    check_document_bounds,
+    expect_mapping,
+    load_document,
+    refuse_unknown_keys,
+)
+from runners.launch.redaction import check_secret_env
+from runners.launch.request import unwrap_resource_args
+from runners.launch.templating import check_template_variables, fill_placeholders
+from runners.launch.validation import check_process_strings
+from runners.registry import get_runner, resource_type
+from store import BadInput, Queue, Store
+
+CONFIG_KEYS = (
+    "resource_args",
+    "template_variables",
+    "registry",
+    "builder",
+    "target",
+    "max_resumes",
+    "secret_env",
+)
+MAX_RESUMES_LIMIT = 100
+BUILD_KEYS = ("registry", "builder")
+
+
+def check_queue_config(resource: str, document: Any) -> dict:
+    """A queue config ({resource_args, template_variables}) checked for `resource`."""
+    check_document_bounds(document, "config")  # also a dict from the app's editor
+    document = expect_mapping(document, "config")
+    refuse_unknown_keys(document, CONFIG_KEYS, "")
+    resource_args = unwrap_resource_args(document.get("resource_args"), resource, "resource_args")
+    variables = check_template_variables(resource_args, document.get("template_variables"))
+    # Check the config as it will be used: with each variable at a value it may take.
+    sample = fill_placeholders(resource_args, {n: _sample_value(s) for n, s in variables.items()})
+    runner = get_runner(resource)
+    target = runner.check_target(document.get("target"))
+    runner.check_template_placement(resource_args, variables)
+    runner.check_resource_args(sample, target)
+    check_process_strings(resource_args, "resource_args")
+    config = {"resource_args": resource_args, "template_variables": variables}
+    for key in BUILD_KEYS:
+        if document.get(key) is not None and not runner.builds_images:
+            raise BadInput(key, f"{resource} queues build no images; expected no {key}")
+    registry, builder = (
+        check_registry(document.get("registry")),
+        check_builder(document.get("builder")),
+    )
+    if registry:
+        config["registry"] = registry
+    if builder:
+        config["builder"] = builder
+    if target:
+        config["target"] = target
+    if document.get("secret_env") is not None:
+        config["secret_env"] = check_secret_env(document["secret_env"], "secret_env")
+    if document.get("max_resumes") is not None:
+        config["max_resumes"] = _check_max_resumes(document["max_resumes"])
+    return config
+
+
+def _check_max_resumes(value: Any) -> int:
+    """How often a preempted run is requeued (0: never)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RESUMES_LIMIT:
+        raise BadInput("max_resumes", f"{value!r}; expected a whole number from 0 to 100")
+    return value
+
+
+def _sample_value(schema: dict) -> Any:
+    if "default" in schema:
+        return schema["default"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if schema["type"] == "string":
+        return ""
+    return schema.get("minimum", schema.get("maximum", 0))
+
+
+def create_queue(
+    store: Store,
+    name: str,
+    resource: str,
+    config_source: str | None = None,
+    max_concurrency: int | None = None,
+) -> Queue:
+    canonical = resource_type(resource).name
+    document = load_document(config_source, "--config") if config_source else {}
+    config = check_queue_config(canonical, document)
+    return store.queues.create(name, canonical, config, max_concurrency)
+
+
+def edit_queue_config(store: Store, name: str, document: Any) -> Queue:
+    queue = store.queues.get(name)
+    config = check_queue_config(queue.resource, document)
+    return store.queues.update(name, config=config)

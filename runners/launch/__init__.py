@@ -1,0 +1,1 @@
+"""Launch preparation: the request, templates, input schema, rendered spec, documents, checks."""

@@ -1,0 +1,65 @@
+"""Reading a run's log file, and following it as it grows, without sleep-polling."""
+
+import os
+import select
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from runners.system.wakeup import FileWatch
+
+# With no inotify, how often to look again; also the longest a finished run's follower waits
+# for its last lines.
+FALLBACK_INTERVAL = 0.2
+
+
+def follow_lines(
+    path: Path, is_done: Callable[[], bool], follow: bool = True, start: int = 0
+) -> Iterator[str]:
+    """Yield the lines of `path` (without newlines); with `follow`, keep yielding new ones until
+    `is_done()` and everything written before it has been read."""
+    watch = FileWatch(path.parent, {path.name}) if follow else None
+    try:
+        while not path.exists():
+            if not follow or is_done():
+                return
+            _wait(watch)
+        with open(path, "rb") as f:
+            f.seek(start)
+            partial = b""
+            finishing = False
+            while True:
+                chunk = f.read(1 << 16)
+                if chunk:
+                    lines = (partial + chunk).split(b"\n")
+                    partial = lines.pop()
+                    for line in lines:
+                        yield line.decode("utf-8", "replace")
+                    continue
+                if not follow or finishing:
+                    break
+                if is_done():
+                    # One more pass: whatever was written before it ended still gets read.
+                    finishing = True
+                    continue
+                _wait(watch)
+            if partial:
+                yield partial.decode("utf-8", "replace")
+    finally:
+        if watch is not None:
+            watch.close()
+
+
+def _wait(watch: FileWatch | None) -> None:
+    if watch is not None and watch.available:
+        # Wake on a write, and at least every second to re-check is_done().
+        ready, _, _ = select.select([watch.fileno()], [], [], 1.0)
+        if ready:
+            watch.drain()
+    else:
+        time.sleep(FALLBACK_INTERVAL)
+
+
+def open_append(path: Path) -> int:
+    """A private, append-only file descriptor: concurrent line writes never overwrite."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

@@ -1,0 +1,1 @@
+"""What launchbay asks of the OS: process identity, private files, file watches and wake-ups."""

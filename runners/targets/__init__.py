@@ -1,0 +1,1 @@
+"""One package per target resource: its runner and what only that target needs."""

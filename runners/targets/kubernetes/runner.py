@@ -1,0 +1,440 @@
+"""The `kubernetes` resource: each run is a Job (or a custom object) on a cluster.
+
+The official client talks to the cluster that the queue's `target:` names (a kubeconfig file and
+context; in a pod, the in-cluster service account). The manifest is checked offline before it
+is sent; the run is followed through watch streams on the Job and its pods, which survive
+dropped connections and 5xx answers; the pods' logs are copied into the run's log.
+"""
+
+import contextlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from runners.images.builder import image_for_run
+from runners.launch.templating import check_variables_are_enums
+from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.system.files import write_private
+from runners.targets.kubernetes import settings as kube_settings
+from runners.targets.kubernetes.logs import RunFollower, api_message
+from runners.targets.kubernetes.manifest import (
+    LABEL_RUN_ID,
+    config_map,
+    is_batch_job,
+    render_manifest,
+    resource_name,
+    validate,
+)
+from runners.targets.kubernetes.watch import call_with_retry, is_transient
+from store import BadInput, JobVersion, RunState, Stage
+
+CONFIG_FILE = "/launchbay/config.json"
+CANCEL_MARK = "cancel_requested"
+LOG_DRAIN_SECONDS = 15.0
+PREVIEW_IMAGE = "<the image built for the run>"
+
+
+class ClusterApis:
+    """The client's API objects for one cluster (kubeconfig + context)."""
+
+    def __init__(self, api_client, default_namespace: str):
+        from kubernetes import client
+
+        self.api_client = api_client
+        self.default_namespace = default_namespace
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+
+    def object_list_call(self, handle: Handle):
+        """(list call, its kwargs) that lists just this run's Job or custom object."""
+        selector = f"metadata.name={handle['name']}"
+        if handle["batch"]:
+            return self.batch.list_namespaced_job, {
+                "namespace": handle["namespace"],
+                "field_selector": selector,
+            }
+        group, version = _group_version(handle["api_version"])
+        return self.custom.list_namespaced_custom_object, {
+            "group": group,
+            "version": version,
+            "namespace": handle["namespace"],
+            "plural": handle["plural"],
+            "field_selector": selector,
+        }
+
+
+class KubernetesRunner(Runner):
+    resource_type = "kubernetes"
+    builds_images = True
+    needs_registry = True
+    submitted_state = RunState.STARTING
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clusters: dict[tuple, ClusterApis] = {}
+        self._followers: dict[str, RunFollower] = {}
+        self._deleted_by_us: set[str] = set()
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def check_target(self, target) -> dict | None:
+        return kube_settings.check_target(target) or None
+
+    def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
+        version = kube_settings.KubernetesTarget.model_validate(target or {}).kubernetes_version
+        self._check_manifest(resource_args, version)
+        return resource_args
+
+    def _check_manifest(self, resource_args: dict, version: str) -> None:
+        """The manifest template, checked by rendering it as a run would and validating it."""
+        sample = render_manifest(
+            resource_args,
+            run_id="dryrun00",
+            queue="queue",
+            namespace="default",
+            image="image:latest",
+            spec={"entry_point": None, "args": [], "env": {"LAUNCHBAY_RUN_ID": "dryrun00"}},
+            ttl_seconds=3600,
+        )
+        validate(sample, version)
+
+    def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        for where, value in kube_settings.sandbox_values(resource_args).items():
+            check_variables_are_enums(value, variables, f"resource_args.{where}")
+
+    def check_launch_override(self, queue_args: dict, launch_args: dict, queue_config: dict):
+        target = queue_config.get("target") or {}
+        kube_settings.check_override(queue_args, launch_args, target)
+
+    def check_job(self, job: JobVersion) -> None:
+        """Image jobs run their image; code and git jobs are built and pushed first."""
+
+    def config_file_path(self, run_dir: Path) -> str:
+        return CONFIG_FILE
+
+    def preview_submission(self, spec: dict) -> dict:
+        target = spec.get("target") or {}
+        namespace = target.get("namespace") or "<the context's namespace>"
+        return {
+            "manifest": render_manifest(
+                spec["resource_args"],
+                run_id=spec["run_id"],
+                queue=spec["queue"],
+                namespace=namespace,
+                image=spec.get("image") or PREVIEW_IMAGE,
+                spec=spec,
+                ttl_seconds=_target(spec).ttl_seconds_after_finished,
+            )
+        }
+
+    # -- the cluster ---------------------------------------------------------------------------
+
+    def _cluster(self, cluster: dict, stage: Stage) -> ClusterApis:
+        key = (cluster.get("kubeconfig"), cluster.get("context"))
+        with self._lock:
+            apis = self._clusters.get(key)
+            if apis is None:
+                apis = self._clusters[key] = _connect(cluster, stage)
+            return apis
+
+    # -- submit --------------------------------------------------------------------------------
+
+    def submit(self, ctx: SubmitContext) -> Handle:
+        spec = ctx.spec
+        target = _target(spec)
+        cluster = {"kubeconfig": target.kubeconfig, "context": target.context}
+        apis = self._cluster(cluster, Stage.RUN)
+        image = image_for_run(ctx)
+        template_namespace = (spec["resource_args"].get("metadata") or {}).get("namespace")
+        namespace = template_namespace or target.namespace or apis.default_namespace
+        manifest = render_manifest(
+            spec["resource_args"],
+            run_id=ctx.run_id,
+            queue=spec["queue"],
+            namespace=namespace,
+            image=image,
+            spec=spec,
+            ttl_seconds=target.ttl_seconds_after_finished,
+        )
+        try:
+            validate(manifest, target.kubernetes_version)
+        except BadInput as exc:
+            raise RunnerError(Stage.RUN, f"the manifest is not valid: {exc}") from None
+        batch = is_batch_job(manifest)
+        handle = {
+            "run_id": ctx.run_id,
+            "cluster": cluster,
+            "namespace": namespace,
+            "name": resource_name(ctx.run_id),
+            "api_version": manifest["apiVersion"],
+            "kind": manifest["kind"],
+            "plural": manifest["kind"].lower() + "s",
+            "batch": batch,
+            "image": image,
+            "log": str(ctx.log_path),
+            "run_dir": str(ctx.run_dir),
+            "pull_grace": target.image_pull_grace_seconds,
+        }
+        # Written before anything is created: an agent that dies in between finds it by it.
+        write_private(ctx.run_dir / "handle.json", json.dumps(handle))
+        self._create(
+            apis,
+            handle,
+            manifest,
+            config_map(ctx.run_id, spec["queue"], namespace, spec["run_config"]),
+        )
+        handle["created"] = True
+        self._follower(handle)
+        return handle
+
+    def _create(self, apis: ClusterApis, handle: Handle, manifest: dict, config: dict) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        namespace = handle["namespace"]
+        try:
+            _create_or_keep(apis.core.create_namespaced_config_map, namespace, config)
+            if handle["batch"]:
+                _create_or_keep(apis.batch.create_namespaced_job, namespace, manifest)
+            else:
+                group, version = _group_version(handle["api_version"])
+                _create_or_keep(
+                    lambda ns, body: apis.custom.create_namespaced_custom_object(
+                        group, version, ns, handle["plural"], body
+                    ),
+                    namespace,
+                    manifest,
+                )
+        except ApiException as exc:
+            self._delete_config_map(handle)  # made first; no Job will ever mount it
+            raise RunnerError(Stage.RUN, _refusal(exc, handle)) from None
+        except Exception as exc:
+            if is_transient(exc):  # the API server unreachable even after the retries
+                raise RunnerError(
+                    Stage.RUN, f"cannot reach the cluster's API server: {type(exc).__name__}: {exc}"
+                ) from None
+            first_lines = " ".join(str(exc).splitlines()[:3])
+            raise RunnerError(
+                Stage.RUN, f"the kubernetes client refused the manifest: {first_lines}"
+            ) from None
+
+    # -- following -----------------------------------------------------------------------------
+
+    def _follower(self, handle: Handle) -> RunFollower:
+        key = handle["run_id"]
+        apis = self._cluster(handle["cluster"], Stage.RUN)
+        with self._lock:
+            follower = self._followers.get(key)
+            if follower is None:
+                follower = self._followers[key] = RunFollower(apis, handle).start()
+            if key in self._deleted_by_us or (Path(handle["run_dir"]) / CANCEL_MARK).exists():
+                follower.seen.deleted_by_us = True
+            return follower
+
+    def status(self, handle: Handle) -> RunStatus:
+        follower = self._follower(handle)
+        deadline = time.monotonic() + 10
+        # The first answer needs both lists in; an adopting agent asks once, and waits that long.
+        while follower.seen.job is None and not follower.seen.job_deleted:
+            if time.monotonic() > deadline:
+                break
+            follower.wait(0.2)
+        return self._current(handle, follower)
+
+    def wait(self, handle: Handle, timeout: float) -> RunStatus:
+        follower = self._follower(handle)
+        before = self._current(handle, follower)
+        if before.state.is_terminal():
+            return before
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # Wake at least every second: an image pull's grace runs out without an event.
+            follower.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+            now = self._current(handle, follower)
+            if (now.state, now.message) != (before.state, before.message):
+                return now
+        return before
+
+    def _current(self, handle: Handle, follower: RunFollower) -> RunStatus:
+        status = follower.status(handle.get("pull_grace", 120.0))
+        if status.state is RunState.FAILED and status.exit_code is None:
+            # The Job's watch can tell of its failure before the pods' watch tells why: read
+            # the pods once more, so the run ends with the container's reason and exit code.
+            follower.refresh_pods()
+            status = follower.status(handle.get("pull_grace", 120.0))
+        if not status.state.is_terminal() and follower.error_status in (401, 403):
+            # Not allowed to watch or list: the run's end would never be seen. Say what to grant.
+            message = (
+                f"the cluster refused to let the agent follow the run ({follower.error}); give"
+                f" its user get, list and watch on jobs and pods, and get on pods/log, in"
+                f" namespace {handle['namespace']}"
+            )
+            status = RunStatus(
+                RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
+            )
+        if status.state.is_terminal():
+            self._finish(handle, follower, status)
+        elif follower.error:
+            status = RunStatus(status.state, f"{status.message} (API: {follower.error})")
+        return status
+
+    def _finish(self, handle: Handle, follower: RunFollower, status: RunStatus) -> None:
+        """Every line is in the run's log before its end is reported; then stop watching."""
+        follower.logs.run_ended.set()
+        follower.logs.done.wait(LOG_DRAIN_SECONDS)
+        follower.stop()
+        with self._lock:
+            self._followers.pop(handle["run_id"], None)
+        if status.state is RunState.PREEMPTED or status.error_stage is Stage.BUILD:
+            # Called off while the Job still lives (its retry pod, or the pod that can't pull
+            # its image): delete it, or it would run beside the requeued run, or hang forever.
+            with contextlib.suppress(Exception):
+                self._delete(handle)
+            return
+        # The Job stays for `kubectl describe` until its TTL; the run config it no longer needs.
+        self._delete_config_map(handle)
+
+    # -- cancel, re-adoption --------------------------------------------------------------
+
+    def cancel(self, handle: Handle, grace_seconds: float) -> None:
+        """Delete the Job (propagation Background: its pods go too, with their grace)."""
+        with self._lock:
+            self._deleted_by_us.add(handle["run_id"])
+            follower = self._followers.get(handle["run_id"])
+            if follower is not None:
+                follower.seen.deleted_by_us = True
+        # A mark in the run's folder: the agent that sees the Job go may not be this process
+        # (`launchbay cancel` with no agent running).
+        with contextlib.suppress(OSError):
+            (Path(handle["run_dir"]) / CANCEL_MARK).touch()
+        self._delete(handle, grace_seconds)
+
+    def _delete(self, handle: Handle, grace_seconds: float | None = None) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        apis = self._cluster(handle["cluster"], Stage.RUN)
+        namespace, name = handle["namespace"], handle["name"]
+        grace = int(grace_seconds) if grace_seconds is not None else None
+        try:
+            if handle["batch"]:
+                call_with_retry(
+                    apis.batch.delete_namespaced_job,
+                    name,
+                    namespace,
+                    propagation_policy="Background",
+                    grace_period_seconds=grace,
+                )
+            else:
+                group, version = _group_version(handle["api_version"])
+                call_with_retry(
+                    apis.custom.delete_namespaced_custom_object,
+                    group,
+                    version,
+                    namespace,
+                    handle["plural"],
+                    name,
+                    propagation_policy="Background",
+                )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise RunnerError(Stage.RUN, _refusal(exc, handle)) from None
+        self._delete_config_map(handle)
+
+    def _delete_config_map(self, handle: Handle) -> None:
+        apis = self._cluster(handle["cluster"], Stage.RUN)
+        # The cluster's garbage, not the run's fate: a failure here changes nothing for it.
+        with contextlib.suppress(Exception):
+            call_with_retry(
+                apis.core.delete_namespaced_config_map, handle["name"], handle["namespace"]
+            )
+
+    def find(self, run_id: str, run_dir: Path) -> Handle | None:
+        try:
+            handle = json.loads((run_dir / "handle.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        apis = self._cluster(handle["cluster"], Stage.AGENT)
+        list_call, kwargs = apis.object_list_call(handle)
+        kwargs = {k: v for k, v in kwargs.items() if k != "field_selector"}
+        from runners.targets.kubernetes.watch import list_raw
+
+        found = list_raw(list_call, label_selector=f"{LABEL_RUN_ID}={run_id}", **kwargs)
+        if not found.get("items"):
+            return None  # never created: the agent died before submitting
+        handle["created"] = True
+        return handle
+
+
+def _target(spec: dict) -> kube_settings.KubernetesTarget:
+    return kube_settings.KubernetesTarget.model_validate(spec.get("target") or {})
+
+
+def _group_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+def _create_or_keep(create, namespace: str, body: dict) -> None:
+    """Create; a 409 means our own object from before an agent restart, which is kept."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        call_with_retry(create, namespace, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def _refusal(exc, handle: Handle) -> str:
+    message = api_message(exc)
+    where = f"namespace {handle['namespace']}"
+    if exc.status == 403:
+        return (
+            f"the cluster refused ({message}); give the agent's user RBAC permission to create"
+            f" and delete {handle['kind']}s, pods/log and configmaps in {where}"
+        )
+    if exc.status == 401:
+        return f"the cluster did not accept the credentials ({message}); check the kubeconfig"
+    if exc.status == 422:
+        return f"the cluster rejected the manifest ({message})"
+    return f"the cluster answered {message} for {handle['kind']} {handle['name']} in {where}"
+
+
+def _connect(cluster: dict, stage: Stage) -> ClusterApis:
+    """A client for the kubeconfig and context given, else $KUBECONFIG or ~/.kube/config, else
+    (inside a pod) the in-cluster service account."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    kubeconfig = cluster.get("kubeconfig")
+    in_cluster = (
+        not kubeconfig
+        and "KUBERNETES_SERVICE_HOST" in os.environ
+        and not Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser().exists()
+    )
+    try:
+        if in_cluster:
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            namespace_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+            namespace = namespace_file.read_text().strip() if namespace_file.exists() else None
+            return ClusterApis(client.ApiClient(configuration), namespace or "default")
+        path = str(Path(kubeconfig).expanduser()) if kubeconfig else None
+        api_client = config.new_client_from_config(
+            config_file=path, context=cluster.get("context"), persist_config=False
+        )
+        _, active = config.list_kube_config_contexts(config_file=path)
+        if cluster.get("context"):
+            contexts, _ = config.list_kube_config_contexts(config_file=path)
+            active = next((c for c in contexts if c["name"] == cluster["context"]), active)
+        namespace = (active or {}).get("context", {}).get("namespace") or "default"
+        return ClusterApis(api_client, namespace)
+    except (ConfigException, OSError, ValueError) as exc:
+        where = kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config")
+        raise RunnerError(
+            stage,
+            f"cannot load the kubeconfig {where} (context {cluster.get('context') or 'current'}):"
+            f" {exc}; set target.kubeconfig and target.context in the queue config",
+        ) from None

@@ -1,0 +1,1 @@
+"""The sagemaker target: the job runs as an AWS SageMaker training job."""

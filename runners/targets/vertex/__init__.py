@@ -1,0 +1,1 @@
+"""The vertex target: the job runs as a GCP Vertex AI CustomJob."""
