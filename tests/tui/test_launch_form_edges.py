@@ -215,6 +215,7 @@ async def test_editor_bad_yaml_is_refused_with_a_line_and_the_form_kept(
             pilot,
             lambda: any("YAML not applied" in text for text in notified(app)),
             "the refusal",
+            tries=1200,  # the editor is a process: up to a minute on a loaded machine
         )
         refusal = next(text for text in notified(app) if "YAML not applied" in text)
         assert "malformed YAML" in refusal and "line" in refusal

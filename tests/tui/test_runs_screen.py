@@ -203,6 +203,7 @@ async def test_the_embedded_agent_runs_what_is_launched(make_app, store, tmp_pat
                 and t
             ),
             "finished",
+            tries=1200,  # a process start on a loaded machine: up to a minute
         )
         run_id = table.row_at(0).id
         assert "idle" in str(app.screen.query_one("AgentBar").render())
