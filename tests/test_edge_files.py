@@ -52,26 +52,11 @@ def test_run_launched_with_a_relative_db_reads_its_config_and_finishes(tmp_path)
         "config = json.load(open(os.environ['LAUNCHBAY_CONFIG_FILE']))\n"
         "print('config says', config['greeting'])\n"
     )
-    db = ["--db", "rel.db"]
-    steps = [
-        ["job", "create", "code", "hello", "src", "-E", f"{sys.executable} main.py"],
-        ["queue", "create", "local", "-r", "local-process"],
-        ["launch", "-j", "hello", "-q", "local", "-c", '{"overrides": {"run_config": '
-         '{"greeting": "hi"}}}'],
-        ["agent", "-q", "local", "--until-empty"],
-    ]  # fmt: skip
-    for step in steps:
-        result = launchbay_in(project, *db, *step)
-        assert result.code == 0, (step, result)
-    store = Store.open(project / "rel.db")
-    try:
-        (run,) = store.runs.list()
-        assert (run.state, run.exit_code) == (RunState.FINISHED, 0), run
-        assert "config says hi" in store.run_log_path(run.id).read_text()
-    finally:
-        store.close()
+    job = ["code", "hello", "src", "-E", f"{sys.executable} main.py"]
+    run, log = _one_run_through_a_relative_db(project, job, "local-process")
+    assert "config says hi" in log
     # Read from elsewhere, through the same relative name: the same store.
-    result = launchbay_in(project, *db, "runs", "logs", run.id)
+    result = launchbay_in(project, "--db", "rel.db", "runs", "logs", run.id)
     assert result.out == "config says hi\n", result
 
 
@@ -328,14 +313,21 @@ def test_a_command_that_cannot_get_the_write_lock_says_so_in_one_line(store, cli
 def test_docker_run_launched_with_a_relative_db_mounts_its_config(tmp_path, engine):  # noqa: F811
     project = tmp_path / "proj"
     project.mkdir()
+    job = ["image", "hello", BUSYBOX, "-E", "sh -c 'cat \"$LAUNCHBAY_CONFIG_FILE\"; echo'"]
+    _, log = _one_run_through_a_relative_db(project, job, "docker")
+    assert '"greeting": "hi"' in log, log
+
+
+def _one_run_through_a_relative_db(project: Path, job: list[str], resource: str):
+    """Create `job` and a queue of `resource`, launch it with a run config and run an agent,
+    all through `--db rel.db` in `project`; the run, which must have finished, and its log."""
     db = ["--db", "rel.db"]
     steps = [
-        ["job", "create", "image", "hello", BUSYBOX, "-E",
-         "sh -c 'cat \"$LAUNCHBAY_CONFIG_FILE\"; echo'"],
-        ["queue", "create", "dock", "-r", "docker"],
-        ["launch", "-j", "hello", "-q", "dock", "-c", '{"overrides": {"run_config": '
+        ["job", "create", *job],
+        ["queue", "create", "q", "-r", resource],
+        ["launch", "-j", "hello", "-q", "q", "-c", '{"overrides": {"run_config": '
          '{"greeting": "hi"}}}'],
-        ["agent", "-q", "dock", "--until-empty"],
+        ["agent", "-q", "q", "--until-empty"],
     ]  # fmt: skip
     for step in steps:
         result = launchbay_in(project, *db, *step)
@@ -345,6 +337,6 @@ def test_docker_run_launched_with_a_relative_db_mounts_its_config(tmp_path, engi
         (run,) = store.runs.list()
         log = store.run_log_path(run.id).read_text()
         assert (run.state, run.exit_code) == (RunState.FINISHED, 0), (run, log)
-        assert '"greeting": "hi"' in log, log
+        return run, log
     finally:
         store.close()
