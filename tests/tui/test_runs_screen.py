@@ -199,13 +199,25 @@ async def test_the_embedded_agent_runs_what_is_launched(make_app, store, tmp_pat
             pilot,
             lambda: (
                 (t := _table(app)).row_at(0) is not None
-                and t.row_at(0).state is RunState.FINISHED
+                and t.row_at(0).state.is_terminal()
                 and t
             ),
-            "finished",
+            "the run's end",
             tries=1200,  # a process start on a loaded machine: up to a minute
         )
         run_id = table.row_at(0).id
+        run = store.runs.get(run_id)
+        log_path = store.run_dir(run_id) / "output.log"
+        log = log_path.read_text() if log_path.exists() else "(no log)"
+        assert run.state is RunState.FINISHED, (
+            run.state,
+            run.message,
+            run.exit_code,
+            run.error_stage,
+            run.error_message,
+            [(e.to_state, e.message) for e in store.runs.events(run_id)],
+            log,
+        )
         assert "idle" in str(app.screen.query_one("AgentBar").render())
     log = (store.run_dir(run_id) / "output.log").read_text()
     assert "from the embedded agent" in log
