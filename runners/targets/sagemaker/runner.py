@@ -17,7 +17,7 @@ from runners.images.builder import image_for_run
 from runners.launch.rendering import config_env, deep_merge
 from runners.launch.templating import check_variables_are_enums
 from runners.launch.validation import check_model
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.sagemaker import request as request_model
 from runners.targets.sagemaker.logs import CloudWatchFollower
@@ -40,7 +40,6 @@ STARTING_PHASES = frozenset(
         "Interrupted",
     }
 )
-LOG_DRAIN_SECONDS = 15.0
 # A launch may not change who the job runs as or which network it joins: the queue decides.
 QUEUE_ONLY_FIELDS = ("RoleArn", "VpcConfig", "EnableNetworkIsolation", "RemoteDebugConfig")
 
@@ -64,9 +63,7 @@ class SageMakerTarget(BaseModel):
 
 class SageMakerRunner(Runner):
     resource_type = "sagemaker"
-    builds_images = True
-    needs_registry = True
-    submitted_state = RunState.STARTING
+    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -250,7 +247,7 @@ class SageMakerRunner(Runner):
             follower = self._logs.pop(handle["job_name"], None)
         if follower is not None:
             follower.job_ended.set()
-            follower.done.wait(LOG_DRAIN_SECONDS)
+            follower.done.wait(self.log_drain_seconds)
 
     # -- cancel, re-adoption --------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from runners.images.builder import image_for_run
 from runners.launch.templating import check_variables_are_enums
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
 from runners.targets.vertex import settings as vertex_settings
@@ -33,7 +33,6 @@ LABEL_RUN_ID = "launchbay-run-id"
 LABEL_QUEUE = "launchbay-queue"
 RETRY_SECONDS = 60.0  # how long UNAVAILABLE is retried before the call gives up
 CALL_TIMEOUT_SECONDS = 30.0  # one call: the generated client sets none, a dead link would hang
-LOG_DRAIN_SECONDS = 15.0  # the longest a job's end waits for its last log lines
 LOGS_HINT = (
     """[launchbay] this job's logs are in Cloud Logging (resource.type="ml_job","""
     """ resource.labels.job_id="{job_id}"); install google-cloud-logging"""
@@ -56,9 +55,7 @@ STATES = {
 
 class VertexRunner(Runner):
     resource_type = "vertex"
-    builds_images = True
-    needs_registry = True
-    submitted_state = RunState.STARTING
+    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -250,7 +247,7 @@ class VertexRunner(Runner):
             self._drained.add(handle["run_id"])
         if follower is not None:
             follower.job_ended.set()
-            follower.done.wait(LOG_DRAIN_SECONDS)
+            follower.done.wait(self.log_drain_seconds)
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         from google.api_core import exceptions
