@@ -210,9 +210,7 @@ class DockerRunner(Runner):
                 api.start(handle["container"])
             except APIError as exc:
                 message = f"the container could not be started: {exc.explanation or exc}"
-                return RunStatus(
-                    RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
-                )
+                return RunStatus.failed(Stage.RUN, message)
             return RunStatus(RunState.RUNNING, "started after an agent restart")
         if state["Status"] in ("running", "restarting", "paused"):
             return RunStatus(RunState.RUNNING)
@@ -278,18 +276,14 @@ class DockerRunner(Runner):
         if state.get("OOMKilled"):
             limit = handle.get("memory")
             reason = "out of memory" + (f" (limit {format_bytes(limit)})" if limit else "")
-            status = RunStatus(
-                RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
-            )
+            status = RunStatus.failed(Stage.RUN, reason, exit_code=code)
         elif code == 0:
             status = RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
         else:
             reason = describe_exit(code) if code is not None else "the container died"
             if state.get("Error"):
                 reason += f": {state['Error']}"
-            status = RunStatus(
-                RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
-            )
+            status = RunStatus.failed(Stage.RUN, reason, exit_code=code)
         _record_exit(handle, status)
         if status.state is RunState.FINISHED or not handle.get("keep_failed"):
             self._remove_later(handle["container"])

@@ -268,9 +268,7 @@ class KubernetesRunner(Runner):
                 f" its user get, list and watch on jobs and pods, and get on pods/log, in"
                 f" namespace {handle['namespace']}"
             )
-            status = RunStatus(
-                RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
-            )
+            status = RunStatus.failed(Stage.RUN, message)
         if status.state.is_terminal():
             self._finish(handle, follower, status)
         elif follower.error:

@@ -238,9 +238,7 @@ class LocalProcessRunner(Runner):
         if code == 0:
             return RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
         reason = describe_exit(code)
-        return RunStatus(
-            RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
-        )
+        return RunStatus.failed(Stage.RUN, reason, exit_code=code)
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         pid, started = handle["pid"], handle.get("start_time")

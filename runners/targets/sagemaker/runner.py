@@ -292,7 +292,7 @@ def job_status(job: dict) -> RunStatus:
         return RunStatus(RunState.FINISHED, message or "Completed", exit_code=0)
     if status == "Failed":
         reason = job.get("FailureReason") or message or "the training job failed"
-        return RunStatus(RunState.FAILED, reason, error_stage=Stage.RUN, error_message=reason)
+        return RunStatus.failed(Stage.RUN, reason)
     if status == "Stopping":
         return RunStatus(RunState.STOPPING, message or "Stopping")
     if status == "Stopped":

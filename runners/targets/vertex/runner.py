@@ -199,7 +199,7 @@ class VertexRunner(Runner):
             job = client.get_custom_job(name=name, retry=_retry(), timeout=CALL_TIMEOUT_SECONDS)
         except exceptions.NotFound:
             message = f"the CustomJob {name} no longer exists (deleted outside launchbay)"
-            return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+            return RunStatus.failed(Stage.RUN, message)
         except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
             # Past the retries, or RESOURCE_EXHAUSTED, an expired token: the job runs on
             # regardless, so the run keeps its last known state, with the reason.
@@ -329,7 +329,7 @@ def job_status(job) -> RunStatus:
     words = state.removeprefix("JOB_STATE_").lower()
     if run_state is RunState.FAILED:
         message = job.error.message or f"the CustomJob ended {words}"
-        return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+        return RunStatus.failed(Stage.RUN, message)
     if run_state is RunState.FINISHED:
         return RunStatus(RunState.FINISHED, "succeeded", exit_code=0)
     return RunStatus(run_state, words)
