@@ -293,11 +293,12 @@ class DockerRunner(Runner):
         recorded = _recorded_exit(handle)
         if recorded is not None:
             return recorded  # we removed it ourselves, after it ended
-        return RunStatus(
-            RunState.CRASHED,
-            "its container is gone (removed outside launchbay, or the engine lost it)",
-            error_stage=Stage.RUN,
-            error_message=f"container {handle.get('name')} vanished",
+        # The documented outcome of a remote object deleted behind launchbay's back.
+        return RunStatus.failed(
+            Stage.RUN,
+            "its container is gone (deleted outside launchbay, or the engine lost it)",
+            error_message=f"container {handle.get('name')} no longer exists (deleted outside"
+            " launchbay)",
         )
 
     def _remove_later(self, container_id: str) -> None:

@@ -199,10 +199,12 @@ class SageMakerRunner(Runner):
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if _not_found(error):
-                message = f"training job {name} is gone: {error.get('Message')}"
-                return RunStatus(
-                    RunState.CRASHED, message, error_stage=Stage.RUN, error_message=message
+                # The documented outcome of a remote object deleted behind launchbay's back.
+                message = (
+                    f"training job {name} no longer exists (deleted outside launchbay):"
+                    f" {error.get('Message')}"
                 )
+                return RunStatus.failed(Stage.RUN, message)
             return self._unknown_for_now(name, f"{error.get('Code')}: {error.get('Message')}")
         except BotoCoreError as exc:
             return self._unknown_for_now(name, str(exc))
