@@ -1,12 +1,20 @@
 """The runner protocol: what every target resource implements, and what it returns.
 
-A runner is about four methods: `submit` a rendered spec and get a handle, `status(handle)`,
-`logs(handle)` as lines that can follow, `cancel(handle)`. `wait` and `find` have defaults built
-on those. Everything target-specific, its SDK included, stays inside the runner's own module.
+A runner must implement three methods, abstract on `Runner`: `submit` a rendered spec and get a
+handle, `status(handle)`, `cancel(handle, grace)`. It declares what it can do once, as
+`capabilities` (a set of `Capability`), which the agent, launch preparation and the CLI read.
+Everything else has a default a target overrides only when it needs to: the config checks
+(`normalize`, `check_target`, `check_resource_args`, `check_template_placement`,
+`check_launch_override`, `check_job`), `preview_submission`, `config_file_path`, `wait` (polls
+`status`), `poll_seconds`, `find` (None) and `abandon` (False). A run's output is read from its
+log file, which the runner writes; there is no log method. Everything target-specific, its SDK
+included, stays inside the target's own package.
 """
 
+import abc
+import enum
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +41,41 @@ class RunStatus:
     error_stage: Stage | None = None
     error_message: str | None = None
 
+    @classmethod
+    def failed(
+        cls,
+        stage: Stage,
+        message: str,
+        exit_code: int | None = None,
+        error_message: str | None = None,
+    ) -> "RunStatus":
+        """A failed run: `message` is what the run shows, and its error too unless
+        `error_message` says otherwise."""
+        return cls(
+            RunState.FAILED,
+            message,
+            exit_code=exit_code,
+            error_stage=Stage(stage),
+            error_message=message if error_message is None else error_message,
+        )
+
+
+class Capability(enum.Enum):
+    """What a target can do, declared once on its runner as `capabilities`."""
+
+    #: code and git jobs become images before they run (the queue's registry/builder apply)
+    BUILDS_IMAGES = "builds_images"
+    #: code and git jobs must be pushed to the queue's registry (a remote target pulls them)
+    NEEDS_REGISTRY = "needs_registry"
+    #: a submitted run runs at once (a local process); without it a run is only `starting`
+    #: until the target says it runs
+    STARTS_RUNNING = "starts_running"
+
+
+#: the longest a run's end waits for its last log lines, unless a runner sets its own
+#: `log_drain_seconds`
+LOG_DRAIN_SECONDS = 15.0
+
 
 @dataclass(frozen=True)
 class SubmitContext:
@@ -50,15 +93,15 @@ class SubmitContext:
 Handle = dict[str, Any]
 
 
-class Runner:
-    """Base class of runners. Subclasses set `resource_type` and implement the four methods."""
+class Runner(abc.ABC):
+    """Base class of runners. Subclasses set `resource_type` and `capabilities` and implement
+    `submit`, `status` and `cancel`; the rest has defaults."""
 
     resource_type: str = ""
-    #: code and git jobs become images before they run (the queue's registry/builder apply)
-    builds_images: bool = False
-    #: the state a run is in once submitted: a local process runs at once, a remote job is
-    #: only `starting` until the target says it runs
-    submitted_state: RunState = RunState.RUNNING
+    #: what this target can do; the agent, launch preparation and the CLI read only this
+    capabilities: frozenset[Capability] = frozenset()
+    #: the longest a run's end waits for its last log lines (a target that follows logs)
+    log_drain_seconds: float = LOG_DRAIN_SECONDS
     #: seconds between status() calls in the default wait(); runners with a way to block on a
     #: change (a pidfd, a watch stream) override wait() instead.
     poll_interval: float = 2.0
@@ -80,21 +123,21 @@ class Runner:
             raise BadInput("target", f"{self.resource_type} queues take no target settings")
         return None
 
-    #: code and git jobs must be pushed to the queue's registry (a remote target pulls them)
-    needs_registry: bool = False
-
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
         """Refuse, with BadInput, a template variable placed where a launch could use it to
         escape the sandbox (see templating.check_variables_are_enums)."""
+        return None
 
     def check_launch_override(
         self, queue_args: dict, launch_args: dict, queue_config: dict
     ) -> None:
         """Refuse, with BadInput, a launch's resource_args that reach further out of the
         sandbox than the queue's own config grants (host mounts, host network, …)."""
+        return None
 
     def check_job(self, job: JobVersion) -> None:
         """Refuse, with BadInput, a job this resource can't run."""
+        return None
 
     def preview_submission(self, spec: dict) -> dict | None:
         """What a dry run shows besides the spec: what the target itself will receive."""
@@ -104,11 +147,13 @@ class Runner:
         """Where the job will find LAUNCHBAY_CONFIG_FILE, as the job sees the path."""
         return str(run_dir / "config.json")
 
+    @abc.abstractmethod
     def submit(self, ctx: SubmitContext) -> Handle:
-        raise NotImplementedError
+        """Start the run; return its handle (recorded by the agent, passed back to the rest)."""
 
+    @abc.abstractmethod
     def status(self, handle: Handle) -> RunStatus:
-        raise NotImplementedError
+        """The run's status now."""
 
     def poll_seconds(self, handle: Handle) -> float:
         """How often the default wait() asks for the status (a queue may say, for remote APIs)."""
@@ -130,11 +175,9 @@ class Runner:
                 return now
         return before
 
-    def logs(self, handle: Handle, follow: bool = False) -> Iterator[str]:
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
-        raise NotImplementedError
+        """Stop the run: SIGTERM (or the target's equivalent) now, a kill after the grace."""
 
     def find(self, run_id: str, run_dir: Path) -> Handle | None:
         """Find a run whose handle was never recorded (the agent died right after submit)."""

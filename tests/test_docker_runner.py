@@ -310,7 +310,9 @@ def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_on
     assert run.handle["container"]  # found again, and recorded
 
 
-def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store, db_path, engine):
+def test_a_run_whose_container_vanished_while_no_agent_watched_fails_saying_so(
+    store, db_path, engine
+):
     docker_queue(store)
     image_job(store, "doomed", "echo up; sleep 300")
     item = launch(store, "doomed", "dock")
@@ -321,8 +323,11 @@ def test_a_run_whose_container_vanished_while_no_agent_watched_is_crashed(store,
     second = agent_process(db_path, "dock", "--until-empty")
     out, _ = second.communicate(timeout=120)
     run = store.runs.get(run.id)
-    assert run.state is RunState.CRASHED, out
+    # A remote object deleted behind launchbay's back: failed at stage run, on every target.
+    assert run.state is RunState.FAILED, out
+    assert run.error_stage == "run"
     assert "container is gone" in run.message
+    assert "deleted outside launchbay" in run.error_message
 
 
 def _fresh_content(folder) -> None:

@@ -138,6 +138,21 @@ def test_a_failed_training_job_fails_the_run_with_its_reason(store, db_path, aws
     assert run.error_message == "AlgorithmError: loss is NaN at step 812"
 
 
+def test_a_training_job_deleted_outside_launchbay_fails_the_run_saying_so(store, db_path, aws):
+    sagemaker_queue(store, aws)
+    training_job(store)
+    item = launch(store, "train", "sm")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        aws.forget(training_job_name("train", run.id))
+        run = run_of(store, item)
+    # A remote object deleted behind launchbay's back: failed at stage run, on every target
+    # (it ended crashed here before issue 12).
+    assert run.state is RunState.FAILED, run.message
+    assert run.error_stage == "run"
+    assert "deleted outside launchbay" in run.error_message
+
+
 def test_cancel_stops_the_training_job(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)

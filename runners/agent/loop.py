@@ -33,7 +33,7 @@ from runners.agent.runs import LiveRun, RunThreads, Submitted
 from runners.agent.workers import DaemonPool
 from runners.launch.rendering import render_spec
 from runners.launch.request import check_still_allowed
-from runners.protocol import Handle, RunStatus
+from runners.protocol import Capability, Handle, RunStatus
 from runners.registry import get_runner
 from runners.system import procinfo
 from runners.system.wakeup import Waker
@@ -314,7 +314,10 @@ class Agent(RunThreads, Recovery, StoreFaults):
             return
         if isinstance(message, Submitted):
             live.handle = message.handle
-            submitted = RunStatus(live.runner.submitted_state, "submitted")
+            runs_at_once = Capability.STARTS_RUNNING in live.runner.capabilities
+            submitted = RunStatus(
+                RunState.RUNNING if runs_at_once else RunState.STARTING, "submitted"
+            )
             self._apply_status(store, live, submitted, handle=message.handle)
             if live.stop_wanted:
                 self._cancel(live)

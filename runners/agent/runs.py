@@ -74,15 +74,10 @@ class RunThreads:
             try:
                 status = live.runner.wait(handle, WAIT_SLICE_SECONDS)
             except RunnerError as exc:
-                status = RunStatus(
-                    RunState.FAILED, exc.message, error_stage=exc.stage, error_message=exc.message
-                )
+                status = RunStatus.failed(exc.stage, exc.message)
             except Exception as exc:
-                status = RunStatus(
-                    RunState.FAILED,
-                    f"{type(exc).__name__}: {exc}",
-                    error_stage=Stage.RUN,
-                    error_message=str(exc),
+                status = RunStatus.failed(
+                    Stage.RUN, f"{type(exc).__name__}: {exc}", error_message=str(exc)
                 )
             # A new message is news too: "Unschedulable: 0/3 nodes…" while still starting.
             if (status.state, status.message) != seen or status.state.is_terminal():
@@ -101,7 +96,7 @@ class RunThreads:
         self._post(
             StatusSeen(
                 live.run_id,
-                RunStatus(RunState.FAILED, message, error_stage=stage, error_message=message),
+                RunStatus.failed(stage, message),
             )
         )
 

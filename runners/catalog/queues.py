@@ -13,6 +13,7 @@ from runners.launch.redaction import check_secret_env
 from runners.launch.request import unwrap_resource_args
 from runners.launch.templating import check_template_variables, fill_placeholders
 from runners.launch.validation import check_process_strings
+from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, Queue, Store
 
@@ -45,7 +46,7 @@ def check_queue_config(resource: str, document: Any) -> dict:
     check_process_strings(resource_args, "resource_args")
     config = {"resource_args": resource_args, "template_variables": variables}
     for key in BUILD_KEYS:
-        if document.get(key) is not None and not runner.builds_images:
+        if document.get(key) is not None and Capability.BUILDS_IMAGES not in runner.capabilities:
             raise BadInput(key, f"{resource} queues build no images; expected no {key}")
     registry, builder = (
         check_registry(document.get("registry")),

@@ -26,6 +26,7 @@ from runners.launch.templating import (
     strings_by_path,
 )
 from runners.launch.validation import check_process_strings
+from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, JobVersion, Priority, Queue, Store
 
@@ -108,13 +109,17 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         # of the day (which the merged resource_args hold).
         "resource_args_override": launch_args,
     }
-    if runner.needs_registry and job.type != "image" and not queue.config.get("registry"):
+    if (
+        Capability.NEEDS_REGISTRY in runner.capabilities
+        and job.type != "image"
+        and not queue.config.get("registry")
+    ):
         raise BadInput(
             "registry",
             f"queue {queue.name} has none; {job.ref} is a {job.type} job, built into an image"
             f" that {queue.resource} pulls from the queue's registry (registry: HOST/REPO)",
         )
-    if runner.builds_images:
+    if Capability.BUILDS_IMAGES in runner.capabilities:
         launch["build"] = {**build_settings(queue.config), "dockerfile": dockerfile}
     if queue.config.get("target"):
         launch["target"] = queue.config["target"]
@@ -125,7 +130,7 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         check_macros(launch[key], key)
     for key in ("args", "entry_point", "resource_args", "template_variables"):
         check_process_strings(launch[key], key)
-    if runner.builds_images:
+    if Capability.BUILDS_IMAGES in runner.capabilities:
         # A container or cloud job doesn't inherit the agent's environment: a launch must not
         # copy it in (credentials, tokens) through a macro. The queue's own config may.
         for key in ("run_config", "args", "entry_point"):
@@ -226,7 +231,7 @@ def _dockerfile_override(value, runner, job: JobVersion) -> str | None:
     if value is None:
         return None
     field = "overrides.dockerfile"
-    if not runner.builds_images:
+    if Capability.BUILDS_IMAGES not in runner.capabilities:
         raise BadInput(field, "this queue's resource runs no containers; expected no dockerfile")
     if job.type == "image":
         raise BadInput(field, f"{job.ref} is an image job; only code and git jobs are built")

@@ -87,6 +87,7 @@ class FakeSageMaker:
         self._scripts: dict[str, Script] = {}  # by job ARN
         self._requests: list[tuple[str, str | None]] = []
         self._throttles = 0
+        self._forgotten: set[str] = set()  # job names deleted behind launchbay's back
         self._last_log_ms = 0
         self._patches: list[Any] = []
         self._server: ThreadedMotoServer | None = None
@@ -172,6 +173,13 @@ class FakeSageMaker:
             "InProgress", "Interrupted", INTERRUPTED_MESSAGE, "Interrupted", then=stopped
         )
         self._set_outcome(job_name, outcome, spot_only=True)
+
+    def forget(self, job_name: str) -> None:
+        """The job is deleted behind launchbay's back: from now on DescribeTrainingJob answers
+        as moto does for a job it never had."""
+        with self._lock:
+            self._script(job_name)  # it exists until now
+            self._forgotten.add(job_name)
 
     def throttle(self, count: int) -> None:
         """The next `count` SageMaker requests, whatever the action, get ThrottlingException."""
@@ -285,6 +293,11 @@ class FakeSageMaker:
 
         def describe_training_job(backend, training_job_name):
             with fake._lock:
+                if training_job_name in fake._forgotten:
+                    arn = FakeTrainingJob.arn_formatter(
+                        training_job_name, backend.account_id, backend.region_name
+                    )
+                    raise ValidationError(f"Could not find training job '{arn}'.")
                 job = backend.training_jobs.get(training_job_name)
                 if job is not None and job.arn in fake._scripts:
                     advance(fake._scripts[job.arn])

@@ -14,13 +14,19 @@ import os
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from runners.images.builder import BuildLog, ensure_image
 from runners.launch.templating import check_variables_are_enums
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext, describe_exit
-from runners.runlog.logfile import follow_lines
+from runners.protocol import (
+    Capability,
+    Handle,
+    Runner,
+    RunnerError,
+    RunStatus,
+    SubmitContext,
+    describe_exit,
+)
 from runners.system.files import write_private
 from runners.targets.docker.limits import format_bytes
 from runners.targets.docker.logs import LogPump, copy_output
@@ -39,13 +45,14 @@ LABEL_JOB = "launchbay.job"
 LABEL_KEEP_FAILED = "launchbay.keep-failed"  # so that a restarted agent keeps it too
 ENGINE_RETRY_SECONDS = 5.0
 ENGINE_TIMEOUT_SECONDS = 120  # one API call (a build or a push streams, and is not bound by it)
-LOG_DRAIN_SECONDS = 30.0
 EXIT_RECORD = "container_exit.json"  # the ended status, kept after the container is removed
 
 
 class DockerRunner(Runner):
     resource_type = "docker"
-    builds_images = True
+    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING})
+    #: the log pump (the engine's log stream, copied into the run's log) gets 30 s, not 15
+    log_drain_seconds = 30.0
 
     def __init__(self) -> None:
         self._client = None
@@ -203,9 +210,7 @@ class DockerRunner(Runner):
                 api.start(handle["container"])
             except APIError as exc:
                 message = f"the container could not be started: {exc.explanation or exc}"
-                return RunStatus(
-                    RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
-                )
+                return RunStatus.failed(Stage.RUN, message)
             return RunStatus(RunState.RUNNING, "started after an agent restart")
         if state["Status"] in ("running", "restarting", "paused"):
             return RunStatus(RunState.RUNNING)
@@ -253,7 +258,7 @@ class DockerRunner(Runner):
         with self._lock:
             pump = self._pumps.pop(handle["container"], None)
         if pump is not None:
-            pump.wait(LOG_DRAIN_SECONDS)
+            pump.wait(self.log_drain_seconds)
         # Whatever the pump missed (its stream cut short, or no agent watching at the end):
         # copy what the container printed since the cursor.
         with contextlib.suppress(Exception):
@@ -271,18 +276,14 @@ class DockerRunner(Runner):
         if state.get("OOMKilled"):
             limit = handle.get("memory")
             reason = "out of memory" + (f" (limit {format_bytes(limit)})" if limit else "")
-            status = RunStatus(
-                RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
-            )
+            status = RunStatus.failed(Stage.RUN, reason, exit_code=code)
         elif code == 0:
             status = RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
         else:
             reason = describe_exit(code) if code is not None else "the container died"
             if state.get("Error"):
                 reason += f": {state['Error']}"
-            status = RunStatus(
-                RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
-            )
+            status = RunStatus.failed(Stage.RUN, reason, exit_code=code)
         _record_exit(handle, status)
         if status.state is RunState.FINISHED or not handle.get("keep_failed"):
             self._remove_later(handle["container"])
@@ -292,11 +293,12 @@ class DockerRunner(Runner):
         recorded = _recorded_exit(handle)
         if recorded is not None:
             return recorded  # we removed it ourselves, after it ended
-        return RunStatus(
-            RunState.CRASHED,
-            "its container is gone (removed outside launchbay, or the engine lost it)",
-            error_stage=Stage.RUN,
-            error_message=f"container {handle.get('name')} vanished",
+        # The documented outcome of a remote object deleted behind launchbay's back.
+        return RunStatus.failed(
+            Stage.RUN,
+            "its container is gone (deleted outside launchbay, or the engine lost it)",
+            error_message=f"container {handle.get('name')} no longer exists (deleted outside"
+            " launchbay)",
         )
 
     def _remove_later(self, container_id: str) -> None:
@@ -309,10 +311,6 @@ class DockerRunner(Runner):
                 self.engine(Stage.RUN).api.remove_container(container_id, force=True)
 
         threading.Thread(target=remove, name="launchbay-docker-rm", daemon=True).start()
-
-    def logs(self, handle: Handle, follow: bool = False) -> Iterator[str]:
-        log = Path(handle["log"])
-        return follow_lines(log, lambda: _recorded_exit(handle) is not None, follow=follow)
 
     # -- cancel and re-adoption --------------------------------------------------------------
 

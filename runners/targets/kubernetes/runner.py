@@ -15,7 +15,7 @@ from pathlib import Path
 
 from runners.images.builder import image_for_run
 from runners.launch.templating import check_variables_are_enums
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.kubernetes import settings as kube_settings
 from runners.targets.kubernetes.logs import RunFollower, api_message
@@ -32,7 +32,6 @@ from store import BadInput, JobVersion, RunState, Stage
 
 CONFIG_FILE = "/launchbay/config.json"
 CANCEL_MARK = "cancel_requested"
-LOG_DRAIN_SECONDS = 15.0
 PREVIEW_IMAGE = "<the image built for the run>"
 
 
@@ -68,9 +67,7 @@ class ClusterApis:
 
 class KubernetesRunner(Runner):
     resource_type = "kubernetes"
-    builds_images = True
-    needs_registry = True
-    submitted_state = RunState.STARTING
+    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -271,9 +268,7 @@ class KubernetesRunner(Runner):
                 f" its user get, list and watch on jobs and pods, and get on pods/log, in"
                 f" namespace {handle['namespace']}"
             )
-            status = RunStatus(
-                RunState.FAILED, message, error_stage=Stage.RUN, error_message=message
-            )
+            status = RunStatus.failed(Stage.RUN, message)
         if status.state.is_terminal():
             self._finish(handle, follower, status)
         elif follower.error:
@@ -283,7 +278,7 @@ class KubernetesRunner(Runner):
     def _finish(self, handle: Handle, follower: RunFollower, status: RunStatus) -> None:
         """Every line is in the run's log before its end is reported; then stop watching."""
         follower.logs.run_ended.set()
-        follower.logs.done.wait(LOG_DRAIN_SECONDS)
+        follower.logs.done.wait(self.log_drain_seconds)
         follower.stop()
         with self._lock:
             self._followers.pop(handle["run_id"], None)

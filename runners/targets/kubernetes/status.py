@@ -33,7 +33,7 @@ def derive(seen: Observed, *, now: float, pull_grace: float, batch_job: bool) ->
         if seen.deleted_by_us:
             return RunStatus(RunState.STOPPED, "the Job was deleted on cancel")
         message = "the Job was deleted by someone else (kubectl delete, or the cluster's TTL)"
-        return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+        return RunStatus.failed(Stage.RUN, message)
     disrupted = next((p for p in pods if _disruption(p)), None)
     if disrupted is not None:
         return RunStatus(RunState.PREEMPTED, f"preempted: {_disruption(disrupted)}")
@@ -56,7 +56,7 @@ def derive(seen: Observed, *, now: float, pull_grace: float, batch_job: bool) ->
         message = f"{waiting[0]}: {waiting[1]}" if waiting[1] else waiting[0]
         if now - since >= pull_grace:
             text = f"the image could not be pulled ({message})"
-            return RunStatus(RunState.FAILED, text, error_stage=Stage.BUILD, error_message=text)
+            return RunStatus.failed(Stage.BUILD, text)
         return RunStatus(RunState.STARTING, message)
     seen.pull_failing_since.pop(name, None)
     phase = pod["status"]["phase"]
@@ -84,11 +84,9 @@ def _job_ended(job: dict, pods: list[dict]) -> RunStatus | None:
         reason = terminated.get("reason") or "Error"
         text = "out of memory (OOMKilled)" if reason == "OOMKilled" else describe_exit(code)
         message = f"{text}; {reason}" if reason not in ("Error", "OOMKilled") else text
-        return RunStatus(
-            RunState.FAILED, message, exit_code=code, error_stage=Stage.RUN, error_message=message
-        )
+        return RunStatus.failed(Stage.RUN, message, exit_code=code)
     message = f"the Job failed: {failed.get('reason', '')} {failed.get('message', '')}".strip()
-    return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+    return RunStatus.failed(Stage.RUN, message)
 
 
 # How operators say their job ended: Kubeflow (Succeeded/Failed conditions), JobSet
@@ -112,9 +110,7 @@ def _custom_ended(obj: dict | None, pods: list[dict]) -> RunStatus | None:
         code = terminated.get("exitCode") if terminated else None
         said = (failed or {}).get("message") or (status.get("state") or {}).get("message")
         message = said or (describe_exit(code) if code is not None else f"{phase or 'Failed'}")
-        return RunStatus(
-            RunState.FAILED, message, exit_code=code, error_stage=Stage.RUN, error_message=message
-        )
+        return RunStatus.failed(Stage.RUN, message, exit_code=code)
     if conditions or phase:
         return None  # it has a say, and has not said the end yet
     return _pods_ended(pods) if pods else None
@@ -127,9 +123,7 @@ def _pods_ended(pods: list[dict]) -> RunStatus | None:
         terminated = _last_termination(pods)
         code = terminated.get("exitCode") if terminated else None
         message = describe_exit(code) if code is not None else "a pod failed"
-        return RunStatus(
-            RunState.FAILED, message, exit_code=code, error_stage=Stage.RUN, error_message=message
-        )
+        return RunStatus.failed(Stage.RUN, message, exit_code=code)
     if phases and all(phase == "Succeeded" for phase in phases):
         return RunStatus(RunState.FINISHED, "every pod succeeded", exit_code=0)
     return None

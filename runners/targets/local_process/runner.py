@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
@@ -21,8 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from runners.agent.crashpoints import crash_point
 from runners.catalog.workspace import materialize
 from runners.launch.validation import check_model
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext, describe_exit
-from runners.runlog.logfile import follow_lines, open_append
+from runners.protocol import (
+    Capability,
+    Handle,
+    Runner,
+    RunnerError,
+    RunStatus,
+    SubmitContext,
+    describe_exit,
+)
+from runners.runlog.logfile import open_append
 from runners.system import procinfo
 from runners.system.files import write_private
 from store import BadInput, JobVersion, RunState, Stage
@@ -99,6 +107,7 @@ class LocalProcessConfig(BaseModel):
 
 class LocalProcessRunner(Runner):
     resource_type = "local-process"
+    capabilities = frozenset({Capability.STARTS_RUNNING})
 
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen] = {}
@@ -229,15 +238,7 @@ class LocalProcessRunner(Runner):
         if code == 0:
             return RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
         reason = describe_exit(code)
-        return RunStatus(
-            RunState.FAILED, reason, exit_code=code, error_stage=Stage.RUN, error_message=reason
-        )
-
-    def logs(self, handle: Handle, follow: bool = False) -> Iterator[str]:
-        pid, started = handle["pid"], handle.get("start_time")
-        return follow_lines(
-            Path(handle["log"]), lambda: not procinfo.is_alive(pid, started), follow=follow
-        )
+        return RunStatus.failed(Stage.RUN, reason, exit_code=code)
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         pid, started = handle["pid"], handle.get("start_time")

@@ -17,7 +17,7 @@ from runners.images.builder import image_for_run
 from runners.launch.rendering import config_env, deep_merge
 from runners.launch.templating import check_variables_are_enums
 from runners.launch.validation import check_model
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.sagemaker import request as request_model
 from runners.targets.sagemaker.logs import CloudWatchFollower
@@ -40,7 +40,6 @@ STARTING_PHASES = frozenset(
         "Interrupted",
     }
 )
-LOG_DRAIN_SECONDS = 15.0
 # A launch may not change who the job runs as or which network it joins: the queue decides.
 QUEUE_ONLY_FIELDS = ("RoleArn", "VpcConfig", "EnableNetworkIsolation", "RemoteDebugConfig")
 
@@ -64,9 +63,7 @@ class SageMakerTarget(BaseModel):
 
 class SageMakerRunner(Runner):
     resource_type = "sagemaker"
-    builds_images = True
-    needs_registry = True
-    submitted_state = RunState.STARTING
+    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -202,10 +199,12 @@ class SageMakerRunner(Runner):
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if _not_found(error):
-                message = f"training job {name} is gone: {error.get('Message')}"
-                return RunStatus(
-                    RunState.CRASHED, message, error_stage=Stage.RUN, error_message=message
+                # The documented outcome of a remote object deleted behind launchbay's back.
+                message = (
+                    f"training job {name} no longer exists (deleted outside launchbay):"
+                    f" {error.get('Message')}"
                 )
+                return RunStatus.failed(Stage.RUN, message)
             return self._unknown_for_now(name, f"{error.get('Code')}: {error.get('Message')}")
         except BotoCoreError as exc:
             return self._unknown_for_now(name, str(exc))
@@ -250,7 +249,7 @@ class SageMakerRunner(Runner):
             follower = self._logs.pop(handle["job_name"], None)
         if follower is not None:
             follower.job_ended.set()
-            follower.done.wait(LOG_DRAIN_SECONDS)
+            follower.done.wait(self.log_drain_seconds)
 
     # -- cancel, re-adoption --------------------------------------------------------------
 
@@ -295,7 +294,7 @@ def job_status(job: dict) -> RunStatus:
         return RunStatus(RunState.FINISHED, message or "Completed", exit_code=0)
     if status == "Failed":
         reason = job.get("FailureReason") or message or "the training job failed"
-        return RunStatus(RunState.FAILED, reason, error_stage=Stage.RUN, error_message=reason)
+        return RunStatus.failed(Stage.RUN, reason)
     if status == "Stopping":
         return RunStatus(RunState.STOPPING, message or "Stopping")
     if status == "Stopped":

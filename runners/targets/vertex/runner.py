@@ -18,7 +18,7 @@ from pathlib import Path
 
 from runners.images.builder import image_for_run
 from runners.launch.templating import check_variables_are_enums
-from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
 from runners.targets.vertex import settings as vertex_settings
@@ -33,7 +33,6 @@ LABEL_RUN_ID = "launchbay-run-id"
 LABEL_QUEUE = "launchbay-queue"
 RETRY_SECONDS = 60.0  # how long UNAVAILABLE is retried before the call gives up
 CALL_TIMEOUT_SECONDS = 30.0  # one call: the generated client sets none, a dead link would hang
-LOG_DRAIN_SECONDS = 15.0  # the longest a job's end waits for its last log lines
 LOGS_HINT = (
     """[launchbay] this job's logs are in Cloud Logging (resource.type="ml_job","""
     """ resource.labels.job_id="{job_id}"); install google-cloud-logging"""
@@ -56,9 +55,7 @@ STATES = {
 
 class VertexRunner(Runner):
     resource_type = "vertex"
-    builds_images = True
-    needs_registry = True
-    submitted_state = RunState.STARTING
+    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -202,7 +199,7 @@ class VertexRunner(Runner):
             job = client.get_custom_job(name=name, retry=_retry(), timeout=CALL_TIMEOUT_SECONDS)
         except exceptions.NotFound:
             message = f"the CustomJob {name} no longer exists (deleted outside launchbay)"
-            return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+            return RunStatus.failed(Stage.RUN, message)
         except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
             # Past the retries, or RESOURCE_EXHAUSTED, an expired token: the job runs on
             # regardless, so the run keeps its last known state, with the reason.
@@ -250,7 +247,7 @@ class VertexRunner(Runner):
             self._drained.add(handle["run_id"])
         if follower is not None:
             follower.job_ended.set()
-            follower.done.wait(LOG_DRAIN_SECONDS)
+            follower.done.wait(self.log_drain_seconds)
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         from google.api_core import exceptions
@@ -332,7 +329,7 @@ def job_status(job) -> RunStatus:
     words = state.removeprefix("JOB_STATE_").lower()
     if run_state is RunState.FAILED:
         message = job.error.message or f"the CustomJob ended {words}"
-        return RunStatus(RunState.FAILED, message, error_stage=Stage.RUN, error_message=message)
+        return RunStatus.failed(Stage.RUN, message)
     if run_state is RunState.FINISHED:
         return RunStatus(RunState.FINISHED, "succeeded", exit_code=0)
     return RunStatus(run_state, words)
