@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 class GotoArgument:
     """What `:VERB ARG` does for a destination, e.g. `:q NAME` selects a queue."""
 
-    hint: str
-    """How help and the goto prompt show it, without the colon: `q NAME`."""
     open: Callable[[App, str], None]
     """Called with the app and the argument's text."""
+    hint: str = ""
+    """How help and the goto prompt show it, without the colon: `q NAME`; empty: accepted
+    but not advertised."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def _open_run(app: App, run_id: str) -> None:
 
 DESTINATIONS: list[Destination] = [
     Destination(
-        "runs", "1", "Runs", RunsScreen, ("runs", "r", "run"), GotoArgument("r RUN", _open_run)
+        "runs", "1", "Runs", RunsScreen, ("runs", "r", "run"), GotoArgument(_open_run, "r RUN")
     ),
     Destination(
         "queues",
@@ -82,7 +83,7 @@ DESTINATIONS: list[Destination] = [
         "Queues",
         QueuesScreen,
         ("queues", "queue", "q"),
-        GotoArgument("q NAME", _switch_and_post("queues", QueuesScreen.Select)),
+        GotoArgument(_switch_and_post("queues", QueuesScreen.Select), "q NAME"),
     ),
     Destination(
         "jobs",
@@ -90,8 +91,7 @@ DESTINATIONS: list[Destination] = [
         "Jobs",
         JobsScreen,
         ("jobs", "job", "j"),
-        # `:j NAME` selects a job; not advertised (no hint shown) but accepted.
-        GotoArgument("", _switch_and_post("jobs", JobsScreen.Select)),
+        GotoArgument(_switch_and_post("jobs", JobsScreen.Select)),  # `:j NAME`, unadvertised
     ),
 ]
 
@@ -108,7 +108,7 @@ def goto_forms() -> list[str]:
     hints = sorted(
         f":{destination.argument.hint}"
         for destination in DESTINATIONS
-        if destination.argument is not None and destination.argument.hint
+        if destination.argument and destination.argument.hint
     )
     return plain + hints
 

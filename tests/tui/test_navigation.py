@@ -24,7 +24,7 @@ def _add_gpus(monkeypatch) -> list[str]:
         "GPUs",
         GpusScreen,
         ("gpus", "g"),
-        GotoArgument("g NAME", lambda app, name: opened.append(name)),
+        GotoArgument(lambda app, name: opened.append(name), "g NAME"),
     )
     monkeypatch.setattr(navigation, "DESTINATIONS", [*navigation.DESTINATIONS, gpus])
     return opened
@@ -86,3 +86,12 @@ async def test_the_built_in_destinations_keep_their_keys_and_binding_ids(make_ap
     ids = {binding.id: binding.key for binding in app.BINDINGS}
     assert {"app.runs": "1", "app.queues": "2", "app.jobs": "3"}.items() <= ids.items()
     assert [b.id for b in app.BINDINGS][:3] == ["app.runs", "app.queues", "app.jobs"]
+
+
+async def test_a_destinations_key_is_rebound_by_its_id(make_app):
+    from tui.config import UserConfig
+
+    app = make_app(config=UserConfig(keys={"app.queues": "f2"}))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f2")
+        await settle(pilot, lambda: app.current_mode == "queues", "f2 goes to Queues")
