@@ -1,7 +1,8 @@
 """The launchbay app: jobs, queues and live runs over one SQLite file, with an embedded agent.
 
-Thin on purpose: the app owns the modes (Runs, Queues, Jobs), the embedded agent's worker,
-the store watcher and the agent's status; each screen owns its own keys and handlers.
+Thin on purpose: the app owns the modes (declared in navigation.DESTINATIONS), the embedded
+agent's worker, the store watcher and the agent's status; each screen owns its own keys and
+handlers.
 """
 
 from __future__ import annotations
@@ -15,19 +16,17 @@ from pathlib import Path
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from runners.agent.changes import ChangeListener
 
+from . import navigation
 from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
 from .messages import AgentReported, StoreChanged
-from .screens.jobs import JobsScreen
-from .screens.queues import QueuesScreen
-from .screens.runs import RunsScreen
 from .threads import ThreadStores
 
 # At most this often the screens re-read the store while the agent is busy.
@@ -38,13 +37,10 @@ SHUTDOWN_CHECK_SECONDS = 1.0
 class LaunchbayApp(App):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "launchbay"
-    MODES = {"runs": RunsScreen, "queues": QueuesScreen, "jobs": JobsScreen}
+    # The modes and their number keys come from navigation.DESTINATIONS, per instance (__init__).
     DEFAULT_MODE = "runs"
     COMMANDS = App.COMMANDS | {LaunchbayCommands}
     BINDINGS = [
-        Binding("1", "switch_mode('runs')", "Runs", id="app.runs"),
-        Binding("2", "switch_mode('queues')", "Queues", id="app.queues"),
-        Binding("3", "switch_mode('jobs')", "Jobs", id="app.jobs"),
         Binding("colon", "command_line", "Go to", id="app.goto"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -67,6 +63,7 @@ class LaunchbayApp(App):
         offer_sample: bool = True,
     ) -> None:
         super().__init__()
+        self._add_destinations()
         self.db_path = Path(db_path)
         self.stores = ThreadStores(self.db_path)
         self.run_agent = run_agent
@@ -78,6 +75,18 @@ class LaunchbayApp(App):
         self._embedded_agent = None
         self._shutdown_requested = threading.Event()
         self._store_listener: ChangeListener | None = None
+
+    def _add_destinations(self) -> None:
+        """Each destination's mode, and its number key ahead of the app's own keys (the footer's
+        order). Read from the list when the app is made, so an added destination needs no edit
+        here."""
+        for destination in navigation.DESTINATIONS:
+            self.add_mode(destination.mode, destination.screen)
+        keys = navigation.bindings()
+        # What help lists under "Everywhere", in the footer's order.
+        self.BINDINGS = [*keys, *type(self).BINDINGS]
+        # Textual copies the class's merged bindings into each node; ours go first.
+        self._bindings = BindingsMap([*keys, *(binding for _, binding in self._bindings)])
 
     def on_mount(self) -> None:
         # Thread workers run on asyncio's default executor (min(32, cores + 4) threads). The
@@ -239,28 +248,5 @@ class LaunchbayApp(App):
         self.push_screen(GotoScreen())
 
     def goto(self, text: str) -> None:
-        """`:runs`, `:queues`, `:jobs`, `:q NAME` (a queue), `:r ID` (a run)."""
-        words = text.strip().lstrip(":").split()
-        if not words:
-            return
-        verb, rest = words[0].lower(), " ".join(words[1:])
-        if verb in ("runs", "r") and not rest:
-            self.switch_mode("runs")
-        elif verb in ("queues", "queue", "q"):
-            self.switch_mode("queues")
-            if rest:
-                self.screen.post_message(QueuesScreen.Select(rest))
-        elif verb in ("jobs", "job", "j"):
-            self.switch_mode("jobs")
-            if rest:
-                self.screen.post_message(JobsScreen.Select(rest))
-        elif verb in ("run", "r"):
-            from .screens.run_detail import RunDetailScreen
-
-            self.push_screen(RunDetailScreen(rest))
-        else:
-            self.notify(
-                f"unknown: {text!r}; try :runs, :queues, :jobs, :q NAME, :r RUN",
-                severity="warning",
-                markup=False,
-            )
+        """`:runs`, `:queues`, `:jobs`, `:q NAME` (a queue), `:r ID` (a run): see navigation."""
+        navigation.goto(self, text)

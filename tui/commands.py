@@ -6,6 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from . import navigation
 from .config import bound_key
 
 
@@ -14,9 +15,12 @@ class LaunchbayCommands(Provider):
 
     def _commands(self):
         app = self.app
-        yield "Go to Runs", partial(app.switch_mode, "runs"), "Runs screen (1)"
-        yield "Go to Queues", partial(app.switch_mode, "queues"), "Queues screen (2)"
-        yield "Go to Jobs", partial(app.switch_mode, "jobs"), "Jobs screen (3)"
+        for destination in navigation.DESTINATIONS:
+            yield (
+                f"Go to {destination.title}",
+                partial(app.switch_mode, destination.mode),
+                f"{destination.title} screen ({destination.key})",
+            )
         yield "Help: keys", app.action_help, "Every key of this screen and the app (?)"
         screen = self.screen
         keys = app.config.keys

@@ -7,6 +7,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .. import navigation
 from ..config import bound_key, config_path
 
 
@@ -44,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
         text.append("Also\n", style="bold")
         text.append(
             "  ctrl+p                 command palette: every action, and themes\n"
-            "  :                      go to :runs :queues :jobs :q NAME :r RUN\n"
+            f"  :                      go to {' '.join(navigation.goto_forms())}\n"
             "  esc                    back"
         )
         return text
