@@ -1,11 +1,11 @@
 """Reading a run's log file, and following it as it grows, without sleep-polling."""
 
 import os
-import select
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from runners.system.fdwait import wait_readable
 from runners.system.wakeup import FileWatch
 
 # With no inotify, how often to look again; also the longest a finished run's follower waits
@@ -53,8 +53,7 @@ def follow_lines(
 def _wait(watch: FileWatch | None) -> None:
     if watch is not None and watch.available:
         # Wake on a write, and at least every second to re-check is_done().
-        ready, _, _ = select.select([watch.fileno()], [], [], 1.0)
-        if ready:
+        if wait_readable(watch.fileno(), 1.0):
             watch.drain()
     else:
         time.sleep(FALLBACK_INTERVAL)

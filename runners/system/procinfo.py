@@ -1,7 +1,8 @@
 """Facts about processes from /proc, and waiting for a process that is not our child."""
 
 import os
-import select
+
+from runners.system.fdwait import wait_readable
 
 
 def start_time(pid: int) -> int | None:
@@ -37,7 +38,6 @@ def wait_for_exit(pid: int, expected_start_time: int | None, timeout: float | No
         # can't be mistaken for it.
         if not is_alive(pid, expected_start_time):
             return True
-        ready, _, _ = select.select([fd], [], [], timeout)
-        return bool(ready)
+        return wait_readable(fd, timeout)
     finally:
         os.close(fd)

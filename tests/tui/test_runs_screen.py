@@ -198,9 +198,7 @@ async def test_the_embedded_agent_runs_what_is_launched(make_app, store, tmp_pat
         table = await settle(
             pilot,
             lambda: (
-                (t := _table(app)).row_at(0) is not None
-                and t.row_at(0).state.is_terminal()
-                and t
+                (t := _table(app)).row_at(0) is not None and t.row_at(0).state.is_terminal() and t
             ),
             "the run's end",
             tries=1200,  # a process start on a loaded machine: up to a minute
