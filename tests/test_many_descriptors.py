@@ -54,3 +54,21 @@ def test_following_a_log_works_past_fd_setsize(many_descriptors, tmp_path):
     threading.Timer(0.2, write_more).start()
     lines = list(follow_lines(log, done.is_set, follow=True))
     assert lines == ["first", "second"]
+
+
+def test_an_agent_that_ran_leaves_no_descriptor_open(store, db_path, tmp_path):
+    from support import launch, make_code_job, make_queue, run_agent
+
+    make_queue(store)
+    make_code_job(store, tmp_path, "quick", "print('x')")
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    launch(store, "quick")
+    run_agent(db_path)  # the first run loads what stays loaded (modules, caches)
+    before = open_descriptors()
+    for _ in range(3):
+        launch(store, "quick")
+        run_agent(db_path)
+    assert open_descriptors() == before

@@ -90,6 +90,13 @@ class Agent(RunThreads, Recovery, StoreFaults):
         self._waker.wake()
 
     def run(self) -> None:
+        """Serve the queues until stopped (or, with until_empty, until nothing is left)."""
+        try:
+            self._run()
+        finally:
+            self._waker.close()  # an agent is run once: its self-pipe goes with it
+
+    def _run(self) -> None:
         store = self._past_faults(None, lambda: Store.open(self.db_path))
         if store is None:
             return  # stopped while the store was unusable

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import os
 import struct
+import threading
 from pathlib import Path
 
 IN_MODIFY = 0x002
@@ -81,18 +82,25 @@ class FileWatch:
 
 
 class Waker:
-    """A self-pipe: `wake()` from any thread makes `fileno()` readable."""
+    """A self-pipe: `wake()` from any thread makes `fileno()` readable. Once closed, a late
+    `wake()` (a run thread posting after its agent stopped) does nothing: it must never write
+    to a descriptor number that has since been given to another file."""
 
     def __init__(self) -> None:
         self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._lock = threading.Lock()
+        self._closed = False
 
     def fileno(self) -> int:
         return self._read
 
     def wake(self) -> None:
-        # A full pipe means a wake-up is already pending.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._write, b"x")
+        with self._lock:
+            if self._closed:
+                return
+            # A full pipe means a wake-up is already pending.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._write, b"x")
 
     def drain(self) -> None:
         try:
@@ -102,5 +110,9 @@ class Waker:
             pass
 
     def close(self) -> None:
-        os.close(self._read)
-        os.close(self._write)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._read)
+            os.close(self._write)
