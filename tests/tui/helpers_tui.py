@@ -35,3 +35,18 @@ def screen_text(app) -> str:
     text = re.sub(r"</text>", "\n", body)
     text = re.sub(r"<[^>]+>", "", text)
     return html.unescape(text).replace("\xa0", " ")
+
+
+async def press_when_loaded(pilot, screen, key: str, tries: int = 50) -> None:
+    """Press `key` on the launch form once its fields are loaded. The form may start another
+    rebuild right after it looked loaded (a field's change is still queued): it then refuses
+    with "still loading", and the key is pressed again."""
+    app = pilot.app
+    for _ in range(tries):
+        await settle(pilot, lambda: not screen._rebuilding.locked(), "the form loaded")
+        seen = len(notified(app))
+        await pilot.press(key)
+        await pilot.pause()
+        if not any("still loading" in note for note in notified(app)[seen:]):
+            return
+    raise AssertionError(f"the form was still loading after {tries} presses of {key}")

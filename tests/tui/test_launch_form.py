@@ -6,7 +6,7 @@ import stat
 import sys
 import threading
 
-from helpers_tui import notified, settle
+from helpers_tui import notified, press_when_loaded, settle
 from support import make_code_job, make_queue
 
 from runners.launch.request import LaunchRequest, enqueue, prepare_launch
@@ -225,7 +225,7 @@ async def test_ctrl_e_edits_the_overrides_as_yaml_in_the_editor(
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await _open_form(app, pilot, job="train", queue="gpu")
-        await pilot.press("ctrl+e")
+        await press_when_loaded(pilot, screen, "ctrl+e")
         await settle(
             pilot,
             lambda: screen.query_one("#launch-args").value == "--from-editor",

@@ -5,7 +5,7 @@ import json
 import stat
 import sys
 
-from helpers_tui import notified, settle
+from helpers_tui import notified, press_when_loaded, settle
 from support import make_code_job, make_queue
 
 from store import Store
@@ -57,7 +57,7 @@ async def _enqueue(pilot, screen) -> None:
     await settle(
         pilot, lambda: screen.form_error is None and not screen._rebuilding.locked(), "ready"
     )
-    await pilot.press("ctrl+s")
+    await press_when_loaded(pilot, screen, "ctrl+s")
     await settle(
         pilot,
         lambda: not screen.is_attached or any("not enqueued" in n for n in notified(app)),
@@ -178,7 +178,7 @@ async def test_editor_round_trip_hides_secrets_and_keeps_them_on_save(
             "doc['overrides']['args'] = ['--first']\n"
             "yaml.safe_dump(doc, open(path, 'w'))\n",
         )
-        await pilot.press("ctrl+e")
+        await press_when_loaded(pilot, screen, "ctrl+e")
         await settle(pilot, lambda: screen.query_one("#launch-args").value == "--first", "1st")
         # Second round: the editor sees *** and changes only the args.
         seen = _editor(
@@ -188,7 +188,7 @@ async def test_editor_round_trip_hides_secrets_and_keeps_them_on_save(
             "doc['overrides']['args'] = ['--second']\n"
             "yaml.safe_dump(doc, open(path, 'w'))\n",
         )
-        await pilot.press("ctrl+e")
+        await press_when_loaded(pilot, screen, "ctrl+e")
         await settle(pilot, lambda: screen.query_one("#launch-args").value == "--second", "2nd")
         assert WANDB not in seen.read_text()
         assert "WANDB_API_KEY: '***'" in seen.read_text()
@@ -210,7 +210,7 @@ async def test_editor_bad_yaml_is_refused_with_a_line_and_the_form_kept(
         screen = await _open(app, pilot, 0, job="train", queue="local")
         screen.query_one("#launch-args").value = "--kept"
         _editor(tmp_path, monkeypatch, "open(path, 'w').write('overrides: [unclosed\\n')\n")
-        await pilot.press("ctrl+e")
+        await press_when_loaded(pilot, screen, "ctrl+e")
         await settle(
             pilot,
             lambda: any("YAML not applied" in text for text in notified(app)),
