@@ -46,12 +46,7 @@ def check_input_schema(schema: Any, field: str = "schema") -> dict:
 def _check_property_schema(schema: Any, field: str) -> None:
     if not isinstance(schema, dict):
         raise BadInput(field, "expected an object describing the value")
-    unknown = set(schema) - _KEYWORDS
-    if unknown:
-        raise BadInput(
-            f"{field}.{sorted(unknown)[0]}",
-            f"unknown keyword; expected one of {', '.join(sorted(_KEYWORDS))}",
-        )
+    _refuse_unknown_keywords(schema, _KEYWORDS, field)
     type_ = schema.get("type")
     if type_ is not None and type_ not in TYPES:
         raise BadInput(f"{field}.type", f"{type_!r}; expected one of {', '.join(TYPES)}")
@@ -148,12 +143,7 @@ def check_variable_schema(name: str, schema: Any) -> dict:
         )
     if not isinstance(schema, dict):
         raise BadInput(field, "expected a mapping with at least 'type'")
-    unknown = set(schema) - _VARIABLE_KEYWORDS
-    if unknown:
-        raise BadInput(
-            f"{field}.{sorted(unknown)[0]}",
-            f"unknown keyword; expected one of {', '.join(sorted(_VARIABLE_KEYWORDS))}",
-        )
+    _refuse_unknown_keywords(schema, _VARIABLE_KEYWORDS, field)
     if schema.get("type") not in VARIABLE_TYPES:
         raise BadInput(
             f"{field}.type", f"{schema.get('type')!r}; expected one of {', '.join(VARIABLE_TYPES)}"
@@ -210,3 +200,12 @@ def _describe(schema: dict) -> str:
     elif high is not None:
         text += f" ≤ {high}"
     return text
+
+
+def _refuse_unknown_keywords(schema: dict, allowed: set[str], field: str) -> None:
+    unknown = set(schema) - allowed
+    if unknown:
+        raise BadInput(
+            f"{field}.{sorted(unknown)[0]}",
+            f"unknown keyword; expected one of {', '.join(sorted(allowed))}",
+        )
