@@ -7,6 +7,7 @@ agents (threads or processes) sharing the file can never take the same item.
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 
 from .errors import BadInput, NotFound
 from .records import Queue, QueueItem
@@ -101,12 +102,30 @@ class ItemStore:
         return cursor.rowcount == 1
 
     def claim_with_run(
-        self, item: QueueItem, owner: str, run_id: str, resource: str, spec: dict
+        self,
+        item: QueueItem,
+        owner: str,
+        run_id: str,
+        resource: str,
+        spec: dict,
+        gpus: Sequence[tuple[str, int]] = (),
     ) -> bool:
-        """Atomically mark a leased item claimed and create its run (state starting).
+        """Atomically mark a leased item claimed, create its run (state starting) and give it
+        `gpus` (device key, index).
 
-        False if the lease was lost, or if the queue's max concurrency is full by now: the item
-        then goes back to pending, at its place in line."""
+        False if the lease was lost, if the queue's max concurrency is full by now, or if
+        another run holds one of `gpus` by now: the item then goes back to pending, at its
+        place in line."""
+        try:
+            return self._claim(item, owner, run_id, resource, spec, gpus)
+        except sqlite3.IntegrityError as exc:
+            if "gpu_allocations" not in str(exc):
+                raise
+            # Rolled back: another agent gave one of these devices away since we looked.
+            self._release("id = ? AND state = 'leased' AND lease_owner = ?", (item.id, owner))
+            return False
+
+    def _claim(self, item, owner, run_id, resource, spec, gpus) -> bool:
         now = time.time()
         with self._transaction():
             if self._concurrency_full(item.queue_id):
@@ -134,6 +153,11 @@ class ItemStore:
                 "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
                 " VALUES (?, ?, NULL, ?, ?)",
                 (run_id, now, RunState.STARTING.value, f"claimed item {item.id}"),
+            )
+            self._conn.executemany(
+                "INSERT INTO gpu_allocations (run_id, device, device_index, allocated_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(run_id, key, index, now) for key, index in gpus],
             )
         return True
 
