@@ -190,3 +190,24 @@ def test_a_device_is_never_handed_out_twice_and_the_loser_goes_back_in_line(
     assert store.conn.execute("SELECT COUNT(*) FROM runs WHERE id = 'run-a'").fetchone()[0] == 0
     again = store.items.lease_next(queue, "a1")
     assert again.id == first  # still at the head of the line
+
+
+def test_a_database_from_before_gpu_allocations_is_upgraded_keeping_its_rows(db_path, tmp_path):
+    import sqlite3
+
+    old = Store.open(db_path)
+    make_queue(old, "kept")
+    old.close()
+    with sqlite3.connect(db_path) as raw:  # back to what launchbay wrote before this table
+        raw.executescript(
+            "DROP TRIGGER gpu_allocations_release; DROP TABLE gpu_allocations;"
+            " DELETE FROM _sqlite_migrations WHERE name = 'm002_gpu_allocations';"
+            " PRAGMA user_version = 1;"
+        )
+    upgraded = Store.open(db_path)
+    try:
+        assert [queue.name for queue in upgraded.queues.list()] == ["kept"]
+        assert upgraded.gpus.held() == {}
+        assert upgraded.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        upgraded.close()
