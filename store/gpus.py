@@ -16,6 +16,7 @@ class GpuAllocation:
     index: int
     run_id: str
     allocated_at: float
+    ends_by: float | None  # when the run's time limit frees the device, if it has one
 
 
 class GpuAllocationStore:
@@ -31,7 +32,7 @@ class GpuAllocationStore:
 
     def live(self) -> list[GpuAllocation]:
         rows = self._conn.execute(
-            "SELECT device, device_index, run_id, allocated_at FROM gpu_allocations"
+            "SELECT device, device_index, run_id, allocated_at, ends_by FROM gpu_allocations"
             " WHERE released_at IS NULL ORDER BY device_index"
         )
         return [GpuAllocation(*row) for row in rows]
@@ -39,7 +40,7 @@ class GpuAllocationStore:
     def of_run(self, run_id: str) -> list[GpuAllocation]:
         """The devices `run_id` was given (held or since released), by index."""
         rows = self._conn.execute(
-            "SELECT device, device_index, run_id, allocated_at FROM gpu_allocations"
+            "SELECT device, device_index, run_id, allocated_at, ends_by FROM gpu_allocations"
             " WHERE run_id = ? ORDER BY device_index",
             (run_id,),
         )

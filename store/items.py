@@ -109,15 +109,16 @@ class ItemStore:
         resource: str,
         spec: dict,
         gpus: Sequence[tuple[str, int]] = (),
+        time_limit: float | None = None,
     ) -> bool:
         """Atomically mark a leased item claimed, create its run (state starting) and give it
-        `gpus` (device key, index).
+        `gpus` (device key, index), until its `time_limit` (seconds from now) ends, if it has one.
 
         False if the lease was lost, if the queue's max concurrency is full by now, or if
         another run holds one of `gpus` by now: the item then goes back to pending, at its
         place in line."""
         try:
-            return self._claim(item, owner, run_id, resource, spec, gpus)
+            return self._claim(item, owner, run_id, resource, spec, gpus, time_limit)
         except sqlite3.IntegrityError as exc:
             if "gpu_allocations" not in str(exc):
                 raise
@@ -125,7 +126,7 @@ class ItemStore:
             self._release("id = ? AND state = 'leased' AND lease_owner = ?", (item.id, owner))
             return False
 
-    def _claim(self, item, owner, run_id, resource, spec, gpus) -> bool:
+    def _claim(self, item, owner, run_id, resource, spec, gpus, time_limit) -> bool:
         now = time.time()
         with self._transaction():
             if self._concurrency_full(item.queue_id):
@@ -155,9 +156,12 @@ class ItemStore:
                 (run_id, now, RunState.STARTING.value, f"claimed item {item.id}"),
             )
             self._conn.executemany(
-                "INSERT INTO gpu_allocations (run_id, device, device_index, allocated_at)"
-                " VALUES (?, ?, ?, ?)",
-                [(run_id, key, index, now) for key, index in gpus],
+                "INSERT INTO gpu_allocations (run_id, device, device_index, allocated_at, ends_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (run_id, key, index, now, None if time_limit is None else now + time_limit)
+                    for key, index in gpus
+                ],
             )
         return True
 

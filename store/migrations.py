@@ -140,6 +140,7 @@ def m002_gpu_allocations(db: sqlite_utils.Database) -> None:
             device TEXT NOT NULL,          -- the device's UUID, or its index (declared, no UUID)
             device_index INTEGER NOT NULL,
             allocated_at REAL NOT NULL,
+            ends_by REAL,                  -- allocated_at + the run's time limit, if it has one
             released_at REAL
         );
         -- A device has at most one live allocation: the database refuses a second one, whichever

@@ -80,17 +80,25 @@ def _why_not_free(
         return f"GPU {gpu.index} held by run {held[gpu.key]}"
     if gpu.key in avoid:
         return f"GPU {gpu.index} kept for an earlier item"
-    # Not held by a run, so whatever runs on it was not started by launchbay. Where NVML can't
-    # say a process's memory, the device's whole use stands for it.
-    outside = gpu.processes
-    unknown = any(p.used_mib is None for p in outside)
-    outside_mib = gpu.memory_used_mib if unknown else sum(p.used_mib for p in outside)
-    if outside and outside_mib > busy_above_mib:
-        pids = ", ".join(str(p.pid) for p in outside[:3])
-        return f"GPU {gpu.index} used by pid {pids} outside launchbay"
+    busy = busy_outside(gpu, busy_above_mib)
+    if busy is not None:
+        return busy
     if request.min_free_mib and gpu.memory_free_mib < request.min_free_mib:
         return f"GPU {gpu.index} has {gpu.memory_free_mib} MiB free"
     return None
+
+
+def busy_outside(gpu: Gpu, busy_above_mib: int) -> str | None:
+    """Why a device no run holds is busy all the same (processes launchbay did not start use
+    more than `busy_above_mib` of it), or None. Where NVML can't say a process's memory, the
+    device's whole use stands for it."""
+    outside = gpu.processes
+    unknown = any(p.used_mib is None for p in outside)
+    outside_mib = gpu.memory_used_mib if unknown else sum(p.used_mib for p in outside)
+    if not outside or outside_mib <= busy_above_mib:
+        return None
+    pids = ", ".join(str(p.pid) for p in outside[:3])
+    return f"GPU {gpu.index} used by pid {pids} outside launchbay"
 
 
 def impossible(request: GpuRequest, inventory: Inventory) -> str | None:

@@ -1,0 +1,87 @@
+"""The GPU keys a local-process or docker queue's resource_args take, and the request and time
+limit they make.
+
+```yaml
+resource_args:
+  gpus: 2                 # devices the agent hands this run alone (CUDA_VISIBLE_DEVICES)
+  gpu_min_free_mib: 20000 # each with at least this much memory free
+  gpu_name: A100          # each with this in its name
+  time_limit: 2h          # the run is stopped this long after it gets its devices
+```
+
+In a queue's config `gpus` is a ceiling a launch may lower, not raise (unless the queue lists
+`gpus` in `raisable_limits`); `gpus: all` gives every run every GPU, unmanaged, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from .placement import GpuRequest
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class GpuArgs(BaseModel):
+    """Mixed into a target's resource-args model."""
+
+    gpus: Literal["all"] | int | list[str] | None = None
+    """GPUs: a count the agent hands out exclusively, `all` (unmanaged), or device ids."""
+    gpu_min_free_mib: int | None = Field(default=None, gt=0)
+    """With `gpus: N`: each device has at least this much memory free (MiB)."""
+    gpu_name: str | None = Field(default=None, min_length=1)
+    """With `gpus: N`: each device's name contains this, e.g. A100 (case-insensitive)."""
+    time_limit: float | None = None
+    """Seconds, or a duration such as 90m, 2h, 1h30m: the run is stopped this long after it
+    was given its devices (lets a queue with backfill start later items without delaying the
+    head)."""
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus(cls, value):
+        if isinstance(value, int) and value < 1:
+            raise ValueError("expected all, a count of 1 or more, or a list of device ids")
+        return value
+
+    @field_validator("time_limit", mode="before")
+    @classmethod
+    def _time_limit(cls, value):
+        return None if value is None else parse_duration(value)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a positive number or a string like 3600, 90s, 30m, 2h, 1d or 1h30m."""
+    expected = f"expected seconds or a duration such as 90m, 2h, 1h30m; got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(expected)
+    if isinstance(value, str):
+        compact = value.replace(" ", "")
+        parts = _DURATION.findall(compact)
+        if re.fullmatch(r"\d+(\.\d+)?", compact):
+            seconds = float(compact)
+        elif parts and "".join(number + unit for number, unit in parts) == compact:
+            seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+        else:
+            raise ValueError(expected)
+    else:
+        seconds = float(value)
+    if not 0 < seconds < 366 * 86400:
+        raise ValueError(f"expected a duration above 0 and under a year; got {value!r}")
+    return seconds
+
+
+def gpu_request(resource_args: dict) -> GpuRequest | None:
+    """What a run's resource_args ask the agent for: None when the agent hands out nothing
+    (no GPUs asked for, or `all`/device ids, which the queue manages itself)."""
+    count = resource_args.get("gpus")
+    if not isinstance(count, int) or isinstance(count, bool):
+        return None
+    return GpuRequest(
+        count=count,
+        min_free_mib=resource_args.get("gpu_min_free_mib"),
+        name=resource_args.get("gpu_name"),
+    )
