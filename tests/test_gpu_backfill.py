@@ -81,3 +81,20 @@ def test_an_item_asking_for_no_gpus_starts_behind_a_waiting_head_only_with_backf
     waiting = [Candidate(1, GpuRequest(8)), Candidate(2, None)]
     assert _choose(waiting, _held(0), backfill=False) is None
     assert _choose(waiting, _held(0)).candidate.item_id == 2
+
+
+def test_a_simulated_day_through_the_store_never_doubles_a_device_nor_delays_a_head():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "gpu_day.py"
+    out = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, check=True
+    ).stdout
+    lines = {line["metric"]: line for line in map(json.loads, out.splitlines())}
+    fifo, backfill = lines["gpu_day.fifo"], lines["gpu_day.backfill"]
+    assert (fifo["double_allocations"], fifo["fifo_breaks"], fifo["late_heads"]) == (0, 0, 0)
+    assert (backfill["double_allocations"], backfill["late_heads"]) == (0, 0)
+    assert backfill["fifo_breaks"] > 0  # it did start later items ahead of a waiting head
