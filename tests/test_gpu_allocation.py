@@ -113,7 +113,7 @@ def test_without_a_driver_nvml_gives_an_empty_inventory_and_says_why():
 def test_restricting_to_a_gpu_this_machine_lacks_is_refused_naming_the_field():
     with pytest.raises(BadInput) as refused:
         load_inventory(GpuSettings(gpus=[0, 1]))
-    assert refused.value.field == "gpus"
+    assert refused.value.field == "config.gpus"
     assert "GPU 0 does not exist on this machine" in refused.value.message
     kept = load_inventory(GpuSettings(gpus=[0, 2]), read=lambda: FOUR)
     assert [gpu.index for gpu in kept.gpus] == [0, 2]

@@ -67,7 +67,7 @@ def read_nvml() -> Inventory:
         count = pynvml.nvmlDeviceGetCount()
         return Inventory(tuple(_read_device(pynvml, index) for index in range(count)))
     except pynvml.NVMLError as exc:
-        return Inventory(note=f"no GPUs readable through NVML: {_nvml_reason(pynvml, exc)}")
+        return Inventory(note=f"no GPUs through NVML: {_nvml_reason(pynvml, exc)}")
 
 
 def _init(pynvml) -> None:
@@ -118,7 +118,7 @@ def _processes(pynvml, handle) -> tuple[GpuProcess, ...]:
 
 def _nvml_reason(pynvml, exc: Exception) -> str:
     if isinstance(exc, pynvml.NVMLError_LibraryNotFound):
-        return "the NVIDIA driver's NVML library is not installed (no NVIDIA driver here)"
+        return "no NVIDIA driver here (its NVML library is not installed)"
     if isinstance(exc, pynvml.NVMLError_DriverNotLoaded):
         return "the NVIDIA driver is not loaded"
     return str(exc)

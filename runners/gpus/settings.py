@@ -56,6 +56,14 @@ class GpuSettings(BaseModel):
         return gpus
 
 
+def load_gpu_settings() -> GpuSettings:
+    """The GPU keys of the user's config file (defaults when it has none)."""
+    from runners.launch.validation import check_model
+    from runners.system.config_file import read_config_document
+
+    return check_model(GpuSettings, read_config_document(), "config")
+
+
 def load_inventory(settings: GpuSettings, read=read_nvml) -> Inventory:
     """The devices launchbay may hand out: NVML's, kept to `gpus:` when it lists indices, or
     the declared ones. A listed index this machine lacks is BadInput."""
@@ -67,11 +75,10 @@ def load_inventory(settings: GpuSettings, read=read_nvml) -> Inventory:
     by_index = {gpu.index: gpu for gpu in found.gpus}
     for index in settings.gpus:
         if index not in by_index:
-            have = ", ".join(str(i) for i in sorted(by_index)) or "none"
-            why = f" ({found.note})" if found.note else ""
+            seen = f"NVML sees {', '.join(map(str, sorted(by_index)))}" if by_index else found.note
             raise BadInput(
-                "gpus",
-                f"GPU {index} does not exist on this machine (NVML sees: {have}){why}; expected"
+                "config.gpus",
+                f"GPU {index} does not exist on this machine ({seen}); expected the"
                 " indices of existing devices, or declared devices {index, name, memory_mib}",
             )
     return Inventory(tuple(by_index[i] for i in sorted(settings.gpus)), note=found.note)
