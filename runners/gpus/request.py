@@ -15,10 +15,13 @@ In a queue's config `gpus` is a ceiling a launch may lower, not raise (unless th
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from store import BadInput
 
 from .placement import GpuRequest
 
@@ -84,4 +87,43 @@ def gpu_request(resource_args: dict) -> GpuRequest | None:
         count=count,
         min_free_mib=resource_args.get("gpu_min_free_mib"),
         name=resource_args.get("gpu_name"),
+    )
+
+
+def check_possible(resource_args: dict) -> None:
+    """Refuse, with BadInput, GPUs this machine can never give (more than it has, a name it
+    lacks): such an item would wait forever. Reads the inventory only when GPUs are asked for."""
+    request = gpu_request(resource_args)
+    if request is None:
+        return
+    from .placement import impossible
+    from .settings import load_gpu_settings, load_inventory
+
+    why = impossible(request, load_inventory(load_gpu_settings()))
+    if why is not None:
+        raise BadInput("resource_args.gpus", why)
+
+
+def check_gpu_ceiling(queue: Any, launch: Any) -> None:
+    """A launch's `gpus` against its queue's: `all` allows anything; a count, at most as many;
+    a list of ids, a part of it; none, nothing."""
+    if queue == "all":
+        return
+    if queue is None:
+        _refuse(f"{launch!r} asks for GPUs and the queue gives none")
+    if isinstance(queue, list):
+        if not isinstance(launch, list) or not set(launch) <= set(queue):
+            _refuse(f"{launch!r} is not among the queue's GPUs {queue!r}")
+        return
+    count = math.inf if launch == "all" else len(launch) if isinstance(launch, list) else launch
+    if count > queue:
+        shown = "all" if count == math.inf else f"{count:g}"
+        _refuse(f"{shown} is above the queue's limit of {queue:g}")
+
+
+def _refuse(what: str) -> None:
+    raise BadInput(
+        "resource_args.gpus",
+        f"{what}; a launch may lower the queue's limits, not raise them"
+        " (the queue grants that with raisable_limits: [gpus])",
     )

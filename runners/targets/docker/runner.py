@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from runners.gpus.request import check_possible
 from runners.images.builder import BuildLog, ensure_image
 from runners.launch.templating import check_variables_are_enums
 from runners.protocol import (
@@ -50,7 +51,9 @@ EXIT_RECORD = "container_exit.json"  # the ended status, kept after the containe
 
 class DockerRunner(Runner):
     resource_type = "docker"
-    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING})
+    capabilities = frozenset(
+        {Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING, Capability.SHARES_GPUS}
+    )
     #: the log pump (the engine's log stream, copied into the run's log) gets 30 s, not 15
     log_drain_seconds = 30.0
 
@@ -62,7 +65,16 @@ class DockerRunner(Runner):
     # -- checks (no SDK needed) --------------------------------------------------------------
 
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
-        return check_docker_args(resource_args).model_dump()
+        checked = check_docker_args(resource_args).model_dump()
+        check_possible(checked)
+        return checked
+
+    def give_gpus(self, spec: dict, gpus: tuple) -> dict:
+        """A count becomes a device request for exactly the devices the agent chose."""
+        if not gpus:
+            return spec
+        args = {**spec["resource_args"], "gpus": [gpu.key for gpu in gpus]}
+        return {**spec, "resource_args": args}
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
         for key in SANDBOX_KEYS:

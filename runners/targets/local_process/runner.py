@@ -15,11 +15,13 @@ import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator
 
 from runners.agent.crashpoints import crash_point
 from runners.catalog.workspace import materialize
+from runners.gpus.request import GpuArgs, check_gpu_ceiling, check_possible
 from runners.launch.validation import check_model
 from runners.protocol import (
     Capability,
@@ -60,8 +62,8 @@ _NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
 BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-class LocalProcessConfig(BaseModel):
-    """resource_args of a local-process queue or launch."""
+class LocalProcessConfig(GpuArgs):
+    """resource_args of a local-process queue or launch (GPU keys: runners/gpus/request.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,6 +77,9 @@ class LocalProcessConfig(BaseModel):
     """Working directory, relative to the job's code directory (default: that directory)."""
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
     """After SIGTERM on cancel, how long to wait before SIGKILL."""
+    gpus: Literal["all"] | int | None = None
+    """GPUs this run gets alone (a count; the agent picks free devices and sets
+    CUDA_VISIBLE_DEVICES), or `all`: every GPU, shared, unmanaged. Without it, none."""
 
     @field_validator("env", mode="before")
     @classmethod
@@ -107,19 +112,37 @@ class LocalProcessConfig(BaseModel):
 
 class LocalProcessRunner(Runner):
     resource_type = "local-process"
-    capabilities = frozenset({Capability.STARTS_RUNNING})
+    capabilities = frozenset({Capability.STARTS_RUNNING, Capability.SHARES_GPUS})
 
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
 
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
-        return check_model(LocalProcessConfig, resource_args, "resource_args").model_dump()
+        checked = check_model(LocalProcessConfig, resource_args, "resource_args")
+        check_possible(checked.model_dump())
+        return checked.model_dump()
+
+    def give_gpus(self, spec: dict, gpus: tuple) -> dict:
+        """The run sees exactly its devices, by UUID (or index in a declared inventory without
+        UUIDs), numbered in PCI bus order as NVML numbers them; none when it asked for none,
+        unless it asked for `all`."""
+        if (spec.get("resource_args") or {}).get("gpus") == "all":
+            return spec
+        env = {
+            **spec["env"],
+            "CUDA_VISIBLE_DEVICES": ",".join(gpu.key for gpu in gpus),
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        }
+        return {**spec, "env": env}
 
     def check_launch_override(
         self, queue_args: dict, launch_args: dict, queue_config: dict
     ) -> None:
-        """A launch may pass fewer of the agent's variables than its queue, never more."""
+        """A launch may pass fewer of the agent's variables than its queue, never more, and
+        ask for at most the queue's GPUs."""
+        if "gpus" in launch_args:
+            check_gpu_ceiling(queue_args.get("gpus"), launch_args["gpus"])
         if "inherit_env" not in launch_args:
             return
         queue_passes = _inherited_names(queue_args.get("inherit_env", True))
