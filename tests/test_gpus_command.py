@@ -14,10 +14,8 @@ gpus:
 
 
 def _config(tmp_path, text):
-    folder = tmp_path / "config"
-    folder.mkdir(exist_ok=True)
-    (folder / "config.yaml").write_text(text)
-    return dict(os.environ, LAUNCHBAY_CONFIG_DIR=str(folder))
+    (tmp_path / "config" / "config.yaml").write_text(text)
+    return dict(os.environ)
 
 
 def test_gpus_lists_declared_devices_and_the_run_holding_each(store, db_path, tmp_path):

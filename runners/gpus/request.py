@@ -46,8 +46,8 @@ class GpuArgs(BaseModel):
     @field_validator("gpus")
     @classmethod
     def _gpus(cls, value):
-        if isinstance(value, int) and value < 1:
-            raise ValueError("expected all, a count of 1 or more, or a list of device ids")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("expected all, a count (0: none), or a list of device ids")
         return value
 
     @field_validator("time_limit", mode="before")
@@ -104,26 +104,27 @@ def check_possible(resource_args: dict) -> None:
         raise BadInput("resource_args.gpus", why)
 
 
-def check_gpu_ceiling(queue: Any, launch: Any) -> None:
+def check_gpu_ceiling(queue: Any, launch: Any, *, raisable: bool = False) -> None:
     """A launch's `gpus` against its queue's: `all` allows anything; a count, at most as many;
-    a list of ids, a part of it; none, nothing."""
-    if queue == "all":
+    a list of ids, a part of it; none, nothing but 0. `raisable`: the queue could grant more
+    (docker's raisable_limits), which the refusal says."""
+    if queue == "all" or launch == 0:
         return
     if queue is None:
-        _refuse(f"{launch!r} asks for GPUs and the queue gives none")
+        _refuse(f"{launch!r} asks for GPUs and the queue gives none", raisable)
     if isinstance(queue, list):
         if not isinstance(launch, list) or not set(launch) <= set(queue):
-            _refuse(f"{launch!r} is not among the queue's GPUs {queue!r}")
+            _refuse(f"{launch!r} is not among the queue's GPUs {queue!r}", raisable)
         return
     count = math.inf if launch == "all" else len(launch) if isinstance(launch, list) else launch
     if count > queue:
         shown = "all" if count == math.inf else f"{count:g}"
-        _refuse(f"{shown} is above the queue's limit of {queue:g}")
+        _refuse(f"{shown} is above the queue's limit of {queue:g}", raisable)
 
 
-def _refuse(what: str) -> None:
+def _refuse(what: str, raisable: bool) -> None:
+    grant = " (the queue grants that with raisable_limits: [gpus])" if raisable else ""
     raise BadInput(
         "resource_args.gpus",
-        f"{what}; a launch may lower the queue's limits, not raise them"
-        " (the queue grants that with raisable_limits: [gpus])",
+        f"{what}; a launch may lower the queue's limits, not raise them{grant}",
     )

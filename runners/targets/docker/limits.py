@@ -34,7 +34,7 @@ def check_docker_ceilings(queue: Any, launch: Any, launch_args: dict) -> None:
     if "memory_swap" in launch_args and "memory_swap" not in granted:
         _at_most("memory_swap", _swap(launch), _swap(queue), _size)
     if "gpus" in launch_args and "gpus" not in granted:
-        check_gpu_ceiling(queue.gpus, launch.gpus)
+        check_gpu_ceiling(queue.gpus, launch.gpus, raisable=True)
     if "ulimits" in launch_args and "ulimits" not in granted:
         _check_ulimits(queue.ulimits, launch.ulimits)
     if "init" in launch_args and "init" not in granted and queue.init and not launch.init:

@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-from runners.gpus.request import check_possible
 from runners.images.builder import BuildLog, ensure_image
 from runners.launch.templating import check_variables_are_enums
 from runners.protocol import (
@@ -65,9 +64,7 @@ class DockerRunner(Runner):
     # -- checks (no SDK needed) --------------------------------------------------------------
 
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
-        checked = check_docker_args(resource_args).model_dump()
-        check_possible(checked)
-        return checked
+        return check_docker_args(resource_args).model_dump()
 
     def give_gpus(self, spec: dict, gpus: tuple) -> dict:
         """A count becomes a device request for exactly the devices the agent chose."""
@@ -394,7 +391,7 @@ def _ulimit(name: str, value):
 
 
 def _device_requests(gpus, device_request) -> list | None:
-    if gpus is None:
+    if not gpus:  # none, 0 or an empty list: no GPU at all
         return None
     if gpus == "all":
         return [device_request(count=-1, capabilities=[["gpu"]])]

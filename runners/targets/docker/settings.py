@@ -132,13 +132,6 @@ class DockerArgs(GpuArgs):
             return value
         return parse_bytes(value)
 
-    @field_validator("gpus")
-    @classmethod
-    def _gpus(cls, value):
-        if isinstance(value, int) and value < 1:
-            raise ValueError("expected all, a count of 1 or more, or a list of device ids")
-        return value
-
     @field_validator("ulimits")
     @classmethod
     def _ulimit_names(cls, value):

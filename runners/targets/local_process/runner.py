@@ -21,7 +21,7 @@ from pydantic import ConfigDict, Field, StrictBool, field_validator
 
 from runners.agent.crashpoints import crash_point
 from runners.catalog.workspace import materialize
-from runners.gpus.request import GpuArgs, check_gpu_ceiling, check_possible
+from runners.gpus.request import GpuArgs, check_gpu_ceiling
 from runners.launch.validation import check_model
 from runners.protocol import (
     Capability,
@@ -119,9 +119,7 @@ class LocalProcessRunner(Runner):
         self._lock = threading.Lock()
 
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
-        checked = check_model(LocalProcessConfig, resource_args, "resource_args")
-        check_possible(checked.model_dump())
-        return checked.model_dump()
+        return check_model(LocalProcessConfig, resource_args, "resource_args").model_dump()
 
     def give_gpus(self, spec: dict, gpus: tuple) -> dict:
         """The run sees exactly its devices, by UUID (or index in a declared inventory without
