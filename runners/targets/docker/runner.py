@@ -152,8 +152,9 @@ class DockerRunner(Runner):
                 client.api.put_archive(container_id, "/", _config_archive(ctx.spec["run_config"]))
             client.api.start(container_id)
         except APIError as exc:
-            with contextlib.suppress(APIError):
-                client.api.remove_container(container_id, force=True)
+            if not args.keep_failed_containers:  # else kept, like any failed run's, to inspect
+                with contextlib.suppress(APIError):
+                    client.api.remove_container(container_id, force=True)
             raise RunnerError(
                 Stage.RUN, f"starting the container failed: {exc.explanation or exc}"
             ) from None
