@@ -17,6 +17,15 @@ class GpuAllocation:
     run_id: str
     allocated_at: float
     ends_by: float | None  # when the run's time limit frees the device, if it has one
+    sampled_at: float | None = None  # the latest sample of the device while the run held it
+    utilization_percent: int | None = None
+    memory_used_mib: int | None = None
+
+
+_COLUMNS = (
+    "device, device_index, run_id, allocated_at, ends_by, sampled_at, utilization_percent,"
+    " memory_used_mib"
+)
 
 
 class GpuAllocationStore:
@@ -32,7 +41,7 @@ class GpuAllocationStore:
 
     def live(self) -> list[GpuAllocation]:
         rows = self._conn.execute(
-            "SELECT device, device_index, run_id, allocated_at, ends_by FROM gpu_allocations"
+            f"SELECT {_COLUMNS} FROM gpu_allocations"
             " WHERE released_at IS NULL ORDER BY device_index"
         )
         return [GpuAllocation(*row) for row in rows]
@@ -40,8 +49,16 @@ class GpuAllocationStore:
     def of_run(self, run_id: str) -> list[GpuAllocation]:
         """The devices `run_id` was given (held or since released), by index."""
         rows = self._conn.execute(
-            "SELECT device, device_index, run_id, allocated_at, ends_by FROM gpu_allocations"
-            " WHERE run_id = ? ORDER BY device_index",
+            f"SELECT {_COLUMNS} FROM gpu_allocations WHERE run_id = ? ORDER BY device_index",
             (run_id,),
         )
         return [GpuAllocation(*row) for row in rows]
+
+    def record_samples(self, samples: list[tuple[str, str, int | None, int | None]], at: float):
+        """(run id, device, utilisation %, memory used MiB) as sampled at `at`, for devices
+        the run still holds."""
+        self._conn.executemany(
+            "UPDATE gpu_allocations SET sampled_at = ?, utilization_percent = ?,"
+            " memory_used_mib = ? WHERE run_id = ? AND device = ? AND released_at IS NULL",
+            [(at, util, memory, run_id, device) for run_id, device, util, memory in samples],
+        )

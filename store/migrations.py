@@ -141,7 +141,11 @@ def m002_gpu_allocations(db: sqlite_utils.Database) -> None:
             device_index INTEGER NOT NULL,
             allocated_at REAL NOT NULL,
             ends_by REAL,                  -- allocated_at + the run's time limit, if it has one
-            released_at REAL
+            released_at REAL,
+            -- The device as the agent last sampled it while the run held it.
+            sampled_at REAL,
+            utilization_percent INTEGER,
+            memory_used_mib INTEGER
         );
         -- A device has at most one live allocation: the database refuses a second one, whichever
         -- agent asks.

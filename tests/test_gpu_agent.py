@@ -215,3 +215,36 @@ def _json(value) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_the_agent_samples_a_running_runs_devices_and_keeps_the_latest_with_it(
+    store, db_path, tmp_path, config_dir, monkeypatch
+):
+    import runners.agent.gpu_dispatch
+    import runners.gpus.inventory as nvml
+    from runners.gpus.inventory import Gpu, Inventory
+
+    # NVML's answer, as the driver would give it: the one function below the inventory.
+    readings = iter(range(10, 100, 1))
+    monkeypatch.setattr(
+        nvml,
+        "read_nvml",
+        lambda: Inventory((Gpu(0, "GPU-real", "NVIDIA H100", 81920, 40000, next(readings)),)),
+    )
+    monkeypatch.setattr(runners.agent.gpu_dispatch, "GPU_SAMPLE_SECONDS", 0.05)
+    monkeypatch.setattr(runners.agent.gpu_dispatch, "INVENTORY_TTL_SECONDS", 0.0)
+    (config_dir / "config.yaml").write_text("gpus: [0]\n")
+    make_code_job(store, tmp_path, "holder", HOLDER)
+    make_queue(store, config={"resource_args": {"gpus": 1}})
+    gate = tmp_path / "gate"
+    item = _go(store, tmp_path, 1, gate)
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        first = wait_for(lambda: store.gpus.of_run(run.id)[0].sampled_at, what="a sample")
+        wait_for(lambda: store.gpus.of_run(run.id)[0].sampled_at > first, what="a later one")
+        (sample,) = store.gpus.of_run(run.id)
+        assert (sample.device, sample.memory_used_mib) == ("GPU-real", 40000)
+        assert 10 <= sample.utilization_percent < 100
+        gate.touch()
+        run_of(store, item)
+    assert "visible='GPU-real'" in log_of(store, run.id)

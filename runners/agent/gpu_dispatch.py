@@ -23,6 +23,7 @@ from runners.protocol import Capability, Runner
 from store import BadInput, Queue, QueueItem, RunState, Store
 
 GPU_RECHECK_SECONDS = 5.0
+GPU_SAMPLE_SECONDS = 5.0  # each run's devices: utilisation and memory, kept with the run
 INVENTORY_TTL_SECONDS = 2.0  # NVML is read at most this often (utilisation, outside processes)
 BACKFILL_LOOKAHEAD = 64  # later items the planner considers behind a waiting head
 
@@ -32,6 +33,7 @@ class GpuDispatch:
 
     _gpu_cache: tuple[float, GpuSettings, Inventory] | None = None
     _gpu_recheck_at: float = math.inf
+    _gpu_sample_at: float = 0.0
 
     def _pick(self, store: Store, queue: Queue) -> tuple[QueueItem, tuple[Gpu, ...]] | None:
         """Lease the item of `queue` to start now, with the devices it gets; None when the
@@ -90,6 +92,35 @@ class GpuDispatch:
         """When the agent must look again for waiting GPU items (monotonic), if ever."""
         at, self._gpu_recheck_at = self._gpu_recheck_at, math.inf
         return at
+
+    def _gpu_housekeeping(self, store: Store) -> float:
+        """Stop runs past their time limit and sample the devices of this agent's runs; when
+        to come back (monotonic)."""
+        limits_end = self._stop_runs_past_their_limit(store)
+        now = time.monotonic()
+        if now >= self._gpu_sample_at:
+            self._gpu_sample_at = now + GPU_SAMPLE_SECONDS
+            self._sample_gpus(store)
+        if not any(a.run_id in self.live for a in store.gpus.live()):
+            return limits_end
+        return min(limits_end, self._gpu_sample_at)
+
+    def _sample_gpus(self, store: Store) -> None:
+        mine = [a for a in store.gpus.live() if a.run_id in self.live]
+        if not mine:
+            return
+        try:
+            _, inventory = self._gpu_inventory()
+        except BadInput:
+            return  # said where GPUs are handed out
+        samples = []
+        for allocation in mine:
+            gpu = inventory.by_key.get(allocation.device)
+            if gpu is not None:
+                samples.append(
+                    (allocation.run_id, gpu.key, gpu.utilization_percent, gpu.memory_used_mib)
+                )
+        store.gpus.record_samples(samples, time.time())
 
     def _stop_runs_past_their_limit(self, store: Store) -> float:
         """Ask runs whose time limit has ended to stop; when the next limit ends (monotonic)."""

@@ -158,7 +158,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
             store.agents.heartbeat(self.id)
             self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._apply_inbox(store)
-        limits_end = self._stop_runs_past_their_limit(store)
+        gpus_next = self._gpu_housekeeping(store)
         self._send_stop_requests(store)
         self._dispatch(store)
         done = self.until_empty and not self.live and not self._dispatchable(store)
@@ -166,7 +166,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
             self._recovered(store)  # a whole pass went through, a heartbeat written
         if done:
             return None
-        return min(self._next_sweep, self._next_heartbeat, limits_end, self._gpu_wake_at())
+        return min(self._next_sweep, self._next_heartbeat, gpus_next, self._gpu_wake_at())
 
     def _say_stopped(self, store: Store) -> None:
         try:

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from store import BadInput
 
-from .inventory import Gpu, Inventory, read_nvml
+from . import inventory as nvml
+from .inventory import Gpu, Inventory
 
 DEFAULT_BUSY_ABOVE_MIB = 1024
 
@@ -64,12 +65,12 @@ def load_gpu_settings() -> GpuSettings:
     return check_model(GpuSettings, read_config_document(), "config")
 
 
-def load_inventory(settings: GpuSettings, read=read_nvml) -> Inventory:
+def load_inventory(settings: GpuSettings, read=None) -> Inventory:
     """The devices launchbay may hand out: NVML's, kept to `gpus:` when it lists indices, or
     the declared ones. A listed index this machine lacks is BadInput."""
     if settings.gpus and isinstance(settings.gpus[0], DeclaredGpu):
         return Inventory(tuple(_declared(g) for g in settings.gpus), source="config")
-    found = read()
+    found = read() if read else nvml.read_nvml()
     if settings.gpus is None:
         return found
     by_index = {gpu.index: gpu for gpu in found.gpus}
