@@ -23,7 +23,7 @@ from runners.registry import CONFIG_BLOCKS, resource_type
 from store import BadInput, Queue
 
 CONFIG_PLACEHOLDER = """\
-resource_args:        # settings of the resource type (its keys are listed above)
+resource_args:        # the settings of the type: the keys listed above
   {}
 template_variables:   # values a launch may set, e.g.
   {}                  #   threads: {type: integer, default: 4}"""
