@@ -4,6 +4,7 @@
 ambiguous.)"""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -159,3 +160,23 @@ def add_fake_target(monkeypatch, root: Path, name: str = "fake-cloud") -> str:
     )
     monkeypatch.setattr(registry, "RESOURCE_TYPES", (*registry.RESOURCE_TYPES, entry))
     return package
+
+
+def modules_loaded_by_cli(commands: list[list[str]], prefixes: tuple[str, ...]) -> list[str]:
+    """Run each `launchbay` command in one fresh interpreter (from the repo, output dropped);
+    returns the modules it loaded whose names start with one of `prefixes`."""
+    script = textwrap.dedent(
+        f"""
+        import contextlib, io, json, sys
+        from tui.cli import main
+        for args in {commands!r}:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+                main(args)
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -3,11 +3,9 @@ module; the CLI reads those declarations, and they agree with what the target's 
 
 import importlib
 import json
-import subprocess
-import sys
 
 import pytest
-from support import REPO, add_fake_target
+from support import add_fake_target, modules_loaded_by_cli
 
 from runners.registry import CONFIG_BLOCKS, RESOURCE_TYPES, get_runner, resource_type
 from store import BadInput
@@ -154,18 +152,7 @@ def test_a_new_targets_keys_show_in_the_cli_from_its_registry_line_alone(
 
 def test_reading_the_declarations_imports_neither_an_sdk_nor_pydantic():
     """`queue create --help` and `resources TYPE` start as fast as the rest of the CLI."""
-    script = (
-        "import contextlib, io, sys\n"
-        "from tui.cli import main\n"
-        "for args in (['queue', 'create', '--help'], ['resources', 'vertex', '--json']):\n"
-        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
-        "        main(args)\n"
-        "heavy = ('pydantic', 'docker', 'kubernetes', 'boto3', 'botocore', 'grpc',\n"
-        "         'google.cloud.aiplatform', 'google.cloud.logging', 'google.auth')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    heavy = ("pydantic", "docker", "kubernetes", "boto3", "botocore", "grpc", "google.auth")
+    heavy += ("google.cloud.aiplatform", "google.cloud.logging")
+    commands = [["queue", "create", "--help"], ["resources", "vertex", "--json"]]
+    assert modules_loaded_by_cli(commands, heavy) == []
