@@ -15,9 +15,10 @@ def resources_command(type_name, as_json):
     from runners.registry import RESOURCE_TYPES, resource_type
 
     if type_name is not None:
-        _describe_resource(_resource_row(resource_type(type_name)), as_json)
+        _describe_resource(_resource_row(resource_type(type_name), with_keys=True), as_json)
         return
-    rows = [_resource_row(r) for r in RESOURCE_TYPES]
+    # The table shows no keys: reading them would only slow it down.
+    rows = [_resource_row(r, with_keys=as_json) for r in RESOURCE_TYPES]
     if as_json:
         print_json(rows)
         return
@@ -36,21 +37,23 @@ def resources_command(type_name, as_json):
     )
 
 
-def _resource_row(r) -> dict:
+def _resource_row(r, with_keys: bool) -> dict:
     from runners.registry import CONFIG_BLOCKS
 
-    return {
+    row = {
         "name": r.name,
         "aliases": list(r.aliases),
         "extra": r.extra,
         "installed": not r.missing_modules(),
         "install": r.install_hint,
         "description": r.description,
-        "config_keys": {
+    }
+    if with_keys:
+        row["config_keys"] = {
             block: [{"name": key.name, "help": key.help} for key in r.config_keys(block)]
             for block in CONFIG_BLOCKS
-        },
-    }
+        }
+    return row
 
 
 def _describe_resource(row: dict, as_json: bool) -> None:
