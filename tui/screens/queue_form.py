@@ -94,7 +94,7 @@ class QueueFormScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         queue = self.queue
-        names = [entry.name for entry in registry.RESOURCE_TYPES]
+        names = [entry.name for entry in registry.RESOURCE_TYPES]  # as registered now
         if queue is not None and queue.resource not in names:
             names.append(queue.resource)  # a type no longer registered still shows
         with Vertical(id="queue-form", classes="dialog"):
