@@ -4,6 +4,7 @@
 ambiguous.)"""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -134,3 +135,48 @@ def git(repo: Path, *args: str) -> str:
         env=env,
     )
     return proc.stdout.strip()
+
+
+def add_fake_target(monkeypatch, root: Path, name: str = "fake-cloud") -> str:
+    """A target package that exists only in this test (`root` on sys.path), registered as
+    resource type `name` by one registry line, as a new target would be: its settings module
+    declares a `target:` block with one key, `zone`. Returns the package's name."""
+    from runners import registry
+
+    package = f"lb_target_{root.name}".replace("-", "_")
+    folder = root / package
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text('"""A target that exists only in a test."""\n')
+    (folder / "settings.py").write_text(
+        "from pydantic import BaseModel\n\n\n"
+        "class FakeTarget(BaseModel):\n"
+        "    zone: str | None = None\n"
+        '    """The fake cloud\'s zone, e.g. moon-1."""\n\n\n'
+        'CONFIG_MODELS = {"target": "FakeTarget"}\n'
+    )
+    monkeypatch.syspath_prepend(str(root))
+    entry = registry.ResourceType(
+        name=name, module=f"{package}.runner", class_name="FakeRunner", description="a test"
+    )
+    monkeypatch.setattr(registry, "RESOURCE_TYPES", (*registry.RESOURCE_TYPES, entry))
+    return package
+
+
+def modules_loaded_by_cli(commands: list[list[str]], prefixes: tuple[str, ...]) -> list[str]:
+    """Run each `launchbay` command in one fresh interpreter (from the repo, output dropped);
+    returns the modules it loaded whose names start with one of `prefixes`."""
+    script = textwrap.dedent(
+        f"""
+        import contextlib, io, json, sys
+        from tui.cli import main
+        for args in {commands!r}:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+                main(args)
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
