@@ -31,6 +31,9 @@ class LogPump:
     def wait(self, timeout: float) -> bool:
         return self.done.wait(timeout)
 
+    def finish(self) -> None:
+        """Nothing to tell: the engine ends the stream when the container exits."""
+
     def _run(self) -> None:
         try:
             copy_output(

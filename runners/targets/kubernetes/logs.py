@@ -13,6 +13,7 @@ from pathlib import Path
 from runners.protocol import RunStatus
 from runners.runlog.cursor import LogCopier, stamp_seconds
 from runners.runlog.logfile import open_append
+from runners.targets.kubernetes import sdk
 from runners.targets.kubernetes.manifest import LABEL_RUN_ID
 from runners.targets.kubernetes.status import Observed, derive
 from runners.targets.kubernetes.watch import ResourceWatch, is_transient, list_raw
@@ -59,6 +60,15 @@ class RunFollower:
     def stop(self) -> None:
         self._stop.set()
         self._notify()
+
+    @property
+    def done(self) -> threading.Event:
+        """Set once the pods' logs are copied (the follower's log side has stopped)."""
+        return self.logs.done
+
+    def finish(self) -> None:
+        """The run has ended: copy the pods' last lines; the watches go on until stop()."""
+        self.logs.run_ended.set()
 
     @property
     def stopped(self) -> bool:
@@ -235,8 +245,6 @@ class PodLogs:
     def _copy(self, pod: dict, copier: LogCopier, *, follow: bool) -> bool:
         """Copy the pod's output since the cursor, following it if asked; whether the log was
         read to its end (not cut short by an error)."""
-        from kubernetes.client.exceptions import ApiException
-
         name = pod["metadata"]["name"]
         container = pod["spec"]["containers"][0]["name"]
         since = None
@@ -252,7 +260,7 @@ class PodLogs:
                 since_seconds=since,
                 _preload_content=False,
             )
-        except ApiException as exc:
+        except sdk.exceptions.ApiException as exc:
             if exc.status in (400, 404) or is_transient(exc):
                 return False  # not started yet, or gone: the next pass sees
             raise

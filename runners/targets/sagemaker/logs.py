@@ -49,6 +49,10 @@ class CloudWatchFollower:
     def stop(self) -> None:
         self._stop.set()
 
+    def finish(self) -> None:
+        """The job has ended: read the streams once more (after a pause), then stop."""
+        self.job_ended.set()
+
     def _run(self) -> None:
         tokens = _read_tokens(self._cursor_path)
         fd = open_append(self._log_path)
