@@ -239,7 +239,6 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
 def _schema_versions() -> list[str]:
     """The Kubernetes versions kubernetes-validate has schemas for ("1.25" …), oldest first:
     read from its package once."""
-    from sdk.validator.utils import all_versions
-
-    minors = {".".join(version.split(".")[:2]) for version in all_versions()}
+    versions = sdk.validator_utils.all_versions()
+    minors = {".".join(version.split(".")[:2]) for version in versions}
     return sorted(minors, key=lambda v: tuple(int(part) for part in v.split(".")))
