@@ -5,8 +5,9 @@ whose runs live elsewhere (an engine, a cluster, a cloud) does the same way, wri
   in between finds the run again (`record_handle`, `recorded_handle`);
 - the SDK clients, one per place they connect to, made once and shared by the run threads
   (`client`);
-- the log follower of each run: started once, told at the run's end to read what is left, and
-  waited for up to `log_drain_seconds` before the end is reported (`follow_logs`, `drain_logs`);
+- the log follower of each run: a thread (`FollowerThread`) started once, told at the run's end
+  to read what is left, and waited for up to `log_drain_seconds` before the end is reported
+  (`follow_logs`, `drain_logs`);
 - the last-known status, which a run keeps while its backend can't be read for now
   (`remember`, `unknown_for_now`);
 - the job's entry point and args on a container, under each target's names (`put_command`);
@@ -36,6 +37,50 @@ class LogFollower(Protocol):
 
     def finish(self) -> None:
         """The run has ended: read what is left, then stop."""
+
+
+class FollowerThread:
+    """A log follower's lifecycle, for the followers to subclass: a daemon thread runs
+    `follow()`; `finish()` tells it the run has ended (`job_ended`: read what is left, then
+    return); `done` is set once it has returned, however it did."""
+
+    def __init__(self, name: str):
+        self.job_ended = threading.Event()
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> "FollowerThread":
+        self._thread.start()
+        return self
+
+    def finish(self) -> None:
+        self.job_ended.set()
+
+    def follow(self) -> None:
+        """Copy the run's output into its log until the run ends (or the follower gives up)."""
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        try:
+            self.follow()
+        finally:
+            self.done.set()
+
+
+class PollingFollower(FollowerThread):
+    """A follower of a log API with no push (CloudWatch, Cloud Logging): it reads every `every`
+    seconds into `log_path`, from a cursor kept in `cursor_path` so that a restarted agent goes
+    on where the last one stopped; a job on more than one machine has each line prefixed with
+    the machine it came from."""
+
+    def __init__(
+        self, name: str, *, log_path: Path, cursor_path: Path, every: float, machines: int
+    ):
+        super().__init__(name)
+        self._prefix_lines = machines > 1  # decided once: lines keep one shape throughout
+        self._log_path = log_path
+        self._cursor_path = cursor_path
+        self._every = every
 
 
 class RemoteRunner(Runner):

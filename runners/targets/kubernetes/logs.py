@@ -17,6 +17,7 @@ from runners.targets.kubernetes import sdk
 from runners.targets.kubernetes.manifest import LABEL_RUN_ID
 from runners.targets.kubernetes.status import Observed, derive
 from runners.targets.kubernetes.watch import ResourceWatch, is_transient, list_raw
+from runners.targets.remote import FollowerThread
 
 
 class RunFollower:
@@ -68,7 +69,7 @@ class RunFollower:
 
     def finish(self) -> None:
         """The run has ended: copy the pods' last lines; the watches go on until stop()."""
-        self.logs.run_ended.set()
+        self.logs.finish()
 
     @property
     def stopped(self) -> bool:
@@ -156,32 +157,25 @@ class RunFollower:
 FINAL_WAIT_SECONDS = 5.0
 
 
-class PodLogs:
+class PodLogs(FollowerThread):
     """Copies the run's pods' logs into the run's log, each started pod by a thread of its own,
     so pods running side by side (parallelism, a JobSet's workers, a retry beside its
     predecessor) all reach the log as they print. This object's thread starts the passes."""
 
     def __init__(self, follower: RunFollower, core, handle: dict):
+        super().__init__(f"launchbay-podlogs-{handle['run_id']}")
         self._follower = follower
         self._core = core
         self._handle = handle
-        self.done = threading.Event()
-        self.run_ended = threading.Event()  # set by the runner once the run's end is known
         self._copies: dict[str, PodCopy] = {}  # by pod name
         # A lasting error (403 on pods/log) or a bug, from any copy: no pass starts after it.
         # Two at once may race to set it; either is worth the one note.
         self._error: Exception | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"launchbay-podlogs-{handle['run_id']}", daemon=True
-        )
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
+    def follow(self) -> None:
         try:
             while not self._follower.stopped and self._error is None:
-                if self.run_ended.is_set():
+                if self.job_ended.is_set():
                     self._last_pass()
                     return
                 for pod in self._started_pods():
@@ -196,7 +190,6 @@ class PodLogs:
                 self._note(f"stopped copying the pods' logs: {api_message(self._error)}")
             for copy in self._copies.values():
                 copy.retire()
-            self.done.set()
 
     def _last_pass(self) -> None:
         """Once the run has ended: the copies under way finish (for a while), then every

@@ -14,12 +14,12 @@ never at import: launch checks and dry runs must not load it.
 
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
+from runners.targets.remote import PollingFollower
 from runners.targets.vertex import sdk
 
 CURSOR_FILE = "cloud_logging_cursor.json"
@@ -32,7 +32,7 @@ PAGE_SIZE = 1000
 NANOS = 1_000_000_000
 
 
-class CloudLoggingFollower:
+class CloudLoggingFollower(PollingFollower):
     def __init__(
         self,
         *,
@@ -45,29 +45,21 @@ class CloudLoggingFollower:
         every: float,
         replicas: int = 1,
     ):
-        self._prefix_lines = replicas > 1  # decided once: lines keep one shape throughout
+        super().__init__(
+            f"launchbay-cloud-logging-{job_id[-8:]}",
+            log_path=log_path,
+            cursor_path=run_dir / CURSOR_FILE,
+            every=every,
+            machines=replicas,
+        )
         self._project = project
         self._job_id = job_id
         self._credentials = credentials
         self._endpoint = endpoint
-        self._log_path = log_path
-        self._cursor_path = run_dir / CURSOR_FILE
-        self._every = every
-        self.job_ended = threading.Event()  # set by the runner: read once more, then stop
-        self.done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"launchbay-cloud-logging-{job_id[-8:]}", daemon=True
-        )
 
-    def start(self) -> "CloudLoggingFollower":
-        self._thread.start()
-        return self
-
-    def finish(self) -> None:
-        """The job has ended: read the entries once more (after a pause), then stop."""
-        self.job_ended.set()
-
-    def _run(self) -> None:
+    def follow(self) -> None:
+        """List the new entries every few seconds; once the job has ended, once more after a
+        pause (entries lag it a little)."""
         fd = open_append(self._log_path)
         client = None
         try:
@@ -96,7 +88,6 @@ class CloudLoggingFollower:
             if client is not None:
                 client.transport.close()
             os.close(fd)
-            self.done.set()
 
     def _connect(self):
         options = {"api_endpoint": self._endpoint} if self._endpoint else None
