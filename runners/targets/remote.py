@@ -14,6 +14,7 @@ whose runs live elsewhere (an engine, a cluster, a cloud) does the same way, wri
 - the growing delay between retries (`Backoff`).
 """
 
+import abc
 import json
 import threading
 from collections.abc import Callable, Hashable
@@ -39,7 +40,7 @@ class LogFollower(Protocol):
         """The run has ended: read what is left, then stop."""
 
 
-class FollowerThread:
+class FollowerThread(abc.ABC):
     """A log follower's lifecycle, for the followers to subclass: a daemon thread runs
     `follow()`; `finish()` tells it the run has ended (`job_ended`: read what is left, then
     return); `done` is set once it has returned, however it did."""
@@ -56,9 +57,9 @@ class FollowerThread:
     def finish(self) -> None:
         self.job_ended.set()
 
+    @abc.abstractmethod
     def follow(self) -> None:
         """Copy the run's output into its log until the run ends (or the follower gives up)."""
-        raise NotImplementedError
 
     def _run(self) -> None:
         try:
@@ -87,8 +88,8 @@ class RemoteRunner(Runner):
     """A runner whose runs live on a remote backend. Subclasses still implement submit, status
     and cancel; this class holds the shapes they share."""
 
-    #: a run's logs are followed at most once: once drained, never again (an API that can't
-    #: tell a finished job's old lines from new ones would copy them twice)
+    #: once a run's logs are drained, they are never followed again (a status asked again
+    #: after the run's end starts no follower; without it, one that reads once more)
     follow_logs_once: bool = False
 
     def __init__(self) -> None:
