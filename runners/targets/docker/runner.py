@@ -148,6 +148,8 @@ class DockerRunner(RemoteRunner):
         self._ensure_pump(handle)
         try:
             exited = api.wait(handle["container"], timeout=max(1, int(timeout)))
+        except sdk.errors.NotFound:  # first: docker's errors are requests' errors too
+            return vanished_status(handle)
         except sdk.requests_exceptions.RequestException as exc:
             if sdk.is_read_timeout(exc):
                 return RunStatus(RunState.RUNNING)  # still running after `timeout`
@@ -156,8 +158,6 @@ class DockerRunner(RemoteRunner):
             return RunStatus(
                 RunState.RUNNING, f"the Docker engine is unreachable ({sdk.reason(exc)})"
             )
-        except sdk.errors.NotFound:
-            return vanished_status(handle)
         if exited.get("StatusCode") == 0:
             return self._ended(handle, {"ExitCode": 0})  # no OOM kill to look for: skip inspect
         return self.status(handle)
