@@ -232,12 +232,22 @@ def get_runner(name: str) -> Runner:
     with _lock:
         runner = _runners.get(entry.name)
         if runner is None:
-            missing = entry.missing_modules()
-            if missing:
-                raise MissingExtra(
-                    "resource", f"{entry.name} needs {', '.join(missing)}: {entry.install_hint}"
-                )
+            _require_installed(entry)
             module = importlib.import_module(entry.module)
             runner = getattr(module, entry.class_name)()
             _runners[entry.name] = runner
     return runner
+
+
+def require_sdk(name: str) -> None:
+    """Raise MissingExtra, naming the extra to install, unless the SDK of resource type `name`
+    is installed (for code that talks to a target's backend without its runner)."""
+    _require_installed(resource_type(name))
+
+
+def _require_installed(entry: ResourceType) -> None:
+    missing = entry.missing_modules()
+    if missing:
+        raise MissingExtra(
+            "resource", f"{entry.name} needs {', '.join(missing)}: {entry.install_hint}"
+        )

@@ -13,15 +13,10 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
-
-from pydantic import ConfigDict, Field, StrictBool, field_validator
 
 from runners.agent.crashpoints import crash_point
 from runners.catalog.workspace import materialize
-from runners.gpus.request import GpuArgs, check_gpu_ceiling
 from runners.launch.validation import check_model
 from runners.protocol import (
     Capability,
@@ -35,6 +30,11 @@ from runners.protocol import (
 from runners.runlog.logfile import open_append
 from runners.system import procinfo
 from runners.system.files import write_private
+from runners.targets.local_process.settings import (
+    LocalProcessConfig,
+    check_override,
+    inherited_env,
+)
 from store import BadInput, JobVersion, RunState, Stage
 
 # A constant script: the job's argv is passed as "$@", never spliced into shell text.
@@ -55,60 +55,6 @@ _WRAPPER = (
 _ABANDONED = "abandoned"
 START_FILE = "started"
 
-# The agent's own store and fault drills are not the job's business.
-_NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
-# What a job gets from the agent even with `inherit_env: false`: no secrets, and without them
-# programs are not found (PATH) or have nowhere to keep their caches (HOME, TMPDIR).
-BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
-
-
-class LocalProcessConfig(GpuArgs):
-    """resource_args of a local-process queue or launch (GPU keys: runners/gpus/request.py)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    env: dict[str, str] = Field(default_factory=dict)
-    """Environment variables added to the agent's environment for the job."""
-    inherit_env: StrictBool | list[str] = True
-    """Which of the agent's environment variables the job gets: all of them (true, the
-    default), none (false) or only those named; PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ and
-    TMPDIR are always passed (see BASE_ENV), and `env` adds to them."""
-    cwd: str | None = None
-    """Working directory, relative to the job's code directory (default: that directory)."""
-    stop_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
-    """After SIGTERM on cancel, how long to wait before SIGKILL."""
-    gpus: Literal["all"] | int | None = None
-    """GPUs this run gets alone (a count; the agent picks free devices and sets
-    CUDA_VISIBLE_DEVICES), or `all`: every GPU, shared, unmanaged. Without it, none."""
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _stringify_env(cls, value):
-        # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
-
-    @field_validator("inherit_env", mode="before")
-    @classmethod
-    def _flag_or_names(cls, value):
-        if isinstance(value, bool):
-            return value
-        expected = "expected true, false or a list of environment variable names"
-        if not isinstance(value, list):
-            raise ValueError(expected)
-        for name in value:
-            if not isinstance(name, str) or not name or "=" in name or "\0" in name:
-                raise ValueError(f"{name!r} is not an environment variable name; {expected}")
-        return value
-
-    @field_validator("cwd")
-    @classmethod
-    def _stay_inside(cls, value):
-        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
-            raise ValueError("must be a relative path inside the job's directory")
-        return value
-
 
 class LocalProcessRunner(Runner):
     resource_type = "local-process"
@@ -120,6 +66,13 @@ class LocalProcessRunner(Runner):
 
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_model(LocalProcessConfig, resource_args, "resource_args").model_dump()
+
+    def check_launch_override(
+        self, queue_args: dict, launch_args: dict, queue_config: dict
+    ) -> None:
+        """A launch may pass fewer of the agent's variables than its queue, never more, and
+        ask for at most the queue's GPUs."""
+        check_override(queue_args, launch_args)
 
     def give_gpus(self, spec: dict, gpus: tuple) -> dict:
         """The run sees exactly its devices, by UUID (or index in a declared inventory without
@@ -133,26 +86,6 @@ class LocalProcessRunner(Runner):
             "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         }
         return {**spec, "env": env}
-
-    def check_launch_override(
-        self, queue_args: dict, launch_args: dict, queue_config: dict
-    ) -> None:
-        """A launch may pass fewer of the agent's variables than its queue, never more, and
-        ask for at most the queue's GPUs."""
-        if "gpus" in launch_args:
-            check_gpu_ceiling(queue_args.get("gpus"), launch_args["gpus"])
-        if "inherit_env" not in launch_args:
-            return
-        queue_passes = _inherited_names(queue_args.get("inherit_env", True))
-        launch_passes = _inherited_names(launch_args["inherit_env"])
-        if queue_passes is None or (launch_passes is not None and launch_passes <= queue_passes):
-            return
-        extra = "all of them" if launch_passes is None else sorted(launch_passes - queue_passes)
-        raise BadInput(
-            "resource_args.inherit_env",
-            f"the queue passes only {sorted(queue_passes)} of the agent's environment; a launch"
-            f" may not ask for more ({extra})",
-        )
 
     def check_job(self, job: JobVersion) -> None:
         if job.type == "image":
@@ -173,7 +106,7 @@ class LocalProcessRunner(Runner):
         argv = [*(ctx.spec["entry_point"] or []), *ctx.spec["args"]]
         if not argv:
             raise RunnerError(Stage.RUN, f"{ctx.job.ref} has no entrypoint; give one with -E")
-        inherited = _inherited(ctx.agent_env, config.inherit_env)
+        inherited = inherited_env(ctx.agent_env, config.inherit_env)
         env = {**inherited, "PYTHONUNBUFFERED": "1", **config.env, **ctx.spec["env"]}
         _check_executable(argv[0], cwd, env.get("PATH", os.defpath))
         exit_file = ctx.run_dir / "exit_code"
@@ -309,22 +242,6 @@ class LocalProcessRunner(Runner):
         finally:
             claim.unlink(missing_ok=True)
         return True
-
-
-def _inherited_names(inherit_env: bool | list[str]) -> frozenset[str] | None:
-    """The agent's variables a job gets, None meaning all of them."""
-    if inherit_env is True:
-        return None
-    return frozenset(BASE_ENV) | frozenset(inherit_env or [])
-
-
-def _inherited(agent_env: Mapping[str, str], inherit_env: bool | list[str]) -> dict[str, str]:
-    names = _inherited_names(inherit_env)
-    return {
-        k: v
-        for k, v in agent_env.items()
-        if k not in _NOT_INHERITED and (names is None or k in names)
-    }
 
 
 def _signal_group(pid: int, signum: int) -> None:
