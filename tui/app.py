@@ -18,7 +18,6 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from runners.agent.changes import ChangeListener
@@ -27,6 +26,7 @@ from . import navigation
 from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
 from .messages import AgentReported, StoreChanged
+from .screens.live import shown_screens
 from .threads import ThreadStores
 
 # At most this often the screens re-read the store while the agent is busy.
@@ -75,6 +75,8 @@ class LaunchbayApp(App):
         self._embedded_agent = None
         self._shutdown_requested = threading.Event()
         self._store_listener: ChangeListener | None = None
+        self.store_changes = 0
+        """How many times the store changed under the app (a screen's read notes it)."""
 
     def _add_destinations(self) -> None:
         """Each destination's mode, and its number key ahead of the app's own keys (the footer's
@@ -149,12 +151,11 @@ class LaunchbayApp(App):
 
     def on_store_changed(self, message: StoreChanged) -> None:
         # Every screen that shows: the top one and, under a modal, those it leaves visible.
-        # A screen hidden under another reads the store again when it comes back (its
-        # on_screen_resume), so news is never lost, nor read for a screen nobody sees.
-        for screen in reversed(self.screen_stack):
+        # A hidden screen sees the count moved on when it comes back, and reads the store
+        # then (screens.live), so news is never lost, nor read for a screen nobody sees.
+        self.store_changes += 1
+        for screen in shown_screens(self):
             screen.post_message(StoreChanged())
-            if not isinstance(screen, ModalScreen):
-                break
 
     # -- the embedded agent ----------------------------------------------------------------
 
