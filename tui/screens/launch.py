@@ -15,17 +15,17 @@ import json
 import shlex
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
-from textual.worker import Worker, WorkerState
 
 from store import BadInput
 
+from ..loading import LoaderHost
 from ..widgets.agent_bar import AgentBar
 from .launch_diff import diff_text
 from .launch_editor import YamlEditing
@@ -34,7 +34,7 @@ from .launch_fields import UNSET, SchemaField
 PRIORITIES = ["critical", "high", "medium", "low"]
 
 
-class LaunchScreen(YamlEditing, Screen):
+class LaunchScreen(LoaderHost, YamlEditing, Screen):
     BINDINGS = [
         Binding("ctrl+s", "enqueue", "Enqueue", id="launch.enqueue"),
         # priority: an Input in focus would take ctrl+e as "end of line".
@@ -71,6 +71,15 @@ class LaunchScreen(YamlEditing, Screen):
         # it was made for, and only the newest one is shown.
         self._form_version = 0
         self._enqueuing = False  # an enqueue is on its way: ctrl+s again does nothing
+        self._choices = self.loader(
+            "launch-load", self._read_choices, self._choices_loaded, self._load_failed
+        )
+        self._field_specs = self.loader(
+            "fields", self._read_fields, self._build_fields, self._load_failed
+        )
+        self._preview = self.loader(
+            "preview", self._read_preview, self._show_preview, self._preview_failed
+        )
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -109,12 +118,11 @@ class LaunchScreen(YamlEditing, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"relaunch {self.relaunch_of}" if self.relaunch_of else "launch"
-        self.load_choices()
+        self._choices.start()
 
     # -- loading choices and the relaunch's previous run ------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="launch-load")
-    def load_choices(self) -> None:
+    def _read_choices(self) -> tuple[list[str], list[str], dict, dict | None]:
         store = self.app.stores.get()
         refs = []
         for version, _count in store.jobs.list_latest():
@@ -134,22 +142,16 @@ class LaunchScreen(YamlEditing, Screen):
                 "priority": item.priority.label,
                 **item.launch,
             }
-        self.app.call_from_thread(self._choices_loaded, refs, queues, prefill, previous_spec)
+        return refs, queues, prefill, previous_spec
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    def _load_failed(self, error: Exception) -> None:
         # A load that failed (the run to relaunch is gone, the store unreadable) is said in
         # the form's error line: else it stays at "loading…" for good, and ctrl+s refuses.
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        text = str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
-        if event.worker.group == "preview":
-            self._show_result(None, f"no preview: {text}")
-        elif event.worker.group in ("launch-load", "fields"):
-            self.load_error = f"could not load the form: {text}"
-            self._show_result(None, self.load_error)
+        self.load_error = f"could not load the form: {_error_text(error)}"
+        self._show_result(None, self.load_error)
 
-    def _choices_loaded(self, refs, queues, prefill, previous_spec) -> None:
+    def _choices_loaded(self, choices: tuple[list[str], list[str], dict, dict | None]) -> None:
+        refs, queues, prefill, previous_spec = choices
         self._prefill = prefill
         self.previous_spec = previous_spec
         job_box = self.query_one("#launch-job", Input)
@@ -186,19 +188,20 @@ class LaunchScreen(YamlEditing, Screen):
             self.query_one("#launch-job", Input).value,
             self.query_one("#launch-queue", Input).value,
         )
-        self._load_fields(*self._fields_wanted)
+        self._field_specs.start(*self._fields_wanted)
 
-    @work(thread=True, exclusive=True, group="fields", exit_on_error=False)
-    def _load_fields(self, job_ref: str, queue_name: str) -> None:
+    def _read_fields(self, job_ref: str, queue_name: str):
+        """((job, queue) asked for, the job's schema, the queue's variables); None: unknown."""
         store = self.app.stores.get()
         schema, variables = None, None
         with contextlib.suppress(BadInput):
             schema = store.jobs.resolve(job_ref.strip()).input_schema or {}
         with contextlib.suppress(BadInput):
             variables = store.queues.get(queue_name.strip()).template_variables
-        self.app.call_from_thread(self._build_fields, (job_ref, queue_name), schema, variables)
+        return (job_ref, queue_name), schema, variables
 
-    async def _build_fields(self, key, schema: dict | None, variables: dict | None) -> None:
+    async def _build_fields(self, read) -> None:
+        key, schema, variables = read
         if key != self._fields_wanted:
             return
         async with self._rebuilding:
@@ -300,24 +303,26 @@ class LaunchScreen(YamlEditing, Screen):
         if errors:
             self._show_result(None, errors[0])
             return
-        self.render_preview(request, self._form_version)
+        self._preview.start(request, self._form_version)
 
-    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
-    def render_preview(self, request, version: int) -> None:
+    def _read_preview(self, request, version: int) -> tuple[int, dict | None, str | None]:
+        """(the form state it was made for, the spec the runner would get, why there is none)"""
         from runners.launch.rendering import redact
         from runners.launch.request import prepare_launch, preview
 
         store = self.app.stores.get()
         try:
-            spec = redact(preview(store, prepare_launch(store, request)))
+            return version, redact(preview(store, prepare_launch(store, request))), None
         except BadInput as exc:
-            self.app.call_from_thread(self._show_preview, version, None, str(exc))
-            return
-        self.app.call_from_thread(self._show_preview, version, spec, None)
+            return version, None, str(exc)
 
-    def _show_preview(self, version: int, spec: dict | None, error: str | None) -> None:
-        if version == self._form_version:  # else the form changed since: a newer one comes
-            self._show_result(spec, error)
+    def _show_preview(self, read: tuple[int, dict | None, str | None]) -> None:
+        version, spec, error = read
+        if version == self._form_version:  # else the form changed since (no preview started
+            self._show_result(spec, error)  # when its fields have errors): a newer one comes
+
+    def _preview_failed(self, error: Exception) -> None:
+        self._show_result(None, f"no preview: {_error_text(error)}")
 
     def _show_result(self, spec: dict | None, error: str | None) -> None:
         error = self.load_error or error
@@ -394,3 +399,8 @@ class LaunchScreen(YamlEditing, Screen):
             self.dismiss()
         else:
             self._enqueuing = False  # still open: it may enqueue again
+
+
+def _error_text(error: Exception) -> str:
+    """A user's mistake as it is; anything else with its type (a bug, a broken store)."""
+    return str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
