@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shlex
 
 from rich.text import Text
@@ -27,7 +26,8 @@ from store import BadInput
 
 from ..loading import LoaderHost
 from ..widgets.agent_bar import AgentBar
-from .launch_diff import diff_text
+from ..widgets.spec_view import SpecView
+from .launch_diff import show_relaunch_diff
 from .launch_editor import YamlEditing
 from .launch_fields import UNSET, SchemaField
 
@@ -111,7 +111,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
                 yield Static(
                     "spec the runner will receive", classes="section", id="launch-preview-title"
                 )
-                yield Static("", id="launch-preview")
+                yield SpecView("", id="launch-preview")
         yield Static("", id="launch-error")
         yield AgentBar()
         yield Footer()
@@ -332,13 +332,13 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         banner.update(Text(f"✗ {error}") if error else "✓ ready: ctrl+s enqueues")
         if spec is None:
             return
-        preview = self.query_one("#launch-preview", Static)
+        preview = self.query_one("#launch-preview", SpecView)
         title = self.query_one("#launch-preview-title", Static)
         if self.previous_spec is not None:
             title.update(Text(f"diff against run {self.relaunch_of}'s spec"))
-            preview.update(diff_text(self.previous_spec, spec))
+            show_relaunch_diff(preview, self.previous_spec, spec)
         else:
-            preview.update(Text(json.dumps(spec, indent=2)))
+            preview.show_spec(spec)
 
     # -- actions -------------------------------------------------------------------------------
 
