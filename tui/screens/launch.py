@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
@@ -26,10 +26,11 @@ from store import BadInput
 
 from ..loading import LoaderHost
 from ..widgets.agent_bar import AgentBar
+from ..widgets.schema_form import SchemaForm
 from ..widgets.spec_view import SpecView
 from .launch_diff import show_relaunch_diff
 from .launch_editor import YamlEditing
-from .launch_fields import UNSET, SchemaField
+from .launch_fields import CONFIG_HINT, VARS_HINT, set_var_texts
 
 PRIORITIES = ["critical", "high", "medium", "low"]
 
@@ -92,9 +93,9 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
                 yield Label("queue")
                 yield Input(value=self.queue or "", id="launch-queue", placeholder="queue")
                 yield Static("run config", classes="section")
-                yield Vertical(id="launch-config-fields", classes="fields")
+                yield SchemaForm("run_config", id="launch-config-fields", classes="fields")
                 yield Static("template variables", classes="section")
-                yield Vertical(id="launch-var-fields", classes="fields")
+                yield SchemaForm("var", id="launch-var-fields", classes="fields")
                 yield Static("command", classes="section")
                 yield Label("entrypoint (empty: the job's)")
                 yield Input(id="launch-entrypoint", placeholder="e.g. python train.py")
@@ -211,60 +212,31 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
 
     async def _rebuild_fields(self, key, schema: dict | None, variables: dict | None) -> None:
         self._loaded_for = key
-        config_box = self.query_one("#launch-config-fields", Vertical)
-        var_box = self.query_one("#launch-var-fields", Vertical)
-        await config_box.remove_children()
-        await var_box.remove_children()
         prefill_config = self._prefill.get("run_config") or {}
-        prefill_vars = self._prefill.get("template_variables") or {}
         properties = (schema or {}).get("properties") or {}
-        if properties:
-            await config_box.mount_all(
-                SchemaField("run_config", name, prop, prefill_config.get(name, UNSET))
-                for name, prop in properties.items()
-            )
-        else:
-            await config_box.mount(
-                Static(
-                    "(the job declares no input schema; use ctrl+e to set run_config as YAML)",
-                    classes="hint",
-                )
-            )
-        if variables:
-            await var_box.mount_all(
-                SchemaField("var", name, prop, prefill_vars.get(name, UNSET))
-                for name, prop in variables.items()
-            )
-        else:
-            await var_box.mount(Static("(this queue has none)", classes="hint"))
+        await self.config_form.set_schema(properties, prefill_config, CONFIG_HINT)
+        await self.vars_form.set_schema(
+            variables or {}, self._prefill.get("template_variables") or {}, VARS_HINT
+        )
         self._extra_config = {k: v for k, v in prefill_config.items() if k not in properties}
 
     # -- reading the form --------------------------------------------------------------------
 
-    def _fields(self, kind: str) -> list[SchemaField]:
-        return [f for f in self.query(SchemaField) if f.kind == kind]
+    @property
+    def config_form(self) -> SchemaForm:
+        return self.query_one("#launch-config-fields", SchemaForm)
+
+    @property
+    def vars_form(self) -> SchemaForm:
+        return self.query_one("#launch-var-fields", SchemaForm)
 
     def build_request(self):
         """A LaunchRequest from the form; field errors are marked and returned as a list."""
         from runners.launch.request import LaunchRequest
 
-        errors = []
-        run_config = dict(self._extra_config)
-        for field in self._fields("run_config"):
-            value = field.validate_now()
-            if field.error:
-                errors.append(field.error)
-            elif value is not UNSET:
-                run_config[field.field_name] = value
-        set_vars = []
-        for field in self._fields("var"):
-            field.validate_now()
-            if field.error:
-                errors.append(field.error)
-                continue
-            text = field.text_for_set_var()
-            if text is not None:
-                set_vars.append(f"{field.field_name}={text}")
+        errors = self.config_form.errors() + self.vars_form.errors()
+        run_config = {**self._extra_config, **self.config_form.values()}
+        set_vars = set_var_texts(self.vars_form)
         args_text = self.query_one("#launch-args", Input).value.strip()
         entry_text = self.query_one("#launch-entrypoint", Input).value.strip()
         spec: dict = {"overrides": {"run_config": run_config}}
