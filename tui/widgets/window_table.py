@@ -94,6 +94,17 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
     class Loaded(Message):
         """Rows (or the count) arrived: tests and benchmarks wait for this."""
 
+    class _Answered(Message, bubble=False):
+        """A worker's answer for `handle` (which drops one to an older read), posted: as in
+        tui.loading, call_from_thread would block the worker, and raise once the app stopped."""
+
+        def __init__(self, handle: Callable[..., None], *args: Any) -> None:
+            super().__init__()
+            self.handle, self.args = handle, args
+
+    def on_window_table__answered(self, message: _Answered) -> None:
+        message.handle(*message.args)
+
     def __init__(
         self,
         columns: Sequence[Column],
@@ -183,9 +194,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         try:
             total = self.source.count()
         except Exception as exc:  # a broken store shows as a message, never a dead app
-            self.app.call_from_thread(self._failed, generation, exc)
+            self.post_message(self._Answered(self._failed, generation, exc))
             return
-        self.app.call_from_thread(self._counted, generation, total)
+        self.post_message(self._Answered(self._counted, generation, total))
 
     def _failed(self, generation: int, error: Exception) -> None:
         if generation != self._generation:
@@ -231,9 +242,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
             else:
                 rows = self.source.at(start, limit, self.total if self.counted else None)
         except Exception as exc:
-            self.app.call_from_thread(self._failed, generation, exc)
+            self.post_message(self._Answered(self._failed, generation, exc))
             return
-        self.app.call_from_thread(self._fetched, generation, refresh, start, rows, fresh)
+        self.post_message(self._Answered(self._fetched, generation, refresh, start, rows, fresh))
 
     def _fetched(self, generation: int, refresh: int, start: int, rows: list, fresh: bool) -> None:
         if generation != self._generation or refresh != self._refreshes:
