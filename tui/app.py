@@ -25,7 +25,8 @@ from runners.agent.changes import ChangeListener
 from . import navigation
 from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
-from .messages import AgentReported, StoreChanged
+from .loading import LoaderHost
+from .messages import AgentReported, AgentStateChanged, StoreChanged
 from .screens.live import shown_screens
 from .threads import ThreadStores
 
@@ -34,7 +35,7 @@ REFRESH_INTERVAL = 0.25
 SHUTDOWN_CHECK_SECONDS = 1.0
 
 
-class LaunchbayApp(App):
+class LaunchbayApp(LoaderHost, App):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "launchbay"
     # The modes and their number keys come from navigation.DESTINATIONS, per instance (__init__).
@@ -171,14 +172,21 @@ class LaunchbayApp(App):
             max_jobs=self.agent_max,
             report=lambda text: self.post_message(AgentReported(text)),
         )
-        self.call_from_thread(setattr, self, "agent_state", "idle")
+        # Posted, not call_from_thread: the agent ends as the app stops, and must not raise then.
+        self.post_message(AgentStateChanged("idle"))
+        error = None
         try:
             agent.run()
         except Exception as exc:  # shown in the footer; the UI keeps running
             self.post_message(AgentReported(f"agent stopped: {exc}"))
-            self.call_from_thread(setattr, self, "agent_error", str(exc))
+            error = str(exc)
         finally:
-            self.call_from_thread(setattr, self, "agent_state", "stopped")
+            self.post_message(AgentStateChanged("stopped", error))
+
+    def on_agent_state_changed(self, message: AgentStateChanged) -> None:
+        if message.error is not None:
+            self.agent_error = message.error
+        self.agent_state = message.state
 
     def on_agent_reported(self, message: AgentReported) -> None:
         agent = self._embedded_agent
@@ -200,15 +208,22 @@ class LaunchbayApp(App):
 
     # -- empty store ---------------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False)
     def check_empty_store(self) -> None:
-        store = self.stores.get()
-        if store.jobs.list_latest() or store.queues.list():
-            return
-        self.call_from_thread(self._offer_sample)
+        """Offer the sample job and queue if the store has neither jobs nor queues."""
+        self.loader("empty-store", self._store_is_empty, self._offer_sample, self._failed).start()
 
-    def _offer_sample(self) -> None:
+    def _store_is_empty(self) -> bool:
+        store = self.stores.get()
+        return not (store.jobs.list_latest() or store.queues.list())
+
+    def _failed(self, error: Exception) -> None:
+        self.notify(f"could not read the store: {error}", severity="error", markup=False)
+
+    def _offer_sample(self, empty: bool) -> None:
         from .screens.confirm import ConfirmScreen
+
+        if not empty:
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -224,17 +239,19 @@ class LaunchbayApp(App):
             answered,
         )
 
-    @work(thread=True, exit_on_error=False)
     def create_sample(self) -> None:
         from runners.catalog.sample import ensure_sample
 
-        job, queue = ensure_sample(self.stores.get())
-        self.call_from_thread(
-            self.notify,
-            f"created {job.version.ref} and queue {queue.name}: press 3, then L",
-            markup=False,
-        )
-        self.post_message(StoreChanged())
+        def created(made) -> None:
+            job, queue = made
+            self.notify(
+                f"created {job.version.ref} and queue {queue.name}: press 3, then L", markup=False
+            )
+            self.post_message(StoreChanged())
+
+        self.loader(
+            "sample", lambda: ensure_sample(self.stores.get()), created, self._failed
+        ).start()
 
     # -- navigation ------------------------------------------------------------------------
 

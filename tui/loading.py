@@ -127,7 +127,8 @@ class LoaderHost:
     """Mixed into a screen or widget that owns loaders: hands each outcome to its loader."""
 
     def loader(self, name: str, read: Callable[..., T], show: Shown, failed: Shown) -> Loader[T]:
-        """A loader owned by this node (make it once, in __init__, and `start` it at will)."""
+        """A loader owned by this node: make it once for a read made again and again (its
+        numbers tell the newest read), or per call for a read made once."""
         return Loader(self, name, read, show, failed)  # type: ignore[arg-type]
 
     async def on_loaded(self, outcome: Loaded) -> None:

@@ -160,3 +160,30 @@ async def test_a_hidden_screen_reads_again_when_it_comes_back_only_if_the_store_
 
         app.post_message(StoreChanged())  # while it shows: read at once
         await settle(pilot, lambda: screen.shown == [0, 1, 2], "read on the change")
+
+
+async def test_an_empty_store_offers_the_sample_and_yes_creates_it(make_app, store):
+    # The app's own one-off reads (is the store empty? create the sample) go through loaders.
+    app = make_app(offer_sample=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the offer")
+        assert "This store is empty" in screen_text(app)
+        await pilot.press("y")
+        note = await settle(
+            pilot, lambda: next((n for n in notified(app) if "created" in n), None), "created"
+        )
+        assert "queue local" in note and "sample-train" in note
+        assert store.queues.get("local").resource == "local-process"
+        assert [v.name for v, _ in store.jobs.list_latest()] == ["sample-train"]
+
+
+async def test_a_store_with_a_queue_offers_nothing(make_app, store):
+    from support import make_queue
+
+    make_queue(store, "local")
+    app = make_app(offer_sample=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        runs = app.screen
+        await settle(pilot, lambda: not any(w.group == "load-empty-store" for w in app.workers))
+        await pilot.pause()
+        assert app.screen is runs
