@@ -17,8 +17,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from textual.dom import DOMNode
 from textual.message import Message
-from textual.message_pump import MessagePump
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ class Loader(Generic[T]):
 
     def __init__(
         self,
-        owner: MessagePump,
+        owner: DOMNode,
         name: str,
         read: Callable[..., T],
         show: Shown,
