@@ -166,8 +166,8 @@ async def test_an_empty_store_offers_the_sample_and_yes_creates_it(make_app, sto
     # The app's own one-off reads (is the store empty? create the sample) go through loaders.
     app = make_app(offer_sample=True)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the offer")
-        assert "This store is empty" in screen_text(app)
+        await settle(pilot, lambda: "This store is empty" in screen_text(app), "the offer")
+        assert type(app.screen).__name__ == "ConfirmScreen"
         await pilot.press("y")
         note = await settle(
             pilot, lambda: next((n for n in notified(app) if "created" in n), None), "created"
