@@ -7,7 +7,8 @@ app has stopped; a post to a closed screen is simply dropped. An exclusive worke
 only marked cancelled, never stopped, so reads can land out of order: each carries its number,
 and `Loader.deliver` drops any but the newest, here and nowhere else.
 
-`LoaderHost` (mixed into a screen or widget) routes the two messages to their loader.
+`LoaderHost` (mixed into a screen or widget) routes the two messages to their loader, and
+takes `Answered`, a worker's answer for a read that keeps its own numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from textual.css.query import NoMatches
 from textual.dom import DOMNode
 from textual.message import Message
 
@@ -112,15 +114,37 @@ class Loader(Generic[T]):
         return outcome.number == self.number
 
     async def deliver(self, outcome: LoadOutcome) -> None:
-        """Show the outcome of the newest read; drop an older one (a newer read is coming)."""
-        if not self.is_newest(outcome):
+        """Show the outcome of the newest read; drop an older one (a newer read is coming),
+        and any once the owner is being taken down (closed, or its widgets removed)."""
+        if not self.is_newest(outcome) or torn_down(self.owner):
             return
-        if isinstance(outcome, Loaded):
-            shown = self.show(outcome.value)
-        else:
-            shown = self.failed(outcome.error)
-        if inspect.isawaitable(shown):
-            await shown
+        try:
+            if isinstance(outcome, Loaded):
+                shown = self.show(outcome.value)
+            else:
+                shown = self.failed(outcome.error)
+            if inspect.isawaitable(shown):
+                await shown
+        except NoMatches:
+            # A widget it shows the outcome in went away meanwhile: fine if the owner is
+            # being taken down (a screen popped, the app quitting), a bug otherwise.
+            if not torn_down(self.owner):
+                raise
+
+
+def torn_down(node: DOMNode) -> bool:
+    """`node` is closing or being removed: its widgets may already be gone. (Textual says so
+    only in private flags: `_pruning` is set on a removed node and all below it at once.)"""
+    return node._closing or node._closed or getattr(node, "_pruning", False)
+
+
+class Answered(Message, bubble=False):
+    """A worker thread's answer, for `handle(*args)` to take on the UI thread: a read with its
+    own rules for staleness (WindowTable's) posts this rather than call_from_thread."""
+
+    def __init__(self, handle: Callable[..., None], *args: Any) -> None:
+        super().__init__()
+        self.handle, self.args = handle, args
 
 
 class LoaderHost:
@@ -136,3 +160,7 @@ class LoaderHost:
 
     async def on_load_failed(self, outcome: LoadFailed) -> None:
         await outcome.loader.deliver(outcome)
+
+    def on_answered(self, answer: Answered) -> None:
+        if not torn_down(self):  # else it is going: nothing to show the answer in
+            answer.handle(*answer.args)

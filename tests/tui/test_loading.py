@@ -131,6 +131,21 @@ async def test_a_read_that_ends_after_the_app_quit_raises_nothing():
     assert screen.shown == []
 
 
+async def test_an_outcome_for_a_screen_being_taken_down_is_dropped():
+    # A read queued just before its screen was popped is handled while the screen's widgets
+    # are removed: showing it would find no widget to show it in.
+    screen = ProbeScreen(lambda: "first")
+    app = ProbeApp(Cover())
+    async with app.run_test(size=(80, 10)) as pilot:
+        await app.push_screen(screen)
+        await settle(pilot, lambda: screen.shown == ["first"], "the first read")
+        late = Loaded(screen.probe, screen.probe.number, "late")
+        await app.pop_screen()
+        await screen.probe.deliver(late)  # raises nothing, shows nothing
+        assert screen.shown == ["first"]
+        assert not screen.query("#probe")  # there was nowhere to show it
+
+
 class Cover(Screen):
     def compose(self) -> ComposeResult:
         yield Static("cover")

@@ -23,6 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..loading import Answered, LoaderHost
+
 Row = TypeVar("Row")
 MARGIN = 60  # rows read beyond the viewport on each side, so scrolling finds them ready
 COUNT_INTERVAL = 1.0  # while the data keeps changing, recount at most this often
@@ -49,7 +51,7 @@ class Column(Generic[Row]):
     style: Callable[[Row], str] | None = None  # a Rich style for the cell, from the row
 
 
-class WindowTable(ScrollView, Generic[Row], can_focus=True):
+class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
     """Rows of a WindowSource with a cursor. Posts `Highlighted` and `Activated`."""
 
     DEFAULT_CSS = """
@@ -93,17 +95,6 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
 
     class Loaded(Message):
         """Rows (or the count) arrived: tests and benchmarks wait for this."""
-
-    class _Answered(Message, bubble=False):
-        """A worker's answer for `handle` (which drops one to an older read), posted: as in
-        tui.loading, call_from_thread would block the worker, and raise once the app stopped."""
-
-        def __init__(self, handle: Callable[..., None], *args: Any) -> None:
-            super().__init__()
-            self.handle, self.args = handle, args
-
-    def on_window_table__answered(self, message: _Answered) -> None:
-        message.handle(*message.args)
 
     def __init__(
         self,
@@ -194,9 +185,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         try:
             total = self.source.count()
         except Exception as exc:  # a broken store shows as a message, never a dead app
-            self.post_message(self._Answered(self._failed, generation, exc))
+            self.post_message(Answered(self._failed, generation, exc))
             return
-        self.post_message(self._Answered(self._counted, generation, total))
+        self.post_message(Answered(self._counted, generation, total))
 
     def _failed(self, generation: int, error: Exception) -> None:
         if generation != self._generation:
@@ -242,9 +233,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
             else:
                 rows = self.source.at(start, limit, self.total if self.counted else None)
         except Exception as exc:
-            self.post_message(self._Answered(self._failed, generation, exc))
+            self.post_message(Answered(self._failed, generation, exc))
             return
-        self.post_message(self._Answered(self._fetched, generation, refresh, start, rows, fresh))
+        self.post_message(Answered(self._fetched, generation, refresh, start, rows, fresh))
 
     def _fetched(self, generation: int, refresh: int, start: int, rows: list, fresh: bool) -> None:
         if generation != self._generation or refresh != self._refreshes:
