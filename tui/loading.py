@@ -139,12 +139,13 @@ def torn_down(node: DOMNode) -> bool:
 
 
 class Answered(Message, bubble=False):
-    """A worker thread's answer, for `handle(*args)` to take on the UI thread: a read with its
-    own rules for staleness (WindowTable's) posts this rather than call_from_thread."""
+    """A worker thread's answer, for `handle(*args, **kwargs)` to take on the UI thread: what
+    a thread posts instead of call_from_thread when it is no loader's read (a write; a read
+    with its own rules for staleness, as WindowTable's)."""
 
-    def __init__(self, handle: Callable[..., None], *args: Any) -> None:
+    def __init__(self, handle: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        self.handle, self.args = handle, args
+        self.handle, self.args, self.kwargs = handle, args, kwargs
 
 
 class LoaderHost:
@@ -163,4 +164,4 @@ class LoaderHost:
 
     def on_answered(self, answer: Answered) -> None:
         if not torn_down(self):  # else it is going: nothing to show the answer in
-            answer.handle(*answer.args)
+            answer.handle(*answer.args, **answer.kwargs)

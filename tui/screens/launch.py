@@ -24,7 +24,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from store import BadInput
 
-from ..loading import LoaderHost
+from ..loading import Answered, LoaderHost
 from ..widgets.agent_bar import AgentBar
 from ..widgets.schema_form import SchemaForm
 from ..widgets.spec_view import SpecView
@@ -351,12 +351,12 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
             prepared = prepare_launch(store, request)
             item_id = enqueue(store, prepared)
         except BadInput as exc:
-            app.call_from_thread(self._not_enqueued, str(exc))
+            app.post_message(Answered(self._not_enqueued, str(exc)))
             return
         except Exception as exc:  # a bug: said, and still raised for the worker's log
-            app.call_from_thread(self._not_enqueued, f"{type(exc).__name__}: {exc}")
+            app.post_message(Answered(self._not_enqueued, f"{type(exc).__name__}: {exc}"))
             raise
-        app.call_from_thread(self._enqueued, item_id, prepared.job.ref, prepared.queue.name)
+        app.post_message(Answered(self._enqueued, item_id, prepared.job.ref, prepared.queue.name))
 
     def _not_enqueued(self, error: str) -> None:
         self._enqueuing = False

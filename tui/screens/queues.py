@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from store import BadInput, Priority, Queue, QueueItem, Store
 
+from ..loading import Answered
 from ..timefmt import ago
 from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import ITEM_STATE_STYLES
@@ -270,9 +271,11 @@ class QueuesScreen(LiveScreen):
             try:
                 message = write(self.app.stores.get())
             except BadInput as exc:
-                self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+                self.app.post_message(
+                    Answered(self.notify, str(exc), severity="error", markup=False)
+                )
                 return
-            self.app.call_from_thread(self._written, message)
+            self.app.post_message(Answered(self._written, message))
 
         self.run_worker(run, thread=True, exit_on_error=False, group="queues-write")
 
