@@ -12,7 +12,6 @@ gpus: [0, 1]                 # the GPUs the agent hands out (runners/gpus/settin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -32,13 +31,6 @@ class UserConfig(GpuSettings):
     """A Textual theme name, e.g. textual-dark, nord, gruvbox."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Key rebindings: binding id → comma-separated keys."""
-
-
-def bound_key(binding: Any, keys: dict[str, str]) -> str:
-    """The key(s) `binding` answers to once the user's rebindings `keys` apply: what help and
-    the palette must show, not the default."""
-    binding_id = getattr(binding, "id", None)
-    return keys.get(binding_id, binding.key) if binding_id else binding.key
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:
