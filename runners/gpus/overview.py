@@ -43,3 +43,13 @@ def devices_now(store: Store, settings: GpuSettings) -> tuple[Inventory, list[De
         )
         for gpu in inventory.gpus
     ]
+
+
+def free_now(store: Store, settings: GpuSettings) -> str | None:
+    """`GPUs free now: 2 of 4` (what the launch form shows beside a GPU queue's preview); None
+    on a machine without GPUs (a launch asking for some is refused, saying why)."""
+    _, devices = devices_now(store, settings)
+    if not devices:
+        return None
+    free = sum(1 for device in devices if device.run_id is None and not device.busy_outside)
+    return f"GPUs free now: {free} of {len(devices)}"
