@@ -2,6 +2,7 @@
 says why, backfill, time limits, and bad requests refused at launch. Against a declared
 inventory (no GPU exists here): the same code as NVML's below the inventory."""
 
+import json
 import os
 import sqlite3
 
@@ -101,7 +102,7 @@ def test_a_queue_with_gpus_all_gives_every_run_the_agents_devices_unmanaged(
 
 
 def test_an_item_waits_for_busy_devices_says_why_and_starts_when_they_free(
-    store, db_path, tmp_path, gpu_config
+    store, db_path, tmp_path, gpu_config, cli
 ):
     make_code_job(store, tmp_path, "holder", HOLDER)
     queue = make_queue(store, config={"resource_args": {"gpus": 2, "gpu_name": "A100"}})
@@ -110,12 +111,22 @@ def test_an_item_waits_for_busy_devices_says_why_and_starts_when_they_free(
     second = _go(store, tmp_path, 1, tmp_path / "second-gate")
     with AgentThread(db_path, max_jobs=4):
         holder = run_of(store, first, {RunState.RUNNING})
-        wait_for(lambda: dict(waiting_reasons(store, queue).__iter__()) or True)
-        reasons = {item.id: why for item, why in waiting_reasons(store, queue)}
-        assert reasons[second] == (
+        why = (
             f"waiting for 1 GPU matching 'A100': 0 free (GPU 0 held by run {holder.id},"
             f" GPU 1 held by run {holder.id})"
         )
+
+        def described() -> list:
+            waiting = json.loads(cli("queue", "describe", "local", "--json").out)["waiting"]
+            return [(w["id"], w["reason"]) for w in waiting]
+
+        # Between two looks the agent leases it for a moment ("leased: an agent is starting
+        # it") and gives it back: wait for the answer, never for a while.
+        def reason() -> str | None:
+            return next((r for i, r in waiting_reasons(store, queue) if i.id == second), None)
+
+        wait_for(lambda: reason() == why, what="the reason")
+        wait_for(lambda: described() == [(second, why)], what="describe saying why")
         assert store.items.get(second).state is ItemState.PENDING
         gate.touch()
         assert run_of(store, first).state is RunState.FINISHED
@@ -135,25 +146,24 @@ def test_a_later_item_starts_ahead_of_a_waiting_head_only_with_backfill(
     with AgentThread(db_path, max_jobs=8, queues=["fifo"]):
         holder = run_of(store, _go(store, tmp_path, 2, gate, "fifo"), {RunState.RUNNING})
         head = _go(store, tmp_path, 3, gate, "fifo")  # needs all three: waits for the holder
-        small = _go(store, tmp_path, 1, gate, "fifo", time_limit=1)  # would fit on GPU 2
+        small = _go(store, tmp_path, 0, None, "fifo")  # no GPU: could start at once
+        # The agent planned the line with both in it: it leased the head and gave it back.
         wait_for(
-            lambda: (
-                store.runs.find_for_item(small) is None
-                and store.items.get(small).state is ItemState.PENDING
-            )
+            lambda: store.items.get(head).updated_at > store.items.get(small).created_at,
+            what="the agent to look at the line",
         )
+    assert store.runs.find_for_item(small) is None  # nothing overtook the waiting head
     with AgentThread(db_path, max_jobs=8, queues=["bf"]):
         # Backfill: the head waits on a run without a time limit, so it keeps every device it
-        # could use; a later item with no GPUs may start, one asking for GPU 2 may not.
+        # could use: a later item asking for GPU 2 may not start, one with no GPUs may.
         bf_head = _go(store, tmp_path, 3, gate, "bf")
-        no_gpus = _go(store, tmp_path, 0, None, "bf")
         one_gpu = _go(store, tmp_path, 1, gate, "bf", time_limit=1)
+        no_gpus = _go(store, tmp_path, 0, None, "bf")  # planned after one_gpu, in line order
         assert run_of(store, no_gpus).state is RunState.FINISHED
-        assert store.items.get(bf_head).state is ItemState.PENDING
-        assert store.items.get(one_gpu).state is ItemState.PENDING
-        gate.touch()
-    assert store.runs.get(holder.id).state is not RunState.FAILED
-    del head
+    assert store.runs.find_for_item(one_gpu) is None
+    assert store.runs.find_for_item(bf_head) is None
+    assert store.gpus.held() == {"GPU-a0": holder.id, "GPU-a1": holder.id}
+    gate.touch()
 
 
 def test_a_run_past_its_time_limit_is_stopped_and_its_devices_freed(
