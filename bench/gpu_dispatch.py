@@ -30,7 +30,8 @@ def latencies(folder: Path, entrypoint: str, gpus: int, n: int) -> list[float]:
         (code / "README").write_text("a code job whose entrypoint is a system command\n")
         create_job(store, "code", "probe", str(code), entrypoint=entrypoint)
         config = folder / "queue.yaml"
-        config.write_text(f"resource_args: {{gpus: {gpus}}}\n")
+        # The baseline names no GPUs at all: the agent's GPU path is skipped entirely.
+        config.write_text(f"resource_args: {{gpus: {gpus}}}\n" if gpus else "resource_args: {}\n")
         create_queue(store, QUEUE, "local-process", str(config))
         prepared = prepare_launch(store, LaunchRequest(job="probe", queue=QUEUE))
         with agent_in_thread(store.path):
@@ -41,7 +42,7 @@ def latencies(folder: Path, entrypoint: str, gpus: int, n: int) -> list[float]:
 
 def main() -> None:
     args = _common.parse_args(__doc__.splitlines()[0])
-    rounds, per_round = (2, 10) if args.quick else (5, 20)
+    rounds, per_round = (2, 10) if args.quick else (8, 25)
     entrypoint = probe_entrypoint()
     samples: dict[int, list[float]] = {0: [], 1: []}
     with tempfile.TemporaryDirectory(prefix="lb-bench-gpu-") as tmp:

@@ -34,6 +34,7 @@ class GpuDispatch:
     _gpu_cache: tuple[float, GpuSettings, Inventory] | None = None
     _gpu_recheck_at: float = math.inf
     _gpu_sample_at: float = 0.0
+    _gpu_sampling: bool = False  # this agent's runs hold GPUs: sample them
 
     def _pick(self, store: Store, queue: Queue) -> tuple[QueueItem, tuple[Gpu, ...]] | None:
         """Lease the item of `queue` to start now, with the devices it gets; None when the
@@ -79,6 +80,8 @@ class GpuDispatch:
             item = store.items.lease_item(queue, choice.candidate.item_id, self.id)
             if item is None:
                 return None  # cancelled meanwhile: the next pass plans again
+        if choice.placement.gpus:
+            self._gpu_sampling = True
         return item, choice.placement.gpus
 
     def _gpu_inventory(self) -> tuple[GpuSettings, Inventory]:
@@ -94,25 +97,25 @@ class GpuDispatch:
         return at
 
     def _gpu_housekeeping(self, store: Store) -> float:
-        """Stop runs past their time limit and sample the devices of this agent's runs; when
-        to come back (monotonic)."""
+        """Stop runs past their time limit and, every GPU_SAMPLE_SECONDS while this agent's
+        runs hold GPUs, sample their devices; when to come back (monotonic). Nothing is read
+        from the store on the passes in between."""
         limits_end = self._stop_runs_past_their_limit(store)
         now = time.monotonic()
         if now >= self._gpu_sample_at:
             self._gpu_sample_at = now + GPU_SAMPLE_SECONDS
-            self._sample_gpus(store)
-        if not any(a.run_id in self.live for a in store.gpus.live()):
-            return limits_end
-        return min(limits_end, self._gpu_sample_at)
+            self._gpu_sampling = self._sample_gpus(store)
+        return min(limits_end, self._gpu_sample_at) if self._gpu_sampling else limits_end
 
-    def _sample_gpus(self, store: Store) -> None:
+    def _sample_gpus(self, store: Store) -> bool:
+        """Record each device's reading for the run holding it; whether any run holds one."""
         mine = [a for a in store.gpus.live() if a.run_id in self.live]
         if not mine:
-            return
+            return False
         try:
             _, inventory = self._gpu_inventory()
         except BadInput:
-            return  # said where GPUs are handed out
+            return True  # said where GPUs are handed out; sampled again once it is fixed
         samples = []
         for allocation in mine:
             gpu = inventory.by_key.get(allocation.device)
@@ -121,6 +124,7 @@ class GpuDispatch:
                     (allocation.run_id, gpu.key, gpu.utilization_percent, gpu.memory_used_mib)
                 )
         store.gpus.record_samples(samples, time.time())
+        return True
 
     def _stop_runs_past_their_limit(self, store: Store) -> float:
         """Ask runs whose time limit has ended to stop; when the next limit ends (monotonic)."""
