@@ -5,12 +5,11 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import make_code_job, make_queue, run_launchbay
+from kit import git, make_code_job, make_queue, run_launchbay
 
 from store import RunState, Store
 
@@ -417,19 +416,15 @@ def test_unknown_resource_type_is_refused(refused):
 # --- job create --------------------------------------------------------------------------------
 
 
-def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def git_repo(tmp_path) -> str:
     """A real repository with one commit on `main`; returns its file:// URL."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git("init", "-q", "-b", "main", cwd=repo)
+    git(repo, "init", "-q", "-b", "main")
     (repo / "main.py").write_text("print('hi')\n")
-    _git("add", "main.py", cwd=repo)
-    _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one", cwd=repo)
+    git(repo, "add", "main.py")
+    git(repo, "commit", "-qm", "one")
     return repo.as_uri()
 
 

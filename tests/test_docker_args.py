@@ -5,9 +5,7 @@ the grants are proven by running containers that use them."""
 import json
 
 import pytest
-from docker_support import BUSYBOX, REGISTRY, docker_queue, image_job
-from helpers import AgentThread, wait_for
-from support import launch
+from kit import BUSYBOX, REGISTRY, AgentThread, docker_queue, image_job, launch, wait_for
 from test_bad_input import refusal_checker
 
 from store import RunState, Store

@@ -3,20 +3,26 @@ watches cut and compacted while the run changes (only a relist shows it), a burs
 image that cannot be pulled (the queue's grace decides when that fails the run; its TTL and
 launchbay's hardening reach the Job), and an agent restarted while its Job runs."""
 
-import test_kube_runner
-from docker_support import REGISTRY
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import agent_killed_after, agent_process, launch
-from test_kube_runner import NAMESPACE, _release, image_job, kube_queue
+from kit import (
+    NAMESPACE,
+    REGISTRY,
+    AgentThread,
+    agent_killed_after,
+    agent_process,
+    image_job,
+    kube_queue,
+    launch,
+    log_of,
+    release_pod,
+    run_of,
+    wait_for,
+)
 
 from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from runners.targets.kubernetes.manifest import DEFAULT_SECURITY
 from store import RunState
-
-cluster = test_kube_runner.cluster  # the fixtures, shared
-kubeconfig = test_kube_runner.kubeconfig
 
 
 def test_a_change_missed_while_the_watches_were_cut_is_found_by_relisting(
@@ -95,7 +101,7 @@ def test_a_run_survives_dropped_watches_and_a_burst_of_500s(
         cluster.drop_watches()
         # The pod ends only now, after every fault: its end reaches the run through them.
         (pod,) = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")
-        _release(engine, pod)
+        release_pod(engine, pod)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert log_of(store, run.id).splitlines() == ["first", "second"]
@@ -118,7 +124,7 @@ def test_a_restarted_agent_re_adopts_its_job_and_copies_each_line_once(
     try:
         # The pod runs on until the new agent reads its log: it re-adopted a running Job.
         wait_for(lambda: reads() > before, 60, "the new agent to read the pod's log")
-        _release(engine, pod)
+        release_pod(engine, pod)
         out, _ = second.communicate(timeout=120)
     finally:
         second.kill()

@@ -8,8 +8,7 @@ import json
 import re
 
 import pytest
-from helpers import AgentThread, run_of
-from support import launch, make_code_job
+from kit import AgentThread, launch, make_code_job, run_of
 from test_bad_input import refusal_checker
 
 from runners.launch.rendering import REDACTED, config_env, is_secret_name, redact, restore_redacted

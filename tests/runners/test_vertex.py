@@ -6,19 +6,21 @@ LoggingServiceV2Client."""
 
 import importlib.util
 import json
-import time
 
 import grpc
 import pytest
-from docker_support import fresh_registry, pushed_image
 from fakes.vertex import FakeVertex
-from helpers import AgentThread, run_of
-from support import (
+from kit import (
+    AgentThread,
     agent_killed_after,
     agent_process,
     forget_handle,
+    fresh_registry,
     launch,
+    pushed_image,
     run_agent_until_empty,
+    run_of,
+    wait_for,
     write_code_job,
 )
 from test_vertex_checks import IMAGE, VERTEX_ARGS, training_job
@@ -188,13 +190,6 @@ def agent_until_empty_releasing(db_path, vertex, name: str) -> str:
 
 def job_id(run) -> str:
     return run.handle["name"].rsplit("/", 1)[-1]
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db_path, vertex):

@@ -3,52 +3,27 @@ as a container on the test Docker engine (tests/fakes). Covers success, failure,
 image-pull trouble, preemption and requeue, cancel, RBAC, and pods running side by side (a flaky
 API server and re-adoption: test_kube_follow)."""
 
-import docker
-import pytest
 import yaml
-from docker_support import REGISTRY, fresh_registry, image_job
-from fakes.kube_api import FakeCluster
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import launch, write_code_job
+from kit import (
+    NAMESPACE,
+    REGISTRY,
+    AgentThread,
+    evict_pods_of,
+    fresh_registry,
+    image_job,
+    kube_queue,
+    launch,
+    log_of,
+    release_pod,
+    run_of,
+    wait_for,
+    write_code_job,
+)
 
 from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from store import RunState
-
-NAMESPACE = "ml"
-
-
-@pytest.fixture
-def cluster(engine):
-    fake = FakeCluster(
-        engine,
-        nodes=3,
-        gpus_per_node=0,
-        image_pull_backoff_seconds=0.3,
-        namespaces=("default", NAMESPACE),
-        custom_resources=(("batch.volcano.sh", "v1alpha1", "jobs"),),
-    )
-    fake.start()
-    yield fake
-    fake.stop()
-    # A bug of the fake (a 500 it answered, a kubelet thread that crashed) is no test's pass.
-    assert not fake.server_errors, fake.server_errors[0]
-    assert not fake.warnings  # launchbay sent no field the API server would drop
-
-
-@pytest.fixture
-def kubeconfig(cluster, tmp_path):
-    return cluster.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
-
-
-def kube_queue(store, kubeconfig, name="k8s", resource_args=None, **extra):
-    config = {
-        "resource_args": resource_args or {},
-        "target": {"kubeconfig": str(kubeconfig), "image_pull_grace_seconds": 1},
-        **extra,
-    }
-    return store.queues.create(name, "kubernetes", check_queue_config("kubernetes", config))
 
 
 def events_of(store, run_id: str) -> list[str]:
@@ -158,7 +133,7 @@ def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
     with AgentThread(db_path, max_jobs=2):
         first = run_of(store, first_item, {RunState.RUNNING})
         wait_for(lambda: "resume=0" in log_of(store, first.id), 30, "the first run's output")
-        _evict_pods_of(cluster, first.id)
+        evict_pods_of(cluster, first.id)
         first = run_of(store, first_item)
         assert first.state is RunState.PREEMPTED
         assert "requeued as item" in first.message
@@ -167,7 +142,7 @@ def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
         assert store.items.get(second_item).resume_count == 1
         assert second.spec["run_config"] == {"step": 7}
         wait_for(lambda: "resume=1" in log_of(store, second.id), 30, "the resumed run's output")
-        _evict_pods_of(cluster, second.id)
+        evict_pods_of(cluster, second.id)
         second = run_of(store, second_item)
     assert second.state is RunState.PREEMPTED
     assert "not requeued" in second.message
@@ -217,13 +192,6 @@ def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, ku
     assert run.handle["image"].startswith(f"{build['registry']}:trainer-")
 
 
-def _evict_pods_of(cluster, run_id: str) -> None:
-    pods = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run_id}")
-    assert pods, f"no pod for run {run_id}"
-    for pod in pods:
-        cluster.evict(NAMESPACE, pod["metadata"]["name"])
-
-
 def test_the_log_carries_on_across_a_pod_restart(store, db_path, kubeconfig, cluster):
     kube_queue(store, kubeconfig, resource_args={"spec": {"backoffLimit": 1}})
     image_job(store, "flaky", "echo attempt on $(hostname); exit 1")
@@ -256,7 +224,7 @@ def test_pods_running_side_by_side_each_reach_the_log_while_they_run(
         wait_for(lambda: all(up in log_of(store, run.id) for up in ups), 30, "both pods' lines")
         assert all(p["status"]["phase"] == "Running" for p in cluster.pods(NAMESPACE, selector))
         for pod in pods:
-            _release(engine, pod)
+            release_pod(engine, pod)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert sorted(log_of(store, run.id).splitlines()) == ups
@@ -280,7 +248,7 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
         reads = lambda pod: sum(  # noqa: E731
             1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{pod}/log")
         )
-        _release(engine, first)
+        release_pod(engine, first)
         wait_for(
             lambda: any(
                 pod["metadata"]["name"] == name and pod["status"]["phase"] == "Succeeded"
@@ -300,27 +268,10 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
             cluster.drop_watches()
             wait_for(lambda: reads(other) > before and followed(), 30, "the next pass")  # noqa: B023
         assert reads(name) <= settled + 1  # one read after its end, at most; not one a pass
-        _release(engine, second)
+        release_pod(engine, second)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert log_of(store, run.id).count(f"up {name}") == 1
-
-
-def _release(engine, pod: dict) -> None:
-    """Touch /go in the pod's container: the jobs of these tests wait for it."""
-    label = f"fake-kube.pod={NAMESPACE}/{pod['metadata']['name']}"
-    # A pod is in the API a moment before the fake's kubelet has made its container.
-    (container,) = wait_for(
-        lambda: engine.containers.list(filters={"label": label}), 30, f"the container of {label}"
-    )
-
-    def touched() -> bool:
-        try:
-            return container.exec_run(["touch", "/go"]).exit_code == 0
-        except docker.errors.APIError:  # created, not started yet
-            return False
-
-    wait_for(touched, 30, "/go touched")
 
 
 def test_logs_refused_for_good_say_so_once_and_the_run_still_ends(
@@ -394,7 +345,7 @@ def test_a_preempted_runs_job_is_deleted_so_it_cannot_run_beside_its_requeue(
     item = launch(store, "retrying", "k8s")
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
-        _evict_pods_of(cluster, run.id)
+        evict_pods_of(cluster, run.id)
         run = run_of(store, item)
         assert run.state is RunState.PREEMPTED
         assert "not requeued" in run.message  # max_resumes: 0 turns requeueing off

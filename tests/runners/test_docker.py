@@ -9,22 +9,23 @@ import time
 import zipfile
 
 import pytest
-from docker_support import (
+from kit import (
     PYTHON,
     REGISTRY,
+    AgentThread,
+    agent_killed_after,
+    agent_process,
     containers_of,
     containers_removed_after,  # noqa: F401  (a fixture)
     docker_queue,
-    image_job,
-    registry_tags,
-)
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import (
-    agent_killed_after,
-    agent_process,
     forget_handle,
     git,
+    image_job,
     launch,
+    log_of,
+    registry_tags,
+    run_of,
+    wait_for,
     write_code_job,
 )
 

@@ -4,15 +4,19 @@ the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py
 import json
 
 import pytest
-from docker_support import fresh_registry, pushed_image
 from fakes.sagemaker import FakeSageMaker
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import (
+from kit import (
+    AgentThread,
     agent_killed_after,
     agent_process,
     forget_handle,
+    fresh_registry,
     launch,
+    log_of,
+    pushed_image,
     run_agent_until_empty,
+    run_of,
+    wait_for,
     write_code_job,
 )
 from test_sagemaker_checks import BUCKET, SPOT, TRAINING_ARGS, training_job
