@@ -6,6 +6,7 @@ engine: the Docker engine, its images and the local registry; cluster: the fake 
 The fixtures (engine, cluster, kubeconfig, …) are registered in tests/conftest.py."""
 
 from kit.agents import (
+    AgentOutput,
     AgentThread,
     agent_killed_after,
     agent_process,
@@ -33,7 +34,8 @@ from kit.jobs import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, write
 from kit.waiting import forget_handle, log_of, run_for_item, run_of, run_state, wait_for
 
 __all__ = [
-    "AgentThread", "agent_killed_after", "agent_process", "run_agent", "run_agent_until_empty",
+    "AgentOutput", "AgentThread", "agent_killed_after", "agent_process", "run_agent",
+    "run_agent_until_empty",
     "REPO", "Result", "clean_env", "run_launchbay",
     "CLUSTER", "NAMESPACE", "evict_pods_of", "kube_queue", "release_pod",
     "BUILDER", "BUSYBOX", "PYTHON", "REGISTRY", "containers_of", "containers_removed_after",

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from kit.cli import REPO
@@ -95,3 +96,52 @@ def run_agent_until_empty(db_path: Path, queue: str, timeout: float = 120) -> st
     """A headless agent run until its queue has nothing left; returns what it printed."""
     output, _ = agent_process(db_path, queue, "--until-empty").communicate(timeout=timeout)
     return output
+
+
+class AgentOutput:
+    """A headless agent process whose output is read as it comes, so a test can wait for a
+    line it printed (evidence, not a sleep). Killed when the block ends, if still running."""
+
+    def __init__(self, db_path: Path, queue: str | None, *args: str):
+        self.process = agent_process(db_path, queue, *args)
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_line(self, text: str, timeout: float = 60) -> str:
+        """The first line holding `text`; fails the test if the agent ends or the time passes
+        without it."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines if text in line), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise AssertionError(f"the agent printed no {text!r}:\n{''.join(self.lines)}")
+                self._changed.wait(left)
+
+    def finish(self, timeout: float = 120) -> str:
+        """Wait for the agent to end by itself; returns all it printed."""
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout=30)
+        return "".join(self.lines)
+
+    def __enter__(self) -> "AgentOutput":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=30)

@@ -4,25 +4,19 @@ the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py
 import json
 
 import pytest
+from contract import Backend, RunnerContract, Seen
 from fakes.sagemaker import FakeSageMaker
 from kit import (
     AgentThread,
-    agent_killed_after,
-    agent_process,
-    forget_handle,
     fresh_registry,
     launch,
     log_of,
     pushed_image,
     run_agent_until_empty,
     run_of,
-    wait_for,
-    write_code_job,
 )
 from test_sagemaker_checks import BUCKET, SPOT, TRAINING_ARGS, training_job
 
-from runners.agent.cancelling import cancel_by_id
-from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from runners.targets.sagemaker.request import training_job_name
 from store import RunState
@@ -112,63 +106,6 @@ def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, 
     assert lines.count("[algo-2-1700000000] worker up") == 1
 
 
-def test_a_code_job_is_built_pushed_and_its_pushed_image_trained(
-    store, db_path, aws, engine, tmp_path
-):
-    build = fresh_registry("sm-test")
-    code = write_code_job(tmp_path / "code", "print('trained')\n")
-    sagemaker_queue(store, aws, **build)
-    create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
-    aws.hold = False  # nothing to do while it trains: it ends by itself
-    item = launch(store, "coder", "sm")
-    output = run_agent_until_empty(db_path, "sm", timeout=300)
-    run = run_of(store, item)
-    assert run.state is RunState.FINISHED, output
-    image = described(aws, training_job_name("coder", run.id))["AlgorithmSpecification"]
-    assert image["TrainingImage"] == pushed_image(build["registry"])
-
-
-def test_a_failed_training_job_fails_the_run_with_its_reason(store, db_path, aws):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    item = launch(store, "train", "sm")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.STARTING, RunState.RUNNING})
-        wait_for(lambda: store.runs.get(run.id).handle, 30, "the job to be submitted")
-        aws.fail(training_job_name("train", run.id), "AlgorithmError: loss is NaN at step 812")
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert run.error_stage == "run"
-    assert run.error_message == "AlgorithmError: loss is NaN at step 812"
-
-
-def test_a_training_job_deleted_outside_launchbay_fails_the_run_saying_so(store, db_path, aws):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    item = launch(store, "train", "sm")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        aws.forget(training_job_name("train", run.id))
-        run = run_of(store, item)
-    # A remote object deleted behind launchbay's back: failed at stage run, on every target
-    # (it ended crashed here before issue 12).
-    assert run.state is RunState.FAILED, run.message
-    assert run.error_stage == "run"
-    assert "deleted outside launchbay" in run.error_message
-
-
-def test_cancel_stops_the_training_job(store, db_path, aws):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    item = launch(store, "train", "sm")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        cancel_by_id(store, run.id)
-        run = run_of(store, item)
-    assert run.state is RunState.STOPPED
-    assert ("StopTrainingJob", training_job_name("train", run.id)) in aws.requests
-
-
 def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):
     sagemaker_queue(store, aws)
     training_job(store)
@@ -201,61 +138,6 @@ def test_throttled_calls_are_retried_and_the_run_still_starts(store, db_path, aw
     assert run.state is RunState.FINISHED, run.message
     creates = [action for action, _ in aws.requests if action == "CreateTrainingJob"]
     assert len(creates) == 4  # three throttled, the fourth accepted
-
-
-def test_a_spot_interruption_preempts_the_run_and_requeues_it(store, db_path, aws):
-    sagemaker_queue(store, aws, resource_args=SPOT)
-    training_job(store)
-    item = launch(store, "train", "sm")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        aws.interrupt(training_job_name("train", run.id))
-        run = run_of(store, item)
-        assert run.state is RunState.PREEMPTED
-        assert "requeued as item" in run.message
-        resumed = run_of(store, item + 1, {RunState.RUNNING})
-        assert resumed.spec["env"]["LAUNCHBAY_RESUME_COUNT"] == "1"
-        cancel_by_id(store, resumed.id)
-        run_of(store, item + 1)
-
-
-def agent_until_empty_releasing(db_path, aws, name: str) -> str:
-    """A new agent run until its queue is empty, the job released once that agent has
-    re-adopted it: the adoption describes the job once, and only a re-adopted job is described
-    again."""
-    agent = agent_process(db_path, "sm", "--until-empty")
-    try:
-        describes_before = aws.requests.count(("DescribeTrainingJob", name))
-        wait_for(
-            lambda: aws.requests.count(("DescribeTrainingJob", name)) >= describes_before + 2,
-            60,
-            "the new agent to watch the job",
-        )
-        aws.release(name)
-        return agent.communicate(timeout=120)[0]
-    finally:
-        agent.kill()
-        agent.wait(timeout=30)
-
-
-@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-tag"])
-def test_a_restarted_agent_re_adopts_the_training_job(store, db_path, aws, handle_recorded):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    item = launch(store, "train", "sm")
-    with agent_killed_after(db_path, "sm"):
-        run = run_of(store, item, {RunState.RUNNING})
-    if not handle_recorded:
-        forget_handle(store, run.id)
-    name = training_job_name("train", run.id)
-    aws.put_log_lines(name, ["written while no agent watched"])
-    output = agent_until_empty_releasing(db_path, aws, name)
-    run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, output
-    assert "re-adopted" in output
-    assert log_of(store, run.id).count("written while no agent watched") == 1
-    assert [a for a, n in aws.requests if a == "CreateTrainingJob"] == ["CreateTrainingJob"]
-    assert run.handle["job_name"] == name
 
 
 def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws, cli, monkeypatch):
@@ -299,3 +181,88 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws
     submitted = described(aws, training_job_name("train", run.id))
     assert submitted["RoleArn"] == "arn:aws:iam::123456789012:role/Training"  # moto's account
     assert submitted["ResourceConfig"]["InstanceCount"] == 2
+
+
+class SageMaker(Backend):
+    """moto's server, patched: a training job trains until released (tests/fakes/sagemaker.py)."""
+
+    resource = "sagemaker"
+    failure_says = "AlgorithmError: loss is NaN at step 812"
+    vanished_says = "no longer exists (deleted outside launchbay)"
+    escape = (
+        {},
+        {"RoleArn": "arn:aws:iam::123456789012:role/Admin"},
+        ("resource_args.RoleArn", "can be set only in the queue's own config"),
+    )
+    preemptible = True
+    preemptible_args = SPOT
+
+    def __init__(self, aws):
+        self.aws = aws
+        self.exit_codes: dict[str, int] = {}
+
+    def queue(self, store, resource_args=None, **extra):
+        sagemaker_queue(store, self.aws, "q", resource_args=resource_args, **extra)
+
+    def held_job(self, store, name, exit_code=0):
+        training_job(store, name)
+        self.exit_codes[name] = exit_code
+
+    def _name(self, run) -> str:
+        return training_job_name(run.spec["job"]["name"], run.id)
+
+    def started(self, store, run):
+        self.aws.put_log_lines(self._name(run), ["before"])
+
+    def while_no_agent_runs(self, store, run):
+        self.aws.put_log_lines(self._name(run), ["written while no agent watched"])
+
+    def release(self, store, run):
+        name = self._name(run)
+        self.aws.put_log_lines(name, ["after"])
+        if self.exit_codes[run.spec["job"]["name"]]:
+            self.aws.fail(name, self.failure_says)
+        else:
+            self.aws.release(name)
+
+    def seen(self, store, run):
+        env = described(self.aws, self._name(run))["Environment"]
+        return Seen(env, json.loads(env["LAUNCHBAY_CONFIG"]))
+
+    def vanish(self, store, run):
+        self.aws.forget(self._name(run))
+
+    def preempt(self, store, run):
+        self.aws.interrupt(self._name(run))
+
+    def registry(self):
+        return fresh_registry("sm-test")
+
+    def run_freely(self):
+        self.aws.hold = False  # nothing to do while it trains: it ends by itself
+
+    def check_failed(self, store, run):
+        assert run.error_message == self.failure_says
+
+    def check_cancelled(self, store, run):
+        assert ("StopTrainingJob", self._name(run)) in self.aws.requests
+
+    def check_readopted(self, store, run, output):
+        assert log_of(store, run.id).count("written while no agent watched") == 1
+        assert [a for a, n in self.aws.requests if a == "CreateTrainingJob"] == [
+            "CreateTrainingJob"
+        ]
+        assert run.handle["job_name"] == self._name(run)
+
+    def check_built(self, store, run, registry):
+        image = described(self.aws, self._name(run))["AlgorithmSpecification"]
+        assert image["TrainingImage"] == pushed_image(registry["registry"])
+
+
+@pytest.fixture
+def backend(aws):
+    return SageMaker(aws)
+
+
+class TestContract(RunnerContract):
+    backend_class = SageMaker

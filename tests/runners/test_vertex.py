@@ -9,23 +9,21 @@ import json
 
 import grpc
 import pytest
+from contract import Backend, RunnerContract, Seen
 from fakes.vertex import FakeVertex
 from kit import (
     AgentThread,
     agent_killed_after,
-    agent_process,
-    forget_handle,
     fresh_registry,
     launch,
+    log_of,
     pushed_image,
     run_agent_until_empty,
     run_of,
     wait_for,
-    write_code_job,
 )
 from test_vertex_checks import IMAGE, VERTEX_ARGS, training_job
 
-from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from store import RunState
@@ -88,49 +86,6 @@ def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
     )
 
 
-def test_a_code_job_is_built_pushed_and_its_pushed_image_submitted(
-    store, db_path, vertex, engine, tmp_path
-):
-    build = fresh_registry("vx-test")
-    code = write_code_job(tmp_path / "code", "print('trained')\n")
-    vertex_queue(store, vertex, **build)
-    create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
-    vertex.hold = False  # nothing to do while it runs: it ends by itself
-    item = launch(store, "coder", "vx")
-    output = run_agent_until_empty(db_path, "vx", timeout=300)
-    run = run_of(store, item)
-    assert run.state is RunState.FINISHED, output
-    (job,) = vertex.jobs()
-    container = job.job_spec.worker_pool_specs[0].container_spec
-    assert container.image_uri == pushed_image(build["registry"])
-    assert list(container.command) == ["python3", "main.py"]
-
-
-def test_a_failed_custom_job_fails_the_run_with_its_error_message(store, db_path, vertex):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        vertex.fail(run.handle["name"], "The replica workerpool0-0 exited with a non-zero status")
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert run.error_stage == "run"
-    assert run.error_message == "The replica workerpool0-0 exited with a non-zero status"
-
-
-def test_cancel_cancels_the_custom_job(store, db_path, vertex):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        cancel_by_id(store, run.id)
-        run = run_of(store, item)
-    assert run.state is RunState.STOPPED
-    assert ("CancelCustomJob", run.handle["name"]) in vertex.calls
-
-
 def test_unavailable_answers_are_retried(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
@@ -142,50 +97,6 @@ def test_unavailable_answers_are_retried(store, db_path, vertex):
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert len(vertex.jobs()) == 1  # retried creates made no second job
-
-
-def test_a_custom_job_that_vanished_fails_the_run_saying_so(store, db_path, vertex):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        vertex.forget(run.handle["name"])
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert "no longer exists" in run.error_message
-
-
-@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-label"])
-def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex, handle_recorded):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with agent_killed_after(db_path, "vx"):
-        run = run_of(store, item, {RunState.RUNNING})
-    submitted = run.handle["name"]
-    if not handle_recorded:
-        forget_handle(store, run.id)
-    output = agent_until_empty_releasing(db_path, vertex, submitted)
-    run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, output
-    assert "re-adopted" in output
-    assert len(vertex.jobs()) == 1
-    assert run.handle["name"] == submitted
-
-
-def agent_until_empty_releasing(db_path, vertex, name: str) -> str:
-    """A new agent run until its queue is empty, the job released once that agent has
-    re-adopted it: the adoption reads the job once, and only a re-adopted job is read again."""
-    agent = agent_process(db_path, "vx", "--until-empty")
-    try:
-        gets_before = vertex.calls.count(("GetCustomJob", name))
-        wait_for(lambda: vertex.calls.count(("GetCustomJob", name)) >= gets_before + 2, 60)
-        vertex.release(name)
-        return agent.communicate(timeout=120)[0]
-    finally:
-        agent.kill()
-        agent.wait(timeout=30)
 
 
 def job_id(run) -> str:
@@ -332,3 +243,81 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
     ) in text
     assert "epoch 1" not in text
     assert not any(c[0] == "ListLogEntries" for c in vertex.calls)
+
+
+class Vertex(Backend):
+    """A fake JobService over gRPC: a CustomJob runs until released (tests/fakes/vertex.py)."""
+
+    resource = "vertex"
+    failure_says = "The replica workerpool0-0 exited with a non-zero status"
+    vanished_says = "no longer exists (deleted outside launchbay)"
+    escape = (
+        None,
+        {"run": {"service_account": "admin@launchbay-test.iam.gserviceaccount.com"}},
+        ("resource_args.run.service_account", "can be set only in the queue's own config"),
+    )
+
+    def __init__(self, vertex):
+        self.vertex = vertex
+        self.exit_codes: dict[str, int] = {}
+
+    def queue(self, store, resource_args=None, **extra):
+        vertex_queue(store, self.vertex, "q", resource_args=resource_args, **extra)
+
+    def held_job(self, store, name, exit_code=0):
+        create_job(store, "image", name, IMAGE, entrypoint="python -m train")
+        self.exit_codes[name] = exit_code
+
+    def started(self, store, run):
+        self.vertex.add_log_lines(job_id(run), ["before"])
+
+    def while_no_agent_runs(self, store, run):
+        self.vertex.add_log_lines(job_id(run), ["written while no agent watched"])
+
+    def release(self, store, run):
+        self.vertex.add_log_lines_at_end(job_id(run), ["after"])
+        if self.exit_codes[run.spec["job"]["name"]]:
+            self.vertex.fail(run.handle["name"], self.failure_says)
+        else:
+            self.vertex.release(run.handle["name"])
+
+    def seen(self, store, run):
+        (job,) = [job for job in self.vertex.jobs() if job.name == run.handle["name"]]
+        container = job.job_spec.worker_pool_specs[0].container_spec
+        env = {e.name: e.value for e in container.env}
+        return Seen(env, json.loads(env["LAUNCHBAY_CONFIG"]))
+
+    def vanish(self, store, run):
+        self.vertex.forget(run.handle["name"])
+
+    def registry(self):
+        return fresh_registry("vx-test")
+
+    def run_freely(self):
+        self.vertex.hold = False  # nothing to do while it runs: it ends by itself
+
+    def check_failed(self, store, run):
+        assert run.error_message == self.failure_says
+
+    def check_cancelled(self, store, run):
+        assert ("CancelCustomJob", run.handle["name"]) in self.vertex.calls
+
+    def check_readopted(self, store, run, output):
+        assert log_of(store, run.id).count("written while no agent watched") == 1
+        (job,) = self.vertex.jobs()
+        assert run.handle["name"] == job.name
+
+    def check_built(self, store, run, registry):
+        (job,) = self.vertex.jobs()
+        container = job.job_spec.worker_pool_specs[0].container_spec
+        assert container.image_uri == pushed_image(registry["registry"])
+        assert list(container.command) == ["python3", "main.py"]
+
+
+@pytest.fixture
+def backend(vertex):
+    return Vertex(vertex)
+
+
+class TestContract(RunnerContract):
+    backend_class = Vertex
