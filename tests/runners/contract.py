@@ -69,6 +69,9 @@ class Backend(abc.ABC):
     """resource_args that make a run preemptible."""
     has_remote_object = True
     """Whether a run is an object somewhere else that can be deleted behind launchbay's back."""
+    vanish_modes = ("watched", "while-no-agent-ran")
+    """When the remote object is deleted in the vanishing test: while an agent watches the run,
+    while no agent runs, or both."""
 
     @abc.abstractmethod
     def queue(self, store, resource_args: dict | None = None, **extra) -> None:
@@ -111,6 +114,10 @@ class Backend(abc.ABC):
         """From now on a job ends by itself, unreleased (a fake's jobs; others' code jobs do)."""
         return None
 
+    def check_finished(self, store, run) -> None:
+        """The target's side of a finished run (its exit code, its handle)."""
+        return None
+
     def check_failed(self, store, run) -> None:
         """The target's side of a failed run (its exit code, its exact reason)."""
         return None
@@ -130,6 +137,16 @@ class Backend(abc.ABC):
     def check_built(self, store, run, registry: dict | None) -> None:
         """The target's side of a built code job (the image it was given, its command)."""
         return None
+
+
+def held_shell_script(exit_code: int = 0) -> str:
+    """The held job as a busybox shell script, released by creating /go in its container.
+    (`$$` is a literal `$` for launchbay's templating.)"""
+    return (
+        "echo run=$LAUNCHBAY_RUN_ID; echo resume=$${LAUNCHBAY_RESUME_COUNT:-0};"
+        " echo config=$(tr -d ' \\n' < $LAUNCHBAY_CONFIG_FILE); echo before;"
+        f" while [ ! -e /go ]; do sleep 0.1; done; echo after; exit {exit_code}"
+    )
 
 
 def seen_in_log(store, run) -> Seen:
@@ -205,6 +222,7 @@ class RunnerContract:
         assert _ours(log)[-2:] == ["before", "after"]
         events = [event.to_state for event in store.runs.events(run.id)]
         assert events[-2:] == ["running", "finished"]
+        backend.check_finished(store, run)
 
     def test_a_failure_fails_the_run_at_stage_run_with_its_reason(self, backend, store, db_path):
         backend.queue(store)
@@ -261,8 +279,12 @@ class RunnerContract:
         assert run.handle  # found again, and recorded
         backend.check_readopted(store, run, output)
 
+    def pytest_generate_tests(self, metafunc):
+        if "watched" in metafunc.fixturenames:
+            modes = self.backend_class.vanish_modes
+            metafunc.parametrize("watched", [mode == "watched" for mode in modes], ids=modes)
+
     @_needs(has_remote_object=True)
-    @pytest.mark.parametrize("watched", [True, False], ids=["watched", "while-no-agent-ran"])
     def test_a_remote_object_deleted_behind_launchbays_back_fails_the_run_saying_so(
         self, backend, store, db_path, watched
     ):
