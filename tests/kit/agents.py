@@ -82,9 +82,9 @@ def agent_process(
 
 
 @contextlib.contextmanager
-def agent_killed_after(db_path: Path, queue: str):
+def agent_killed_after(db_path: Path, queue: str, *args: str):
     """An agent process that is SIGKILLed (a crash) when the block ends, however it ends."""
-    agent = agent_process(db_path, queue)
+    agent = agent_process(db_path, queue, *args)
     try:
         yield agent
     finally:

@@ -338,7 +338,11 @@ class Kubernetes(Backend):
         assert self.cluster.jobs(NAMESPACE) == []
 
     def check_readopted(self, store, run, output):
-        (job,) = self.cluster.jobs(NAMESPACE)
+        (job,) = [
+            job
+            for job in self.cluster.jobs(NAMESPACE)
+            if job["metadata"]["labels"]["launchbay.io/run-id"] == run.id
+        ]
         # After what the job was given: its two lines, once, and no note of launchbay's.
         assert log_of(store, run.id).splitlines()[3:] == ["before", "after"]
         assert run.handle["name"] == job["metadata"]["name"]

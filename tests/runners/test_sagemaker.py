@@ -56,38 +56,6 @@ def described(aws, name: str) -> dict:
     return next(job for job in aws.jobs() if job["TrainingJobName"] == name)
 
 
-def test_a_training_job_runs_and_its_cloudwatch_lines_reach_the_log(store, db_path, aws):
-    sagemaker_queue(store, aws)
-    training_job(store)
-    item = launch(
-        store, "train", "sm", args=["--lr 0.1"], spec={"overrides": {"run_config": {"seed": 1}}}
-    )
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        assert run.message.startswith("Training")  # the SecondaryStatus as the run's message
-        name = training_job_name("train", run.id)
-        aws.put_log_lines(name, ["epoch 1 loss 0.9", "epoch 2 loss 0.5"])
-        aws.release(name)
-        run = run_of(store, item)
-    assert run.state is RunState.FINISHED, run.message
-    log = log_of(store, run.id)
-    assert "epoch 1 loss 0.9\nepoch 2 loss 0.5\n" in log
-    job = described(aws, name)
-    algorithm = job["AlgorithmSpecification"]
-    assert algorithm["TrainingImage"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1"
-    assert algorithm["ContainerEntrypoint"] == ["python", "train.py", "--epochs", "2"]
-    assert algorithm["ContainerArguments"] == ["--lr", "0.1"]
-    env = job["Environment"]
-    assert env["LAUNCHBAY_RUN_ID"] == run.id
-    assert json.loads(env["LAUNCHBAY_CONFIG"]) == {"seed": 1}
-    assert env["LAUNCHBAY_CONFIG_FILE"] == "/opt/ml/input/data/launchbay-config/config.json"
-    tags = {
-        t["Key"]: t["Value"]
-        for t in aws.client("sagemaker").list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
-    }
-    assert tags["launchbay:run-id"] == run.id
-
-
 def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, db_path, aws):
     resources = {**TRAINING_ARGS["ResourceConfig"], "InstanceCount": 2}
     sagemaker_queue(store, aws, resource_args={"ResourceConfig": resources})
@@ -212,6 +180,7 @@ class SageMaker(Backend):
         return training_job_name(run.spec["job"]["name"], run.id)
 
     def started(self, store, run):
+        assert run.message.startswith("Training")  # the SecondaryStatus as the run's message
         self.aws.put_log_lines(self._name(run), ["before"])
 
     def while_no_agent_runs(self, store, run):
@@ -241,6 +210,22 @@ class SageMaker(Backend):
     def run_freely(self):
         self.aws.hold = False  # nothing to do while it trains: it ends by itself
 
+    def check_finished(self, store, run):
+        job = described(self.aws, self._name(run))
+        algorithm = job["AlgorithmSpecification"]
+        assert algorithm["TrainingImage"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1"
+        assert algorithm["ContainerEntrypoint"] == ["python", "train.py", "--epochs", "2"]
+        assert algorithm["ContainerArguments"] == ["--lr", "0.1"]
+        config_file = job["Environment"]["LAUNCHBAY_CONFIG_FILE"]
+        assert config_file == "/opt/ml/input/data/launchbay-config/config.json"
+        tags = {
+            t["Key"]: t["Value"]
+            for t in self.aws.client("sagemaker").list_tags(ResourceArn=job["TrainingJobArn"])[
+                "Tags"
+            ]
+        }
+        assert tags["launchbay:run-id"] == run.id
+
     def check_failed(self, store, run):
         assert run.error_message == self.failure_says
 
@@ -249,9 +234,8 @@ class SageMaker(Backend):
 
     def check_readopted(self, store, run, output):
         assert log_of(store, run.id).count("written while no agent watched") == 1
-        assert [a for a, n in self.aws.requests if a == "CreateTrainingJob"] == [
-            "CreateTrainingJob"
-        ]
+        creates = [name for action, name in self.aws.requests if action == "CreateTrainingJob"]
+        assert creates.count(self._name(run)) == 1
         assert run.handle["job_name"] == self._name(run)
 
     def check_built(self, store, run, registry):

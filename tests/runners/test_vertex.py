@@ -57,35 +57,6 @@ def vertex_queue(store, vertex, name="vx", target=None, resource_args=None, **ex
     return store.queues.create(name, "vertex", check_queue_config("vertex", config))
 
 
-def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
-    store, db_path, vertex
-):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx", args=["--epochs 2"])
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        vertex.release(run.handle["name"])
-        run = run_of(store, item)
-    assert run.state is RunState.FINISHED, run.message
-    (job,) = vertex.jobs()
-    assert job.name == run.handle["name"]
-    assert job.labels["launchbay-run-id"] == run.id
-    assert job.labels["team"] == "vision"
-    pool = job.job_spec.worker_pool_specs[0]
-    assert pool.container_spec.image_uri == IMAGE
-    assert list(pool.container_spec.command) == ["python", "-m", "train"]
-    assert list(pool.container_spec.args) == ["--epochs", "2"]
-    env = {e.name: e.value for e in pool.container_spec.env}
-    assert env["LAUNCHBAY_RUN_ID"] == run.id
-    assert "LAUNCHBAY_CONFIG_FILE" not in env  # no file reaches the container
-    assert job.job_spec.service_account == "trainer@launchbay-test.iam.gserviceaccount.com"
-    assert job.job_spec.scheduling.strategy.name == "SPOT"
-    assert job.job_spec.base_output_directory.output_uri_prefix == (
-        f"gs://lb-staging/launchbay/{run.id}"
-    )
-
-
 def test_unavailable_answers_are_retried(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
@@ -296,6 +267,23 @@ class Vertex(Backend):
     def run_freely(self):
         self.vertex.hold = False  # nothing to do while it runs: it ends by itself
 
+    def check_finished(self, store, run):
+        (job,) = self.vertex.jobs()
+        assert job.name == run.handle["name"]
+        assert job.labels["launchbay-run-id"] == run.id
+        assert job.labels["team"] == "vision"
+        pool = job.job_spec.worker_pool_specs[0]
+        assert pool.container_spec.image_uri == IMAGE
+        assert list(pool.container_spec.command) == ["python", "-m", "train"]
+        assert list(pool.container_spec.args) == ["--lr", "0.1"]
+        env = {e.name: e.value for e in pool.container_spec.env}
+        assert "LAUNCHBAY_CONFIG_FILE" not in env  # no file reaches the container
+        assert job.job_spec.service_account == "trainer@launchbay-test.iam.gserviceaccount.com"
+        assert job.job_spec.scheduling.strategy.name == "SPOT"
+        assert job.job_spec.base_output_directory.output_uri_prefix == (
+            f"gs://lb-staging/launchbay/{run.id}"
+        )
+
     def check_failed(self, store, run):
         assert run.error_message == self.failure_says
 
@@ -304,7 +292,7 @@ class Vertex(Backend):
 
     def check_readopted(self, store, run, output):
         assert log_of(store, run.id).count("written while no agent watched") == 1
-        (job,) = self.vertex.jobs()
+        (job,) = [job for job in self.vertex.jobs() if job.labels["launchbay-run-id"] == run.id]
         assert run.handle["name"] == job.name
 
     def check_built(self, store, run, registry):
