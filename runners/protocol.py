@@ -3,6 +3,8 @@
 A runner must implement three methods, abstract on `Runner`: `submit` a rendered spec and get a
 handle, `status(handle)`, `cancel(handle, grace)`. It declares what it can do once, as
 `capabilities` (a set of `Capability`), which the agent, launch preparation and the CLI read.
+The keys its queue config takes are declared in its package's settings module, as `ConfigKey`s
+the registry reads (see runners.registry.ResourceType.config_keys).
 Everything else has a default a target overrides only when it needs to: the config checks
 (`normalize`, `check_target`, `check_resource_args`, `check_template_placement`,
 `check_launch_override`, `check_job`), `preview_submission`, `config_file_path`, `wait` (polls
@@ -91,6 +93,15 @@ class SubmitContext:
 
 
 Handle = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One key a target's queue config takes in one of its blocks (`target`, `resource_args`),
+    with its help: what the CLI's help, `launchbay resources TYPE` and the queue editor show."""
+
+    name: str
+    help: str
 
 
 class Runner(abc.ABC):

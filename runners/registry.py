@@ -1,12 +1,20 @@
-"""Resource types, found without importing them: a runner's module (and SDK) loads on first use."""
+"""Resource types, found without importing them: a runner's module (and SDK) loads on first use,
+and the config keys a type declares are read from its settings module's source."""
 
+import functools
 import importlib
 import importlib.util
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-from runners.protocol import Runner
+from runners.protocol import ConfigKey, Runner
 from store import BadInput
+
+#: the name, in a target's settings module, of its declaration: {block: the model checking it}
+DECLARATIONS = "CONFIG_MODELS"
+#: the blocks of a queue config whose keys a target declares
+CONFIG_BLOCKS = ("target", "resource_args")
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,17 @@ class ResourceType:
     @property
     def install_hint(self) -> str:
         return f"pip install 'launchbay[{self.extra}]'" if self.extra else "(built in)"
+
+    @property
+    def package(self) -> str:
+        """The target's own package (runners.targets.<name>), where its settings module is."""
+        return self.module.rpartition(".")[0]
+
+    def config_keys(self, block: str) -> tuple[ConfigKey, ...]:
+        """The keys this type's queue config takes under `block` (`target`, `resource_args`),
+        with their help, as its settings module declares them; () where it declares none.
+        Nothing is imported: neither the SDK nor pydantic (see declared_keys)."""
+        return declared_keys(self.package).get(block, ())
 
 
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
@@ -92,6 +111,78 @@ def _installed(module: str) -> bool:
     return spec is not None
 
 
+@functools.cache
+def declared_keys(package: str) -> dict[str, tuple[ConfigKey, ...]]:
+    """{block: keys} as a target package's settings module declares them: its `CONFIG_MODELS`
+    names the pydantic model checking each block (`Model`, or `module.Model` in another module
+    of the package); the model's fields are the keys and their docstrings the help.
+
+    Read from the source, not imported: pydantic's import alone doubles the start of
+    `launchbay queue create --help`, which lists these keys (pydantic reads field docstrings from
+    the source the same way). tests/test_config_keys.py proves they are the model's fields."""
+    import ast
+
+    settings = _module_source(f"{package}.settings")
+    if settings is None:
+        return {}
+    models: dict[str, str] = {}
+    for node in settings.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(name, ast.Name) and name.id == DECLARATIONS for name in node.targets
+        ):
+            models = ast.literal_eval(node.value)
+    return {block: _model_keys(package, settings, ref) for block, ref in models.items()}
+
+
+def _module_source(module: str):
+    """The parsed source of `module`, found without importing it (only its parent package's
+    __init__, which a target keeps to a docstring); None if there is no such module."""
+    import ast
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"), spec.origin)
+
+
+def _model_keys(package: str, settings, ref: str) -> tuple[ConfigKey, ...]:
+    import ast
+
+    module, _, name = ref.rpartition(".")
+    tree = _module_source(f"{package}.{module}") if module else settings
+    body = tree.body if tree is not None else []
+    classes = {node.name: node for node in body if isinstance(node, ast.ClassDef)}
+    if name not in classes:  # a target's own bug: its declaration test fails on it
+        raise LookupError(f"{package}.settings: {DECLARATIONS} names {ref}, no class there")
+    return tuple(_fields(classes, classes[name]).values())
+
+
+def _fields(classes: dict, node) -> dict[str, ConfigKey]:
+    """A model class's fields (its bases' in the same module first) with their docstrings."""
+    import ast
+
+    fields: dict[str, ConfigKey] = {}
+    for base in node.bases:
+        if isinstance(base, ast.Name) and base.id in classes:
+            fields.update(_fields(classes, classes[base.id]))
+    body = node.body
+    for statement, after in zip(body, [*body[1:], None], strict=True):
+        if not isinstance(statement, ast.AnnAssign) or not isinstance(statement.target, ast.Name):
+            continue
+        name = statement.target.id
+        # pydantic's rules: _private attributes and ClassVars are no fields
+        if name.startswith("_") or "ClassVar" in ast.unparse(statement.annotation):
+            continue
+        doc = ""
+        if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+            doc = " ".join(str(after.value.value).split())
+        fields[name] = ConfigKey(name, doc)
+    return fields
+
+
 class MissingExtra(BadInput):
     """A resource type whose SDK is not installed."""
 
@@ -115,12 +206,22 @@ def get_runner(name: str) -> Runner:
     with _lock:
         runner = _runners.get(entry.name)
         if runner is None:
-            missing = entry.missing_modules()
-            if missing:
-                raise MissingExtra(
-                    "resource", f"{entry.name} needs {', '.join(missing)}: {entry.install_hint}"
-                )
+            _require_installed(entry)
             module = importlib.import_module(entry.module)
             runner = getattr(module, entry.class_name)()
             _runners[entry.name] = runner
     return runner
+
+
+def require_sdk(name: str) -> None:
+    """Raise MissingExtra, naming the extra to install, unless the SDK of resource type `name`
+    is installed (for code that talks to a target's backend without its runner)."""
+    _require_installed(resource_type(name))
+
+
+def _require_installed(entry: ResourceType) -> None:
+    missing = entry.missing_modules()
+    if missing:
+        raise MissingExtra(
+            "resource", f"{entry.name} needs {', '.join(missing)}: {entry.install_hint}"
+        )

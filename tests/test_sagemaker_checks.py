@@ -224,7 +224,7 @@ def _described(status: str, secondary: str, *history: str, reason: str | None = 
     ],
 )
 def test_describe_training_job_maps_to_run_states(job, state, message):
-    from runners.targets.sagemaker.runner import job_status
+    from runners.targets.sagemaker.status import job_status
 
     status = job_status(job)
     assert status.state is state

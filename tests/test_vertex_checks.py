@@ -276,7 +276,7 @@ def test_a_vertex_launch_and_dry_run_never_import_the_sdk(store, db_path):
 def test_custom_job_states_map_to_run_states(state, run_state, message):
     from google.cloud.aiplatform_v1 import types
 
-    from runners.targets.vertex.runner import job_status
+    from runners.targets.vertex.status import job_status
 
     job = types.CustomJob(state=types.JobState[state])
     if state == "JOB_STATE_FAILED":

@@ -21,6 +21,7 @@ from runners.images.settings import DEFAULT_BASE_IMAGE
 from runners.launch.rendering import default_entry_point
 from runners.protocol import RunnerError
 from runners.runlog.logfile import open_append
+from runners.targets.docker.sdk import engine, errors
 from store import BadInput, JobVersion, Stage
 
 # Bump when the generated Dockerfile changes, so old images aren't reused for the new recipe.
@@ -66,12 +67,10 @@ class BuildLog:
 def image_for_run(ctx) -> str:
     """For a remote target: the job's image, or for code and git jobs the one built here and
     pushed to the queue's registry (the docker engine and SDK are needed for that)."""
-    from runners.registry import get_runner  # here: the registry imports runner modules lazily too
-
     if ctx.job.type == "image":
         return ctx.job.source["image"]
     try:
-        client = get_runner("docker").engine(Stage.BUILD)
+        client = engine(Stage.BUILD)
     except BadInput as exc:  # the docker extra is missing
         raise RunnerError(
             Stage.BUILD, f"{ctx.job.ref} must be built into an image first: {exc.message}"
@@ -195,18 +194,14 @@ def _names_local_paths(requirements: str) -> bool:
 
 
 def _has_image(client, reference: str) -> bool:
-    from docker.errors import ImageNotFound
-
     try:
         client.images.get(reference)
         return True
-    except ImageNotFound:
+    except errors.ImageNotFound:
         return False
 
 
 def _build(client, context: Path, dockerfile: str, reference: str, network, log: BuildLog):
-    from docker.errors import APIError
-
     options = {"network_mode": network} if network else {}
     try:
         for chunk in client.api.build(
@@ -227,7 +222,7 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
                     f"building {reference} failed: {chunk['error'].strip()}\n"
                     f"last lines of the build:\n{log.last_lines()}",
                 )
-    except APIError as exc:
+    except errors.APIError as exc:
         raise RunnerError(
             Stage.BUILD, f"building {reference} failed: {exc.explanation or exc}"
         ) from None
@@ -236,8 +231,6 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
 
 
 def push(client, reference: str, log: BuildLog) -> None:
-    from docker.errors import APIError
-
     repository, _, tag = reference.rpartition(":")
     log.note(f"pushing {reference}")
     try:
@@ -250,7 +243,7 @@ def push(client, reference: str, log: BuildLog) -> None:
                 )
             if chunk.get("status") and chunk.get("progressDetail") in (None, {}):
                 log.write(" ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k)))
-    except APIError as exc:
+    except errors.APIError as exc:
         raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc.explanation}") from None
     except OSError as exc:
         raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc}") from None
@@ -258,8 +251,6 @@ def push(client, reference: str, log: BuildLog) -> None:
 
 def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> None:
     """Pull `image` unless the engine has it; a failed pull is a build failure, not a hang."""
-    from docker.errors import APIError
-
     if _has_image(client, image):
         return
     log.note(f"pulling {image}")
@@ -274,7 +265,7 @@ def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> N
                     f"image {image} is not on this engine and pulling it failed:"
                     f" {chunk['error'].strip()}",
                 )
-    except APIError as exc:
+    except errors.APIError as exc:
         raise RunnerError(
             Stage.BUILD,
             f"image {image} is not on this engine and pulling it failed: {exc.explanation}",

@@ -2,7 +2,8 @@
 
 waiting: waiting on evidence (wait_for, run_of, log_of, forget_handle); agents: agents in a
 thread or a process; cli: `launchbay` as a subprocess; jobs: jobs, queues and launches; git;
-engine: the Docker engine, its images and the local registry; cluster: the fake Kubernetes API.
+engine: the Docker engine, its images and the local registry; cluster: the fake Kubernetes API;
+targets: a target that only a test has.
 The fixtures (engine, cluster, kubeconfig, …) are registered in tests/conftest.py."""
 
 from kit.agents import (
@@ -13,7 +14,7 @@ from kit.agents import (
     run_agent,
     run_agent_until_empty,
 )
-from kit.cli import REPO, Result, clean_env, run_launchbay
+from kit.cli import REPO, Result, clean_env, modules_loaded_by_cli, run_launchbay
 from kit.cluster import CLUSTER, NAMESPACE, evict_pods_of, kube_queue, release_pod
 from kit.engine import (
     BUILDER,
@@ -31,16 +32,18 @@ from kit.engine import (
 )
 from kit.git import git
 from kit.jobs import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, write_code_job
+from kit.targets import add_fake_target
 from kit.waiting import forget_handle, log_of, run_for_item, run_of, run_state, wait_for
 
 __all__ = [
     "AgentOutput", "AgentThread", "agent_killed_after", "agent_process", "run_agent",
     "run_agent_until_empty",
-    "REPO", "Result", "clean_env", "run_launchbay",
+    "REPO", "Result", "clean_env", "modules_loaded_by_cli", "run_launchbay",
     "CLUSTER", "NAMESPACE", "evict_pods_of", "kube_queue", "release_pod",
     "BUILDER", "BUSYBOX", "PYTHON", "REGISTRY", "containers_of", "containers_removed_after",
     "docker_queue", "engine", "fresh_registry", "image_job", "pushed_image", "registry_tags",
     "git",
+    "add_fake_target",
     "PYTHON_ENTRYPOINT", "launch", "make_code_job", "make_queue", "write_code_job",
     "forget_handle", "log_of", "run_for_item", "run_of", "run_state", "wait_for",
 ]  # fmt: skip

@@ -1,8 +1,10 @@
 """Running `launchbay` as a real subprocess, from this checkout."""
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,3 +35,23 @@ def clean_env() -> dict:
     env = dict(os.environ)
     env.pop("LAUNCHBAY_DB", None)
     return env
+
+
+def modules_loaded_by_cli(commands: list[list[str]], prefixes: tuple[str, ...]) -> list[str]:
+    """Run each `launchbay` command in one fresh interpreter (from the repo, output dropped);
+    returns the modules it loaded whose names start with one of `prefixes`."""
+    script = textwrap.dedent(
+        f"""
+        import contextlib, io, json, sys
+        from tui.cli import main
+        for args in {commands!r}:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+                main(args)
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -13,6 +13,7 @@ from kit import (
     PYTHON,
     REGISTRY,
     AgentThread,
+    agent_killed_after,
     containers_of,
     containers_removed_after,  # noqa: F401  (a fixture)
     docker_queue,
@@ -309,6 +310,21 @@ def test_a_gpu_request_on_an_engine_without_gpus_fails_at_stage_run_saying_why(s
     assert run.error_stage == "run"
     assert "starting the container failed" in run.error_message
     assert "gpu" in run.error_message
+
+
+def test_waiting_on_a_container_deleted_meanwhile_says_it_vanished(store, db_path, engine):
+    from runners.registry import get_runner
+
+    docker_queue(store)
+    image_job(store, "doomed", "echo up; sleep 300")
+    item = launch(store, "doomed", "dock")
+    with agent_killed_after(db_path, "dock"):
+        run = run_of(store, item, {RunState.RUNNING})
+    engine.api.remove_container(run.handle["container"], force=True)
+    status = get_runner("docker").wait(run.handle, timeout=1)
+    # Not "the Docker engine is unreachable" and a retry: the container is gone for good.
+    assert status.state is RunState.FAILED and status.error_stage == "run"
+    assert "container is gone" in status.message
 
 
 class Docker(Backend):

@@ -7,22 +7,18 @@ from .output import note, print_json, print_table
 
 
 @click.command("resources")
+@click.argument("type_name", metavar="[TYPE]", required=False)
 @json_option
-def resources_command(as_json):
-    """List the target resource types this launchbay knows and what each needs installed."""
-    from runners.registry import RESOURCE_TYPES
+def resources_command(type_name, as_json):
+    """List the target resource types this launchbay knows and what each needs installed;
+    with TYPE, that type's config keys and their help."""
+    from runners.registry import RESOURCE_TYPES, resource_type
 
-    rows = [
-        {
-            "name": r.name,
-            "aliases": list(r.aliases),
-            "extra": r.extra,
-            "installed": not r.missing_modules(),
-            "install": r.install_hint,
-            "description": r.description,
-        }
-        for r in RESOURCE_TYPES
-    ]
+    if type_name is not None:
+        _describe_resource(_resource_row(resource_type(type_name), with_keys=True), as_json)
+        return
+    # The table shows no keys: reading them would only slow it down.
+    rows = [_resource_row(r, with_keys=as_json) for r in RESOURCE_TYPES]
     if as_json:
         print_json(rows)
         return
@@ -39,6 +35,49 @@ def resources_command(as_json):
             for r in rows
         ],
     )
+
+
+def _resource_row(r, with_keys: bool) -> dict:
+    from runners.registry import CONFIG_BLOCKS
+
+    row = {
+        "name": r.name,
+        "aliases": list(r.aliases),
+        "extra": r.extra,
+        "installed": not r.missing_modules(),
+        "install": r.install_hint,
+        "description": r.description,
+    }
+    if with_keys:
+        row["config_keys"] = {
+            block: [{"name": key.name, "help": key.help} for key in r.config_keys(block)]
+            for block in CONFIG_BLOCKS
+        }
+    return row
+
+
+def _describe_resource(row: dict, as_json: bool) -> None:
+    if as_json:
+        print_json(row)
+        return
+    click.echo(f"resource:     {row['name']}")
+    click.echo(f"aliases:      {', '.join(row['aliases']) or '-'}")
+    install = row["install"] if row["install"].startswith("(") else f"({row['install']})"
+    click.echo(f"installed:    {'yes' if row['installed'] else 'no'} {install}")
+    click.echo(f"description:  {row['description']}")
+    for block, keys in row["config_keys"].items():
+        click.echo(f"\nqueue config {block}:")
+        print_table(
+            ["key", "help"],
+            [(key["name"], key["help"]) for key in keys],
+            empty=f"(no keys declared: {_no_keys(block)})",
+        )
+
+
+def _no_keys(block: str) -> str:
+    if block == "target":
+        return "this type takes no target block"
+    return "see the README for what this type takes"
 
 
 @click.command("quickstart")

@@ -9,6 +9,31 @@ from .output import print_json, print_table
 _COUNTED = ("pending", "leased", "claimed", "failed", "cancelled")
 
 
+def config_help() -> str:
+    """--config's help: the target keys as each resource type declares them."""
+    from runners.registry import RESOURCE_TYPES
+
+    targets = "; ".join(
+        f"{entry.name}: {', '.join(key.name for key in keys)}"
+        for entry in RESOURCE_TYPES
+        if (keys := entry.config_keys("target"))
+    )
+    return (
+        "YAML or JSON: resource_args, template_variables; for container queues also"
+        " registry and builder; target, where the cluster or cloud is and what a launch may do"
+        f" ({targets}); max_resumes. `launchbay resources TYPE` lists a type's keys with"
+        " their help; see the README."
+    )
+
+
+class _ConfigOption(click.Option):
+    """--config, whose help is built when it is shown, from what the targets declare."""
+
+    def get_help_record(self, ctx: click.Context):
+        self.help = config_help()
+        return super().get_help_record(ctx)
+
+
 @click.group("queue")
 @db_option
 def queue_group():
@@ -24,18 +49,7 @@ def queue_group():
     metavar="TYPE",
     help="Target resource type or alias (see `launchbay resources`).",
 )
-@click.option(
-    "--config",
-    "-c",
-    "config",
-    metavar="FILE",
-    help="YAML or JSON: resource_args, template_variables; for container queues also"
-    " registry and builder; target, where the cluster or cloud is and what a launch may do"
-    " (kubernetes: kubeconfig, context, namespace, allow, image_pull_grace_seconds,"
-    " ttl_seconds_after_finished, kubernetes_version; sagemaker: region, profile, endpoint_url,"
-    " poll_seconds, log_poll_seconds; vertex: project, location, api_endpoint,"
-    " logging_endpoint, credentials, poll_seconds); max_resumes. See the README.",
-)
+@click.option("--config", "-c", "config", metavar="FILE", cls=_ConfigOption)
 @click.option(
     "--max-concurrency",
     type=int,

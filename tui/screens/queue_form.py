@@ -15,15 +15,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from runners import registry
 from runners.catalog.queues import check_queue_config, edit_queue_config
 from runners.launch.documents import parse_yaml
 from runners.launch.rendering import redact, restore_redacted
-from runners.registry import RESOURCE_TYPES, resource_type
+from runners.registry import CONFIG_BLOCKS, resource_type
 from store import BadInput, Queue
 
 CONFIG_PLACEHOLDER = """\
-resource_args:        # settings of the resource type: local-process takes env, cwd,
-  env: {}             #   stop_grace_seconds; docker memory, cpus, gpus, volumes, network…
+resource_args:        # the settings of the type: the keys listed above
+  {}
 template_variables:   # values a launch may set, e.g.
   {}                  #   threads: {type: integer, default: 4}"""
 
@@ -56,6 +57,23 @@ def parse_max_concurrency(text: str) -> int | None:
     return value
 
 
+def declared_keys(resource: str) -> tuple[str, str]:
+    """The keys `resource` declares for its queue config, one line per block, and each key
+    with its help (a tooltip); empty for a type no longer registered."""
+    try:
+        entry = resource_type(resource)
+    except BadInput:
+        return "", ""
+    blocks = {block: entry.config_keys(block) for block in CONFIG_BLOCKS}
+    line = "\n".join(
+        f"{block}: {', '.join(key.name for key in keys)}" for block, keys in blocks.items() if keys
+    )
+    helps = "\n".join(
+        f"{block}.{key.name}: {key.help}" for block, keys in blocks.items() for key in keys
+    )
+    return line or f"{entry.name} declares no config keys", helps
+
+
 def config_yaml(config: dict) -> str:
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
@@ -76,7 +94,7 @@ class QueueFormScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         queue = self.queue
-        names = [entry.name for entry in RESOURCE_TYPES]
+        names = [entry.name for entry in registry.RESOURCE_TYPES]  # as registered now
         if queue is not None and queue.resource not in names:
             names.append(queue.resource)  # a type no longer registered still shows
         with Vertical(id="queue-form", classes="dialog"):
@@ -114,6 +132,7 @@ class QueueFormScreen(ModalScreen[str | None]):
                 "config (YAML): resource_args, template_variables, registry, builder, target,"
                 " max_resumes"
             )
+            yield Static(id="queue-config-keys")
             yield TextArea(
                 # Secrets show as ***; saving puts them back (restore_redacted).
                 config_yaml(redact(queue.config)) if queue else "",
@@ -126,6 +145,7 @@ class QueueFormScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         first = "#queue-config" if self.queue else "#queue-name"
         self.query_one(first).focus()
+        self._resource_changed()
         self._config_changed()
 
     def _values(self) -> tuple[str, str, str, str]:
@@ -139,6 +159,14 @@ class QueueFormScreen(ModalScreen[str | None]):
         )
 
     # -- checking as you type ----------------------------------------------------------------
+
+    @on(Select.Changed, "#queue-resource")
+    def _resource_changed(self) -> None:
+        # What the selected type declares; read from its source, so at once and without its SDK.
+        line, helps = declared_keys(self._values()[1])
+        keys = self.query_one("#queue-config-keys", Static)
+        keys.update(Content(line))
+        keys.tooltip = Content(helps) if helps else None
 
     @on(TextArea.Changed, "#queue-config")
     @on(Select.Changed, "#queue-resource")

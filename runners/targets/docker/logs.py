@@ -5,41 +5,29 @@ must avoid is copying a line twice: see runners.runlog.cursor.
 """
 
 import contextlib
-import threading
 from pathlib import Path
 
 from runners.runlog.cursor import LogCopier
+from runners.targets.remote import FollowerThread
 
 
-class LogPump:
-    """A thread that follows one container's stdout and stderr into the run's log file."""
+class LogPump(FollowerThread):
+    """A thread that follows one container's stdout and stderr into the run's log file. Told
+    nothing at the run's end: the engine ends the stream when the container exits."""
 
     def __init__(self, api, container_id: str, log_path: Path, cursor_path: Path):
+        super().__init__(f"launchbay-logs-{container_id[:12]}")
         self._api = api
         self._container_id = container_id
         self._log_path = log_path
         self._cursor_path = cursor_path
-        self.done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"launchbay-logs-{container_id[:12]}", daemon=True
-        )
 
-    def start(self) -> "LogPump":
-        self._thread.start()
-        return self
-
-    def wait(self, timeout: float) -> bool:
-        return self.done.wait(timeout)
-
-    def _run(self) -> None:
-        try:
+    def follow(self) -> None:
+        # A broken stream is let go: the runner copies the rest, the run's state says why.
+        with contextlib.suppress(Exception):
             copy_output(
                 self._api, self._container_id, self._log_path, self._cursor_path, follow=True
             )
-        except Exception:  # the stream broke: the runner copies the rest, the run's state says why
-            pass
-        finally:
-            self.done.set()
 
 
 def copy_output(api, container_id: str, log_path: Path, cursor_path: Path, follow: bool) -> None:

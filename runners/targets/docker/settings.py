@@ -212,3 +212,10 @@ def check_docker_override(queue_args: dict, launch_args: dict) -> None:
                 f"{volume!r} is not one of the queue's volumes ({listed}); a launch can only"
                 " choose among the mounts its queue lists",
             )
+
+
+# The keys a queue config's target: block takes, and their help (read by the CLI and the
+# queue editor).
+# Each block names the model that checks it: its fields are the keys and their docstrings the
+# help, read from this file's source without importing it (runners.registry.declared_keys).
+CONFIG_MODELS = {"resource_args": "DockerArgs"}

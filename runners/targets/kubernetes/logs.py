@@ -13,9 +13,11 @@ from pathlib import Path
 from runners.protocol import RunStatus
 from runners.runlog.cursor import LogCopier, stamp_seconds
 from runners.runlog.logfile import open_append
+from runners.targets.kubernetes import sdk
 from runners.targets.kubernetes.manifest import LABEL_RUN_ID
 from runners.targets.kubernetes.status import Observed, derive
 from runners.targets.kubernetes.watch import ResourceWatch, is_transient, list_raw
+from runners.targets.remote import FollowerThread
 
 
 class RunFollower:
@@ -59,6 +61,15 @@ class RunFollower:
     def stop(self) -> None:
         self._stop.set()
         self._notify()
+
+    @property
+    def done(self) -> threading.Event:
+        """Set once the pods' logs are copied (the follower's log side has stopped)."""
+        return self.logs.done
+
+    def finish(self) -> None:
+        """The run has ended: copy the pods' last lines; the watches go on until stop()."""
+        self.logs.finish()
 
     @property
     def stopped(self) -> bool:
@@ -146,32 +157,25 @@ class RunFollower:
 FINAL_WAIT_SECONDS = 5.0
 
 
-class PodLogs:
+class PodLogs(FollowerThread):
     """Copies the run's pods' logs into the run's log, each started pod by a thread of its own,
     so pods running side by side (parallelism, a JobSet's workers, a retry beside its
     predecessor) all reach the log as they print. This object's thread starts the passes."""
 
     def __init__(self, follower: RunFollower, core, handle: dict):
+        super().__init__(f"launchbay-podlogs-{handle['run_id']}")
         self._follower = follower
         self._core = core
         self._handle = handle
-        self.done = threading.Event()
-        self.run_ended = threading.Event()  # set by the runner once the run's end is known
         self._copies: dict[str, PodCopy] = {}  # by pod name
         # A lasting error (403 on pods/log) or a bug, from any copy: no pass starts after it.
         # Two at once may race to set it; either is worth the one note.
         self._error: Exception | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"launchbay-podlogs-{handle['run_id']}", daemon=True
-        )
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
+    def follow(self) -> None:
         try:
             while not self._follower.stopped and self._error is None:
-                if self.run_ended.is_set():
+                if self.job_ended.is_set():
                     self._last_pass()
                     return
                 for pod in self._started_pods():
@@ -186,7 +190,6 @@ class PodLogs:
                 self._note(f"stopped copying the pods' logs: {api_message(self._error)}")
             for copy in self._copies.values():
                 copy.retire()
-            self.done.set()
 
     def _last_pass(self) -> None:
         """Once the run has ended: the copies under way finish (for a while), then every
@@ -235,8 +238,6 @@ class PodLogs:
     def _copy(self, pod: dict, copier: LogCopier, *, follow: bool) -> bool:
         """Copy the pod's output since the cursor, following it if asked; whether the log was
         read to its end (not cut short by an error)."""
-        from kubernetes.client.exceptions import ApiException
-
         name = pod["metadata"]["name"]
         container = pod["spec"]["containers"][0]["name"]
         since = None
@@ -252,7 +253,7 @@ class PodLogs:
                 since_seconds=since,
                 _preload_content=False,
             )
-        except ApiException as exc:
+        except sdk.exceptions.ApiException as exc:
             if exc.status in (400, 404) or is_transient(exc):
                 return False  # not started yet, or gone: the next pass sees
             raise

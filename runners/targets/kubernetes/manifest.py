@@ -18,6 +18,8 @@ import re
 from typing import Any
 
 from runners.launch.rendering import deep_merge
+from runners.targets.kubernetes import sdk
+from runners.targets.remote import put_command
 from store import BadInput
 
 LABEL_RUN_ID = "launchbay.io/run-id"
@@ -166,10 +168,7 @@ def _fill_container(
         # sources would run neither what the job says nor what the template says.
         container.pop("command", None)
         container.pop("args", None)
-        if spec.get("entry_point") is not None:
-            container["command"] = list(spec["entry_point"])
-        if spec.get("args"):
-            container["args"] = list(spec["args"])
+        put_command(container, spec)
     ours = dict(spec.get("env") or {})
     if "LAUNCHBAY_CONFIG_CHUNKS" in ours:
         # A run config that long is the ConfigMap's job (a Job object tops out at ~1.5 MiB).
@@ -203,8 +202,6 @@ def config_map(run_id: str, queue: str, namespace: str, run_config: dict) -> dic
 def validate(manifest: dict, kubernetes_version: str, field: str = "resource_args") -> None:
     """Check the manifest offline against the API's schema (strict: unknown fields too);
     a failure names the path of the bad field. Kinds the schemas don't know are not checked."""
-    import kubernetes_validate
-
     known = _schema_versions()
     if kubernetes_version not in known:
         raise BadInput(
@@ -213,13 +210,13 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
             " (the schemas kubernetes-validate has)",
         )
     try:
-        kubernetes_validate.validate(copy.deepcopy(manifest), kubernetes_version, strict=True)
-    except kubernetes_validate.ValidationError as exc:
+        sdk.validator.validate(copy.deepcopy(manifest), kubernetes_version, strict=True)
+    except sdk.validator.ValidationError as exc:
         path = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in exc.path)
         path = path.replace(".[", "[")
         message = exc.message.splitlines()[0]
         raise BadInput(f"{field}.{path}" if path else field, message) from None
-    except kubernetes_validate.SchemaNotFoundError:
+    except sdk.validator.SchemaNotFoundError:
         api_version = str(manifest.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
         # Built in: batch, apps, core, networking.k8s.io… A CRD's group has a dot, and those
@@ -234,7 +231,7 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
                 f" {kubernetes_version}",
             ) from None
         return  # a custom kind: its CRD's schema is in the cluster, not here
-    except kubernetes_validate.InvalidSchemaError as exc:
+    except sdk.validator.InvalidSchemaError as exc:
         raise BadInput(field, f"cannot be checked: {exc}") from None
 
 
@@ -242,7 +239,6 @@ def validate(manifest: dict, kubernetes_version: str, field: str = "resource_arg
 def _schema_versions() -> list[str]:
     """The Kubernetes versions kubernetes-validate has schemas for ("1.25" …), oldest first:
     read from its package once."""
-    from kubernetes_validate.utils import all_versions
-
-    minors = {".".join(version.split(".")[:2]) for version in all_versions()}
+    versions = sdk.validator_utils.all_versions()
+    minors = {".".join(version.split(".")[:2]) for version in versions}
     return sorted(minors, key=lambda v: tuple(int(part) for part in v.split(".")))

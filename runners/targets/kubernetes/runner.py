@@ -7,16 +7,13 @@ dropped connections and 5xx answers; the pods' logs are copied into the run's lo
 """
 
 import contextlib
-import json
-import os
-import threading
 import time
 from pathlib import Path
 
 from runners.images.builder import image_for_run
 from runners.launch.templating import check_variables_are_enums
-from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
-from runners.system.files import write_private
+from runners.protocol import Capability, Handle, RunnerError, RunStatus, SubmitContext
+from runners.targets.kubernetes import sdk
 from runners.targets.kubernetes import settings as kube_settings
 from runners.targets.kubernetes.logs import RunFollower, api_message
 from runners.targets.kubernetes.manifest import (
@@ -27,7 +24,9 @@ from runners.targets.kubernetes.manifest import (
     resource_name,
     validate,
 )
-from runners.targets.kubernetes.watch import call_with_retry, is_transient
+from runners.targets.kubernetes.sdk import ClusterApis, connect, group_version
+from runners.targets.kubernetes.watch import call_with_retry, is_transient, list_raw
+from runners.targets.remote import RemoteRunner
 from store import BadInput, JobVersion, RunState, Stage
 
 CONFIG_FILE = "/launchbay/config.json"
@@ -35,44 +34,12 @@ CANCEL_MARK = "cancel_requested"
 PREVIEW_IMAGE = "<the image built for the run>"
 
 
-class ClusterApis:
-    """The client's API objects for one cluster (kubeconfig + context)."""
-
-    def __init__(self, api_client, default_namespace: str):
-        from kubernetes import client
-
-        self.api_client = api_client
-        self.default_namespace = default_namespace
-        self.core = client.CoreV1Api(api_client)
-        self.batch = client.BatchV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-
-    def object_list_call(self, handle: Handle):
-        """(list call, its kwargs) that lists just this run's Job or custom object."""
-        selector = f"metadata.name={handle['name']}"
-        if handle["batch"]:
-            return self.batch.list_namespaced_job, {
-                "namespace": handle["namespace"],
-                "field_selector": selector,
-            }
-        group, version = _group_version(handle["api_version"])
-        return self.custom.list_namespaced_custom_object, {
-            "group": group,
-            "version": version,
-            "namespace": handle["namespace"],
-            "plural": handle["plural"],
-            "field_selector": selector,
-        }
-
-
-class KubernetesRunner(Runner):
+class KubernetesRunner(RemoteRunner):
     resource_type = "kubernetes"
     capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._clusters: dict[tuple, ClusterApis] = {}
-        self._followers: dict[str, RunFollower] = {}
+        super().__init__()
         self._deleted_by_us: set[str] = set()
 
     # -- checks ------------------------------------------------------------------------------
@@ -131,11 +98,7 @@ class KubernetesRunner(Runner):
 
     def _cluster(self, cluster: dict, stage: Stage) -> ClusterApis:
         key = (cluster.get("kubeconfig"), cluster.get("context"))
-        with self._lock:
-            apis = self._clusters.get(key)
-            if apis is None:
-                apis = self._clusters[key] = _connect(cluster, stage)
-            return apis
+        return self.client(key, lambda: connect(cluster, stage))
 
     # -- submit --------------------------------------------------------------------------------
 
@@ -175,8 +138,7 @@ class KubernetesRunner(Runner):
             "run_dir": str(ctx.run_dir),
             "pull_grace": target.image_pull_grace_seconds,
         }
-        # Written before anything is created: an agent that dies in between finds it by it.
-        write_private(ctx.run_dir / "handle.json", json.dumps(handle))
+        self.record_handle(ctx.run_dir, handle)
         self._create(
             apis,
             handle,
@@ -188,15 +150,13 @@ class KubernetesRunner(Runner):
         return handle
 
     def _create(self, apis: ClusterApis, handle: Handle, manifest: dict, config: dict) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         namespace = handle["namespace"]
         try:
             _create_or_keep(apis.core.create_namespaced_config_map, namespace, config)
             if handle["batch"]:
                 _create_or_keep(apis.batch.create_namespaced_job, namespace, manifest)
             else:
-                group, version = _group_version(handle["api_version"])
+                group, version = group_version(handle["api_version"])
                 _create_or_keep(
                     lambda ns, body: apis.custom.create_namespaced_custom_object(
                         group, version, ns, handle["plural"], body
@@ -204,7 +164,7 @@ class KubernetesRunner(Runner):
                     namespace,
                     manifest,
                 )
-        except ApiException as exc:
+        except sdk.exceptions.ApiException as exc:
             self._delete_config_map(handle)  # made first; no Job will ever mount it
             raise RunnerError(Stage.RUN, _refusal(exc, handle)) from None
         except Exception as exc:
@@ -222,13 +182,11 @@ class KubernetesRunner(Runner):
     def _follower(self, handle: Handle) -> RunFollower:
         key = handle["run_id"]
         apis = self._cluster(handle["cluster"], Stage.RUN)
+        follower = self.follow_logs(key, lambda: RunFollower(apis, handle))
         with self._lock:
-            follower = self._followers.get(key)
-            if follower is None:
-                follower = self._followers[key] = RunFollower(apis, handle).start()
             if key in self._deleted_by_us or (Path(handle["run_dir"]) / CANCEL_MARK).exists():
                 follower.seen.deleted_by_us = True
-            return follower
+        return follower
 
     def status(self, handle: Handle) -> RunStatus:
         follower = self._follower(handle)
@@ -277,11 +235,8 @@ class KubernetesRunner(Runner):
 
     def _finish(self, handle: Handle, follower: RunFollower, status: RunStatus) -> None:
         """Every line is in the run's log before its end is reported; then stop watching."""
-        follower.logs.run_ended.set()
-        follower.logs.done.wait(self.log_drain_seconds)
+        self.drain_logs(handle["run_id"])
         follower.stop()
-        with self._lock:
-            self._followers.pop(handle["run_id"], None)
         if status.state is RunState.PREEMPTED or status.error_stage is Stage.BUILD:
             # Called off while the Job still lives (its retry pod, or the pod that can't pull
             # its image): delete it, or it would run beside the requeued run, or hang forever.
@@ -307,8 +262,6 @@ class KubernetesRunner(Runner):
         self._delete(handle, grace_seconds)
 
     def _delete(self, handle: Handle, grace_seconds: float | None = None) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         apis = self._cluster(handle["cluster"], Stage.RUN)
         namespace, name = handle["namespace"], handle["name"]
         grace = int(grace_seconds) if grace_seconds is not None else None
@@ -322,7 +275,7 @@ class KubernetesRunner(Runner):
                     grace_period_seconds=grace,
                 )
             else:
-                group, version = _group_version(handle["api_version"])
+                group, version = group_version(handle["api_version"])
                 call_with_retry(
                     apis.custom.delete_namespaced_custom_object,
                     group,
@@ -332,7 +285,7 @@ class KubernetesRunner(Runner):
                     name,
                     propagation_policy="Background",
                 )
-        except ApiException as exc:
+        except sdk.exceptions.ApiException as exc:
             if exc.status != 404:
                 raise RunnerError(Stage.RUN, _refusal(exc, handle)) from None
         self._delete_config_map(handle)
@@ -346,15 +299,12 @@ class KubernetesRunner(Runner):
             )
 
     def find(self, run_id: str, run_dir: Path) -> Handle | None:
-        try:
-            handle = json.loads((run_dir / "handle.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        handle = self.recorded_handle(run_dir)
+        if handle is None:
             return None
         apis = self._cluster(handle["cluster"], Stage.AGENT)
         list_call, kwargs = apis.object_list_call(handle)
         kwargs = {k: v for k, v in kwargs.items() if k != "field_selector"}
-        from runners.targets.kubernetes.watch import list_raw
-
         found = list_raw(list_call, label_selector=f"{LABEL_RUN_ID}={run_id}", **kwargs)
         if not found.get("items"):
             return None  # never created: the agent died before submitting
@@ -366,18 +316,11 @@ def _target(spec: dict) -> kube_settings.KubernetesTarget:
     return kube_settings.KubernetesTarget.model_validate(spec.get("target") or {})
 
 
-def _group_version(api_version: str) -> tuple[str, str]:
-    group, _, version = api_version.rpartition("/")
-    return group, version
-
-
 def _create_or_keep(create, namespace: str, body: dict) -> None:
     """Create; a 409 means our own object from before an agent restart, which is kept."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
         call_with_retry(create, namespace, body)
-    except ApiException as exc:
+    except sdk.exceptions.ApiException as exc:
         if exc.status != 409:
             raise
 
@@ -395,41 +338,3 @@ def _refusal(exc, handle: Handle) -> str:
     if exc.status == 422:
         return f"the cluster rejected the manifest ({message})"
     return f"the cluster answered {message} for {handle['kind']} {handle['name']} in {where}"
-
-
-def _connect(cluster: dict, stage: Stage) -> ClusterApis:
-    """A client for the kubeconfig and context given, else $KUBECONFIG or ~/.kube/config, else
-    (inside a pod) the in-cluster service account."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    kubeconfig = cluster.get("kubeconfig")
-    in_cluster = (
-        not kubeconfig
-        and "KUBERNETES_SERVICE_HOST" in os.environ
-        and not Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser().exists()
-    )
-    try:
-        if in_cluster:
-            configuration = client.Configuration()
-            config.load_incluster_config(client_configuration=configuration)
-            namespace_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-            namespace = namespace_file.read_text().strip() if namespace_file.exists() else None
-            return ClusterApis(client.ApiClient(configuration), namespace or "default")
-        path = str(Path(kubeconfig).expanduser()) if kubeconfig else None
-        api_client = config.new_client_from_config(
-            config_file=path, context=cluster.get("context"), persist_config=False
-        )
-        _, active = config.list_kube_config_contexts(config_file=path)
-        if cluster.get("context"):
-            contexts, _ = config.list_kube_config_contexts(config_file=path)
-            active = next((c for c in contexts if c["name"] == cluster["context"]), active)
-        namespace = (active or {}).get("context", {}).get("namespace") or "default"
-        return ClusterApis(api_client, namespace)
-    except (ConfigException, OSError, ValueError) as exc:
-        where = kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config")
-        raise RunnerError(
-            stage,
-            f"cannot load the kubeconfig {where} (context {cluster.get('context') or 'current'}):"
-            f" {exc}; set target.kubeconfig and target.context in the queue config",
-        ) from None

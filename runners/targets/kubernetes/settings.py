@@ -322,3 +322,10 @@ def _check_hardening_kept(queue_manifest: dict, merged: dict) -> None:
                     "a launch may not add a container: the queue's template hardens each of"
                     " its own (target.allow: [securityContext])",
                 )
+
+
+# The keys a queue config's target: block takes, and their help (read by the CLI and the
+# queue editor).
+# Each block names the model that checks it: its fields are the keys and their docstrings the
+# help, read from this file's source without importing it (runners.registry.declared_keys).
+CONFIG_MODELS = {"target": "KubernetesTarget"}

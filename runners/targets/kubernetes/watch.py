@@ -10,6 +10,9 @@ import json
 import threading
 from collections.abc import Callable
 
+from runners.targets.kubernetes import sdk
+from runners.targets.remote import Backoff
+
 WATCH_SECONDS = 30  # each stream's timeoutSeconds: also how long a stopped watch may linger
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 10.0
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -24,22 +27,9 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3")
 
 
-class Backoff:
-    def __init__(self, stop: threading.Event):
-        self._stop = stop
-        self._delay = BACKOFF_FIRST
-
-    def reset(self) -> None:
-        self._delay = BACKOFF_FIRST
-
-    def sleep(self) -> None:
-        self._stop.wait(self._delay)
-        self._delay = min(self._delay * 2, BACKOFF_MAX)
-
-
 def call_with_retry(call: Callable, *args, attempts: int = 6, **kwargs):
     """One API call, retried with backoff while its error is transient."""
-    backoff = Backoff(threading.Event())
+    backoff = Backoff(BACKOFF_FIRST, BACKOFF_MAX)
     for attempt in range(attempts):
         try:
             return call(*args, **kwargs)
@@ -83,18 +73,15 @@ class ResourceWatch:
         return self
 
     def _run(self) -> None:
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
         version = None
-        backoff = Backoff(self._stop)
+        backoff = Backoff(BACKOFF_FIRST, BACKOFF_MAX, self._stop)
         while not self._stop.is_set():
             try:
                 if version is None:
                     listing = list_raw(self._list_call, **self._kwargs)
                     version = listing["metadata"].get("resourceVersion")
                     self._on_list(listing.get("items") or [])
-                stream = watch.Watch().stream(
+                stream = sdk.watch.Watch().stream(
                     self._list_call,
                     resource_version=version,
                     timeout_seconds=WATCH_SECONDS,
@@ -110,11 +97,13 @@ class ResourceWatch:
                         if raw.get("code") == 410:
                             version = None  # too old: list again
                             break
-                        raise ApiException(status=raw.get("code"), reason=raw.get("message"))
+                        raise sdk.exceptions.ApiException(
+                            status=raw.get("code"), reason=raw.get("message")
+                        )
                     version = raw.get("metadata", {}).get("resourceVersion") or version
                     self._on_event(event["type"], raw)
                 backoff.reset()
-            except ApiException as exc:
+            except sdk.exceptions.ApiException as exc:
                 if exc.status == 410:
                     version = None
                     continue

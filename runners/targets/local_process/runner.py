@@ -13,10 +13,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from runners.agent.crashpoints import crash_point
 from runners.catalog.workspace import materialize
@@ -33,6 +30,11 @@ from runners.protocol import (
 from runners.runlog.logfile import open_append
 from runners.system import procinfo
 from runners.system.files import write_private
+from runners.targets.local_process.settings import (
+    LocalProcessConfig,
+    check_override,
+    inherited_env,
+)
 from store import BadInput, JobVersion, RunState, Stage
 
 # A constant script: the job's argv is passed as "$@", never spliced into shell text.
@@ -53,57 +55,6 @@ _WRAPPER = (
 _ABANDONED = "abandoned"
 START_FILE = "started"
 
-# The agent's own store and fault drills are not the job's business.
-_NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
-# What a job gets from the agent even with `inherit_env: false`: no secrets, and without them
-# programs are not found (PATH) or have nowhere to keep their caches (HOME, TMPDIR).
-BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
-
-
-class LocalProcessConfig(BaseModel):
-    """resource_args of a local-process queue or launch."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    env: dict[str, str] = Field(default_factory=dict)
-    """Environment variables added to the agent's environment for the job."""
-    inherit_env: StrictBool | list[str] = True
-    """Which of the agent's environment variables the job gets: all of them (true, the
-    default), none (false) or only those named; PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ and
-    TMPDIR are always passed (see BASE_ENV), and `env` adds to them."""
-    cwd: str | None = None
-    """Working directory, relative to the job's code directory (default: that directory)."""
-    stop_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
-    """After SIGTERM on cancel, how long to wait before SIGKILL."""
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _stringify_env(cls, value):
-        # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
-
-    @field_validator("inherit_env", mode="before")
-    @classmethod
-    def _flag_or_names(cls, value):
-        if isinstance(value, bool):
-            return value
-        expected = "expected true, false or a list of environment variable names"
-        if not isinstance(value, list):
-            raise ValueError(expected)
-        for name in value:
-            if not isinstance(name, str) or not name or "=" in name or "\0" in name:
-                raise ValueError(f"{name!r} is not an environment variable name; {expected}")
-        return value
-
-    @field_validator("cwd")
-    @classmethod
-    def _stay_inside(cls, value):
-        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
-            raise ValueError("must be a relative path inside the job's directory")
-        return value
-
 
 class LocalProcessRunner(Runner):
     resource_type = "local-process"
@@ -120,18 +71,7 @@ class LocalProcessRunner(Runner):
         self, queue_args: dict, launch_args: dict, queue_config: dict
     ) -> None:
         """A launch may pass fewer of the agent's variables than its queue, never more."""
-        if "inherit_env" not in launch_args:
-            return
-        queue_passes = _inherited_names(queue_args.get("inherit_env", True))
-        launch_passes = _inherited_names(launch_args["inherit_env"])
-        if queue_passes is None or (launch_passes is not None and launch_passes <= queue_passes):
-            return
-        extra = "all of them" if launch_passes is None else sorted(launch_passes - queue_passes)
-        raise BadInput(
-            "resource_args.inherit_env",
-            f"the queue passes only {sorted(queue_passes)} of the agent's environment; a launch"
-            f" may not ask for more ({extra})",
-        )
+        check_override(queue_args, launch_args)
 
     def check_job(self, job: JobVersion) -> None:
         if job.type == "image":
@@ -152,7 +92,7 @@ class LocalProcessRunner(Runner):
         argv = [*(ctx.spec["entry_point"] or []), *ctx.spec["args"]]
         if not argv:
             raise RunnerError(Stage.RUN, f"{ctx.job.ref} has no entrypoint; give one with -E")
-        inherited = _inherited(ctx.agent_env, config.inherit_env)
+        inherited = inherited_env(ctx.agent_env, config.inherit_env)
         env = {**inherited, "PYTHONUNBUFFERED": "1", **config.env, **ctx.spec["env"]}
         _check_executable(argv[0], cwd, env.get("PATH", os.defpath))
         exit_file = ctx.run_dir / "exit_code"
@@ -288,22 +228,6 @@ class LocalProcessRunner(Runner):
         finally:
             claim.unlink(missing_ok=True)
         return True
-
-
-def _inherited_names(inherit_env: bool | list[str]) -> frozenset[str] | None:
-    """The agent's variables a job gets, None meaning all of them."""
-    if inherit_env is True:
-        return None
-    return frozenset(BASE_ENV) | frozenset(inherit_env or [])
-
-
-def _inherited(agent_env: Mapping[str, str], inherit_env: bool | list[str]) -> dict[str, str]:
-    names = _inherited_names(inherit_env)
-    return {
-        k: v
-        for k, v in agent_env.items()
-        if k not in _NOT_INHERITED and (names is None or k in names)
-    }
 
 
 def _signal_group(pid: int, signum: int) -> None:

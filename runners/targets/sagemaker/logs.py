@@ -14,12 +14,13 @@ from pathlib import Path
 
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
+from runners.targets.remote import PollingFollower
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 LATE_LINES_SECONDS = 5.0
 
 
-class CloudWatchFollower:
+class CloudWatchFollower(PollingFollower):
     def __init__(
         self,
         logs_client,
@@ -29,27 +30,23 @@ class CloudWatchFollower:
         every: float,
         instances: int = 1,
     ):
-        self._prefix_lines = instances > 1  # decided once: lines keep one shape throughout
+        super().__init__(
+            f"launchbay-cloudwatch-{job_name[-8:]}",
+            log_path=log_path,
+            cursor_path=run_dir / "cloudwatch_tokens.json",
+            every=every,
+            machines=instances,
+        )
         self._logs = logs_client
         self._job_name = job_name
-        self._log_path = log_path
-        self._cursor_path = run_dir / "cloudwatch_tokens.json"
-        self._every = every
-        self.job_ended = threading.Event()  # set by the runner: read once more, then stop
-        self.done = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"launchbay-cloudwatch-{job_name[-8:]}", daemon=True
-        )
-
-    def start(self) -> "CloudWatchFollower":
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _run(self) -> None:
+    def follow(self) -> None:
+        """Read the streams every few seconds; once the job has ended, once more after a
+        pause (CloudWatch lags it a little)."""
         tokens = _read_tokens(self._cursor_path)
         fd = open_append(self._log_path)
         try:
@@ -70,7 +67,6 @@ class CloudWatchFollower:
                 self.job_ended.wait(self._every)
         finally:
             os.close(fd)
-            self.done.set()
 
     def _read_all(self, tokens: dict, fd: int) -> None:
         for stream in self._streams():

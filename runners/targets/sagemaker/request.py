@@ -10,6 +10,9 @@ import json
 import re
 from typing import Any
 
+from runners.launch.rendering import config_env, deep_merge
+from runners.targets.remote import put_command
+from runners.targets.sagemaker import sdk
 from store import BadInput
 
 # Fields the runner fills in itself: a launch has no say in them.
@@ -21,12 +24,15 @@ ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ENV_VALUE_LIMIT = 512  # SageMaker's cap on one Environment value
 ENV_ENTRIES_LIMIT = 100
 JOB_NAME_LIMIT = 63
+CONFIG_CHANNEL = "launchbay-config"
+CONFIG_FILE = f"/opt/ml/input/data/{CONFIG_CHANNEL}/config.json"
+MAX_CONFIG_CHUNKS = 16  # more than this many 512-character env values: read it from S3 instead
+TAG_RUN_ID = "launchbay:run-id"
+TAG_QUEUE = "launchbay:queue"
 
 
 def _operation_shape():
-    import botocore.session
-
-    session = botocore.session.get_session()
+    session = sdk.botocore_session.get_session()
     return session.get_service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
 
 
@@ -36,12 +42,10 @@ def normalize(resource_args: dict) -> dict:
 
 
 def _normalize(value: Any, shape, path: str) -> Any:
-    from botocore import xform_name
-
     if shape.type_name == "structure":
         if not isinstance(value, dict):
             raise BadInput(path, f"expected a mapping with {', '.join(shape.members)}")
-        by_snake = {xform_name(name): name for name in shape.members}
+        by_snake = {sdk.botocore.xform_name(name): name for name in shape.members}
         normalized = {}
         for key, item in value.items():
             name = key if key in shape.members else by_snake.get(str(key))
@@ -140,9 +144,7 @@ def _check_spot_wait(stopping: dict) -> None:
 
 def validate(request: dict) -> None:
     """botocore's own check of types, ranges and patterns; the first problem, as BadInput."""
-    from botocore.validate import ParamValidator
-
-    report = ParamValidator().validate(request, _operation_shape())
+    report = sdk.botocore_validate.ParamValidator().validate(request, _operation_shape())
     if report.has_errors():
         lines = [line.strip() for line in report.generate_report().splitlines()]
         problem = next(line for line in lines if line and not line.endswith("failed:"))
@@ -163,3 +165,89 @@ def role_arn(role: str, account: str | None, partition: str = "aws") -> str:
     if ROLE_ARN.fullmatch(role) or account is None:
         return role
     return f"arn:{partition}:iam::{account}:role/{role}"
+
+
+def config_uri(spec: dict) -> str:
+    """Where the run's config is put in S3: beside the job's output."""
+    output = spec["resource_args"]["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    return f"{output}/launchbay/{spec['run_id']}/config.json"
+
+
+def training_request(spec: dict, name: str, image: str, config_uri: str) -> tuple[dict, dict]:
+    """(CreateTrainingJob request, the environment) for a run's spec."""
+    args = spec["resource_args"]
+    algorithm = deep_merge(args.get("AlgorithmSpecification") or {}, {"TrainingImage": image})
+    algorithm.setdefault("TrainingInputMode", "File")
+    put_command(algorithm, spec, command="ContainerEntrypoint", args="ContainerArguments")
+    env = _environment(spec, args.get("Environment") or {}, config_uri)
+    channel = {
+        "ChannelName": CONFIG_CHANNEL,
+        "InputMode": "File",  # the config as a file, whatever the job's own input mode
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": config_uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+    }
+    inputs = [
+        c for c in args.get("InputDataConfig") or [] if c.get("ChannelName") != CONFIG_CHANNEL
+    ]
+    tags = [t for t in args.get("Tags") or [] if t.get("Key") not in (TAG_RUN_ID, TAG_QUEUE)]
+    request = {
+        **args,
+        "TrainingJobName": name,
+        "AlgorithmSpecification": algorithm,
+        "Environment": env,
+        "InputDataConfig": [*inputs, channel],
+        "Tags": [
+            *tags,
+            {"Key": TAG_RUN_ID, "Value": spec["run_id"]},
+            {"Key": TAG_QUEUE, "Value": spec["queue"]},
+        ],
+    }
+    return request, env
+
+
+def _environment(spec: dict, own: dict, config_uri: str) -> dict:
+    """The job's Environment: the queue's and launch's, then launchbay's. SageMaker caps each
+    value at 512 characters: the run config goes in chunks, or when too long for that, only as
+    the S3 object (its URI in LAUNCHBAY_CONFIG_URI, and as the file LAUNCHBAY_CONFIG_FILE)."""
+    ours = {
+        k: v for k, v in (spec.get("env") or {}).items() if not k.startswith("LAUNCHBAY_CONFIG")
+    }
+    chunks = config_env(json.dumps(spec["run_config"], sort_keys=True), ENV_VALUE_LIMIT)
+    pieces = len(chunks) - ("LAUNCHBAY_CONFIG_CHUNKS" in chunks)
+    config = chunks if pieces <= MAX_CONFIG_CHUNKS else {}
+    return {
+        **own,
+        **ours,
+        **config,
+        "LAUNCHBAY_CONFIG_URI": config_uri,
+        "LAUNCHBAY_CONFIG_FILE": CONFIG_FILE,
+    }
+
+
+def sample_request(normalized: dict) -> dict:
+    """A request as a run would send it, for botocore's validator (the runner's own fields in)."""
+    spec = {
+        "resource_args": normalized,
+        "run_id": "dryrun00",
+        "queue": "queue",
+        "entry_point": None,
+        "args": [],
+        "env": {},
+        "run_config": {},
+    }
+    request, _ = training_request(spec, "launchbay-sample-dryrun00", "image:latest", "s3://b/k")
+    # A bare role name becomes an ARN at submit, once the account is known.
+    request["RoleArn"] = role_arn(request["RoleArn"], "123456789012")
+    return request
+
+
+def instance_count(args: dict) -> int:
+    """How many instances the job runs on (its log lines are prefixed when more than one)."""
+    resources = args.get("ResourceConfig") or {}
+    groups = resources.get("InstanceGroups") or []
+    return sum(g.get("InstanceCount", 1) for g in groups) or resources.get("InstanceCount", 1)

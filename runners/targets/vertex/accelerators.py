@@ -103,9 +103,9 @@ def _enum_names(text: str) -> tuple[str, ...]:
 
 
 if __name__ == "__main__":  # prints SHIPPED as the installed SDK has it
-    from google.cloud.aiplatform_v1.types import AcceleratorType
+    from runners.targets.vertex.sdk import aiplatform_types
 
     print("SHIPPED = (")
-    for member in AcceleratorType:
+    for member in aiplatform_types.AcceleratorType:
         print(f'    "{member.name}",')
     print(")")

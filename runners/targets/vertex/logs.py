@@ -8,19 +8,19 @@ LATE_ENTRIES_SECONDS before the newest entry written, and the insert_ids already
 that window are skipped: no line twice, none lost to the lag. With more than one replica in
 all, each line is prefixed with the task it came from.
 
-google-cloud-logging is imported in the follower's thread, never at import: launch checks and
-dry runs must not load it.
+google-cloud-logging is imported in the follower's thread (through runners.targets.vertex.sdk),
+never at import: launch checks and dry runs must not load it.
 """
 
-import importlib.util
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
+from runners.targets.remote import PollingFollower
+from runners.targets.vertex import sdk
 
 CURSOR_FILE = "cloud_logging_cursor.json"
 LATE_ENTRIES_SECONDS = 10  # how far back each read looks for entries that arrived late
@@ -32,24 +32,7 @@ PAGE_SIZE = 1000
 NANOS = 1_000_000_000
 
 
-def logging_client_installed() -> bool:
-    """Whether google-cloud-logging can be imported (found without importing it)."""
-    try:
-        return importlib.util.find_spec("google.cloud.logging_v2") is not None
-    except ModuleNotFoundError:  # no google.cloud at all
-        return False
-
-
-def google_credentials(choice: str):
-    """Application Default Credentials, or none for `anonymous` (test servers). Raises
-    google.auth's DefaultCredentialsError when there are none."""
-    import google.auth
-    from google.auth.credentials import AnonymousCredentials
-
-    return AnonymousCredentials() if choice == "anonymous" else google.auth.default()[0]
-
-
-class CloudLoggingFollower:
+class CloudLoggingFollower(PollingFollower):
     def __init__(
         self,
         *,
@@ -62,28 +45,21 @@ class CloudLoggingFollower:
         every: float,
         replicas: int = 1,
     ):
-        self._prefix_lines = replicas > 1  # decided once: lines keep one shape throughout
+        super().__init__(
+            f"launchbay-cloud-logging-{job_id[-8:]}",
+            log_path=log_path,
+            cursor_path=run_dir / CURSOR_FILE,
+            every=every,
+            machines=replicas,
+        )
         self._project = project
         self._job_id = job_id
         self._credentials = credentials
         self._endpoint = endpoint
-        self._log_path = log_path
-        self._cursor_path = run_dir / CURSOR_FILE
-        self._every = every
-        self.job_ended = threading.Event()  # set by the runner: read once more, then stop
-        self.done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"launchbay-cloud-logging-{job_id[-8:]}", daemon=True
-        )
 
-    def start(self) -> "CloudLoggingFollower":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from google.api_core import exceptions
-        from google.auth import exceptions as auth_exceptions
-
+    def follow(self) -> None:
+        """List the new entries every few seconds; once the job has ended, once more after a
+        pause (entries lag it a little)."""
         fd = open_append(self._log_path)
         client = None
         try:
@@ -93,7 +69,7 @@ class CloudLoggingFollower:
                 ended = self.job_ended.is_set()
                 try:
                     self._read(client, cursor, fd, LAST_RETRY_SECONDS if ended else RETRY_SECONDS)
-                except exceptions.RetryError as exc:
+                except sdk.api_exceptions.RetryError as exc:
                     if ended:  # the last read: say what may be missing
                         _note(fd, f"could not read the job's last Cloud Logging entries: {exc}")
                         return
@@ -101,31 +77,26 @@ class CloudLoggingFollower:
                     time.sleep(min(self._every, LAST_READ_PAUSE_SECONDS))
                     try:
                         self._read(client, cursor, fd, LAST_RETRY_SECONDS)
-                    except exceptions.RetryError as exc:
+                    except sdk.api_exceptions.RetryError as exc:
                         _note(fd, f"could not read the job's last Cloud Logging entries: {exc}")
                     return
                 self.job_ended.wait(self._every)
-        except (exceptions.GoogleAPICallError, auth_exceptions.GoogleAuthError) as exc:
+        except (sdk.api_exceptions.GoogleAPICallError, sdk.auth_exceptions.GoogleAuthError) as exc:
             # Permission denied, a bad filter, no credentials: retrying would not help.
-            _note(fd, f"stopped following this job's Cloud Logging entries: {_describe(exc)}")
+            _note(fd, f"stopped following this job's Cloud Logging entries: {sdk.describe(exc)}")
         finally:
             if client is not None:
                 client.transport.close()
             os.close(fd)
-            self.done.set()
 
     def _connect(self):
-        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
-
         options = {"api_endpoint": self._endpoint} if self._endpoint else None
-        return LoggingServiceV2Client(
-            credentials=google_credentials(self._credentials), client_options=options
+        return sdk.logging_service.LoggingServiceV2Client(
+            credentials=sdk.credentials(self._credentials), client_options=options
         )
 
     def _read(self, client, cursor: dict, fd: int, retry_seconds: float) -> None:
         """Write the entries not written yet, oldest first; the cursor moves page by page."""
-        from google.cloud.logging_v2.types import LogEntry
-
         since = _timestamp_text(max(cursor["newest"] - LATE_ENTRIES_SECONDS * NANOS, 0))
         request = {
             "resource_names": [f"projects/{self._project}"],
@@ -137,7 +108,9 @@ class CloudLoggingFollower:
             "page_size": PAGE_SIZE,
         }
         pager = client.list_log_entries(
-            request=request, retry=_retry(retry_seconds), timeout=CALL_TIMEOUT_SECONDS
+            request=request,
+            retry=sdk.retry(retry_seconds, sdk.api_exceptions.ResourceExhausted),
+            timeout=CALL_TIMEOUT_SECONDS,
         )
         seen = cursor["seen"]
         for page in pager.pages:
@@ -145,7 +118,7 @@ class CloudLoggingFollower:
             for entry in page.entries:
                 if entry.insert_id in seen:
                     continue
-                stamp = LogEntry.pb(entry).timestamp
+                stamp = sdk.logging_types.LogEntry.pb(entry).timestamp
                 at = stamp.seconds * NANOS + stamp.nanos
                 seen[entry.insert_id] = at
                 cursor["newest"] = max(cursor["newest"], at)
@@ -174,33 +147,12 @@ class CloudLoggingFollower:
         return text.rstrip("\n") + "\n"
 
 
-def _retry(seconds: float):
-    """UNAVAILABLE (and the read quota, RESOURCE_EXHAUSTED) retried with backoff."""
-    from google.api_core import exceptions, retry
-
-    return retry.Retry(
-        initial=0.2,
-        maximum=5.0,
-        multiplier=2.0,
-        timeout=seconds,
-        predicate=retry.if_exception_type(
-            exceptions.ServiceUnavailable, exceptions.ResourceExhausted
-        ),
-    )
-
-
 def _timestamp_text(at: int) -> str:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    return Timestamp(seconds=at // NANOS, nanos=at % NANOS).ToJsonString()
+    return sdk.timestamp_pb2.Timestamp(seconds=at // NANOS, nanos=at % NANOS).ToJsonString()
 
 
 def _note(fd: int, text: str) -> None:
     os.write(fd, f"[launchbay] {text}\n".encode())
-
-
-def _describe(exc) -> str:
-    return f"{type(exc).__name__}: {exc.message}" if getattr(exc, "message", None) else str(exc)
 
 
 def _write_cursor(path: Path, cursor: dict) -> None:

@@ -9,28 +9,22 @@ followed from Cloud Logging (runners.targets.vertex.logs) when google-cloud-logg
 """
 
 import contextlib
-import json
 import os
-import re
-import threading
 import time
 from pathlib import Path
 
 from runners.images.builder import image_for_run
 from runners.launch.templating import check_variables_are_enums
-from runners.protocol import Capability, Handle, Runner, RunnerError, RunStatus, SubmitContext
+from runners.protocol import Capability, Handle, RunnerError, RunStatus, SubmitContext
 from runners.runlog.logfile import open_append
-from runners.system.files import write_private
+from runners.targets.remote import Backoff, RemoteRunner
+from runners.targets.vertex import sdk
 from runners.targets.vertex import settings as vertex_settings
-from runners.targets.vertex.logs import (
-    CloudLoggingFollower,
-    google_credentials,
-    logging_client_installed,
-)
-from store import BadInput, JobVersion, RunState, Stage
+from runners.targets.vertex.logs import CloudLoggingFollower
+from runners.targets.vertex.request import LABEL_RUN_ID, custom_job, proto_values
+from runners.targets.vertex.status import job_status
+from store import BadInput, JobVersion, Stage
 
-LABEL_RUN_ID = "launchbay-run-id"
-LABEL_QUEUE = "launchbay-queue"
 RETRY_SECONDS = 60.0  # how long UNAVAILABLE is retried before the call gives up
 CALL_TIMEOUT_SECONDS = 30.0  # one call: the generated client sets none, a dead link would hang
 LOGS_HINT = (
@@ -38,32 +32,14 @@ LOGS_HINT = (
     """ resource.labels.job_id="{job_id}"); install google-cloud-logging"""
     """ (pip install 'launchbay[vertex]') for launchbay to follow them here\n"""
 )
-STATES = {
-    "JOB_STATE_QUEUED": RunState.STARTING,
-    "JOB_STATE_PENDING": RunState.STARTING,
-    "JOB_STATE_RUNNING": RunState.RUNNING,
-    "JOB_STATE_UPDATING": RunState.RUNNING,
-    "JOB_STATE_SUCCEEDED": RunState.FINISHED,
-    "JOB_STATE_FAILED": RunState.FAILED,
-    "JOB_STATE_CANCELLING": RunState.STOPPING,
-    "JOB_STATE_CANCELLED": RunState.STOPPED,
-    "JOB_STATE_PAUSED": RunState.RUNNING,
-    "JOB_STATE_EXPIRED": RunState.FAILED,
-    "JOB_STATE_PARTIALLY_SUCCEEDED": RunState.FAILED,
-}
 
 
-class VertexRunner(Runner):
+class VertexRunner(RemoteRunner):
     resource_type = "vertex"
     capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY})
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._clients: dict[tuple, object] = {}
-        self._last_seen: dict[str, RunStatus] = {}
-        self._logs: dict[str, CloudLoggingFollower] = {}
-        # By run id (a job's name is unique too, but not across test servers).
-        self._drained: set[str] = set()  # runs whose last lines were read: not followed again
+    #: a run whose last lines were read is not followed again (followers, the last status and
+    #: the drained runs are by run id: a job's name is unique too, but not across test servers)
+    follow_logs_once = True
 
     # -- checks (no SDK) -----------------------------------------------------------------------
 
@@ -111,17 +87,12 @@ class VertexRunner(Runner):
         project, location = vertex_settings.project_and_location(target)
         endpoint = target.get("api_endpoint") or f"{location}-aiplatform.googleapis.com"
         key = (endpoint, target.get("credentials", "default"))
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = self._clients[key] = _connect(endpoint, key[1], stage)
+        client = self.client(key, lambda: sdk.connect(endpoint, key[1], stage))
         return client, f"projects/{project}/locations/{location}"
 
     # -- submit --------------------------------------------------------------------------------
 
     def submit(self, ctx: SubmitContext) -> Handle:
-        from google.api_core import exceptions
-
         target = ctx.spec.get("target") or {}
         try:
             client, parent = self._client(target, Stage.RUN)
@@ -140,17 +111,17 @@ class VertexRunner(Runner):
                 for pool in ctx.spec["resource_args"]["spec"]["worker_pool_specs"]
             ),
         }
-        # Written before the job exists: an agent that dies in between finds it by its label.
-        write_private(ctx.run_dir / "handle.json", json.dumps(handle))
+        # Before the job exists: an agent that dies in between finds it by its label.
+        self.record_handle(ctx.run_dir, handle)
         body = custom_job(ctx.spec, image)
         try:
             created = self._create(client, parent, body, ctx.run_id)
-        except exceptions.GoogleAPICallError as exc:
+        except sdk.api_exceptions.GoogleAPICallError as exc:
             raise RunnerError(
-                Stage.RUN, f"Vertex AI refused CreateCustomJob: {_describe(exc)}"
+                Stage.RUN, f"Vertex AI refused CreateCustomJob: {sdk.describe(exc)}"
             ) from None
         handle["name"] = created.name
-        if logging_client_installed():
+        if sdk.logging_client_installed():
             self._follow_logs(handle)
         else:
             _note_logs(ctx.log_path, created.name)
@@ -160,9 +131,7 @@ class VertexRunner(Runner):
         """CreateCustomJob, retried while the service is UNAVAILABLE. An error that leaves it
         unknown whether the job was made (UNAVAILABLE, INTERNAL, UNKNOWN, a deadline) is
         followed by a look for a job with the run's label: that one is taken, not made twice."""
-        from google.api_core import exceptions
-        from google.cloud import aiplatform_v1
-
+        exceptions = sdk.api_exceptions
         ambiguous = (
             exceptions.ServiceUnavailable,
             exceptions.InternalServerError,
@@ -170,43 +139,37 @@ class VertexRunner(Runner):
             exceptions.DeadlineExceeded,
         )
         deadline = time.monotonic() + RETRY_SECONDS
-        delay = 0.2
+        backoff = Backoff(first=0.2, most=5.0)
         while True:
             try:
                 return client.create_custom_job(
                     parent=parent,
-                    custom_job=aiplatform_v1.CustomJob(_proto_values(body)),
+                    custom_job=sdk.aiplatform.CustomJob(proto_values(body)),
                     timeout=CALL_TIMEOUT_SECONDS,
                 )
             except ambiguous as exc:
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                backoff.sleep()
                 existing = _find_by_label(client, parent, run_id)
                 if existing is not None:
                     return existing
                 retriable = isinstance(exc, exceptions.ServiceUnavailable)
-                if not retriable or time.monotonic() + delay > deadline:
+                if not retriable or time.monotonic() + backoff.delay > deadline:
                     raise
 
     # -- following -----------------------------------------------------------------------------
 
     def status(self, handle: Handle) -> RunStatus:
-        from google.api_core import exceptions
-
         client, _ = self._client(handle["target"], Stage.RUN)
         name = handle["name"]
         try:
             job = client.get_custom_job(name=name, retry=_retry(), timeout=CALL_TIMEOUT_SECONDS)
-        except exceptions.NotFound:
+        except sdk.api_exceptions.NotFound:
             message = f"the CustomJob {name} no longer exists (deleted outside launchbay)"
             return RunStatus.failed(Stage.RUN, message)
-        except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
-            # Past the retries, or RESOURCE_EXHAUSTED, an expired token: the job runs on
-            # regardless, so the run keeps its last known state, with the reason.
-            last = self._last_seen.get(handle["run_id"], RunStatus(RunState.STARTING))
-            return RunStatus(last.state, f"cannot read the job for now ({exc})")
-        status = job_status(job)
-        self._last_seen[handle["run_id"]] = status  # names repeat across endpoints
+        except (sdk.api_exceptions.GoogleAPICallError, sdk.api_exceptions.RetryError) as exc:
+            # Past the retries, or RESOURCE_EXHAUSTED, an expired token.
+            return self.unknown_for_now(handle["run_id"], f"cannot read the job for now ({exc})")
+        status = self.remember(handle["run_id"], job_status(job))  # names repeat across endpoints
         if status.state.is_terminal():
             self._drain_logs(handle)
         return status
@@ -221,14 +184,13 @@ class VertexRunner(Runner):
     def _follow_logs(self, handle: Handle) -> None:
         """Start following the job's Cloud Logging entries, once per job, if the client is
         installed (when it is not, submit wrote where the logs are instead)."""
-        if not logging_client_installed():
+        if not sdk.logging_client_installed():
             return
         target = handle["target"]
         settings = vertex_settings.VertexTarget.model_validate(target)
-        with self._lock:
-            if handle["run_id"] in self._logs or handle["run_id"] in self._drained:
-                return
-            self._logs[handle["run_id"]] = CloudLoggingFollower(
+        self.follow_logs(
+            handle["run_id"],
+            lambda: CloudLoggingFollower(
                 project=vertex_settings.project_and_location(target)[0],
                 job_id=handle["name"].rsplit("/", 1)[-1],
                 credentials=settings.credentials,
@@ -237,30 +199,25 @@ class VertexRunner(Runner):
                 run_dir=Path(handle.get("run_dir") or Path(handle["log"]).parent),
                 every=settings.poll_seconds,
                 replicas=handle.get("replicas", 1),
-            ).start()
+            ),
+        )
 
     def _drain_logs(self, handle: Handle) -> None:
         """Read the entries once more after the job's end, so its last lines are in the log."""
         self._follow_logs(handle)
-        with self._lock:
-            follower = self._logs.pop(handle["run_id"], None)
-            self._drained.add(handle["run_id"])
-        if follower is not None:
-            follower.job_ended.set()
-            follower.done.wait(self.log_drain_seconds)
+        self.drain_logs(handle["run_id"])
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
-        from google.api_core import exceptions
-
         client, _ = self._client(handle["target"], Stage.RUN)
         # Ended already, or gone: nothing to stop.
-        with contextlib.suppress(exceptions.FailedPrecondition, exceptions.NotFound):
+        with contextlib.suppress(
+            sdk.api_exceptions.FailedPrecondition, sdk.api_exceptions.NotFound
+        ):
             client.cancel_custom_job(name=handle["name"], retry=_retry())
 
     def find(self, run_id: str, run_dir: Path) -> Handle | None:
-        try:
-            handle = json.loads((run_dir / "handle.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        handle = self.recorded_handle(run_dir)
+        if handle is None:
             return None
         client, parent = self._client(handle["target"], Stage.AGENT)
         job = _find_by_label(client, parent, run_id)
@@ -270,75 +227,8 @@ class VertexRunner(Runner):
         return handle
 
 
-def custom_job(spec: dict, image: str) -> dict:
-    """The CustomJob for a run, as a plain dict (the proto-plus type takes it as it is)."""
-    args = spec["resource_args"]
-    job_spec, run = args["spec"], args.get("run") or {}
-    pools = json.loads(json.dumps(job_spec["worker_pool_specs"]))  # a deep copy
-    ours = {k: v for k, v in (spec.get("env") or {}).items() if k != "LAUNCHBAY_CONFIG_FILE"}
-    for index, pool in enumerate(pools):
-        container = pool.setdefault("container_spec", {})
-        # A later pool with no image of its own runs the job too, as the workers of a
-        # distributed run do (Vertex would refuse a pool without one); one with its own image
-        # (a parameter server, a reduction server) is left as the queue wrote it.
-        if index == 0 or not container.get("image_uri"):
-            container["image_uri"] = image
-            if spec.get("entry_point") is not None:
-                container["command"] = list(spec["entry_point"])
-            if spec.get("args"):
-                container["args"] = list(spec["args"])
-        env = [e for e in container.get("env") or [] if e.get("name") not in ours]
-        container["env"] = env + [{"name": k, "value": v} for k, v in ours.items()]
-    output = job_spec.get("base_output_dir") or (
-        f"{job_spec['staging_bucket'].rstrip('/')}/launchbay/{spec['run_id']}"
-    )
-    body_spec = {
-        "worker_pool_specs": pools,
-        "base_output_directory": {"output_uri_prefix": output},
-        **{key: value for key, value in run.items() if value is not None},
-    }
-    if job_spec.get("scheduling"):
-        body_spec["scheduling"] = {k: v for k, v in job_spec["scheduling"].items() if v is not None}
-    labels = {
-        **job_spec.get("labels", {}),
-        LABEL_RUN_ID: spec["run_id"],
-        LABEL_QUEUE: _label_value(spec["queue"]),
-    }
-    return {
-        "display_name": f"launchbay-{spec['job']['name']}-{spec['run_id']}"[:128],
-        "labels": labels,
-        "job_spec": body_spec,
-    }
-
-
-def _proto_values(body: dict) -> dict:
-    """The dict form of a CustomJob as proto-plus takes it: durations ("3600s") as timedelta."""
-    import datetime
-
-    scheduling = body["job_spec"].get("scheduling") or {}
-    for key in ("timeout", "max_wait_duration"):
-        if isinstance(scheduling.get(key), str | int):
-            seconds = float(str(scheduling[key]).removesuffix("s"))
-            scheduling[key] = datetime.timedelta(seconds=seconds)
-    return body
-
-
-def job_status(job) -> RunStatus:
-    state = job.state.name
-    run_state = STATES.get(state, RunState.RUNNING)
-    words = state.removeprefix("JOB_STATE_").lower()
-    if run_state is RunState.FAILED:
-        message = job.error.message or f"the CustomJob ended {words}"
-        return RunStatus.failed(Stage.RUN, message)
-    if run_state is RunState.FINISHED:
-        return RunStatus(RunState.FINISHED, "succeeded", exit_code=0)
-    return RunStatus(run_state, words)
-
-
 def _find_by_label(client, parent: str, run_id: str):
-    from google.cloud import aiplatform_v1
-
-    request = aiplatform_v1.ListCustomJobsRequest(
+    request = sdk.aiplatform.ListCustomJobsRequest(
         parent=parent, filter=f'labels.{LABEL_RUN_ID}="{run_id}"'
     )
     for job in client.list_custom_jobs(request=request, retry=_retry()):
@@ -347,33 +237,8 @@ def _find_by_label(client, parent: str, run_id: str):
 
 
 def _retry():
-    """UNAVAILABLE retried with backoff (the generated client retries nothing by itself)."""
-    from google.api_core import exceptions, retry
-
-    return retry.Retry(
-        initial=0.2,
-        maximum=5.0,
-        multiplier=2.0,
-        timeout=RETRY_SECONDS,
-        predicate=retry.if_exception_type(exceptions.ServiceUnavailable),
-    )
-
-
-def _connect(endpoint: str, credentials: str, stage: Stage):
-    from google.auth import exceptions as auth_exceptions
-    from google.cloud import aiplatform_v1
-
-    try:
-        creds = google_credentials(credentials)
-    except auth_exceptions.DefaultCredentialsError as exc:
-        raise RunnerError(
-            stage,
-            f"no Google credentials ({exc}); run `gcloud auth application-default login` or set"
-            " GOOGLE_APPLICATION_CREDENTIALS",
-        ) from None
-    return aiplatform_v1.JobServiceClient(
-        credentials=creds, client_options={"api_endpoint": endpoint}
-    )
+    """UNAVAILABLE retried with backoff, for up to RETRY_SECONDS."""
+    return sdk.retry(RETRY_SECONDS)
 
 
 def _note_logs(log_path: Path, job_name: str) -> None:
@@ -383,11 +248,3 @@ def _note_logs(log_path: Path, job_name: str) -> None:
         os.write(fd, LOGS_HINT.format(job_id=job_name.rsplit("/", 1)[-1]).encode())
     finally:
         os.close(fd)
-
-
-def _label_value(text: str) -> str:
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower())[:63]
-
-
-def _describe(exc) -> str:
-    return f"{type(exc).__name__}: {exc.message}" if getattr(exc, "message", None) else str(exc)

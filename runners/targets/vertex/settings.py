@@ -122,7 +122,9 @@ class VertexArgs(_Strict):
     """resource_args of a vertex queue or launch."""
 
     spec: JobSpec
+    """The CustomJob: worker_pool_specs, staging_bucket, base_output_dir, labels, scheduling."""
     run: RunSettings = Field(default_factory=RunSettings)
+    """How it runs: service_account, network, enable_web_access."""
 
 
 class VertexTarget(_Strict):
@@ -168,3 +170,10 @@ def project_and_location(target: dict, environ=os.environ) -> tuple[str, str]:
             "target.location", "missing; set it in the queue config or GOOGLE_CLOUD_REGION"
         )
     return project, location
+
+
+# The keys a queue config's target: block takes, and their help (read by the CLI and the
+# queue editor).
+# Each block names the model that checks it: its fields are the keys and their docstrings the
+# help, read from this file's source without importing it (runners.registry.declared_keys).
+CONFIG_MODELS = {"target": "VertexTarget", "resource_args": "VertexArgs"}

@@ -1,0 +1,82 @@
+"""What the Docker engine receives for a run: the container's settings (its command, its
+environment, launchbay's labels, the host config of its limits) and its config file."""
+
+import io
+import json
+import tarfile
+import time
+
+from runners.protocol import SubmitContext
+from runners.targets.docker import sdk
+from runners.targets.docker.settings import DockerArgs
+from runners.targets.remote import put_command
+
+CONFIG_DIR_IN_CONTAINER = "/launchbay"
+LABEL_RUN_ID = "launchbay.run-id"
+LABEL_QUEUE = "launchbay.queue"
+LABEL_JOB = "launchbay.job"
+LABEL_KEEP_FAILED = "launchbay.keep-failed"  # so that a restarted agent keeps it too
+
+
+def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
+    """create_container's keyword arguments for the run (its name and image aside)."""
+    spec = ctx.spec
+    host_config = client.api.create_host_config(
+        network_mode=args.network,
+        init=args.init,
+        mem_limit=args.memory,
+        memswap_limit=args.memory_swap,
+        shm_size=args.shm_size,
+        nano_cpus=int(args.cpus * 1e9) if args.cpus else None,
+        pids_limit=args.pids_limit,
+        ulimits=[_ulimit(name, value) for name, value in args.ulimits.items()] or None,
+        device_requests=_device_requests(args.gpus),
+        binds=args.volumes or None,
+    )
+    settings = {
+        "environment": {**args.env, **spec["env"]},
+        "labels": {
+            **args.labels,
+            LABEL_RUN_ID: ctx.run_id,
+            LABEL_QUEUE: spec["queue"],
+            LABEL_JOB: ctx.job.ref,
+            **({LABEL_KEEP_FAILED: "1"} if args.keep_failed_containers else {}),
+        },
+        "working_dir": args.workdir,
+        "user": args.user,
+        "platform": args.platform,
+        "host_config": host_config,
+        "detach": True,
+    }
+    return put_command(settings, spec, command="entrypoint", args="command")
+
+
+def config_archive(run_config: dict) -> bytes:
+    """A tar holding /launchbay/config.json, readable by the job's (maybe non-root) user."""
+    data = json.dumps(run_config, indent=2).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        folder = tarfile.TarInfo(CONFIG_DIR_IN_CONTAINER.lstrip("/"))
+        folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+        tar.addfile(folder)
+        member = tarfile.TarInfo(f"{CONFIG_DIR_IN_CONTAINER.lstrip('/')}/config.json")
+        member.size, member.mode, member.mtime = len(data), 0o644, int(time.time())
+        tar.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _ulimit(name: str, value):
+    if isinstance(value, int):
+        return sdk.types.Ulimit(name=name, soft=value, hard=value)
+    return sdk.types.Ulimit(name=name, soft=value.soft, hard=value.hard)
+
+
+def _device_requests(gpus) -> list | None:
+    if gpus is None:
+        return None
+    device_request = sdk.types.DeviceRequest
+    if gpus == "all":
+        return [device_request(count=-1, capabilities=[["gpu"]])]
+    if isinstance(gpus, int):
+        return [device_request(count=gpus, capabilities=[["gpu"]])]
+    return [device_request(device_ids=list(gpus), capabilities=[["gpu"]])]
