@@ -139,6 +139,48 @@ class Backend(abc.ABC):
         return None
 
 
+class PlayedByAFake(Backend):
+    """A target whose jobs run nowhere (a fake service): the fake plays the held job, writing
+    its log lines and ending it as the test releases it."""
+
+    def __init__(self):
+        self.exit_codes: dict[str, int] = {}
+
+    @abc.abstractmethod
+    def create_job(self, store, name: str) -> None:
+        """An image job of this target, named `name`."""
+
+    @abc.abstractmethod
+    def write_lines(self, run, lines: list[str], at_end: bool = False) -> None:
+        """Log lines of the run's job, as its container would write them (`at_end`: stamped
+        at the job's end)."""
+
+    @abc.abstractmethod
+    def end(self, run, failure: str | None) -> None:
+        """End the run's job: succeeded, or failed with `failure`."""
+
+    def held_job(self, store, name, exit_code=0):
+        self.create_job(store, name)
+        self.exit_codes[name] = exit_code
+
+    def started(self, store, run):
+        self.write_lines(run, ["before"])
+
+    def while_no_agent_runs(self, store, run):
+        self.write_lines(run, ["written while no agent watched"])
+
+    def release(self, store, run):
+        self.write_lines(run, ["after"], at_end=True)
+        failed = self.exit_codes[run.spec["job"]["name"]] != 0
+        self.end(run, self.failure_says if failed else None)
+
+    def check_failed(self, store, run):
+        assert run.error_message == self.failure_says
+
+    def check_readopted(self, store, run, output):
+        assert log_of(store, run.id).count("written while no agent watched") == 1
+
+
 def held_shell_script(exit_code: int = 0) -> str:
     """The held job as a busybox shell script, released by creating /go in its container.
     (`$$` is a literal `$` for launchbay's templating.)"""

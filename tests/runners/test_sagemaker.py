@@ -4,7 +4,7 @@ the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py
 import json
 
 import pytest
-from contract import Backend, RunnerContract, Seen
+from contract import PlayedByAFake, RunnerContract, Seen
 from fakes.sagemaker import FakeSageMaker
 from kit import (
     AgentThread,
@@ -151,7 +151,7 @@ def test_snake_case_fields_and_a_bare_role_name_are_accepted(store, db_path, aws
     assert submitted["ResourceConfig"]["InstanceCount"] == 2
 
 
-class SageMaker(Backend):
+class SageMaker(PlayedByAFake):
     """moto's server, patched: a training job trains until released (tests/fakes/sagemaker.py)."""
 
     resource = "sagemaker"
@@ -166,33 +166,30 @@ class SageMaker(Backend):
     preemptible_args = SPOT
 
     def __init__(self, aws):
+        super().__init__()
         self.aws = aws
-        self.exit_codes: dict[str, int] = {}
 
     def queue(self, store, resource_args=None, **extra):
         sagemaker_queue(store, self.aws, "q", resource_args=resource_args, **extra)
 
-    def held_job(self, store, name, exit_code=0):
+    def create_job(self, store, name):
         training_job(store, name)
-        self.exit_codes[name] = exit_code
 
     def _name(self, run) -> str:
         return training_job_name(run.spec["job"]["name"], run.id)
 
     def started(self, store, run):
         assert run.message.startswith("Training")  # the SecondaryStatus as the run's message
-        self.aws.put_log_lines(self._name(run), ["before"])
+        super().started(store, run)
 
-    def while_no_agent_runs(self, store, run):
-        self.aws.put_log_lines(self._name(run), ["written while no agent watched"])
+    def write_lines(self, run, lines, at_end=False):
+        self.aws.put_log_lines(self._name(run), lines)
 
-    def release(self, store, run):
-        name = self._name(run)
-        self.aws.put_log_lines(name, ["after"])
-        if self.exit_codes[run.spec["job"]["name"]]:
-            self.aws.fail(name, self.failure_says)
+    def end(self, run, failure):
+        if failure:
+            self.aws.fail(self._name(run), failure)
         else:
-            self.aws.release(name)
+            self.aws.release(self._name(run))
 
     def seen(self, store, run):
         env = described(self.aws, self._name(run))["Environment"]
@@ -226,14 +223,11 @@ class SageMaker(Backend):
         }
         assert tags["launchbay:run-id"] == run.id
 
-    def check_failed(self, store, run):
-        assert run.error_message == self.failure_says
-
     def check_cancelled(self, store, run):
         assert ("StopTrainingJob", self._name(run)) in self.aws.requests
 
     def check_readopted(self, store, run, output):
-        assert log_of(store, run.id).count("written while no agent watched") == 1
+        super().check_readopted(store, run, output)
         creates = [name for action, name in self.aws.requests if action == "CreateTrainingJob"]
         assert creates.count(self._name(run)) == 1
         assert run.handle["job_name"] == self._name(run)

@@ -9,14 +9,13 @@ import json
 
 import grpc
 import pytest
-from contract import Backend, RunnerContract, Seen
+from contract import PlayedByAFake, RunnerContract, Seen
 from fakes.vertex import FakeVertex
 from kit import (
     AgentThread,
     agent_killed_after,
     fresh_registry,
     launch,
-    log_of,
     pushed_image,
     run_agent_until_empty,
     run_of,
@@ -216,7 +215,7 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
     assert not any(c[0] == "ListLogEntries" for c in vertex.calls)
 
 
-class Vertex(Backend):
+class Vertex(PlayedByAFake):
     """A fake JobService over gRPC: a CustomJob runs until released (tests/fakes/vertex.py)."""
 
     resource = "vertex"
@@ -229,26 +228,22 @@ class Vertex(Backend):
     )
 
     def __init__(self, vertex):
+        super().__init__()
         self.vertex = vertex
-        self.exit_codes: dict[str, int] = {}
 
     def queue(self, store, resource_args=None, **extra):
         vertex_queue(store, self.vertex, "q", resource_args=resource_args, **extra)
 
-    def held_job(self, store, name, exit_code=0):
+    def create_job(self, store, name):
         create_job(store, "image", name, IMAGE, entrypoint="python -m train")
-        self.exit_codes[name] = exit_code
 
-    def started(self, store, run):
-        self.vertex.add_log_lines(job_id(run), ["before"])
+    def write_lines(self, run, lines, at_end=False):
+        add = self.vertex.add_log_lines_at_end if at_end else self.vertex.add_log_lines
+        add(job_id(run), lines)
 
-    def while_no_agent_runs(self, store, run):
-        self.vertex.add_log_lines(job_id(run), ["written while no agent watched"])
-
-    def release(self, store, run):
-        self.vertex.add_log_lines_at_end(job_id(run), ["after"])
-        if self.exit_codes[run.spec["job"]["name"]]:
-            self.vertex.fail(run.handle["name"], self.failure_says)
+    def end(self, run, failure):
+        if failure:
+            self.vertex.fail(run.handle["name"], failure)
         else:
             self.vertex.release(run.handle["name"])
 
@@ -284,14 +279,11 @@ class Vertex(Backend):
             f"gs://lb-staging/launchbay/{run.id}"
         )
 
-    def check_failed(self, store, run):
-        assert run.error_message == self.failure_says
-
     def check_cancelled(self, store, run):
         assert ("CancelCustomJob", run.handle["name"]) in self.vertex.calls
 
     def check_readopted(self, store, run, output):
-        assert log_of(store, run.id).count("written while no agent watched") == 1
+        super().check_readopted(store, run, output)
         (job,) = [job for job in self.vertex.jobs() if job.labels["launchbay-run-id"] == run.id]
         assert run.handle["name"] == job.name
 
