@@ -5,8 +5,16 @@ the grants are proven by running containers that use them."""
 import json
 
 import pytest
-from kit import BUSYBOX, REGISTRY, AgentThread, docker_queue, image_job, launch, wait_for
-from test_bad_input import refusal_checker
+from kit import (
+    BUSYBOX,
+    REGISTRY,
+    AgentThread,
+    docker_queue,
+    image_job,
+    launch,
+    refusal_checker,
+    wait_for,
+)
 
 from store import RunState, Store
 

@@ -15,6 +15,7 @@ from kit import (  # noqa: F401
     BUSYBOX,
     REPO,
     Result,
+    assert_bad_input,
     clean_env,
     engine,
     launch,
@@ -22,7 +23,6 @@ from kit import (  # noqa: F401
     make_queue,
     run_agent,
 )
-from test_bad_input import assert_bad_input
 
 from runners.catalog.snapshots import extract_snapshot
 from store import RunState, Store

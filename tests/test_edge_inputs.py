@@ -7,8 +7,7 @@ import resource
 
 import pytest
 import test_bad_input
-from kit import run_launchbay
-from test_bad_input import assert_bad_input, refusal_checker, snapshot
+from kit import assert_bad_input, refusal_checker, run_launchbay, snapshot
 
 from runners.launch.documents import MAX_DEPTH, check_document_bounds, load_document
 from store import BadInput, Store

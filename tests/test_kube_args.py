@@ -5,7 +5,7 @@ only the queue's own config can grant. Each refusal: one line, exit code 2, stor
 import json
 
 import pytest
-from test_bad_input import refusal_checker
+from kit import refusal_checker
 
 from runners.targets.kubernetes.manifest import DEFAULT_SECURITY
 from store import ItemState, Store

@@ -12,9 +12,9 @@ from kit import (
     docker_queue,
     image_job,
     launch,
+    refusal_checker,
     run_of,
 )
-from test_bad_input import refusal_checker
 
 from store import ItemState, RunState, Store
 

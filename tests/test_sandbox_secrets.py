@@ -8,8 +8,7 @@ import json
 import re
 
 import pytest
-from kit import AgentThread, launch, make_code_job, run_of
-from test_bad_input import refusal_checker
+from kit import AgentThread, launch, make_code_job, refusal_checker, run_of
 
 from runners.launch.rendering import REDACTED, config_env, is_secret_name, redact, restore_redacted
 from store import RunState, Store

@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from kit import REPO
-from test_bad_input import assert_bad_input, snapshot
+from kit import REPO, assert_bad_input, snapshot
 
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config

@@ -3,7 +3,7 @@
 waiting: waiting on evidence (wait_for, run_of, log_of, forget_handle); agents: agents in a
 thread or a process; cli: `launchbay` as a subprocess; jobs: jobs, queues and launches; git;
 engine: the Docker engine, its images and the local registry; cluster: the fake Kubernetes API;
-targets: a target that only a test has.
+targets: a target that only a test has; refusals: bad input refused, the store unchanged.
 The fixtures (engine, cluster, kubeconfig, …) are registered in tests/conftest.py."""
 
 from kit.agents import (
@@ -32,6 +32,7 @@ from kit.engine import (
 )
 from kit.git import git
 from kit.jobs import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, write_code_job
+from kit.refusals import ERROR_PREFIX, assert_bad_input, refusal_checker, snapshot
 from kit.targets import add_fake_target
 from kit.waiting import forget_handle, log_of, run_for_item, run_of, run_state, wait_for
 
@@ -44,6 +45,7 @@ __all__ = [
     "docker_queue", "engine", "fresh_registry", "image_job", "pushed_image", "registry_tags",
     "git",
     "add_fake_target",
+    "ERROR_PREFIX", "assert_bad_input", "refusal_checker", "snapshot",
     "PYTHON_ENTRYPOINT", "launch", "make_code_job", "make_queue", "write_code_job",
     "forget_handle", "log_of", "run_for_item", "run_of", "run_state", "wait_for",
 ]  # fmt: skip

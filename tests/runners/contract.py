@@ -25,11 +25,11 @@ from kit import (
     launch,
     log_of,
     pushed_image,
+    refusal_checker,
     run_of,
     wait_for,
     write_code_job,
 )
-from test_bad_input import refusal_checker
 
 from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
