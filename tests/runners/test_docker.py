@@ -1,4 +1,5 @@
-"""The docker resource against a real engine: runs, builds, limits, failures, cancel, recovery.
+"""The docker resource against a real engine: the contract (TestContract, see contract.py), and
+what only docker does: limits, builds from Dockerfiles, kept containers, pulls, GPUs.
 
 The engine, the base images and the registry come from scripts/services/docker.sh (run by the
 test command); nothing here is pulled from the internet.

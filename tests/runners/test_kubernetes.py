@@ -1,7 +1,7 @@
 """The kubernetes resource: the real client against a fake API server whose pods really run, each
-as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
-image-pull trouble, preemption and requeue, cancel, RBAC, and pods running side by side (a flaky
-API server and re-adoption: test_kube_follow)."""
+as a container on the test Docker engine (tests/fakes). The contract (TestContract, see
+contract.py), and what only kubernetes does: scheduling and image-pull trouble, RBAC, custom
+kinds, and pods running side by side (a flaky API server: test_kube_follow)."""
 
 import pytest
 import yaml

@@ -1,5 +1,7 @@
 """The sagemaker resource: boto3 against moto's real server, patched so training jobs train until
-the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py)."""
+the test releases them, fail, stop and get interrupted (tests/fakes/sagemaker.py): the contract
+(TestContract, see contract.py), and what only sagemaker does (CloudWatch streams, long configs,
+throttling, snake_case fields)."""
 
 import json
 

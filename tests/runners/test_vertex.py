@@ -2,7 +2,8 @@
 JobService (tests/fakes/vertex.py) that moves jobs through their states, holds them RUNNING until
 the test releases them, fails and cancels them, forgets them and answers UNAVAILABLE when told;
 the job's logs come from the same fake's Cloud Logging ListLogEntries through the real
-LoggingServiceV2Client."""
+LoggingServiceV2Client. The contract (TestContract, see contract.py), and what only vertex does
+(retries, Cloud Logging)."""
 
 import importlib.util
 import json
