@@ -9,7 +9,8 @@ import time
 import zipfile
 
 import pytest
-from contract import Backend, RunnerContract, held_shell_script, seen_in_log
+from contract import RunnerContract
+from contract_backend import Backend, held_shell_script, seen_in_log
 from kit import (
     PYTHON,
     REGISTRY,

@@ -5,7 +5,8 @@ kinds, and pods running side by side (a flaky API server: test_kube_follow)."""
 
 import pytest
 import yaml
-from contract import Backend, RunnerContract, held_shell_script, seen_in_log
+from contract import RunnerContract
+from contract_backend import Backend, held_shell_script, seen_in_log
 from kit import (
     NAMESPACE,
     REGISTRY,

@@ -4,7 +4,8 @@ session; they outlive an agent that is killed (tests/runners/contract.py)."""
 import sys
 
 import pytest
-from contract import Backend, RunnerContract, seen_in_log
+from contract import RunnerContract
+from contract_backend import Backend, seen_in_log
 from kit import make_queue, write_code_job
 
 from runners.catalog.jobs import create_job

@@ -6,7 +6,8 @@ throttling, snake_case fields)."""
 import json
 
 import pytest
-from contract import PlayedByAFake, RunnerContract, Seen
+from contract import RunnerContract
+from contract_backend import PlayedByAFake, Seen
 from fakes.sagemaker import FakeSageMaker
 from kit import (
     AgentThread,

@@ -10,7 +10,8 @@ import json
 
 import grpc
 import pytest
-from contract import PlayedByAFake, RunnerContract, Seen
+from contract import RunnerContract
+from contract_backend import PlayedByAFake, Seen
 from fakes.vertex import FakeVertex
 from kit import (
     AgentThread,
