@@ -18,7 +18,6 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from runners.agent.changes import ChangeListener
@@ -26,7 +25,9 @@ from runners.agent.changes import ChangeListener
 from . import navigation
 from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
-from .messages import AgentReported, StoreChanged
+from .loading import LoaderHost
+from .messages import AgentReported, AgentStateChanged, StoreChanged
+from .screens.live import shown_screens
 from .threads import ThreadStores
 
 # At most this often the screens re-read the store while the agent is busy.
@@ -34,7 +35,7 @@ REFRESH_INTERVAL = 0.25
 SHUTDOWN_CHECK_SECONDS = 1.0
 
 
-class LaunchbayApp(App):
+class LaunchbayApp(LoaderHost, App):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "launchbay"
     # The modes and their number keys come from navigation.DESTINATIONS, per instance (__init__).
@@ -75,6 +76,8 @@ class LaunchbayApp(App):
         self._embedded_agent = None
         self._shutdown_requested = threading.Event()
         self._store_listener: ChangeListener | None = None
+        self.store_changes = 0
+        """How many times the store changed under the app (a screen's read notes it)."""
 
     def _add_destinations(self) -> None:
         """Each destination's mode, and its number key ahead of the app's own keys (the footer's
@@ -149,12 +152,11 @@ class LaunchbayApp(App):
 
     def on_store_changed(self, message: StoreChanged) -> None:
         # Every screen that shows: the top one and, under a modal, those it leaves visible.
-        # A screen hidden under another reads the store again when it comes back (its
-        # on_screen_resume), so news is never lost, nor read for a screen nobody sees.
-        for screen in reversed(self.screen_stack):
+        # A hidden screen sees the count moved on when it comes back, and reads the store
+        # then (screens.live), so news is never lost, nor read for a screen nobody sees.
+        self.store_changes += 1
+        for screen in shown_screens(self):
             screen.post_message(StoreChanged())
-            if not isinstance(screen, ModalScreen):
-                break
 
     # -- the embedded agent ----------------------------------------------------------------
 
@@ -170,14 +172,21 @@ class LaunchbayApp(App):
             max_jobs=self.agent_max,
             report=lambda text: self.post_message(AgentReported(text)),
         )
-        self.call_from_thread(setattr, self, "agent_state", "idle")
+        # Posted, not call_from_thread: the agent ends as the app stops, and must not raise then.
+        self.post_message(AgentStateChanged("idle"))
+        error = None
         try:
             agent.run()
         except Exception as exc:  # shown in the footer; the UI keeps running
             self.post_message(AgentReported(f"agent stopped: {exc}"))
-            self.call_from_thread(setattr, self, "agent_error", str(exc))
+            error = str(exc)
         finally:
-            self.call_from_thread(setattr, self, "agent_state", "stopped")
+            self.post_message(AgentStateChanged("stopped", error))
+
+    def on_agent_state_changed(self, message: AgentStateChanged) -> None:
+        if message.error is not None:
+            self.agent_error = message.error
+        self.agent_state = message.state
 
     def on_agent_reported(self, message: AgentReported) -> None:
         agent = self._embedded_agent
@@ -199,15 +208,22 @@ class LaunchbayApp(App):
 
     # -- empty store ---------------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False)
     def check_empty_store(self) -> None:
-        store = self.stores.get()
-        if store.jobs.list_latest() or store.queues.list():
-            return
-        self.call_from_thread(self._offer_sample)
+        """Offer the sample job and queue if the store has neither jobs nor queues."""
+        self.loader("empty-store", self._store_is_empty, self._offer_sample, self._failed).start()
 
-    def _offer_sample(self) -> None:
+    def _store_is_empty(self) -> bool:
+        store = self.stores.get()
+        return not (store.jobs.list_latest() or store.queues.list())
+
+    def _failed(self, error: Exception) -> None:
+        self.notify(f"could not read the store: {error}", severity="error", markup=False)
+
+    def _offer_sample(self, empty: bool) -> None:
         from .screens.confirm import ConfirmScreen
+
+        if not empty:
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -223,17 +239,19 @@ class LaunchbayApp(App):
             answered,
         )
 
-    @work(thread=True, exit_on_error=False)
     def create_sample(self) -> None:
         from runners.catalog.sample import ensure_sample
 
-        job, queue = ensure_sample(self.stores.get())
-        self.call_from_thread(
-            self.notify,
-            f"created {job.version.ref} and queue {queue.name}: press 3, then L",
-            markup=False,
-        )
-        self.post_message(StoreChanged())
+        def created(made) -> None:
+            job, queue = made
+            self.notify(
+                f"created {job.version.ref} and queue {queue.name}: press 3, then L", markup=False
+            )
+            self.post_message(StoreChanged())
+
+        self.loader(
+            "sample", lambda: ensure_sample(self.stores.get()), created, self._failed
+        ).start()
 
     # -- navigation ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from . import navigation
-from .config import bound_key
+from .keys import bound_key
 
 
 class LaunchbayCommands(Provider):
@@ -19,18 +19,18 @@ class LaunchbayCommands(Provider):
             yield (
                 f"Go to {destination.title}",
                 partial(app.switch_mode, destination.mode),
-                f"{destination.title} screen ({destination.key})",
+                f"{destination.title} screen ({bound_key(destination.binding(), app)})",
             )
-        yield "Help: keys", app.action_help, "Every key of this screen and the app (?)"
+        help_key = next((bound_key(b, app) for b in app.BINDINGS if b.id == "app.help"), "?")
+        yield "Help: keys", app.action_help, f"Every key of this screen and the app ({help_key})"
         screen = self.screen
-        keys = app.config.keys
         for binding in getattr(screen, "BINDINGS", []):
             if getattr(binding, "description", "") and getattr(binding, "id", None):
                 action = binding.action
                 yield (
                     f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
                     partial(screen.run_action, action),
-                    f"key {bound_key(binding, keys)}",
+                    f"key {bound_key(binding, app)}",
                 )
 
     async def discover(self) -> Hits:

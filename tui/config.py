@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,13 +27,6 @@ class UserConfig(BaseModel):
     """A Textual theme name, e.g. textual-dark, nord, gruvbox."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Key rebindings: binding id → comma-separated keys."""
-
-
-def bound_key(binding: Any, keys: dict[str, str]) -> str:
-    """The key(s) `binding` answers to once the user's rebindings `keys` apply: what help and
-    the palette must show, not the default."""
-    binding_id = getattr(binding, "id", None)
-    return keys.get(binding_id, binding.key) if binding_id else binding.key
 
 
 def config_path() -> Path:

@@ -20,3 +20,12 @@ class AgentReported(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class AgentStateChanged(Message):
+    """The embedded agent is up ("idle") or has stopped ("stopped", with the error it died of)."""
+
+    def __init__(self, state: str, error: str | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.error = error

@@ -43,10 +43,10 @@ async def test_the_run_detail_is_current_when_you_come_back_from_its_log(make_ap
         await settle(pilot, lambda: "finished" in (log.sub_title or ""), "the log told")
         # A read the detail had in flight before the log opened may land after the change:
         # what counts is a read made because it came back.
-        reads_while_hidden = detail._reads
+        reads_while_hidden = detail.reads
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is detail, "back on the detail")
-        await settle(pilot, lambda: detail._reads > reads_while_hidden, "a read on coming back")
+        await settle(pilot, lambda: detail.reads > reads_while_hidden, "a read on coming back")
         await settle(
             pilot,
             lambda: detail.run.state is RunState.FINISHED and "finished" in screen_text(app),

@@ -94,3 +94,32 @@ async def test_an_unknown_theme_keeps_the_default_and_says_so(db_path, store, tm
             "the notice",
         )
         assert "is not a theme" in notice and "nord" in notice
+
+
+async def test_help_and_palette_show_a_key_rebound_while_the_app_runs(make_app, store, tmp_path):
+    # Not from the config file: rebound later (Textual's update_keymap), which only the
+    # bindings in force know of.
+    seed(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _runs_loaded(pilot, app)
+        app.update_keymap({"runs.cancel": "ctrl+x", "app.queues": "f2", "app.help": "f1"})
+        await pilot.press("f1")
+        await settle(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help, by f1")
+        lines = str(app.screen.query_one("#help-text").render()).splitlines()
+        cancel = next(line for line in lines if "runs.cancel" in line)
+        queues = next(line for line in lines if "app.queues" in line)
+        assert cancel.split()[0] == "ctrl+x" and queues.split()[0] == "f2"
+        await pilot.press("escape")
+        await settle(pilot, lambda: type(app.screen).__name__ != "HelpScreen", "help closed")
+
+        await pilot.press("ctrl+p")
+        await settle(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "palette")
+        await pilot.press(*"Runs: Cancel")
+        await settle(pilot, lambda: "Cancel" in _highlighted_command(app), "the command found")
+        assert "key ctrl+x" in _highlighted_command(app)
+        for _ in "Runs: Cancel":
+            await pilot.press("backspace")
+        await pilot.press(*"Go to Queues")
+        await settle(pilot, lambda: "Queues" in _highlighted_command(app), "the command found")
+        assert "(f2)" in _highlighted_command(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.screen import Screen
 
+from ..loading import Answered
 from .confirm import ConfirmScreen
 
 
@@ -22,12 +23,12 @@ def confirm_cancel(screen: Screen, ident: str, what: Content) -> None:
         try:
             message = cancel_by_id(app.stores.get(), ident)
         except BadInput as exc:
-            app.call_from_thread(app.notify, str(exc), severity="error", markup=False)
+            app.post_message(Answered(app.notify, str(exc), severity="error", markup=False))
             return
         except Exception as exc:  # a bug: said, and still raised for the worker's log
-            app.call_from_thread(app.notify, f"failed: {exc}", severity="error", markup=False)
+            app.post_message(Answered(app.notify, f"failed: {exc}", severity="error", markup=False))
             raise
-        app.call_from_thread(app.notify, message, markup=False)
+        app.post_message(Answered(app.notify, message, markup=False))
 
     def answered(yes: bool | None) -> None:
         if yes:

@@ -8,7 +8,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from .. import navigation
-from ..config import bound_key, config_path
+from ..config import config_path
+from ..keys import bound_key
 
 
 class HelpScreen(ModalScreen[None]):
@@ -28,7 +29,6 @@ class HelpScreen(ModalScreen[None]):
             ("keys:", "bold"),
             ")\n\n",
         )
-        keys = self.app.config.keys
         under = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else None
         sections = [
             ("This screen", getattr(under, "BINDINGS", [])),
@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
             text.append(f"{title}\n", style="bold")
             for binding in bindings:
                 if isinstance(binding, Binding) and binding.description:
-                    text.append(f"  {bound_key(binding, keys):<22} {binding.description:<24} ")
+                    text.append(f"  {bound_key(binding, self.app):<22} {binding.description:<24} ")
                     text.append(binding.id or "", style="dim")
                     text.append("\n")
             text.append("\n")

@@ -23,6 +23,8 @@ from textual.widgets import Button, Input, Label, LoadingIndicator, Select, Stat
 from store import BadInput, Store
 from store.jobs import CreatedVersion
 
+from ..loading import Answered
+
 KINDS = ("image", "code", "git")
 KIND_OPTIONS = [
     ("image: a container image", "image"),
@@ -253,12 +255,12 @@ class JobFormScreen(ModalScreen[CreatedVersion | None]):
         try:
             result = request.create(app.stores.get())
         except BadInput as exc:
-            app.call_from_thread(self._failed, request, exc)
+            app.post_message(Answered(self._failed, request, exc))
         except Exception as exc:
-            app.call_from_thread(self._broke, request, exc)
+            app.post_message(Answered(self._broke, request, exc))
             raise  # still the worker's error: Textual logs its traceback
         else:
-            app.call_from_thread(self._created, result)
+            app.post_message(Answered(self._created, result))
 
     def _created(self, result: CreatedVersion) -> None:
         ref = result.version.ref

@@ -10,27 +10,25 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import Worker, WorkerState
 
 from store import JobVersion, NotFound
 from store.jobs import CreatedVersion
 
-from ..messages import StoreChanged
 from ..timefmt import ago
 from ..widgets.agent_bar import AgentBar
+from .live import LiveScreen
 
 EMPTY_TEXT = "no jobs yet: press n to create one (an image, a code directory or a git repository)"
 JOB_COLUMNS = ("job", "latest", "type", "versions", "aliases", "description")
 
 
-class JobsScreen(Screen):
+class JobsScreen(LiveScreen):
     BINDINGS = [
         Binding("n", "new_job", "New job", id="jobs.new"),
         Binding("L", "launch", "Launch", id="jobs.launch"),
@@ -48,10 +46,10 @@ class JobsScreen(Screen):
         self.jobs: dict[str, tuple[JobVersion, int]] = {}
         self._loaded = False
         self._select_next: str | None = None  # a job to put the cursor on after the next load
-        # Reads can land out of order (an exclusive worker's thread is only marked cancelled,
-        # not stopped): each carries its number, and only the newest one is shown.
-        self._loads = 0
-        self._detail_loads = 0
+        self._jobs_loader = self.loader("jobs", self._read_jobs, self._show_jobs, self._failed)
+        self._detail_loader = self.loader(
+            "job-detail", self._read_detail, self._show_detail, self._failed
+        )
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -72,50 +70,35 @@ class JobsScreen(Screen):
         self.sub_title = "jobs"
         self.table.add_columns(*JOB_COLUMNS)
         self.table.focus()
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self.query("#jobs-table"):  # resume can come before compose
-            self.load()
-
-    def on_store_changed(self, message: StoreChanged) -> None:
-        self.load()
+        self.reload()
 
     def on_jobs_screen_select(self, message: Select) -> None:
         if self._loaded and message.name in self.jobs:
             self._move_to(message.name)
         else:
             self._select_next = message.name
-            self.load()
+            self.reload()
 
     # -- loading -----------------------------------------------------------------------------
 
     def load(self) -> None:
         """Read the jobs again, on a thread."""
-        self._loads += 1
-        self._read_jobs(self._loads)
+        self._jobs_loader.start()
 
-    @work(thread=True, exclusive=True, group="jobs-load", exit_on_error=False)
-    def _read_jobs(self, number: int) -> None:
-        jobs = self.app.stores.get().jobs.list_latest()
-        self.app.call_from_thread(self._show_jobs, number, jobs)
+    def _read_jobs(self) -> list[tuple[JobVersion, int]]:
+        return self.app.stores.get().jobs.list_latest()
 
     def load_detail(self, name: str) -> None:
         """Read job `name`'s versions, on a thread, for the detail pane."""
-        self._detail_loads += 1
-        self._read_detail(self._detail_loads, name)
+        self._detail_loader.start(name)
 
-    @work(thread=True, exclusive=True, group="job-detail", exit_on_error=False)
-    def _read_detail(self, number: int, name: str) -> None:
+    def _read_detail(self, name: str) -> tuple[str, list[JobVersion]]:
         try:
-            versions = self.app.stores.get().jobs.versions(name)
+            return name, self.app.stores.get().jobs.versions(name)
         except NotFound:  # removed between the list and now: the next list drops it
-            versions = []
-        self.app.call_from_thread(self._show_detail, number, name, versions)
+            return name, []
 
-    def _show_jobs(self, number: int, jobs: list[tuple[JobVersion, int]]) -> None:
-        if number != self._loads:
-            return  # a newer read is on its way
+    def _show_jobs(self, jobs: list[tuple[JobVersion, int]]) -> None:
         table = self.table
         wanted = self._select_next or self.selected_name
         self._select_next = None
@@ -162,15 +145,12 @@ class JobsScreen(Screen):
                 text += f" · row {self.table.cursor_row + 1} · L launches {name}"
         self.query_one("#jobs-status", Static).update(text)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # A read that failed must say so: else the screen stays at "loading…" for good.
-        if event.state != WorkerState.ERROR:
-            return
-        error = f"could not read the jobs: {event.worker.error}"
-        if event.worker.group == "jobs-load" and not self._loaded:
-            self.query_one("#job-summary", Static).update(Text(error))
-        self.query_one("#jobs-status", Static).update(Text(error))
-        self.notify(error, severity="error", timeout=8, markup=False)
+    def _failed(self, error: Exception) -> None:
+        # Said where the jobs would be: else the screen stays at "loading…" for good.
+        line = self.show_load_failed("the jobs", error)
+        if not self._loaded:
+            self.query_one("#job-summary", Static).update(Text(line))
+        self.query_one("#jobs-status", Static).update(Text(line))
 
     # -- the detail pane ----------------------------------------------------------------------
 
@@ -179,9 +159,10 @@ class JobsScreen(Screen):
         self.query_one("#job-versions", Static).update("")
         self.query_one("#job-schema", Static).update("")
 
-    def _show_detail(self, number: int, name: str, versions: list[JobVersion]) -> None:
-        if number != self._detail_loads or name != self.selected_name or not versions:
-            return  # a newer read is on its way, or the cursor moved on while this was read
+    def _show_detail(self, read: tuple[str, list[JobVersion]]) -> None:
+        name, versions = read
+        if name != self.selected_name or not versions:
+            return  # the cursor moved on while this was read (a newer read is on its way)
         latest = versions[0]
         self.query_one("#job-summary", Static).update(describe_version(latest, len(versions)))
         self.query_one("#job-versions", Static).update(versions_table(versions))
@@ -195,7 +176,7 @@ class JobsScreen(Screen):
         def created(result: CreatedVersion | None) -> None:
             if result is not None:
                 self._select_next = result.version.name
-                self.load()
+                self.reload()
 
         self.app.push_screen(JobFormScreen(), created)
 

@@ -11,30 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shlex
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
-from textual.worker import Worker, WorkerState
 
 from store import BadInput
 
+from ..loading import Answered, LoaderHost
 from ..widgets.agent_bar import AgentBar
-from .launch_diff import diff_text
+from ..widgets.schema_form import SchemaForm
+from ..widgets.spec_view import SpecView
+from .launch_diff import show_relaunch_diff
 from .launch_editor import YamlEditing
-from .launch_fields import UNSET, SchemaField
+from .launch_fields import CONFIG_HINT, VARS_HINT, set_var_texts
 
 PRIORITIES = ["critical", "high", "medium", "low"]
 
 
-class LaunchScreen(YamlEditing, Screen):
+class LaunchScreen(LoaderHost, YamlEditing, Screen):
     BINDINGS = [
         Binding("ctrl+s", "enqueue", "Enqueue", id="launch.enqueue"),
         # priority: an Input in focus would take ctrl+e as "end of line".
@@ -71,6 +72,15 @@ class LaunchScreen(YamlEditing, Screen):
         # it was made for, and only the newest one is shown.
         self._form_version = 0
         self._enqueuing = False  # an enqueue is on its way: ctrl+s again does nothing
+        self._choices = self.loader(
+            "launch-load", self._read_choices, self._choices_loaded, self._load_failed
+        )
+        self._field_specs = self.loader(
+            "fields", self._read_fields, self._build_fields, self._load_failed
+        )
+        self._preview = self.loader(
+            "preview", self._read_preview, self._show_preview, self._preview_failed
+        )
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -83,9 +93,9 @@ class LaunchScreen(YamlEditing, Screen):
                 yield Label("queue")
                 yield Input(value=self.queue or "", id="launch-queue", placeholder="queue")
                 yield Static("run config", classes="section")
-                yield Vertical(id="launch-config-fields", classes="fields")
+                yield SchemaForm("run_config", id="launch-config-fields", classes="fields")
                 yield Static("template variables", classes="section")
-                yield Vertical(id="launch-var-fields", classes="fields")
+                yield SchemaForm("var", id="launch-var-fields", classes="fields")
                 yield Static("command", classes="section")
                 yield Label("entrypoint (empty: the job's)")
                 yield Input(id="launch-entrypoint", placeholder="e.g. python train.py")
@@ -102,19 +112,18 @@ class LaunchScreen(YamlEditing, Screen):
                 yield Static(
                     "spec the runner will receive", classes="section", id="launch-preview-title"
                 )
-                yield Static("", id="launch-preview")
+                yield SpecView("", id="launch-preview")
         yield Static("", id="launch-error")
         yield AgentBar()
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"relaunch {self.relaunch_of}" if self.relaunch_of else "launch"
-        self.load_choices()
+        self._choices.start()
 
     # -- loading choices and the relaunch's previous run ------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="launch-load")
-    def load_choices(self) -> None:
+    def _read_choices(self) -> tuple[list[str], list[str], dict, dict | None]:
         store = self.app.stores.get()
         refs = []
         for version, _count in store.jobs.list_latest():
@@ -134,22 +143,16 @@ class LaunchScreen(YamlEditing, Screen):
                 "priority": item.priority.label,
                 **item.launch,
             }
-        self.app.call_from_thread(self._choices_loaded, refs, queues, prefill, previous_spec)
+        return refs, queues, prefill, previous_spec
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    def _load_failed(self, error: Exception) -> None:
         # A load that failed (the run to relaunch is gone, the store unreadable) is said in
         # the form's error line: else it stays at "loading…" for good, and ctrl+s refuses.
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        text = str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
-        if event.worker.group == "preview":
-            self._show_result(None, f"no preview: {text}")
-        elif event.worker.group in ("launch-load", "fields"):
-            self.load_error = f"could not load the form: {text}"
-            self._show_result(None, self.load_error)
+        self.load_error = f"could not load the form: {_error_text(error)}"
+        self._show_result(None, self.load_error)
 
-    def _choices_loaded(self, refs, queues, prefill, previous_spec) -> None:
+    def _choices_loaded(self, choices: tuple[list[str], list[str], dict, dict | None]) -> None:
+        refs, queues, prefill, previous_spec = choices
         self._prefill = prefill
         self.previous_spec = previous_spec
         job_box = self.query_one("#launch-job", Input)
@@ -186,19 +189,20 @@ class LaunchScreen(YamlEditing, Screen):
             self.query_one("#launch-job", Input).value,
             self.query_one("#launch-queue", Input).value,
         )
-        self._load_fields(*self._fields_wanted)
+        self._field_specs.start(*self._fields_wanted)
 
-    @work(thread=True, exclusive=True, group="fields", exit_on_error=False)
-    def _load_fields(self, job_ref: str, queue_name: str) -> None:
+    def _read_fields(self, job_ref: str, queue_name: str):
+        """((job, queue) asked for, the job's schema, the queue's variables); None: unknown."""
         store = self.app.stores.get()
         schema, variables = None, None
         with contextlib.suppress(BadInput):
             schema = store.jobs.resolve(job_ref.strip()).input_schema or {}
         with contextlib.suppress(BadInput):
             variables = store.queues.get(queue_name.strip()).template_variables
-        self.app.call_from_thread(self._build_fields, (job_ref, queue_name), schema, variables)
+        return (job_ref, queue_name), schema, variables
 
-    async def _build_fields(self, key, schema: dict | None, variables: dict | None) -> None:
+    async def _build_fields(self, read) -> None:
+        key, schema, variables = read
         if key != self._fields_wanted:
             return
         async with self._rebuilding:
@@ -208,60 +212,31 @@ class LaunchScreen(YamlEditing, Screen):
 
     async def _rebuild_fields(self, key, schema: dict | None, variables: dict | None) -> None:
         self._loaded_for = key
-        config_box = self.query_one("#launch-config-fields", Vertical)
-        var_box = self.query_one("#launch-var-fields", Vertical)
-        await config_box.remove_children()
-        await var_box.remove_children()
         prefill_config = self._prefill.get("run_config") or {}
-        prefill_vars = self._prefill.get("template_variables") or {}
         properties = (schema or {}).get("properties") or {}
-        if properties:
-            await config_box.mount_all(
-                SchemaField("run_config", name, prop, prefill_config.get(name, UNSET))
-                for name, prop in properties.items()
-            )
-        else:
-            await config_box.mount(
-                Static(
-                    "(the job declares no input schema; use ctrl+e to set run_config as YAML)",
-                    classes="hint",
-                )
-            )
-        if variables:
-            await var_box.mount_all(
-                SchemaField("var", name, prop, prefill_vars.get(name, UNSET))
-                for name, prop in variables.items()
-            )
-        else:
-            await var_box.mount(Static("(this queue has none)", classes="hint"))
+        await self.config_form.set_schema(properties, prefill_config, CONFIG_HINT)
+        await self.vars_form.set_schema(
+            variables or {}, self._prefill.get("template_variables") or {}, VARS_HINT
+        )
         self._extra_config = {k: v for k, v in prefill_config.items() if k not in properties}
 
     # -- reading the form --------------------------------------------------------------------
 
-    def _fields(self, kind: str) -> list[SchemaField]:
-        return [f for f in self.query(SchemaField) if f.kind == kind]
+    @property
+    def config_form(self) -> SchemaForm:
+        return self.query_one("#launch-config-fields", SchemaForm)
+
+    @property
+    def vars_form(self) -> SchemaForm:
+        return self.query_one("#launch-var-fields", SchemaForm)
 
     def build_request(self):
         """A LaunchRequest from the form; field errors are marked and returned as a list."""
         from runners.launch.request import LaunchRequest
 
-        errors = []
-        run_config = dict(self._extra_config)
-        for field in self._fields("run_config"):
-            value = field.validate_now()
-            if field.error:
-                errors.append(field.error)
-            elif value is not UNSET:
-                run_config[field.field_name] = value
-        set_vars = []
-        for field in self._fields("var"):
-            field.validate_now()
-            if field.error:
-                errors.append(field.error)
-                continue
-            text = field.text_for_set_var()
-            if text is not None:
-                set_vars.append(f"{field.field_name}={text}")
+        errors = self.config_form.errors() + self.vars_form.errors()
+        run_config = {**self._extra_config, **self.config_form.values()}
+        set_vars = set_var_texts(self.vars_form)
         args_text = self.query_one("#launch-args", Input).value.strip()
         entry_text = self.query_one("#launch-entrypoint", Input).value.strip()
         spec: dict = {"overrides": {"run_config": run_config}}
@@ -300,24 +275,26 @@ class LaunchScreen(YamlEditing, Screen):
         if errors:
             self._show_result(None, errors[0])
             return
-        self.render_preview(request, self._form_version)
+        self._preview.start(request, self._form_version)
 
-    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
-    def render_preview(self, request, version: int) -> None:
+    def _read_preview(self, request, version: int) -> tuple[int, dict | None, str | None]:
+        """(the form state it was made for, the spec the runner would get, why there is none)"""
         from runners.launch.rendering import redact
         from runners.launch.request import prepare_launch, preview
 
         store = self.app.stores.get()
         try:
-            spec = redact(preview(store, prepare_launch(store, request)))
+            return version, redact(preview(store, prepare_launch(store, request))), None
         except BadInput as exc:
-            self.app.call_from_thread(self._show_preview, version, None, str(exc))
-            return
-        self.app.call_from_thread(self._show_preview, version, spec, None)
+            return version, None, str(exc)
 
-    def _show_preview(self, version: int, spec: dict | None, error: str | None) -> None:
-        if version == self._form_version:  # else the form changed since: a newer one comes
-            self._show_result(spec, error)
+    def _show_preview(self, read: tuple[int, dict | None, str | None]) -> None:
+        version, spec, error = read
+        if version == self._form_version:  # else the form changed since (no preview started
+            self._show_result(spec, error)  # when its fields have errors): a newer one comes
+
+    def _preview_failed(self, error: Exception) -> None:
+        self._show_result(None, f"no preview: {_error_text(error)}")
 
     def _show_result(self, spec: dict | None, error: str | None) -> None:
         error = self.load_error or error
@@ -327,13 +304,13 @@ class LaunchScreen(YamlEditing, Screen):
         banner.update(Text(f"✗ {error}") if error else "✓ ready: ctrl+s enqueues")
         if spec is None:
             return
-        preview = self.query_one("#launch-preview", Static)
+        preview = self.query_one("#launch-preview", SpecView)
         title = self.query_one("#launch-preview-title", Static)
         if self.previous_spec is not None:
             title.update(Text(f"diff against run {self.relaunch_of}'s spec"))
-            preview.update(diff_text(self.previous_spec, spec))
+            show_relaunch_diff(preview, self.previous_spec, spec)
         else:
-            preview.update(Text(json.dumps(spec, indent=2)))
+            preview.show_spec(spec)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -374,12 +351,12 @@ class LaunchScreen(YamlEditing, Screen):
             prepared = prepare_launch(store, request)
             item_id = enqueue(store, prepared)
         except BadInput as exc:
-            app.call_from_thread(self._not_enqueued, str(exc))
+            app.post_message(Answered(self._not_enqueued, str(exc)))
             return
         except Exception as exc:  # a bug: said, and still raised for the worker's log
-            app.call_from_thread(self._not_enqueued, f"{type(exc).__name__}: {exc}")
+            app.post_message(Answered(self._not_enqueued, f"{type(exc).__name__}: {exc}"))
             raise
-        app.call_from_thread(self._enqueued, item_id, prepared.job.ref, prepared.queue.name)
+        app.post_message(Answered(self._enqueued, item_id, prepared.job.ref, prepared.queue.name))
 
     def _not_enqueued(self, error: str) -> None:
         self._enqueuing = False
@@ -394,3 +371,8 @@ class LaunchScreen(YamlEditing, Screen):
             self.dismiss()
         else:
             self._enqueuing = False  # still open: it may enqueue again
+
+
+def _error_text(error: Exception) -> str:
+    """A user's mistake as it is; anything else with its type (a bug, a broken store)."""
+    return str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 
-from textual.content import Content
+from ..widgets.spec_view import SpecView
 
 # Parts of a spec that always differ between two runs: left out of a relaunch's diff.
 _VOLATILE_ENV = ("LAUNCHBAY_RUN_ID", "LAUNCHBAY_ITEM_ID", "LAUNCHBAY_CONFIG_FILE")
@@ -21,19 +20,14 @@ def _normalised(spec: dict) -> dict:
     return spec
 
 
-def diff_text(previous: dict, current: dict) -> Content:
+def show_relaunch_diff(view: SpecView, previous: dict, current: dict) -> None:
+    """Show in `view` how `current` differs from the `previous` run's spec (redacted here)."""
     from runners.launch.rendering import redact
 
-    before = json.dumps(_normalised(redact(previous)), indent=2, sort_keys=True).splitlines()
-    after = json.dumps(_normalised(current), indent=2, sort_keys=True).splitlines()
-    lines = []
-    for line in difflib.unified_diff(
-        before, after, "previous run", "this launch", lineterm="", n=2
-    ):
-        if line.startswith("+") and not line.startswith("+++"):
-            lines.append(Content.styled(line, "green"))
-        elif line.startswith("-") and not line.startswith("---"):
-            lines.append(Content.styled(line, "red"))
-        else:
-            lines.append(Content(line))
-    return Content("\n").join(lines) if lines else Content("(the same spec as the previous run)")
+    view.show_diff(
+        _normalised(redact(previous)),
+        _normalised(current),
+        before_label="previous run",
+        after_label="this launch",
+        same="(the same spec as the previous run)",
+    )

@@ -5,18 +5,15 @@ be on a shared screen); a *** left as it was keeps its value (runners.launch.ren
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 import tempfile
 from pathlib import Path
 
-from textual.widgets import Input, Select, Switch
+from textual.widgets import Input
 
 from store import BadInput
-
-from .launch_fields import UNSET
 
 
 class YamlEditing:
@@ -87,22 +84,9 @@ class YamlEditing:
             return
         self.resource_args_override = resource_args
         self.dockerfile_override = overrides.get("dockerfile") or None
-        fields = {f.field_name: f for f in self._fields("run_config")}
-        self._extra_config = {k: v for k, v in run_config.items() if k not in fields}
-        for name, field in fields.items():
-            widget = field.query_one("#value")
-            value = run_config.get(name, UNSET)
-            if isinstance(widget, Input):
-                widget.value = (
-                    ""
-                    if value is UNSET
-                    else (value if isinstance(value, str) else json.dumps(value))
-                )
-            elif isinstance(widget, Switch) and value is not UNSET:
-                widget.value = bool(value)
-            elif isinstance(widget, Select):
-                enum = field.schema.get("enum", [])
-                widget.value = enum.index(value) if value in enum else Select.NULL
+        form = self.config_form
+        self._extra_config = {k: v for k, v in run_config.items() if k not in form.names}
+        form.set_values(run_config)
         self.query_one("#launch-args", Input).value = shlex.join(str(a) for a in args)
         entry = overrides.get("entry_point")
         self.query_one("#launch-entrypoint", Input).value = (

@@ -1,138 +1,24 @@
-"""Form fields generated from a schema: one per run-config property or template variable.
-
-Each field knows its schema, turns what was typed into a typed value, and says why a value is
-wrong — checked as you type, in the UI thread (pure functions, no I/O).
-"""
+"""The launch form's two schema forms: the job's run config, and the queue's template variables
+(sent as `--set-var NAME=TEXT`, as the CLI takes them). The form itself is the reusable
+widgets.schema_form; field ids (`field_id`) are its."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Input, Label, Select, Static, Switch
+from ..widgets.schema_form import UNSET, SchemaForm, field_id
 
-from runners.launch.schema import check_value
-from store import BadInput
+__all__ = ["CONFIG_HINT", "VARS_HINT", "UNSET", "field_id", "set_var_texts"]
 
-UNSET = object()  # the field was left empty: the schema's default (or nothing) applies
-_ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+CONFIG_HINT = "(the job declares no input schema; use ctrl+e to set run_config as YAML)"
+VARS_HINT = "(this queue has none)"
 
 
-def field_id(kind: str, name: str) -> str:
-    """A valid widget id for any property name: `lr` → field-run_config-lr.
-
-    A schema accepts any name (`lr.decay`, `batch size`), a widget id only [A-Za-z0-9_-]:
-    every other character, `-` included, is written `-HEX-`, so two names never share an id
-    (`lr.decay` → field-run_config-lr-2e-decay)."""
-    safe = "".join(c if c in _ID_SAFE else f"-{ord(c):x}-" for c in name)
-    return f"field-{kind}-{safe}"
+def set_var_texts(form: SchemaForm) -> list[str]:
+    """`NAME=TEXT` for each template variable filled in and valid: what `--set-var` carries."""
+    return [f"{name}={_text(value)}" for name, value in form.values().items()]
 
 
-def describe_schema(schema: dict) -> str:
-    """'integer · 1…64 · default 4' — the hint shown under a field."""
-    parts = [schema.get("type", "any")]
-    low, high = schema.get("minimum"), schema.get("maximum")
-    if low is not None or high is not None:
-        parts.append(f"{'' if low is None else low}…{'' if high is None else high}")
-    if "default" in schema:
-        parts.append(f"default {json.dumps(schema['default'])}")
-    if schema.get("description"):
-        parts.append(schema["description"])
-    return " · ".join(str(p) for p in parts)
-
-
-class SchemaField(Vertical):
-    """A labelled input for one value described by a JSON-Schema-subset `schema`."""
-
-    def __init__(self, kind: str, name: str, schema: dict, initial: Any = UNSET) -> None:
-        """`kind` is "run_config" or "var": it prefixes the field's id and its error."""
-        super().__init__(id=field_id(kind, name), classes="schema-field")
-        self.kind, self.field_name, self.schema = kind, name, schema
-        self.initial = initial
-        self.error: str | None = None
-
-    @property
-    def label(self) -> str:
-        return (
-            f"run_config.{self.field_name}"
-            if self.kind == "run_config"
-            else f"--set-var {self.field_name}"
-        )
-
-    def compose(self) -> ComposeResult:
-        yield Label(Text(self.field_name, style="bold"))  # any name, never markup
-        type_ = self.schema.get("type")
-        initial = self.initial
-        if "enum" in self.schema:
-            options = [  # Text: an enum value is shown as it is, never read as markup
-                (Text(v if isinstance(v, str) else json.dumps(v)), i)
-                for i, v in enumerate(self.schema["enum"])
-            ]
-            value = Select.NULL
-            if initial is not UNSET and initial in self.schema["enum"]:
-                value = self.schema["enum"].index(initial)
-            yield Select(options, value=value, prompt="(default)", id="value")
-        elif type_ == "boolean":
-            start = self.schema.get("default", False) if initial is UNSET else bool(initial)
-            yield Switch(value=start, id="value")
-        else:
-            text = (
-                ""
-                if initial is UNSET
-                else (initial if isinstance(initial, str) else json.dumps(initial))
-            )
-            yield Input(value=text, placeholder=describe_schema(self.schema), id="value")
-        yield Static(Text(describe_schema(self.schema)), classes="field-hint")
-        yield Static("", classes="field-error")
-
-    def value(self) -> Any:
-        """The typed value, UNSET when left empty. Raises BadInput when it can't be one."""
-        widget = self.query_one("#value")
-        if isinstance(widget, Select):
-            if widget.value is Select.NULL:
-                return UNSET
-            return self.schema["enum"][widget.value]
-        if isinstance(widget, Switch):
-            if "default" in self.schema and widget.value == self.schema["default"]:
-                return UNSET
-            return widget.value
-        text = widget.value.strip()
-        if not text:
-            return UNSET
-        type_ = self.schema.get("type")
-        try:
-            if type_ == "integer":
-                return int(text)
-            if type_ == "number":
-                return float(text)
-            if type_ in ("array", "object"):
-                return json.loads(text)
-        except ValueError:
-            article = "an" if type_[0] in "aeiou" else "a"
-            raise BadInput(self.label, f"{text!r} is not {article} {type_}") from None
-        return text
-
-    def validate_now(self) -> Any:
-        """Check the value; marks the field and keeps the reason. Returns the value or UNSET."""
-        try:
-            value = self.value()
-            if value is not UNSET:
-                check_value(value, self.schema, self.label)
-        except BadInput as exc:
-            self.error = str(exc)
-            value = UNSET
-        else:
-            self.error = None
-        self.set_class(self.error is not None, "-invalid")
-        self.query_one(".field-error", Static).update(Text(self.error or ""))
-        return value
-
-    def text_for_set_var(self) -> str | None:
-        """For a template variable: the text `--set-var NAME=TEXT` would carry."""
-        value = self.value()
-        if value is UNSET:
-            return None
-        return value if isinstance(value, str) else json.dumps(value)
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)

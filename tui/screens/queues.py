@@ -12,21 +12,20 @@ from dataclasses import dataclass, field
 
 from rich.markup import escape
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from store import BadInput, Priority, Queue, QueueItem, Store
 
-from ..messages import StoreChanged
+from ..loading import Answered
 from ..timefmt import ago
 from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import ITEM_STATE_STYLES
+from .live import LiveScreen
 
 QUEUE_COLUMNS = (
     "queue",
@@ -117,7 +116,7 @@ def cursor_key(table: DataTable) -> str | None:
     return table.ordered_rows[table.cursor_row].key.value
 
 
-class QueuesScreen(Screen):
+class QueuesScreen(LiveScreen):
     BINDINGS = [
         Binding("p", "toggle_pause", "Pause/resume", id="queues.pause"),
         Binding("plus", "raise_priority", "Raise", id="queues.raise"),
@@ -139,9 +138,7 @@ class QueuesScreen(Screen):
         self.selected_name: str | None = None
         self.view: QueuesView | None = None
         self._requested: str | None = None  # asked for by Select; said so if it isn't there
-        # Reads can land out of order (an exclusive worker's thread is only marked cancelled,
-        # not stopped): each carries its number, and only the newest one is shown.
-        self._reads = 0
+        self._queues_loader = self.loader("queues", self._read, self._show, self._failed)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -168,13 +165,6 @@ class QueuesScreen(Screen):
         self.queue_table.focus()
         self.reload()
 
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self.query("#queues-table"):  # resume can come before compose
-            self.reload()
-
-    def on_store_changed(self, message: StoreChanged) -> None:
-        self.reload()
-
     def on_queues_screen_select(self, message: Select) -> None:
         self.selected_name = self._requested = message.name
         if self.is_mounted:
@@ -182,18 +172,20 @@ class QueuesScreen(Screen):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        self._reads += 1
-        self._load(self._reads, self.selected_name)
+    def load(self) -> None:
+        self._queues_loader.start(self.selected_name)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="queues-load")
-    def _load(self, number: int, selected_name: str | None) -> None:
-        view = read_queues(self.app.stores.get(), selected_name)
-        self.app.call_from_thread(self._show, number, selected_name, view)
+    def _read(self, selected_name: str | None) -> tuple[str | None, QueuesView]:
+        return selected_name, read_queues(self.app.stores.get(), selected_name)
 
-    def _show(self, number: int, asked_for: str | None, view: QueuesView) -> None:
-        if number != self._reads or asked_for != self.selected_name:
-            return  # a newer read, or the read for the selection made since, is on its way
+    def _failed(self, error: Exception) -> None:
+        line = self.show_load_failed("the queues", error)
+        self.query_one("#queues-status", Static).update(Text(line))
+
+    def _show(self, read: tuple[str | None, QueuesView]) -> None:
+        asked_for, view = read
+        if asked_for != self.selected_name:
+            return  # the read for the selection made since is on its way
         previous = self.view.selected.name if self.view and self.view.selected else None
         self.view = view
         if self._requested is not None:
@@ -279,9 +271,11 @@ class QueuesScreen(Screen):
             try:
                 message = write(self.app.stores.get())
             except BadInput as exc:
-                self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+                self.app.post_message(
+                    Answered(self.notify, str(exc), severity="error", markup=False)
+                )
                 return
-            self.app.call_from_thread(self._written, message)
+            self.app.post_message(Answered(self._written, message))
 
         self.run_worker(run, thread=True, exit_on_error=False, group="queues-write")
 

@@ -4,23 +4,35 @@ hidden). Refreshes as the run changes."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual.worker import Worker, WorkerState
 
-from ..messages import StoreChanged
+from store import NotFound, Run
+
 from ..timefmt import ago, run_duration
 from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import state_text
+from .live import LiveScreen
 
 
-class RunDetailScreen(Screen):
+@dataclass(frozen=True)
+class RunRead:
+    """One read of a run, secrets hidden: what the screen shows."""
+
+    run: Run
+    events: list
+    spec: dict
+    handle: dict | None
+    log_path: Path
+
+
+class RunDetailScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="run.back"),
         Binding("l", "logs", "Logs", id="run.logs"),
@@ -32,9 +44,7 @@ class RunDetailScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.run = None
-        # Reads can land out of order (an exclusive worker's thread is only marked cancelled,
-        # not stopped): each carries its number, and only the newest one is shown.
-        self._reads = 0
+        self._run_loader = self.loader("run-detail", self._read, self._show, self._failed)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -47,59 +57,39 @@ class RunDetailScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"run {self.run_id}"
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        # Back from the log (or any screen above): the run may have changed meanwhile, and
-        # this screen was not told while hidden.
-        if self.is_mounted and self.query("#run-summary"):  # resume can come before compose
-            self.load()
-
-    def on_store_changed(self, message: StoreChanged) -> None:
-        self.load()
+        self.reload()
 
     def load(self) -> None:
         """Read the run again, on a thread."""
-        self._reads += 1
-        self._read(self._reads)
+        self._run_loader.start()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def _read(self, number: int) -> None:
+    def _read(self) -> RunRead:
         from runners.launch.rendering import redact
-        from store import NotFound
 
         store = self.app.stores.get()
-        try:
-            run = store.runs.get(self.run_id)
-        except NotFound as exc:
-            self.app.call_from_thread(self._show_missing, number, str(exc))
-            return
+        run = store.runs.get(self.run_id)
         events = store.runs.events(self.run_id)
         log_path = store.run_log_path(run.id)
-        self.app.call_from_thread(
-            self._show, number, run, events, redact(run.spec), redact(run.handle), log_path
+        return RunRead(run, events, redact(run.spec), redact(run.handle), log_path)
+
+    def _failed(self, error: Exception) -> None:
+        # Said in place of the run: else the screen stays at "loading…" for good. A run that
+        # is not there is no failure of the app: said, not notified.
+        if isinstance(error, NotFound):
+            line = str(error)
+        else:
+            line = self.show_load_failed("the run", error)
+        self.query_one("#run-summary", Static).update(Content.styled(line, "red"))
+
+    def _show(self, read: RunRead) -> None:
+        self.run = read.run
+        self.query_one("#run-summary", Static).update(
+            run_summary(read.run, read.handle, read.log_path)
         )
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # A read that failed must say so: else the screen stays at "loading…" for good.
-        if event.state == WorkerState.ERROR:
-            error = f"could not read the run: {event.worker.error}"
-            self.query_one("#run-summary", Static).update(Content.styled(error, "red"))
-            self.notify(error, severity="error", timeout=8, markup=False)
-
-    def _show_missing(self, number: int, message: str) -> None:
-        if number == self._reads:  # else a newer read is on its way
-            self.query_one("#run-summary", Static).update(Content.styled(message, "red"))
-
-    def _show(self, number: int, run, events, spec, handle, log_path) -> None:
-        if number != self._reads:
-            return  # a newer read is on its way
-        self.run = run
-        self.query_one("#run-summary", Static).update(run_summary(run, handle, log_path))
-        self.query_one("#run-events", Static).update(events_text(events))
+        self.query_one("#run-events", Static).update(events_text(read.events))
         self.query_one("#run-spec", Static).update(
             Content.assemble("\n", ("spec", "bold"), " (what the runner received)\n")
-            + Content(json.dumps(spec, indent=2))
+            + Content(json.dumps(read.spec, indent=2))
         )
 
     def action_logs(self) -> None:

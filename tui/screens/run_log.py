@@ -9,21 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from store import NotFound, Run
 
-from ..messages import StoreChanged
 from ..widgets.agent_bar import AgentBar
 from ..widgets.log_view import LogView
+from .live import LiveScreen
 
 
-class RunLogScreen(Screen):
+class RunLogScreen(LiveScreen):
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="log.follow"),
         Binding("slash", "search", "Search", id="log.search"),
@@ -38,9 +37,7 @@ class RunLogScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.run: Run | None = None
-        # Reads of the run can land out of order (an exclusive worker's thread is only marked
-        # cancelled, not stopped): each carries its number, and only the newest one is shown.
-        self._reads = 0
+        self._run_loader = self.loader("log-run", self._read_run, self._show_run, self._failed)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -62,37 +59,22 @@ class RunLogScreen(Screen):
         self.sub_title = f"log of run {self.run_id}"
         self.log_view.focus()
         self._update_status()
-        self.load_run()
+        self.reload()
 
-    def on_screen_resume(self) -> None:
-        # Not told of changes while hidden (under the help, the run's detail…): catch up.
-        if self.is_mounted and self.query("#log-view"):  # resume can come before compose
-            self.on_store_changed(StoreChanged())
-
-    def on_store_changed(self, message: StoreChanged) -> None:
-        self.load_run()
+    def load(self) -> None:
+        """Read the run again, on a thread; the view looks at its file again."""
+        self._run_loader.start()
         self.log_view.poke()  # the run may have ended: the view asks, and stops following
 
     # -- the run ---------------------------------------------------------------------------
 
-    def load_run(self) -> None:
-        """Read the run again, on a thread."""
-        self._reads += 1
-        self._read_run(self._reads)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-run")
-    def _read_run(self, number: int) -> None:
+    def _read_run(self) -> tuple[Run, Path]:
         store = self.app.stores.get()
-        try:
-            run = store.runs.get(self.run_id)
-        except NotFound as exc:
-            self.app.call_from_thread(self._show_missing_run, number, str(exc))
-            return
-        self.app.call_from_thread(self._show_run, number, run, store.run_log_path(run.id))
+        run = store.runs.get(self.run_id)
+        return run, store.run_log_path(run.id)
 
-    def _show_run(self, number: int, run: Run, path: Path) -> None:
-        if not self.is_attached or number != self._reads:  # closed, or a newer read comes
-            return
+    def _show_run(self, read: tuple[Run, Path]) -> None:
+        run, path = read
         self.run = run
         self.sub_title = f"log of run {run.id} · {run.job} · {run.state.value}"
         if self.log_view.path is None:
@@ -111,11 +93,12 @@ class RunLogScreen(Screen):
 
         return run_has_ended
 
-    def _show_missing_run(self, number: int, message: str) -> None:
-        if not self.is_attached or number != self._reads:
-            return
-        self.sub_title = f"log of run {self.run_id} · not found"
-        self.log_view.show_message(message)
+    def _failed(self, error: Exception) -> None:
+        if isinstance(error, NotFound):
+            self.sub_title = f"log of run {self.run_id} · not found"
+            self.log_view.show_message(str(error))
+        else:
+            self.log_view.show_message(self.show_load_failed("the run", error))
         self._update_status()
 
     # -- status ----------------------------------------------------------------------------

@@ -9,18 +9,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from store import Run, RunState
 from store.run_views import RunFilter, RunWindows
 
-from ..messages import StoreChanged
 from ..threads import ThreadStores
 from ..timefmt import ago, run_duration
 from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import run_state_style
 from ..widgets.window_table import Column, WindowTable
+from .live import LiveScreen
 
 KNOWN_STATES = tuple(state.value for state in RunState)
 
@@ -104,7 +103,7 @@ class RunSource:
             return windows.before(self.run_filter, (row.created_at, row.id), limit)
 
 
-class RunsScreen(Screen):
+class RunsScreen(LiveScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("d", "describe", "Describe", id="runs.describe"),
@@ -140,12 +139,9 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "runs"
         self.table.focus()
+        self.note_read()  # the table reads as it is mounted
 
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self.query("#runs-table"):  # resume can come before compose
-            self.table.reload()
-
-    def on_store_changed(self, message: StoreChanged) -> None:
+    def load(self) -> None:
         self.table.reload()
 
     @on(WindowTable.Loaded)

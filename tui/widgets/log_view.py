@@ -7,13 +7,13 @@ bytes added since it last looked; between looks it sleeps on inotify (`FileWatch
 update per frame, not one per line.
 
 The widget draws lines itself (Textual's line API). Only the lines in view and a margin are
-read (`os.pread`, on a worker thread) and kept decoded; the rest stays on disk. Search scans the
-file in chunks on a worker thread. Nothing on the UI thread reads the file.
+read (`os.pread`, on a worker thread) and kept decoded; the rest stays on disk. Search
+(log_search) scans the file in chunks on a worker thread. Nothing on the UI thread reads the
+file.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
@@ -31,19 +31,13 @@ from textual.worker import get_current_worker
 
 from runners.system.wakeup import Waker
 
-from .log_index import (
-    FileIndexer,
-    IsDone,
-    LineIndex,
-    find_match,
-    read_lines,
-    search_patterns,
-)
+from .log_index import FileIndexer, IsDone, LineIndex, read_lines
+from .log_search import LogSearch
 
 MARGIN = 100  # lines read beyond the view on each side, so scrolling finds them ready
 
 
-class LogView(ScrollView, can_focus=True, inherit_bindings=False):
+class LogView(LogSearch, ScrollView, can_focus=True, inherit_bindings=False):
     """The lines of one file, following it as it grows. Posts `Changed` for a status line."""
 
     DEFAULT_CSS = """
@@ -82,11 +76,6 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             self.generation, self.start, self.complete, self.size = request
             self.lines, self.error = lines, error
 
-    class SearchFinished(Message, bubble=False):
-        def __init__(self, number: int, query: str, line: int | None, wrapped: bool) -> None:
-            super().__init__()
-            self.number, self.query, self.line, self.wrapped = number, query, line, wrapped
-
     class Failed(Message, bubble=False):
         def __init__(self, error: str) -> None:
             super().__init__()
@@ -112,12 +101,6 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.line_count = 0
         self.missing = False
         self.ended = False
-        self.match_line: int | None = None
-        self.search_query = ""
-        self.search_status = ""
-        # Searches can finish out of order (an exclusive worker's thread is only marked
-        # cancelled, not stopped): each answer carries its search's number; only the newest counts.
-        self._searches = 0
         self.message = "loading…"  # shown while there is no file to show
         self.error = ""  # why the file could not be followed
         self._index = LineIndex()
@@ -127,7 +110,6 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._lines: dict[int, str] = {}  # decoded lines in and around the view, no more
         self._max_width = 0
         self._reading = False
-        self._highlight: re.Pattern[str] | None = None
         self._stop = threading.Event()
         self._waker: Waker | None = None
         self._waker_lock = threading.Lock()
@@ -360,65 +342,3 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _changed(self) -> None:
         self.post_message(self.Changed(self))
-
-    # -- search ----------------------------------------------------------------------------
-
-    def search(self, query: str) -> None:
-        """Find `query` from the top line in view on, wrapping round; highlight it everywhere."""
-        self.search_query = query
-        self._highlight = search_patterns(query)[1] if query else None
-        self.match_line = None
-        self.refresh()
-        self._find(self.scroll_offset.y, backward=False)
-
-    def next_match(self, backward: bool = False) -> None:
-        """Find the search's next match after the current one (or before it, `backward`)."""
-        if self.match_line is None:
-            self._find(self.scroll_offset.y, backward)
-        else:
-            self._find(self.match_line + (0 if backward else 1), backward)
-
-    def _find(self, from_line: int, backward: bool) -> None:
-        self._searches += 1  # an earlier search still on its way is now stale
-        if not self.search_query or self.path is None:
-            return
-        self.search_status = f"searching for {self.search_query!r}…"
-        self._changed()
-        self._search(self._searches, self.search_query, from_line, backward, self._bytes_seen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-search")
-    def _search(self, number: int, query: str, from_line: int, backward: bool, size: int) -> None:
-        worker = get_current_worker()
-        index = self._index
-        try:
-            found = find_match(
-                self.path,
-                query,
-                index.start_of(from_line),
-                size,
-                backward,
-                cancelled=lambda: worker.is_cancelled,
-            )
-        except OSError as exc:
-            self.post_message(self.Failed(f"cannot search {self.path}: {exc}"))
-            return
-        if worker.is_cancelled:
-            return
-        if found is None:
-            self.post_message(self.SearchFinished(number, query, None, False))
-        else:
-            offset, wrapped = found
-            self.post_message(self.SearchFinished(number, query, index.line_at(offset), wrapped))
-
-    def on_log_view_search_finished(self, message: SearchFinished) -> None:
-        if message.number != self._searches:
-            return  # the answer to a search made before the latest one
-        if message.line is None:
-            self.search_status = f"{message.query!r} not found"
-        else:
-            self.match_line = message.line
-            wrapped = " (wrapped)" if message.wrapped else ""
-            self.search_status = f"{message.query!r} at line {message.line + 1:,}{wrapped}"
-            self.scroll_to_line(message.line, center=True)
-            self.refresh()
-        self._changed()

@@ -23,6 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..loading import Answered, LoaderHost
+
 Row = TypeVar("Row")
 MARGIN = 60  # rows read beyond the viewport on each side, so scrolling finds them ready
 COUNT_INTERVAL = 1.0  # while the data keeps changing, recount at most this often
@@ -49,7 +51,7 @@ class Column(Generic[Row]):
     style: Callable[[Row], str] | None = None  # a Rich style for the cell, from the row
 
 
-class WindowTable(ScrollView, Generic[Row], can_focus=True):
+class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
     """Rows of a WindowSource with a cursor. Posts `Highlighted` and `Activated`."""
 
     DEFAULT_CSS = """
@@ -183,9 +185,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
         try:
             total = self.source.count()
         except Exception as exc:  # a broken store shows as a message, never a dead app
-            self.app.call_from_thread(self._failed, generation, exc)
+            self.post_message(Answered(self._failed, generation, exc))
             return
-        self.app.call_from_thread(self._counted, generation, total)
+        self.post_message(Answered(self._counted, generation, total))
 
     def _failed(self, generation: int, error: Exception) -> None:
         if generation != self._generation:
@@ -231,9 +233,9 @@ class WindowTable(ScrollView, Generic[Row], can_focus=True):
             else:
                 rows = self.source.at(start, limit, self.total if self.counted else None)
         except Exception as exc:
-            self.app.call_from_thread(self._failed, generation, exc)
+            self.post_message(Answered(self._failed, generation, exc))
             return
-        self.app.call_from_thread(self._fetched, generation, refresh, start, rows, fresh)
+        self.post_message(Answered(self._fetched, generation, refresh, start, rows, fresh))
 
     def _fetched(self, generation: int, refresh: int, start: int, rows: list, fresh: bool) -> None:
         if generation != self._generation or refresh != self._refreshes:
