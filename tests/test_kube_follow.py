@@ -44,7 +44,7 @@ def test_a_change_missed_while_the_watches_were_cut_is_found_by_relisting(
         cluster.release_watches()
         run = run_of(store, item, timeout=30)
     assert run.state is RunState.FAILED, run.message
-    assert "deleted by someone else" in run.error_message
+    assert "deleted outside launchbay" in run.error_message
 
 
 def test_a_run_waits_out_the_queues_image_pull_grace_and_gets_its_ttl(

@@ -334,10 +334,7 @@ class Docker(Backend):
 
     resource = "docker"
     failure_says = "exited with code 3"
-    # Removed while an agent watches, a container ends "killed by SIGKILL (exit code 137)",
-    # not "deleted outside launchbay" as README's "Across targets" says: a defect of the docker
-    # runner, reported with issue 12; until it is fixed only the other case is stated here.
-    vanish_modes = ("while-no-agent-ran",)
+    vanish_modes = ("watched", "while-no-agent-ran")
     escape = ({}, {"network": "host"}, ("resource_args.network", "not granted by queue config"))
 
     def __init__(self, engine):

@@ -284,9 +284,6 @@ class Kubernetes(Backend):
 
     resource = "kubernetes"
     failure_says = "exited with code 3"
-    # README's "Across targets" says "deleted outside launchbay"; this runner says it its own
-    # way (reported with issue 12).
-    vanished_says = "deleted by someone else"
     escape = (
         {},
         {"spec": {"template": {"spec": {"hostNetwork": True}}}},
