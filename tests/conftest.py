@@ -1,12 +1,14 @@
-"""Shared fixtures: a private database per test, the CLI run in-process."""
+"""Shared fixtures: a private database per test, the CLI run in-process, and the kit's fixtures
+(the Docker engine, the fake Kubernetes cluster)."""
 
 import contextlib
 import io
 from pathlib import Path
 
 import pytest
-from docker_support import engine  # noqa: F401  (the Docker engine, a session fixture)
-from support import Result
+from kit import Result
+from kit.cluster import cluster, cluster_options, kubeconfig  # noqa: F401  (fixtures)
+from kit.engine import engine  # noqa: F401  (the Docker engine, a session fixture)
 
 from store import Store
 

@@ -4,8 +4,17 @@ import json
 import time
 
 import pytest
-from helpers import AgentThread, run_for_item, wait_for
-from support import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, run_agent, write_code_job
+from kit import (
+    PYTHON_ENTRYPOINT,
+    AgentThread,
+    launch,
+    make_code_job,
+    make_queue,
+    run_agent,
+    run_for_item,
+    wait_for,
+    write_code_job,
+)
 
 from runners.catalog.jobs import create_job
 from store import ItemState, RunState

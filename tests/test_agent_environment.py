@@ -5,8 +5,7 @@ import json
 import os
 
 import pytest
-from helpers import run_for_item
-from support import launch, make_code_job, make_queue, run_agent
+from kit import launch, make_code_job, make_queue, run_agent, run_for_item
 
 from store import BadInput, RunState
 

@@ -5,8 +5,7 @@ import sqlite3
 import threading
 
 import pytest
-from helpers import AgentThread, run_for_item, wait_for
-from support import launch, make_code_job, make_queue, run_agent
+from kit import AgentThread, launch, make_code_job, make_queue, run_agent, run_for_item, wait_for
 
 from store import ItemState, RunState
 

@@ -2,15 +2,13 @@
 but before keeping its handle (the next agent finds the process and follows it to its end), and
 right after claiming an item (nothing started: the item goes back in line and runs once)."""
 
-import os
 import signal
 import subprocess
 import sys
 from collections import Counter
 
 import pytest
-from helpers import run_for_item, wait_for
-from support import REPO, launch, make_queue, write_code_job
+from kit import agent_process, launch, make_queue, run_for_item, wait_for, write_code_job
 
 from runners.catalog.jobs import create_job
 from runners.targets.local_process.runner import _WRAPPER, START_FILE, LocalProcessRunner
@@ -40,20 +38,6 @@ def gated_job(store, tmp_path):
     return ledger, go
 
 
-def _agent(db_path, *args: str, crash_at: str | None = None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "LAUNCHBAY_CRASH_AT"}
-    if crash_at:
-        env["LAUNCHBAY_CRASH_AT"] = crash_at
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "-q", "local", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def _crashes(agent: subprocess.Popen) -> None:
     output, _ = agent.communicate(timeout=60)
     assert agent.returncode == -signal.SIGKILL, output
@@ -64,12 +48,12 @@ def test_a_process_started_by_an_agent_killed_before_keeping_its_handle_is_re_ad
 ):
     ledger, go = gated_job
     item_id = launch(store, "gated")
-    _crashes(_agent(db_path, crash_at="local-process-started"))
+    _crashes(agent_process(db_path, "local", crash_at="local-process-started"))
     run = run_for_item(store, item_id)
     assert run.state is RunState.STARTING and run.handle is None
     assert not (store.run_dir(run.id) / "handle.json").exists()
     wait_for(lambda: ledger.exists(), what="the job to start without its agent")
-    second = _agent(db_path, "--until-empty")
+    second = agent_process(db_path, "local", "--until-empty")
     try:
         adopted = wait_for(
             lambda: (r := store.runs.get(run.id)).state is RunState.RUNNING and r,
@@ -93,12 +77,12 @@ def test_an_item_claimed_by_an_agent_killed_before_starting_it_goes_back_and_run
 ):
     ledger, go = gated_job
     item_id = launch(store, "gated")
-    _crashes(_agent(db_path, crash_at="agent-claimed"))
+    _crashes(agent_process(db_path, "local", crash_at="agent-claimed"))
     lost = run_for_item(store, item_id)
     assert lost.state is RunState.STARTING and lost.handle is None
     assert not ledger.exists()
     go.touch()
-    output, _ = _agent(db_path, "--until-empty").communicate(timeout=60)
+    output, _ = agent_process(db_path, "local", "--until-empty").communicate(timeout=60)
     never = store.runs.get(lost.id)
     assert never.state is RunState.CRASHED and "never started" in never.message, output
     rerun = run_for_item(store, item_id)

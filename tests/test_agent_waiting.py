@@ -4,7 +4,7 @@ import os
 import socket
 
 import pytest
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 
 from runners.agent.waiting import waiting_reasons
 from runners.system import procinfo

@@ -5,16 +5,21 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import make_code_job, make_queue, run_launchbay
+from kit import (
+    assert_bad_input,
+    git,
+    make_code_job,
+    make_queue,
+    refusal_checker,
+    run_launchbay,
+    snapshot,
+)
 
 from store import RunState, Store
-
-ERROR_PREFIX = "launchbay: error: "
 
 INPUT_SCHEMA = {
     "type": "object",
@@ -92,23 +97,6 @@ def world(db_path, tmp_path) -> World:
     return World(db_path, tmp_path, run_id, finished_item, cancelled_item)
 
 
-def snapshot(db: Path) -> tuple:
-    """Every row of every table (and the schema version), read through a separate connection,
-    plus what lies in the files folder beside the database."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        dump = list(conn.iterdump())
-        user_version = conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
-    files_dir = db.with_name(db.name + ".files")
-    files = sorted(
-        (str(p.relative_to(files_dir)), p.stat().st_size if p.is_file() else None)
-        for p in files_dir.rglob("*")
-    )
-    return dump, user_version, files
-
-
 def test_snapshot_sees_every_table(world):
     dump, _, _ = snapshot(world.db)
     text = "\n".join(dump)
@@ -122,31 +110,6 @@ def test_snapshot_sees_every_table(world):
         "run_events",
     ):
         assert f'INSERT INTO "{table}"' in text, table
-
-
-def assert_bad_input(result, *fragments: str) -> str:
-    """Exit 2, and stderr is exactly one error line that contains each fragment."""
-    assert result.code == 2, (result.code, result.out, result.err)
-    lines = result.err.splitlines()
-    assert len(lines) == 1, result.err
-    line = lines[0]
-    assert line.startswith(ERROR_PREFIX) and line[len(ERROR_PREFIX) :].strip(), line
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    return line
-
-
-def refusal_checker(cli, db: Path):
-    """A function that runs the CLI, checks it refused with one line naming `fragments`, and
-    that the store (rows and files) is unchanged."""
-
-    def run(args, *fragments: str) -> str:
-        before = snapshot(db)
-        line = assert_bad_input(cli(*args), *fragments)
-        assert snapshot(db) == before
-        return line
-
-    return run
 
 
 @pytest.fixture
@@ -418,19 +381,15 @@ def test_unknown_resource_type_is_refused(refused):
 # --- job create --------------------------------------------------------------------------------
 
 
-def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def git_repo(tmp_path) -> str:
     """A real repository with one commit on `main`; returns its file:// URL."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git("init", "-q", "-b", "main", cwd=repo)
+    git(repo, "init", "-q", "-b", "main")
     (repo / "main.py").write_text("print('hi')\n")
-    _git("add", "main.py", cwd=repo)
-    _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one", cwd=repo)
+    git(repo, "add", "main.py")
+    git(repo, "commit", "-qm", "one")
     return repo.as_uri()
 
 

@@ -5,7 +5,7 @@ import importlib
 import json
 
 import pytest
-from support import add_fake_target, modules_loaded_by_cli
+from kit import add_fake_target, modules_loaded_by_cli
 
 from runners.registry import CONFIG_BLOCKS, RESOURCE_TYPES, get_runner, resource_type
 from store import BadInput

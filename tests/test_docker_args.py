@@ -5,10 +5,16 @@ the grants are proven by running containers that use them."""
 import json
 
 import pytest
-from docker_support import BUSYBOX, REGISTRY, docker_queue, image_job
-from helpers import AgentThread, wait_for
-from support import launch
-from test_bad_input import refusal_checker
+from kit import (
+    BUSYBOX,
+    REGISTRY,
+    AgentThread,
+    docker_queue,
+    image_job,
+    launch,
+    refusal_checker,
+    wait_for,
+)
 
 from store import RunState, Store
 

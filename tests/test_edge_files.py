@@ -11,9 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from docker_support import BUSYBOX, engine  # noqa: F401
-from support import REPO, Result, clean_env, launch, make_code_job, make_queue, run_agent
-from test_bad_input import assert_bad_input
+from kit import (  # noqa: F401
+    BUSYBOX,
+    REPO,
+    Result,
+    assert_bad_input,
+    clean_env,
+    engine,
+    launch,
+    make_code_job,
+    make_queue,
+    run_agent,
+)
 
 from runners.catalog.snapshots import extract_snapshot
 from store import RunState, Store

@@ -7,8 +7,7 @@ import resource
 
 import pytest
 import test_bad_input
-from support import run_launchbay
-from test_bad_input import assert_bad_input, refusal_checker, snapshot
+from kit import assert_bad_input, refusal_checker, run_launchbay, snapshot
 
 from runners.launch.documents import MAX_DEPTH, check_document_bounds, load_document
 from store import BadInput, Store
@@ -260,7 +259,7 @@ def test_nul_byte_or_bad_env_name_is_refused_at_launch(refused, extra, fragments
 
 
 def test_nul_byte_in_a_template_variable_value_is_refused_at_launch(world, cli):
-    from support import make_queue
+    from kit import make_queue
 
     store = Store.open(world.db)
     try:
@@ -324,7 +323,7 @@ def test_empty_launchbay_db_variable_is_refused(tmp_path):
     import subprocess
     import sys
 
-    from support import REPO
+    from kit import REPO
 
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "queue", "list"],
@@ -348,7 +347,7 @@ def _run_with_db(value: str, tmp_path):
     import subprocess
     import sys
 
-    from support import REPO
+    from kit import REPO
 
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "--db", value, "queue", "list"],
@@ -358,6 +357,6 @@ def _run_with_db(value: str, tmp_path):
 
 
 def proc_result(proc):
-    from support import Result
+    from kit import Result
 
     return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -17,35 +17,25 @@ import urllib.request
 
 import kubernetes
 import pytest
-from docker_support import BUSYBOX
-from fakes.kube_api import FakeCluster
-from helpers import wait_for
+from kit import BUSYBOX, CLUSTER, wait_for
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
 NS = "ml"
-VOLCANO = ("batch.volcano.sh", "v1alpha1", "jobs")
 
 
 @pytest.fixture
-def cluster(engine):
-    fake = FakeCluster(
-        engine,
-        image_pull_backoff_seconds=0.2,
-        namespaces=("default", NS, "team-a", "team-b", "elsewhere"),
-        custom_resources=(VOLCANO,),
-    )
-    fake.start()
-    yield fake
-    fake.stop()
-    left = engine.containers.list(
-        all=True, filters={"label": f"fake-kube.instance={fake.instance}"}
-    )
-    for container in left:
-        container.remove(force=True)
-    assert not left, "stop() left containers behind"
-    assert not fake.server_errors, fake.server_errors[0]
+def cluster_options():
+    """More namespaces than the runner tests need, and Warnings allowed: a test here asks
+    for one."""
+    namespaces = ("default", NS, "team-a", "team-b", "elsewhere")
+    return {
+        **CLUSTER,
+        "image_pull_backoff_seconds": 0.2,
+        "namespaces": namespaces,
+        "allow_warnings": True,
+    }
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from support import PYTHON_ENTRYPOINT, git, launch, make_code_job, make_queue, run_agent
+from kit import PYTHON_ENTRYPOINT, git, launch, make_code_job, make_queue, run_agent
 
 from runners.catalog.jobs import create_job
 from runners.catalog.snapshots import snapshot_directory

@@ -5,7 +5,7 @@ only the queue's own config can grant. Each refusal: one line, exit code 2, stor
 import json
 
 import pytest
-from test_bad_input import refusal_checker
+from kit import refusal_checker
 
 from runners.targets.kubernetes.manifest import DEFAULT_SECURITY
 from store import ItemState, Store
@@ -412,7 +412,7 @@ def test_secret_env_values_are_hidden_in_a_dry_run(kube_world, cli):
 def _claimed_after_queue_edit(cli, db_path, queue: str, launch_args: dict, config: dict):
     """Launch on `queue`, then give the queue `config`, then let an agent claim the item;
     returns the item and its run (None if it never got one)."""
-    from support import run_agent
+    from kit import run_agent
 
     from runners.catalog.queues import check_queue_config
 

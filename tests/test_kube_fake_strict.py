@@ -9,12 +9,12 @@ import urllib.request
 
 import pytest
 import test_fake_kube_api
-from helpers import wait_for
+from kit import wait_for
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from test_fake_kube_api import NS, job_manifest, status_of
 
-cluster = test_fake_kube_api.cluster  # the fixtures, shared
+cluster_options = test_fake_kube_api.cluster_options  # the fixtures, shared
 api = test_fake_kube_api.api
 batch = test_fake_kube_api.batch
 core = test_fake_kube_api.core

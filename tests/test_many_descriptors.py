@@ -57,7 +57,7 @@ def test_following_a_log_works_past_fd_setsize(many_descriptors, tmp_path):
 
 
 def test_an_agent_that_ran_leaves_no_descriptor_open(store, db_path, tmp_path):
-    from support import launch, make_code_job, make_queue, run_agent
+    from kit import launch, make_code_job, make_queue, run_agent
 
     make_queue(store)
     make_code_job(store, tmp_path, "quick", "print('x')")

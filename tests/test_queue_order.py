@@ -4,7 +4,7 @@ import sqlite3
 import threading
 
 import pytest
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 
 from store import ItemState, Priority, Store
 

@@ -8,8 +8,7 @@ import time
 from collections import Counter
 
 import pytest
-from helpers import wait_for
-from support import REPO, launch, make_queue
+from kit import agent_process, launch, make_queue, wait_for
 
 from runners.catalog.jobs import create_job
 from store import RunState, Store
@@ -18,12 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def _agent_process(db_path, *args) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(db_path), "agent", "--quiet", *args],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    """A quiet agent on every queue; only its stderr is kept."""
+    return agent_process(
+        db_path, None, "--quiet", *args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 

@@ -1,15 +1,14 @@
 """The sagemaker resource's checks and dry run, made at queue create, launch and --dry-run
 without asking AWS: the CreateTrainingJob fields (botocore's model of the API, the fields a job
 can't go without, managed spot's MaxWaitTimeInSeconds), the request a launch would send, and
-how DescribeTrainingJob's answer maps to a run's state. tests/test_sagemaker_runner.py runs the
+how DescribeTrainingJob's answer maps to a run's state. tests/runners/test_sagemaker.py runs the
 jobs."""
 
 import json
 
 import pytest
 import yaml
-from support import REPO
-from test_bad_input import assert_bad_input, snapshot
+from kit import REPO, assert_bad_input, snapshot
 
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config

@@ -6,14 +6,15 @@ rule holds again when an agent claims the item; a lowered limit really applies."
 import json
 
 import pytest
-from docker_support import (
+from kit import (
+    AgentThread,
     containers_removed_after,  # noqa: F401  (a fixture)
     docker_queue,
     image_job,
+    launch,
+    refusal_checker,
+    run_of,
 )
-from helpers import AgentThread, run_of
-from support import launch
-from test_bad_input import refusal_checker
 
 from store import ItemState, RunState, Store
 
@@ -132,7 +133,7 @@ def test_a_launch_cannot_grant_itself_a_raise(refused):
 def test_a_queue_limit_lowered_after_the_launch_fails_the_waiting_item_at_claim(
     limits_world, db_path, cli
 ):
-    from support import run_agent
+    from kit import run_agent
 
     from runners.catalog.queues import check_queue_config
 

@@ -5,8 +5,7 @@ bad input, naming the key."""
 import json
 
 import pytest
-from support import make_code_job, make_queue
-from test_bad_input import refusal_checker
+from kit import make_code_job, make_queue, refusal_checker
 
 from store import Store
 

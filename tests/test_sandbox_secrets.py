@@ -8,9 +8,7 @@ import json
 import re
 
 import pytest
-from helpers import AgentThread, run_of
-from support import launch, make_code_job
-from test_bad_input import refusal_checker
+from kit import AgentThread, launch, make_code_job, refusal_checker, run_of
 
 from runners.launch.rendering import REDACTED, config_env, is_secret_name, redact, restore_redacted
 from store import RunState, Store

@@ -5,9 +5,7 @@ reaches the job as the literal text it was."""
 import json
 
 import pytest
-from docker_support import docker_queue, image_job
-from helpers import AgentThread, run_of
-from support import launch, make_code_job, make_queue
+from kit import AgentThread, docker_queue, image_job, launch, make_code_job, make_queue, run_of
 
 from runners.launch.templating import fill_placeholders, substitute_macros
 from store import RunState

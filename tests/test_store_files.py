@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support import REPO, clean_env, launch, make_code_job, make_queue, run_agent
+from kit import REPO, clean_env, launch, make_code_job, make_queue, run_agent
 
 from store import RunState, Store
 from store.connection import BUSY_TIMEOUT_MS

@@ -1,6 +1,6 @@
 """The vertex resource's checks and dry run, plain Python at launch (no SDK, no service): the
 fields of resource_args and target, the accelerator types, the CustomJob a launch would send,
-and how a CustomJob's state maps to a run's. tests/test_vertex_runner.py runs the jobs."""
+and how a CustomJob's state maps to a run's. tests/runners/test_vertex.py runs the jobs."""
 
 import importlib.util
 import json
@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from support import REPO
-from test_bad_input import assert_bad_input, snapshot
+from kit import REPO, assert_bad_input, snapshot
 
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config

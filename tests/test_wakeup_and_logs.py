@@ -4,8 +4,16 @@ import select
 import subprocess
 import sys
 
-from helpers import AgentThread, run_for_item, wait_for
-from support import REPO, launch, make_code_job, make_queue, run_launchbay
+from kit import (
+    REPO,
+    AgentThread,
+    launch,
+    make_code_job,
+    make_queue,
+    run_for_item,
+    run_launchbay,
+    wait_for,
+)
 
 from runners.runlog.logfile import follow_lines
 from runners.system.wakeup import FileWatch

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/kit
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # fixed_data, helpers_tui
 
 from fixed_data import FIXED_NOW  # noqa: E402  (every "ago" in the app is measured from it)

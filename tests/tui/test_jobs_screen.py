@@ -6,8 +6,8 @@ import json
 import threading
 
 from helpers_tui import settle as wait_until
+from kit import git, make_code_job
 from rich.console import Console
-from support import git, make_code_job
 from textual.widgets import DataTable, Input, Select, Static
 
 from runners.catalog.jobs import create_job

@@ -7,7 +7,7 @@ import sys
 import threading
 
 from helpers_tui import notified, press_when_loaded, settle
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 
 from runners.launch.request import LaunchRequest, enqueue, prepare_launch
 from store import ItemState, Priority

@@ -6,7 +6,7 @@ import stat
 import sys
 
 from helpers_tui import notified, press_when_loaded, settle
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 
 from store import Store
 from tui.screens.launch import LaunchScreen

@@ -193,7 +193,7 @@ async def test_an_empty_store_offers_the_sample_and_yes_creates_it(make_app, sto
 
 
 async def test_a_store_with_a_queue_offers_nothing(make_app, store):
-    from support import make_queue
+    from kit import make_queue
 
     make_queue(store, "local")
     app = make_app(offer_sample=True)

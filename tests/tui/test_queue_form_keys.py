@@ -2,7 +2,7 @@
 (a tooltip): read from the target's declaration, so a new target needs no edit in tui/."""
 
 from helpers_tui import settle
-from support import add_fake_target
+from kit import add_fake_target
 from textual.widgets import Select, Static
 
 from runners.registry import resource_type

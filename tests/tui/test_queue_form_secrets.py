@@ -2,7 +2,7 @@
 (issue 11.28)."""
 
 from helpers_tui import settle
-from support import make_queue
+from kit import make_queue
 from textual.widgets import Static, TextArea
 
 from tui.screens.queue_form import QueueFormScreen

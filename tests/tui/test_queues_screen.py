@@ -3,7 +3,7 @@
 import pytest
 from helpers_tui import answer_no, notified
 from helpers_tui import settle as until
-from support import launch, make_code_job, make_queue
+from kit import launch, make_code_job, make_queue
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from store import ItemState, Priority

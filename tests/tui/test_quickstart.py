@@ -1,7 +1,7 @@
 """`launchbay quickstart` does what the README says: on an empty store it creates the sample
 job and queue, runs the sample to the end and prints its log (issue 11.33)."""
 
-from support import run_launchbay
+from kit import run_launchbay
 
 from store import RunState, Store
 

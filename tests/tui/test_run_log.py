@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from helpers_tui import settle as until
-from support import launch, make_code_job, make_queue
+from kit import launch, make_code_job, make_queue
 
 from store import RunState
 from store.runs import new_run_id

@@ -4,7 +4,7 @@ import sys
 
 from fixed_data import seed
 from helpers_tui import answer_no, screen_text, settle
-from support import launch, make_queue
+from kit import launch, make_queue
 
 from runners.catalog.jobs import create_job
 from store import RunState, Store

@@ -2,7 +2,7 @@
 
 from fixed_data import seed
 from helpers_tui import screen_text, settle
-from support import launch
+from kit import launch
 
 from runners.catalog.jobs import create_job
 from store import RunState
@@ -70,7 +70,7 @@ async def test_jobs_screen_shows_a_description_with_brackets(make_app, store, tm
 async def test_the_launch_form_shows_schema_text_with_brackets(make_app, store, tmp_path):
     import json
 
-    from support import make_code_job, make_queue
+    from kit import make_code_job, make_queue
 
     from tui.screens.launch import LaunchScreen
 
@@ -112,7 +112,7 @@ async def test_the_runs_status_shows_a_filter_with_half_a_tag(make_app, store, t
 
 
 async def test_the_queue_summary_and_editor_show_a_config_with_half_a_tag(make_app, store):
-    from support import make_queue
+    from kit import make_queue
     from textual.widgets import TextArea
 
     make_queue(store, "local", config={"resource_args": {"env": {"MODE": "x[/ a[b"}}})

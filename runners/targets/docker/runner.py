@@ -151,6 +151,10 @@ class DockerRunner(RemoteRunner):
             return RunStatus(RunState.RUNNING, "started after an agent restart")
         if state["Status"] in ("running", "restarting", "paused"):
             return RunStatus(RunState.RUNNING)
+        if state["Status"] in ("removing", "dead"):
+            # `docker rm -f` on a live run: the engine marks it removing, then kills it (137);
+            # that is a container deleted behind launchbay's back, not a SIGKILL of the job.
+            return vanished_status(handle)
         return self._ended(handle, state)
 
     def wait(self, handle: Handle, timeout: float) -> RunStatus:

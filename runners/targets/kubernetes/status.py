@@ -32,7 +32,7 @@ def derive(seen: Observed, *, now: float, pull_grace: float, batch_job: bool) ->
     if seen.job_deleted:
         if seen.deleted_by_us:
             return RunStatus(RunState.STOPPED, "the Job was deleted on cancel")
-        message = "the Job was deleted by someone else (kubectl delete, or the cluster's TTL)"
+        message = "the Job was deleted outside launchbay (kubectl delete, or the cluster's TTL)"
         return RunStatus.failed(Stage.RUN, message)
     disrupted = next((p for p in pods if _disruption(p)), None)
     if disrupted is not None:

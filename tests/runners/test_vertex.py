@@ -2,28 +2,29 @@
 JobService (tests/fakes/vertex.py) that moves jobs through their states, holds them RUNNING until
 the test releases them, fails and cancels them, forgets them and answers UNAVAILABLE when told;
 the job's logs come from the same fake's Cloud Logging ListLogEntries through the real
-LoggingServiceV2Client."""
+LoggingServiceV2Client. The contract (TestContract, see contract.py), and what only vertex does
+(retries, Cloud Logging)."""
 
 import importlib.util
 import json
-import time
 
 import grpc
 import pytest
-from docker_support import fresh_registry, pushed_image
+from contract import RunnerContract
+from contract_backend import PlayedByAFake, Seen
 from fakes.vertex import FakeVertex
-from helpers import AgentThread, run_of
-from support import (
+from kit import (
+    AgentThread,
     agent_killed_after,
-    agent_process,
-    forget_handle,
+    fresh_registry,
     launch,
+    pushed_image,
     run_agent_until_empty,
-    write_code_job,
+    run_of,
+    wait_for,
 )
 from test_vertex_checks import IMAGE, VERTEX_ARGS, training_job
 
-from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from store import RunState
@@ -57,78 +58,6 @@ def vertex_queue(store, vertex, name="vx", target=None, resource_args=None, **ex
     return store.queues.create(name, "vertex", check_queue_config("vertex", config))
 
 
-def test_a_custom_job_runs_to_success_with_the_jobs_image_entrypoint_and_labels(
-    store, db_path, vertex
-):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx", args=["--epochs 2"])
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        vertex.release(run.handle["name"])
-        run = run_of(store, item)
-    assert run.state is RunState.FINISHED, run.message
-    (job,) = vertex.jobs()
-    assert job.name == run.handle["name"]
-    assert job.labels["launchbay-run-id"] == run.id
-    assert job.labels["team"] == "vision"
-    pool = job.job_spec.worker_pool_specs[0]
-    assert pool.container_spec.image_uri == IMAGE
-    assert list(pool.container_spec.command) == ["python", "-m", "train"]
-    assert list(pool.container_spec.args) == ["--epochs", "2"]
-    env = {e.name: e.value for e in pool.container_spec.env}
-    assert env["LAUNCHBAY_RUN_ID"] == run.id
-    assert "LAUNCHBAY_CONFIG_FILE" not in env  # no file reaches the container
-    assert job.job_spec.service_account == "trainer@launchbay-test.iam.gserviceaccount.com"
-    assert job.job_spec.scheduling.strategy.name == "SPOT"
-    assert job.job_spec.base_output_directory.output_uri_prefix == (
-        f"gs://lb-staging/launchbay/{run.id}"
-    )
-
-
-def test_a_code_job_is_built_pushed_and_its_pushed_image_submitted(
-    store, db_path, vertex, engine, tmp_path
-):
-    build = fresh_registry("vx-test")
-    code = write_code_job(tmp_path / "code", "print('trained')\n")
-    vertex_queue(store, vertex, **build)
-    create_job(store, "code", "coder", str(code), entrypoint="python3 main.py")
-    vertex.hold = False  # nothing to do while it runs: it ends by itself
-    item = launch(store, "coder", "vx")
-    output = run_agent_until_empty(db_path, "vx", timeout=300)
-    run = run_of(store, item)
-    assert run.state is RunState.FINISHED, output
-    (job,) = vertex.jobs()
-    container = job.job_spec.worker_pool_specs[0].container_spec
-    assert container.image_uri == pushed_image(build["registry"])
-    assert list(container.command) == ["python3", "main.py"]
-
-
-def test_a_failed_custom_job_fails_the_run_with_its_error_message(store, db_path, vertex):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        vertex.fail(run.handle["name"], "The replica workerpool0-0 exited with a non-zero status")
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert run.error_stage == "run"
-    assert run.error_message == "The replica workerpool0-0 exited with a non-zero status"
-
-
-def test_cancel_cancels_the_custom_job(store, db_path, vertex):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        cancel_by_id(store, run.id)
-        run = run_of(store, item)
-    assert run.state is RunState.STOPPED
-    assert ("CancelCustomJob", run.handle["name"]) in vertex.calls
-
-
 def test_unavailable_answers_are_retried(store, db_path, vertex):
     vertex_queue(store, vertex)
     training_job(store)
@@ -142,59 +71,8 @@ def test_unavailable_answers_are_retried(store, db_path, vertex):
     assert len(vertex.jobs()) == 1  # retried creates made no second job
 
 
-def test_a_custom_job_that_vanished_fails_the_run_saying_so(store, db_path, vertex):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        vertex.forget(run.handle["name"])
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert "no longer exists" in run.error_message
-
-
-@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-label"])
-def test_a_restarted_agent_re_adopts_its_custom_job(store, db_path, vertex, handle_recorded):
-    vertex_queue(store, vertex)
-    training_job(store)
-    item = launch(store, "train", "vx")
-    with agent_killed_after(db_path, "vx"):
-        run = run_of(store, item, {RunState.RUNNING})
-    submitted = run.handle["name"]
-    if not handle_recorded:
-        forget_handle(store, run.id)
-    output = agent_until_empty_releasing(db_path, vertex, submitted)
-    run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, output
-    assert "re-adopted" in output
-    assert len(vertex.jobs()) == 1
-    assert run.handle["name"] == submitted
-
-
-def agent_until_empty_releasing(db_path, vertex, name: str) -> str:
-    """A new agent run until its queue is empty, the job released once that agent has
-    re-adopted it: the adoption reads the job once, and only a re-adopted job is read again."""
-    agent = agent_process(db_path, "vx", "--until-empty")
-    try:
-        gets_before = vertex.calls.count(("GetCustomJob", name))
-        wait_for(lambda: vertex.calls.count(("GetCustomJob", name)) >= gets_before + 2, 60)
-        vertex.release(name)
-        return agent.communicate(timeout=120)[0]
-    finally:
-        agent.kill()
-        agent.wait(timeout=30)
-
-
 def job_id(run) -> str:
     return run.handle["name"].rsplit("/", 1)[-1]
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_jobs_cloud_logging_lines_reach_the_runs_log_in_order_once(store, db_path, vertex):
@@ -337,3 +215,91 @@ def test_without_the_logging_client_the_log_says_where_the_logs_are(
     ) in text
     assert "epoch 1" not in text
     assert not any(c[0] == "ListLogEntries" for c in vertex.calls)
+
+
+class Vertex(PlayedByAFake):
+    """A fake JobService over gRPC: a CustomJob runs until released (tests/fakes/vertex.py)."""
+
+    resource = "vertex"
+    failure_says = "The replica workerpool0-0 exited with a non-zero status"
+    vanished_says = "no longer exists (deleted outside launchbay)"
+    escape = (
+        None,
+        {"run": {"service_account": "admin@launchbay-test.iam.gserviceaccount.com"}},
+        ("resource_args.run.service_account", "can be set only in the queue's own config"),
+    )
+
+    def __init__(self, vertex):
+        super().__init__()
+        self.vertex = vertex
+
+    def queue(self, store, resource_args=None, **extra):
+        vertex_queue(store, self.vertex, "q", resource_args=resource_args, **extra)
+
+    def create_job(self, store, name):
+        create_job(store, "image", name, IMAGE, entrypoint="python -m train")
+
+    def write_lines(self, run, lines, at_end=False):
+        add = self.vertex.add_log_lines_at_end if at_end else self.vertex.add_log_lines
+        add(job_id(run), lines)
+
+    def end(self, run, failure):
+        if failure:
+            self.vertex.fail(run.handle["name"], failure)
+        else:
+            self.vertex.release(run.handle["name"])
+
+    def seen(self, store, run):
+        (job,) = [job for job in self.vertex.jobs() if job.name == run.handle["name"]]
+        container = job.job_spec.worker_pool_specs[0].container_spec
+        env = {e.name: e.value for e in container.env}
+        return Seen(env, json.loads(env["LAUNCHBAY_CONFIG"]))
+
+    def vanish(self, store, run):
+        self.vertex.forget(run.handle["name"])
+
+    def registry(self):
+        return fresh_registry("vx-test")
+
+    def run_freely(self):
+        self.vertex.hold = False  # nothing to do while it runs: it ends by itself
+
+    def check_finished(self, store, run):
+        (job,) = self.vertex.jobs()
+        assert job.name == run.handle["name"]
+        assert job.labels["launchbay-run-id"] == run.id
+        assert job.labels["team"] == "vision"
+        pool = job.job_spec.worker_pool_specs[0]
+        assert pool.container_spec.image_uri == IMAGE
+        assert list(pool.container_spec.command) == ["python", "-m", "train"]
+        assert list(pool.container_spec.args) == ["--lr", "0.1"]
+        env = {e.name: e.value for e in pool.container_spec.env}
+        assert "LAUNCHBAY_CONFIG_FILE" not in env  # no file reaches the container
+        assert job.job_spec.service_account == "trainer@launchbay-test.iam.gserviceaccount.com"
+        assert job.job_spec.scheduling.strategy.name == "SPOT"
+        assert job.job_spec.base_output_directory.output_uri_prefix == (
+            f"gs://lb-staging/launchbay/{run.id}"
+        )
+
+    def check_cancelled(self, store, run):
+        assert ("CancelCustomJob", run.handle["name"]) in self.vertex.calls
+
+    def check_readopted(self, store, run, output):
+        super().check_readopted(store, run, output)
+        (job,) = [job for job in self.vertex.jobs() if job.labels["launchbay-run-id"] == run.id]
+        assert run.handle["name"] == job.name
+
+    def check_built(self, store, run, registry):
+        (job,) = self.vertex.jobs()
+        container = job.job_spec.worker_pool_specs[0].container_spec
+        assert container.image_uri == pushed_image(registry["registry"])
+        assert list(container.command) == ["python3", "main.py"]
+
+
+@pytest.fixture
+def backend(vertex):
+    return Vertex(vertex)
+
+
+class TestContract(RunnerContract):
+    backend_class = Vertex

@@ -1,10 +1,8 @@
-"""Waiting for the store to reach a state, and running an agent in a background thread."""
+"""Waiting on evidence: a condition polled until it holds, a run until it reaches a state."""
 
-import threading
 import time
 from collections.abc import Callable
 
-from runners.agent.loop import Agent
 from store import Store
 
 
@@ -17,39 +15,6 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str =
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class AgentThread:
-    """An Agent running in a thread, stopped and joined by `stop()`. What it reports is
-    printed (pytest shows it when a test fails); an exception that ends it is raised again
-    by `stop()`."""
-
-    def __init__(self, db_path, **kwargs):
-        kwargs.setdefault("report", lambda message: print(f"[{self.agent.id}] {message}"))
-        self.agent = Agent(db_path, **kwargs)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.agent.run()
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def __enter__(self) -> "AgentThread":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self.agent.stop()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), "agent thread did not stop"
-        if self.error is not None:
-            raise AssertionError(f"the agent thread died: {self.error!r}") from self.error
 
 
 def run_of(store: Store, item_id: int, states=None, timeout: float = 60):
@@ -77,3 +42,10 @@ def run_state(store: Store, run_id: str) -> str:
 
 def run_for_item(store: Store, item_id: int):
     return store.runs.find_for_item(item_id)
+
+
+def forget_handle(store: Store, run_id: str) -> None:
+    """As if the agent died after submitting the run and before recording where it is: the
+    next agent must find it by the runner's own labels or tags."""
+    store.conn.execute("UPDATE runs SET handle = NULL WHERE id = ?", (run_id,))
+    assert store.runs.get(run_id).handle is None

@@ -1,4 +1,4 @@
-"""What the docker tests share: the engine (started by scripts/services/docker.sh), the base
+"""The Docker engine the tests share: the engine (started by scripts/services/docker.sh), the base
 images it made, the local registry, and queues and jobs on them."""
 
 import contextlib

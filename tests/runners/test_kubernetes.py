@@ -1,74 +1,32 @@
 """The kubernetes resource: the real client against a fake API server whose pods really run, each
-as a container on the test Docker engine (tests/fakes). Covers success, failure, scheduling and
-image-pull trouble, preemption and requeue, cancel, RBAC, and pods running side by side (a flaky
-API server and re-adoption: test_kube_follow)."""
+as a container on the test Docker engine (tests/fakes). The contract (TestContract, see
+contract.py), and what only kubernetes does: scheduling and image-pull trouble, RBAC, custom
+kinds, and pods running side by side (a flaky API server: test_kube_follow)."""
 
-import docker
 import pytest
 import yaml
-from docker_support import REGISTRY, fresh_registry, image_job
-from fakes.kube_api import FakeCluster
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import launch, write_code_job
+from contract import RunnerContract
+from contract_backend import Backend, held_shell_script, seen_in_log
+from kit import (
+    NAMESPACE,
+    REGISTRY,
+    AgentThread,
+    evict_pods_of,
+    fresh_registry,
+    image_job,
+    kube_queue,
+    launch,
+    log_of,
+    pushed_image,
+    release_pod,
+    run_of,
+    wait_for,
+)
 
 from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from store import RunState
-
-NAMESPACE = "ml"
-
-
-@pytest.fixture
-def cluster(engine):
-    fake = FakeCluster(
-        engine,
-        nodes=3,
-        gpus_per_node=0,
-        image_pull_backoff_seconds=0.3,
-        namespaces=("default", NAMESPACE),
-        custom_resources=(("batch.volcano.sh", "v1alpha1", "jobs"),),
-    )
-    fake.start()
-    yield fake
-    fake.stop()
-    # A bug of the fake (a 500 it answered, a kubelet thread that crashed) is no test's pass.
-    assert not fake.server_errors, fake.server_errors[0]
-    assert not fake.warnings  # launchbay sent no field the API server would drop
-
-
-@pytest.fixture
-def kubeconfig(cluster, tmp_path):
-    return cluster.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
-
-
-def kube_queue(store, kubeconfig, name="k8s", resource_args=None, **extra):
-    config = {
-        "resource_args": resource_args or {},
-        "target": {"kubeconfig": str(kubeconfig), "image_pull_grace_seconds": 1},
-        **extra,
-    }
-    return store.queues.create(name, "kubernetes", check_queue_config("kubernetes", config))
-
-
-def events_of(store, run_id: str) -> list[str]:
-    return [event.to_state for event in store.runs.events(run_id)]
-
-
-def test_an_image_job_runs_as_a_job_and_its_log_and_config_come_back(store, db_path, kubeconfig):
-    kube_queue(store, kubeconfig)
-    image_job(store, "hello", "echo hello from the pod; cat /launchbay/config.json; echo")
-    item = launch(store, "hello", "k8s", spec={"overrides": {"run_config": {"lr": 0.1}}})
-    with AgentThread(db_path):
-        run = run_of(store, item)
-    log = log_of(store, run.id)
-    assert run.state is RunState.FINISHED, (run.message, log)
-    assert run.exit_code == 0
-    assert "hello from the pod" in log
-    assert '"lr": 0.1' in log
-    assert events_of(store, run.id)[-2:] == ["running", "finished"]
-    assert run.handle["namespace"] == NAMESPACE
-    assert run.handle["name"] == f"launchbay-{run.id}"
 
 
 def test_the_queues_context_is_used_not_the_current_one(store, db_path, cluster, tmp_path):
@@ -87,19 +45,6 @@ def test_the_queues_context_is_used_not_the_current_one(store, db_path, cluster,
     assert run.state is RunState.FINISHED, run.message
     assert run.handle["namespace"] == NAMESPACE  # the chosen context's namespace
     assert "from the chosen context" in log_of(store, run.id)
-
-
-def test_a_failing_container_fails_the_run_with_its_exit_code(store, db_path, kubeconfig):
-    kube_queue(store, kubeconfig)
-    image_job(store, "bad", "echo about to fail; exit 3")
-    item = launch(store, "bad", "k8s")
-    with AgentThread(db_path):
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert run.exit_code == 3
-    assert run.error_stage == "run"
-    assert "exited with code 3" in run.error_message
-    assert "about to fail" in log_of(store, run.id)
 
 
 def test_an_unschedulable_pod_shows_the_schedulers_reason_and_can_be_cancelled(
@@ -149,31 +94,6 @@ def test_an_image_that_cannot_be_pulled_fails_at_stage_build_after_the_grace(
     assert "ImagePullBackOff" in run.error_message or "ErrImagePull" in run.error_message
 
 
-def test_a_preempted_run_is_requeued_with_its_resume_count_until_max_resumes(
-    store, db_path, kubeconfig, cluster
-):
-    kube_queue(store, kubeconfig, max_resumes=1)
-    image_job(store, "long", "echo resume=$${LAUNCHBAY_RESUME_COUNT:-0}; sleep 300")
-    first_item = launch(store, "long", "k8s", spec={"overrides": {"run_config": {"step": 7}}})
-    with AgentThread(db_path, max_jobs=2):
-        first = run_of(store, first_item, {RunState.RUNNING})
-        wait_for(lambda: "resume=0" in log_of(store, first.id), 30, "the first run's output")
-        _evict_pods_of(cluster, first.id)
-        first = run_of(store, first_item)
-        assert first.state is RunState.PREEMPTED
-        assert "requeued as item" in first.message
-        second_item = first_item + 1
-        second = run_of(store, second_item, {RunState.RUNNING})
-        assert store.items.get(second_item).resume_count == 1
-        assert second.spec["run_config"] == {"step": 7}
-        wait_for(lambda: "resume=1" in log_of(store, second.id), 30, "the resumed run's output")
-        _evict_pods_of(cluster, second.id)
-        second = run_of(store, second_item)
-    assert second.state is RunState.PREEMPTED
-    assert "not requeued" in second.message
-    assert store.runs.find_for_item(second_item + 1) is None
-
-
 def test_rbac_refusal_fails_the_run_with_what_to_grant(store, db_path, kubeconfig, cluster):
     cluster.forbid("create", "jobs", NAMESPACE)
     kube_queue(store, kubeconfig)
@@ -189,39 +109,6 @@ def test_rbac_refusal_fails_the_run_with_what_to_grant(store, db_path, kubeconfi
         cluster.permit("create", "jobs", NAMESPACE)  # the grant is made: the agent goes on
         after = run_of(store, launch(store, "after", "k8s"))
     assert after.state is RunState.FINISHED, after.message
-
-
-def test_a_job_deleted_by_someone_else_fails_the_run_saying_so(store, db_path, kubeconfig, cluster):
-    kube_queue(store, kubeconfig)
-    image_job(store, "victim", "echo up; sleep 300")
-    item = launch(store, "victim", "k8s")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        cluster.delete_job_externally(NAMESPACE, run.handle["name"])
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert "deleted by someone else" in run.error_message
-
-
-def test_a_code_job_is_built_pushed_and_run_from_the_registry(store, db_path, kubeconfig, tmp_path):
-    build = fresh_registry("kube-test")
-    code = write_code_job(tmp_path / "code", "print('built, pushed and pulled')\n")
-    kube_queue(store, kubeconfig, **build)
-    create_job(store, "code", "trainer", str(code), entrypoint="python3 main.py")
-    item = launch(store, "trainer", "k8s")
-    with AgentThread(db_path):
-        run = run_of(store, item, timeout=120)
-    log = log_of(store, run.id)
-    assert run.state is RunState.FINISHED, (run.message, log)
-    assert "built, pushed and pulled" in log
-    assert run.handle["image"].startswith(f"{build['registry']}:trainer-")
-
-
-def _evict_pods_of(cluster, run_id: str) -> None:
-    pods = cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run_id}")
-    assert pods, f"no pod for run {run_id}"
-    for pod in pods:
-        cluster.evict(NAMESPACE, pod["metadata"]["name"])
 
 
 def test_the_log_carries_on_across_a_pod_restart(store, db_path, kubeconfig, cluster):
@@ -256,7 +143,7 @@ def test_pods_running_side_by_side_each_reach_the_log_while_they_run(
         wait_for(lambda: all(up in log_of(store, run.id) for up in ups), 30, "both pods' lines")
         assert all(p["status"]["phase"] == "Running" for p in cluster.pods(NAMESPACE, selector))
         for pod in pods:
-            _release(engine, pod)
+            release_pod(engine, pod)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert sorted(log_of(store, run.id).splitlines()) == ups
@@ -280,7 +167,7 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
         reads = lambda pod: sum(  # noqa: E731
             1 for method, path, _ in cluster.requests if path.endswith(f"/pods/{pod}/log")
         )
-        _release(engine, first)
+        release_pod(engine, first)
         wait_for(
             lambda: any(
                 pod["metadata"]["name"] == name and pod["status"]["phase"] == "Succeeded"
@@ -300,27 +187,10 @@ def test_a_pod_that_ended_and_was_read_to_its_end_is_not_read_again_each_second(
             cluster.drop_watches()
             wait_for(lambda: reads(other) > before and followed(), 30, "the next pass")  # noqa: B023
         assert reads(name) <= settled + 1  # one read after its end, at most; not one a pass
-        _release(engine, second)
+        release_pod(engine, second)
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, run.message
     assert log_of(store, run.id).count(f"up {name}") == 1
-
-
-def _release(engine, pod: dict) -> None:
-    """Touch /go in the pod's container: the jobs of these tests wait for it."""
-    label = f"fake-kube.pod={NAMESPACE}/{pod['metadata']['name']}"
-    # A pod is in the API a moment before the fake's kubelet has made its container.
-    (container,) = wait_for(
-        lambda: engine.containers.list(filters={"label": label}), 30, f"the container of {label}"
-    )
-
-    def touched() -> bool:
-        try:
-            return container.exec_run(["touch", "/go"]).exit_code == 0
-        except docker.errors.APIError:  # created, not started yet
-            return False
-
-    wait_for(touched, 30, "/go touched")
 
 
 def test_logs_refused_for_good_say_so_once_and_the_run_still_ends(
@@ -394,7 +264,7 @@ def test_a_preempted_runs_job_is_deleted_so_it_cannot_run_beside_its_requeue(
     item = launch(store, "retrying", "k8s")
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
-        _evict_pods_of(cluster, run.id)
+        evict_pods_of(cluster, run.id)
         run = run_of(store, item)
         assert run.state is RunState.PREEMPTED
         assert "not requeued" in run.message  # max_resumes: 0 turns requeueing off
@@ -407,3 +277,83 @@ def test_a_preempted_runs_job_is_deleted_so_it_cannot_run_beside_its_requeue(
             30,
             "the preempted run's Job to be deleted",
         )
+
+
+class Kubernetes(Backend):
+    """The fake API server (tests/fakes/kube_api.py): each pod a container on the engine."""
+
+    resource = "kubernetes"
+    failure_says = "exited with code 3"
+    escape = (
+        {},
+        {"spec": {"template": {"spec": {"hostNetwork": True}}}},
+        (
+            "resource_args.spec.template.spec.hostNetwork: hostNetwork is refused in a launch",
+            "target.allow: [hostNetwork]",
+        ),
+    )
+    preemptible = True
+
+    def __init__(self, cluster, kubeconfig, engine):
+        self.cluster, self.kubeconfig, self.engine = cluster, kubeconfig, engine
+
+    def queue(self, store, resource_args=None, **extra):
+        kube_queue(store, self.kubeconfig, "q", resource_args=resource_args, **extra)
+
+    def held_job(self, store, name, exit_code=0):
+        image_job(store, name, held_shell_script(exit_code))
+
+    def _pods(self, run) -> list[dict]:
+        return self.cluster.pods(NAMESPACE, label_selector=f"launchbay.io/run-id={run.id}")
+
+    def release(self, store, run):
+        for pod in self._pods(run):
+            release_pod(self.engine, pod)
+
+    def seen(self, store, run):
+        return seen_in_log(store, run)
+
+    def vanish(self, store, run):
+        self.cluster.delete_job_externally(NAMESPACE, run.handle["name"])
+
+    def preempt(self, store, run):
+        evict_pods_of(self.cluster, run.id)
+
+    def registry(self):
+        return fresh_registry("kube-test")
+
+    def check_finished(self, store, run):
+        assert run.exit_code == 0
+        assert run.handle["namespace"] == NAMESPACE
+        assert run.handle["name"] == f"launchbay-{run.id}"
+
+    def check_failed(self, store, run):
+        assert run.exit_code == 3
+
+    def check_cancelled(self, store, run):
+        deletes = [q for m, path, q in self.cluster.requests if m == "DELETE" and "/jobs/" in path]
+        assert deletes and deletes[0].get("propagationPolicy") in ("Background", ["Background"])
+        assert self.cluster.jobs(NAMESPACE) == []
+
+    def check_readopted(self, store, run, output):
+        (job,) = [
+            job
+            for job in self.cluster.jobs(NAMESPACE)
+            if job["metadata"]["labels"]["launchbay.io/run-id"] == run.id
+        ]
+        # After what the job was given: its two lines, once, and no note of launchbay's.
+        assert log_of(store, run.id).splitlines()[3:] == ["before", "after"]
+        assert run.handle["name"] == job["metadata"]["name"]
+
+    def check_built(self, store, run, registry):
+        assert "built and ran" in log_of(store, run.id)
+        assert run.handle["image"] == pushed_image(registry["registry"])
+
+
+@pytest.fixture
+def backend(cluster, kubeconfig, engine):
+    return Kubernetes(cluster, kubeconfig, engine)
+
+
+class TestContract(RunnerContract):
+    backend_class = Kubernetes

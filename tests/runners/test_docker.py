@@ -1,30 +1,31 @@
-"""The docker resource against a real engine: runs, builds, limits, failures, cancel, recovery.
+"""The docker resource against a real engine: the contract (TestContract, see contract.py), and
+what only docker does: limits, builds from Dockerfiles, kept containers, pulls, GPUs.
 
 The engine, the base images and the registry come from scripts/services/docker.sh (run by the
 test command); nothing here is pulled from the internet.
 """
 
-import subprocess
 import time
 import zipfile
 
 import pytest
-from docker_support import (
+from contract import RunnerContract
+from contract_backend import Backend, held_shell_script, seen_in_log
+from kit import (
     PYTHON,
     REGISTRY,
+    AgentThread,
+    agent_killed_after,
     containers_of,
     containers_removed_after,  # noqa: F401  (a fixture)
     docker_queue,
-    image_job,
-    registry_tags,
-)
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import (
-    agent_killed_after,
-    agent_process,
-    forget_handle,
     git,
+    image_job,
     launch,
+    log_of,
+    registry_tags,
+    run_of,
+    wait_for,
     write_code_job,
 )
 
@@ -84,29 +85,6 @@ def test_an_image_job_runs_with_its_env_and_limits_applied_inside_the_container(
     assert '{"lr":0.5}' in log  # the run config as a file in the container
     assert "to-stderr" in log  # stderr is in the log too
     assert run.handle["container"]
-
-
-def test_the_container_carries_launchbays_labels_and_stops_promptly_on_cancel(
-    store, db_path, engine
-):
-    docker_queue(store, config={"resource_args": {"stop_grace_seconds": 30}})
-    image_job(store, "sleeper", "echo started; sleep 300")
-    item = launch(store, "sleeper", "dock")
-    with AgentThread(db_path):
-        run = run_of(store, item, {RunState.RUNNING})
-        wait_for(lambda: "started" in log_of(store, run.id), 30, "the job's first line")
-        (container,) = containers_of(engine, run.id)
-        assert container["Labels"]["launchbay.run-id"] == run.id
-        assert container["Labels"]["launchbay.queue"] == "dock"
-        assert container["Labels"]["launchbay.job"] == "sleeper:v0"
-        asked = time.monotonic()
-        cancel_by_id(store, run.id)
-        run = run_of(store, item)
-        took = time.monotonic() - asked
-    assert run.state is RunState.STOPPED
-    # init is on by default: SIGTERM reaches `sleep` at once instead of after the 30 s grace.
-    assert took < 20, f"stop took {took:.1f}s"
-    wait_for(lambda: not containers_of(engine, run.id), 30, "the container to be removed")
 
 
 def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(store, db_path, engine):
@@ -279,57 +257,6 @@ def test_a_code_job_on_a_queue_with_a_registry_is_pushed_there(store, db_path, t
     assert tag.startswith("pushed-")
 
 
-@pytest.mark.parametrize("handle_recorded", [True, False], ids=["handle", "found-by-label"])
-def test_a_restarted_agent_re_adopts_a_running_container_and_copies_each_line_once(
-    store, db_path, handle_recorded
-):
-    docker_queue(store)
-    image_job(
-        store,
-        "long",
-        "echo before; while [ ! -e /go ]; do sleep 0.1; done; echo after",
-    )
-    item = launch(store, "long", "dock")
-    with agent_killed_after(db_path, "dock"):
-        run = run_of(store, item, {RunState.RUNNING})
-        wait_for(lambda: "before" in log_of(store, run.id), 30, "the first line")
-    first_agent = run.agent_id
-    if not handle_recorded:
-        forget_handle(store, run.id)
-    second = agent_process(db_path, "dock", "--until-empty")
-    # The new agent adopts the container while it still runs, then sees it print and end.
-    wait_for(lambda: store.runs.get(run.id).agent_id != first_agent, 60, "the run to be re-adopted")
-    assert store.runs.get(run.id).state is RunState.RUNNING
-    subprocess.run(
-        ["docker", "exec", f"launchbay-{run.id}", "touch", "/go"], check=True, timeout=30
-    )
-    out, _ = second.communicate(timeout=120)
-    run = store.runs.get(run.id)
-    assert run.state is RunState.FINISHED, out
-    assert log_of(store, run.id).splitlines() == ["before", "after"]
-    assert run.handle["container"]  # found again, and recorded
-
-
-def test_a_run_whose_container_vanished_while_no_agent_watched_fails_saying_so(
-    store, db_path, engine
-):
-    docker_queue(store)
-    image_job(store, "doomed", "echo up; sleep 300")
-    item = launch(store, "doomed", "dock")
-    with agent_killed_after(db_path, "dock"):
-        run = run_of(store, item, {RunState.RUNNING})
-    (container,) = containers_of(engine, run.id)
-    engine.api.remove_container(container["Id"], force=True)
-    second = agent_process(db_path, "dock", "--until-empty")
-    out, _ = second.communicate(timeout=120)
-    run = store.runs.get(run.id)
-    # A remote object deleted behind launchbay's back: failed at stage run, on every target.
-    assert run.state is RunState.FAILED, out
-    assert run.error_stage == "run"
-    assert "container is gone" in run.message
-    assert "deleted outside launchbay" in run.error_message
-
-
 def _fresh_content(folder) -> None:
     """Make the code unlike any built before, so the test sees a build and not the engine's
     cache from an earlier test session (the image tag is a hash of the content)."""
@@ -400,3 +327,72 @@ def test_waiting_on_a_container_deleted_meanwhile_says_it_vanished(store, db_pat
     # Not "the Docker engine is unreachable" and a retry: the container is gone for good.
     assert status.state is RunState.FAILED and status.error_stage == "run"
     assert "container is gone" in status.message
+
+
+class Docker(Backend):
+    """The real engine: each run a container (scripts/services/docker.sh)."""
+
+    resource = "docker"
+    failure_says = "exited with code 3"
+    vanish_modes = ("watched", "while-no-agent-ran")
+    escape = ({}, {"network": "host"}, ("resource_args.network", "not granted by queue config"))
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def queue(self, store, resource_args=None, **extra):
+        resource_args = {"stop_grace_seconds": 30, **(resource_args or {})}
+        docker_queue(store, "q", config={"resource_args": resource_args, **extra})
+
+    def held_job(self, store, name, exit_code=0):
+        image_job(store, name, held_shell_script(exit_code))
+
+    def started(self, store, run):
+        (container,) = containers_of(self.engine, run.id)
+        assert container["Labels"]["launchbay.run-id"] == run.id
+        assert container["Labels"]["launchbay.queue"] == "q"
+        assert container["Labels"]["launchbay.job"] == f"{run.spec['job']['name']}:v0"
+
+    def release(self, store, run):
+        container = self.engine.containers.get(f"launchbay-{run.id}")
+        assert container.exec_run(["touch", "/go"]).exit_code == 0
+
+    def seen(self, store, run):
+        return seen_in_log(store, run)
+
+    def vanish(self, store, run):
+        (container,) = containers_of(self.engine, run.id)
+        self.engine.api.remove_container(container["Id"], force=True)
+
+    def registry(self):
+        return {}  # docker_queue builds with the local base image; nothing to push
+
+    def check_finished(self, store, run):
+        assert run.exit_code == 0
+        assert run.handle["container"]
+
+    def check_failed(self, store, run):
+        assert run.exit_code == 3
+
+    def check_vanished(self, store, run):
+        assert "container is gone" in run.message
+
+    def check_cancelled(self, store, run):
+        wait_for(lambda: not containers_of(self.engine, run.id), 30, "the container removed")
+
+    def check_readopted(self, store, run, output):
+        # After what the job was given: its two lines, once, and no note of launchbay's.
+        assert log_of(store, run.id).splitlines()[3:] == ["before", "after"]
+        assert run.handle["container"]
+
+    def check_built(self, store, run, registry):
+        assert "built and ran" in log_of(store, run.id)
+
+
+@pytest.fixture
+def backend(engine):
+    return Docker(engine)
+
+
+class TestContract(RunnerContract):
+    backend_class = Docker

@@ -1,0 +1,57 @@
+"""Running `launchbay` as a real subprocess, from this checkout."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_launchbay(*args: str, db: Path, timeout: float = 120, **kwargs) -> Result:
+    """Run `launchbay ARGS…` as a real subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        **kwargs,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def clean_env() -> dict:
+    env = dict(os.environ)
+    env.pop("LAUNCHBAY_DB", None)
+    return env
+
+
+def modules_loaded_by_cli(commands: list[list[str]], prefixes: tuple[str, ...]) -> list[str]:
+    """Run each `launchbay` command in one fresh interpreter (from the repo, output dropped);
+    returns the modules it loaded whose names start with one of `prefixes`."""
+    script = textwrap.dedent(
+        f"""
+        import contextlib, io, json, sys
+        from tui.cli import main
+        for args in {commands!r}:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+                main(args)
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
