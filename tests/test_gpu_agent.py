@@ -7,8 +7,16 @@ import os
 import sqlite3
 
 import pytest
-from helpers import AgentThread, log_of, run_of, wait_for
-from support import launch, make_code_job, make_queue, run_launchbay
+from kit import (
+    AgentThread,
+    launch,
+    log_of,
+    make_code_job,
+    make_queue,
+    run_launchbay,
+    run_of,
+    wait_for,
+)
 
 from runners.agent.waiting import waiting_reasons
 from store import BadInput, ItemState, RunState

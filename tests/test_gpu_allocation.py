@@ -2,7 +2,7 @@
 code below the inventory is the same for NVML's)."""
 
 import pytest
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 
 from runners.gpus.inventory import Gpu, GpuProcess, Inventory, read_nvml
 from runners.gpus.placement import GpuRequest, impossible, place

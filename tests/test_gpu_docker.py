@@ -2,9 +2,7 @@
 chose: read back from the real engine with inspect (the engine here has no GPUs, so the
 container then fails to start, saying so)."""
 
-from docker_support import containers_of, docker_queue, image_job
-from helpers import AgentThread, run_of
-from support import launch
+from kit import AgentThread, containers_of, docker_queue, image_job, launch, run_of
 
 from store import RunState
 

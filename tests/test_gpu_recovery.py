@@ -3,8 +3,7 @@
 import itertools
 import signal
 
-from helpers import run_of, wait_for
-from support import agent_process, launch, make_code_job, make_queue
+from kit import agent_process, launch, make_code_job, make_queue, run_of, wait_for
 
 from store import ItemState, RunState
 

@@ -4,7 +4,7 @@ exists here) and from NVML on a machine without a driver."""
 import json
 import os
 
-from support import make_code_job, make_queue, run_launchbay
+from kit import make_code_job, make_queue, run_launchbay
 
 DECLARED = """\
 gpus:

@@ -1,7 +1,7 @@
 """The GPUs screen: each device with the run holding it, live; enter opens that run."""
 
 from helpers_tui import settle
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 from textual.widgets import DataTable
 
 from tui.screens.gpus import GpusScreen, bar, sparkline

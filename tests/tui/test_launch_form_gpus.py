@@ -2,7 +2,7 @@
 machine can never meet refused as it is typed."""
 
 from helpers_tui import settle
-from support import make_code_job, make_queue
+from kit import make_code_job, make_queue
 
 from tui.screens.launch import LaunchScreen
 
