@@ -72,6 +72,9 @@ class Capability(enum.Enum):
     #: a submitted run runs at once (a local process); without it a run is only `starting`
     #: until the target says it runs
     STARTS_RUNNING = "starts_running"
+    #: runs use this machine's GPUs: the agent hands each the devices it asks for
+    #: (`gpus: N`), exclusively, and the runner's `give_gpus` shows the run those alone
+    SHARES_GPUS = "shares_gpus"
 
 
 #: the longest a run's end waits for its last log lines, unless a runner sets its own
@@ -153,6 +156,11 @@ class Runner(abc.ABC):
     def preview_submission(self, spec: dict) -> dict | None:
         """What a dry run shows besides the spec: what the target itself will receive."""
         return None
+
+    def give_gpus(self, spec: dict, gpus: tuple) -> dict:
+        """For a target with SHARES_GPUS: `spec` changed so that the run sees exactly `gpus`
+        (runners.gpus.inventory.Gpu; empty when it asked for none). Recorded as the run's spec."""
+        return spec
 
     def config_file_path(self, run_dir: Path) -> str:
         """Where the job will find LAUNCHBAY_CONFIG_FILE, as the job sees the path."""

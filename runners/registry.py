@@ -149,25 +149,51 @@ def _module_source(module: str):
 
 
 def _model_keys(package: str, settings, ref: str) -> tuple[ConfigKey, ...]:
-    import ast
-
     module, _, name = ref.rpartition(".")
     tree = _module_source(f"{package}.{module}") if module else settings
-    body = tree.body if tree is not None else []
-    classes = {node.name: node for node in body if isinstance(node, ast.ClassDef)}
-    if name not in classes:  # a target's own bug: its declaration test fails on it
+    scope = _Scope(tree)
+    if name not in scope.classes:  # a target's own bug: its declaration test fails on it
         raise LookupError(f"{package}.settings: {DECLARATIONS} names {ref}, no class there")
-    return tuple(_fields(classes, classes[name]).values())
+    return tuple(_fields(scope, scope.classes[name]).values())
 
 
-def _fields(classes: dict, node) -> dict[str, ConfigKey]:
-    """A model class's fields (its bases' in the same module first) with their docstrings."""
+class _Scope:
+    """A module's classes, and where the names it imports come from."""
+
+    def __init__(self, tree):
+        import ast
+
+        body = tree.body if tree is not None else []
+        self.classes = {node.name: node for node in body if isinstance(node, ast.ClassDef)}
+        self.imported = {
+            alias.asname or alias.name: node.module
+            for node in body
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+            for alias in node.names
+        }
+
+    def base(self, name: str):
+        """The scope and class of base class `name`: this module's, or one it imports (a
+        mixin such as runners.gpus.request.GpuArgs); None for pydantic's own."""
+        if name in self.classes:
+            return self, self.classes[name]
+        module = self.imported.get(name)
+        if module is None or not module.startswith("runners."):
+            return None
+        other = _Scope(_module_source(module))
+        return (other, other.classes[name]) if name in other.classes else None
+
+
+def _fields(scope: _Scope, node) -> dict[str, ConfigKey]:
+    """A model class's fields (its bases' first, as pydantic orders them) with their
+    docstrings."""
     import ast
 
     fields: dict[str, ConfigKey] = {}
     for base in node.bases:
-        if isinstance(base, ast.Name) and base.id in classes:
-            fields.update(_fields(classes, classes[base.id]))
+        found = scope.base(base.id) if isinstance(base, ast.Name) else None
+        if found is not None:
+            fields.update(_fields(*found))
     body = node.body
     for statement, after in zip(body, [*body[1:], None], strict=True):
         if not isinstance(statement, ast.AnnAssign) or not isinstance(statement.target, ast.Name):

@@ -7,6 +7,7 @@ agents (threads or processes) sharing the file can never take the same item.
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 
 from .errors import BadInput, NotFound
 from .records import Queue, QueueItem
@@ -20,11 +21,16 @@ _ITEM_COLUMNS = """
     i.error_message, i.created_at, i.updated_at
 """
 
+_RETURNED = """id, queue_id, job_version_id, job_ref, priority, state, launch, lease_owner,
+          lease_expires_at, run_id, resume_count, error_stage, error_message, created_at,
+          updated_at"""
+
 # The next pending item of one queue, unless the queue is paused or its live runs already fill
 # its max concurrency. One statement: the write lock is taken before the row is chosen, so no
 # other agent can choose it too. (Two agents may both lease for the last free slot; the claim,
 # which counts again inside its transaction, lets only one of them through.)
-_LEASE_NEXT = """
+_LEASE_NEXT = (
+    """
 UPDATE queue_items
    SET state = 'leased', lease_owner = :owner, lease_expires_at = :expires, updated_at = :now
  WHERE id = (SELECT id FROM queue_items
@@ -35,10 +41,9 @@ UPDATE queue_items
                     OR (SELECT COUNT(*) FROM runs r WHERE r.queue_id = q.id AND r.ended_at IS NULL)
                        < q.max_concurrency)
           FROM queues q WHERE q.id = :queue)
-RETURNING id, queue_id, job_version_id, job_ref, priority, state, launch, lease_owner,
-          lease_expires_at, run_id, resume_count, error_stage, error_message, created_at,
-          updated_at
-"""
+RETURNING """
+    + _RETURNED
+)
 
 
 class ItemStore:
@@ -89,6 +94,25 @@ class ItemStore:
             return None
         return _item_from_row(row, queue.name)
 
+    def lease_item(
+        self, queue: Queue, item_id: int, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> QueueItem | None:
+        """Lease one given pending item of `queue` (a later item that backfill starts ahead of
+        the head), or None if it is no longer pending."""
+        now = time.time()
+        row = self._conn.execute(
+            "UPDATE queue_items SET state = 'leased', lease_owner = ?, lease_expires_at = ?,"
+            " updated_at = ? WHERE id = ? AND queue_id = ? AND waiting = 1 AND state = 'pending'"
+            f" RETURNING {_RETURNED}",
+            (owner, now + lease_seconds, now, item_id, queue.id),
+        ).fetchone()
+        return None if row is None else _item_from_row(row, queue.name)
+
+    def unlease(self, item_id: int, owner: str) -> None:
+        """Give back a leased item that can't start yet (its GPUs are busy): pending again, at
+        its place in line."""
+        self._release("id = ? AND state = 'leased' AND lease_owner = ?", (item_id, owner))
+
     def ack(self, item_id: int, owner: str, run_id: str | None = None) -> bool:
         """Mark a leased item claimed. False if the lease was lost (cancelled or expired)."""
         cursor = self._conn.execute(
@@ -101,12 +125,31 @@ class ItemStore:
         return cursor.rowcount == 1
 
     def claim_with_run(
-        self, item: QueueItem, owner: str, run_id: str, resource: str, spec: dict
+        self,
+        item: QueueItem,
+        owner: str,
+        run_id: str,
+        resource: str,
+        spec: dict,
+        gpus: Sequence[tuple[str, int]] = (),
+        time_limit: float | None = None,
     ) -> bool:
-        """Atomically mark a leased item claimed and create its run (state starting).
+        """Atomically mark a leased item claimed, create its run (state starting) and give it
+        `gpus` (device key, index), until its `time_limit` (seconds from now) ends, if it has one.
 
-        False if the lease was lost, or if the queue's max concurrency is full by now: the item
-        then goes back to pending, at its place in line."""
+        False if the lease was lost, if the queue's max concurrency is full by now, or if
+        another run holds one of `gpus` by now: the item then goes back to pending, at its
+        place in line."""
+        try:
+            return self._claim(item, owner, run_id, resource, spec, gpus, time_limit)
+        except sqlite3.IntegrityError as exc:
+            if "gpu_allocations" not in str(exc):
+                raise
+            # Rolled back: another agent gave one of these devices away since we looked.
+            self._release("id = ? AND state = 'leased' AND lease_owner = ?", (item.id, owner))
+            return False
+
+    def _claim(self, item, owner, run_id, resource, spec, gpus, time_limit) -> bool:
         now = time.time()
         with self._transaction():
             if self._concurrency_full(item.queue_id):
@@ -134,6 +177,14 @@ class ItemStore:
                 "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
                 " VALUES (?, ?, NULL, ?, ?)",
                 (run_id, now, RunState.STARTING.value, f"claimed item {item.id}"),
+            )
+            self._conn.executemany(
+                "INSERT INTO gpu_allocations (run_id, device, device_index, allocated_at, ends_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (run_id, key, index, now, None if time_limit is None else now + time_limit)
+                    for key, index in gpus
+                ],
             )
         return True
 

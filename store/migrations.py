@@ -131,8 +131,41 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def m002_gpu_allocations(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE gpu_allocations (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            device TEXT NOT NULL,          -- the device's UUID, or its index (declared, no UUID)
+            device_index INTEGER NOT NULL,
+            allocated_at REAL NOT NULL,
+            ends_by REAL,                  -- allocated_at + the run's time limit, if it has one
+            released_at REAL,
+            -- The device as the agent last sampled it while the run held it.
+            sampled_at REAL,
+            utilization_percent INTEGER,
+            memory_used_mib INTEGER
+        );
+        -- A device has at most one live allocation: the database refuses a second one, whichever
+        -- agent asks.
+        CREATE UNIQUE INDEX gpu_allocations_held ON gpu_allocations(device)
+            WHERE released_at IS NULL;
+        CREATE INDEX gpu_allocations_run ON gpu_allocations(run_id);
+
+        -- Ending a run releases its devices in the same statement, whatever path ends it.
+        CREATE TRIGGER gpu_allocations_release AFTER UPDATE OF ended_at ON runs
+            WHEN NEW.ended_at IS NOT NULL AND OLD.ended_at IS NULL
+        BEGIN
+            UPDATE gpu_allocations SET released_at = NEW.ended_at
+             WHERE run_id = NEW.id AND released_at IS NULL;
+        END;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
-MIGRATIONS = (m001_initial,)
+MIGRATIONS = (m001_initial, m002_gpu_allocations)
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")
 

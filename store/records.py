@@ -145,6 +145,7 @@ class Run:
     created_at: float
     started_at: float | None
     ended_at: float | None
+    gpus: tuple[int, ...] = ()  # the indices of the GPUs the agent gave it (held or released)
 
     @property
     def duration(self) -> float | None:
@@ -167,6 +168,7 @@ class Run:
             "error": _error(self.error_stage, self.error_message),
             "agent_id": self.agent_id,
             "handle": self.handle,
+            "gpus": list(self.gpus),
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "ended_at": iso(self.ended_at),

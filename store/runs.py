@@ -24,7 +24,8 @@ def new_run_id() -> str:
 _RUN_COLUMNS = """
     r.id, r.item_id, r.job_version_id, r.job_ref, r.queue_id, q.name AS queue, r.resource,
     r.spec, r.state, r.agent_id, r.handle, r.message, r.exit_code, r.error_stage,
-    r.error_message, r.stop_requested_at, r.created_at, r.started_at, r.ended_at
+    r.error_message, r.stop_requested_at, r.created_at, r.started_at, r.ended_at,
+    (SELECT group_concat(g.device_index) FROM gpu_allocations g WHERE g.run_id = r.id) AS gpus
 """
 _RUN_FROM = "runs r JOIN queues q ON q.id = r.queue_id"
 
@@ -205,4 +206,5 @@ def _run_from_row(row: sqlite3.Row) -> Run:
         created_at=row["created_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        gpus=tuple(sorted(int(i) for i in row["gpus"].split(","))) if row["gpus"] else (),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from .agents import AgentStore
 from .artifacts import ArtifactStore
 from .connection import open_connection
+from .gpus import GpuAllocationStore
 from .items import ItemStore
 from .jobs import JobStore
 from .paths import files_dir_for, make_private_dir, resolve_db_path
@@ -32,6 +33,7 @@ class Store:
         self.items = ItemStore(conn, self.transaction, self.notify)
         self.runs = RunStore(conn, self.transaction, self.notify)
         self.agents = AgentStore(conn)
+        self.gpus = GpuAllocationStore(conn)
         self.artifacts = ArtifactStore(self.files_dir / "artifacts")
 
     @classmethod

@@ -13,6 +13,30 @@ from kit.engine import engine  # noqa: F401  (the Docker engine, a session fixtu
 from store import Store
 
 
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path, monkeypatch) -> Path:
+    """The user's config folder, empty: no test reads the config of whoever runs the suite."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    monkeypatch.setenv("LAUNCHBAY_CONFIG_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def declare_gpus(config_dir):
+    """Write a config file declaring `count` GPUs (no GPU exists here; the code below the
+    inventory is the same as for NVML's)."""
+
+    def declare(count: int = 2, name: str = "NVIDIA A100-SXM4-80GB") -> None:
+        devices = "".join(
+            f"  - {{index: {i}, name: {name}, memory_mib: 81920, uuid: GPU-{i}}}\n"
+            for i in range(count)
+        )
+        (config_dir / "config.yaml").write_text("gpus:\n" + devices)
+
+    return declare
+
+
 @pytest.fixture
 def db_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "lb.db"

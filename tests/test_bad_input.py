@@ -352,7 +352,8 @@ def test_duplicate_queue_name_is_refused(refused):
             {"resource_args": {"foo": 1}},
             [
                 "resource_args.foo: unknown key",
-                "expected one of env, inherit_env, cwd, stop_grace_seconds",
+                "expected one of gpus, gpu_min_free_mib, gpu_name, time_limit, env, inherit_env,"
+                " cwd, stop_grace_seconds",
             ],
         ),
         (

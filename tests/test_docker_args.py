@@ -63,7 +63,8 @@ def _launch(queue: str, spec: dict, job: str = "img") -> list[str]:
 def test_an_unknown_resource_arg_is_refused_with_the_allowed_list(refused):
     line = refused(
         _launch("sandboxed", {"resource_args": {"privileged": True}}),
-        "resource_args.privileged: unknown key; expected one of env, cpus, memory",
+        "resource_args.privileged: unknown key; expected one of gpus, gpu_min_free_mib, gpu_name,"
+        " time_limit, env, cpus, memory",
     )
     for allowed in ("gpus", "ulimits", "pids_limit", "volumes", "network", "init"):
         assert allowed in line
@@ -74,7 +75,7 @@ def test_an_unknown_resource_arg_is_refused_with_the_allowed_list(refused):
     [
         ({"memory": "lots"}, ["resource_args.memory", "512m or 2g"]),
         ({"cpus": 0}, ["resource_args.cpus", "greater than 0"]),
-        ({"gpus": 0}, ["resource_args.gpus"]),
+        ({"gpus": -1}, ["resource_args.gpus"]),
         ({"workdir": "relative/dir"}, ["resource_args.workdir", "absolute path"]),
         ({"labels": {"launchbay.run-id": "x"}}, ["resource_args.labels", "set by launchbay"]),
         ({"ulimits": {"nofiles": 10}}, ["resource_args.ulimits", "unknown ulimit 'nofiles'"]),

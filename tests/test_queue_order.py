@@ -169,7 +169,9 @@ def test_second_process_migrating_at_once_is_harmless(db_path):
     assert b.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
     with sqlite3.connect(db_path) as raw:
         names = [r[0] for r in raw.execute("SELECT name FROM _sqlite_migrations")]
-    assert names == ["m001_initial"]
+    from store.migrations import MIGRATIONS
+
+    assert names == [migration.__name__ for migration in MIGRATIONS]  # each applied once
     a.close()
     b.close()
 

@@ -40,8 +40,8 @@ def test_every_target_declares_its_capabilities_as_a_frozenset_of_capability():
     from runners.registry import get_runner
 
     expected = {
-        "local-process": {Capability.STARTS_RUNNING},
-        "docker": {Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING},
+        "local-process": {Capability.STARTS_RUNNING, Capability.SHARES_GPUS},
+        "docker": {Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING, Capability.SHARES_GPUS},
         "kubernetes": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
         "sagemaker": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
         "vertex": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},

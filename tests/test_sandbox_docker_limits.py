@@ -32,7 +32,8 @@ DEVICES = {"gpus": ["0", "1"]}
 
 
 @pytest.fixture
-def limits_world(db_path):
+def limits_world(db_path, declare_gpus):
+    declare_gpus(2)  # the capped queue gives each run one GPU
     store = Store.open(db_path)
     try:
         docker_queue(store, "capped", {"resource_args": CAPPED})

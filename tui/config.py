@@ -5,21 +5,25 @@ theme: textual-dark          # any Textual theme (ctrl+p → "Change theme" list
 keys:                        # binding id → key(s); `?` in the app lists the ids
   app.quit: ctrl+q
   runs.cancel: ctrl+x
+gpus: [0, 1]                 # the GPUs the agent hands out (runners/gpus/settings.py)
 ```
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-CONFIG_ENV_VAR = "LAUNCHBAY_CONFIG_DIR"
+from runners.gpus.settings import GpuSettings
+from runners.system.config_file import CONFIG_ENV_VAR as CONFIG_ENV_VAR
+from runners.system.config_file import config_path as config_path
+from runners.system.config_file import read_config_document
 
 
-class UserConfig(BaseModel):
-    """What a user may set for the app."""
+class UserConfig(GpuSettings):
+    """What a user may set: the app's theme and keys, and the agent's GPU keys (checked here
+    too, so that a typo in them is caught whichever reads the file first)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -29,22 +33,8 @@ class UserConfig(BaseModel):
     """Key rebindings: binding id → comma-separated keys."""
 
 
-def config_path() -> Path:
-    folder = os.environ.get(CONFIG_ENV_VAR)
-    if folder:
-        return Path(folder) / "config.yaml"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("launchbay", appauthor=False)) / "config.yaml"
-
-
 def load_user_config(path: Path | None = None) -> UserConfig:
     """The config file's settings (defaults if there is none). Bad content is BadInput."""
-    from runners.launch.documents import load_document
     from runners.launch.validation import check_model
 
-    path = path or config_path()
-    if not path.is_file():
-        return UserConfig()
-    document = load_document(str(path), str(path)) or {}
-    return check_model(UserConfig, document, "config")
+    return check_model(UserConfig, read_config_document(path), "config")

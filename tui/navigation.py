@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
+from .screens.gpus import GpusScreen
 from .screens.jobs import JobsScreen
 from .screens.queues import QueuesScreen
 from .screens.runs import RunsScreen
@@ -93,6 +94,7 @@ DESTINATIONS: list[Destination] = [
         ("jobs", "job", "j"),
         GotoArgument(_switch_and_post("jobs", JobsScreen.Select)),  # `:j NAME`, unadvertised
     ),
+    Destination("gpus", "4", "GPUs", GpusScreen, ("gpus", "gpu", "g")),
 ]
 
 

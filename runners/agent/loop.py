@@ -28,6 +28,7 @@ from pathlib import Path
 from runners.agent.changes import ChangeListener
 from runners.agent.crashpoints import crash_point
 from runners.agent.faults import StoreFaults
+from runners.agent.gpu_dispatch import GpuDispatch
 from runners.agent.recovery import HEARTBEAT_SECONDS, Recovery
 from runners.agent.runs import LiveRun, RunThreads, Submitted
 from runners.agent.workers import DaemonPool
@@ -44,7 +45,7 @@ from store.runs import new_run_id
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 
 
-class Agent(RunThreads, Recovery, StoreFaults):
+class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
     """Serves queues (all of them when `queues` is empty) with at most `max_jobs` live runs
     (-1: no limit). `run()` blocks until `stop()` or, with `until_empty`, until its queues have
     nothing dispatchable and no live runs."""
@@ -157,6 +158,7 @@ class Agent(RunThreads, Recovery, StoreFaults):
             store.agents.heartbeat(self.id)
             self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._apply_inbox(store)
+        gpus_next = self._gpu_housekeeping(store)
         self._send_stop_requests(store)
         self._dispatch(store)
         done = self.until_empty and not self.live and not self._dispatchable(store)
@@ -164,7 +166,7 @@ class Agent(RunThreads, Recovery, StoreFaults):
             self._recovered(store)  # a whole pass went through, a heartbeat written
         if done:
             return None
-        return min(self._next_sweep, self._next_heartbeat)
+        return min(self._next_sweep, self._next_heartbeat, gpus_next, self._gpu_wake_at())
 
     def _say_stopped(self, store: Store) -> None:
         try:
@@ -206,14 +208,15 @@ class Agent(RunThreads, Recovery, StoreFaults):
             for queue in self._served_queues(store):
                 if queue.paused:
                     continue
-                item = store.items.lease_next(queue, self.id, self.lease_seconds)
-                if item is None:
+                picked = self._pick(store, queue)
+                if picked is None:
                     continue
+                item, gpus = picked
                 # The queue that gave an item goes to the back of the line.
                 self._round_robin.remove(queue.name)
                 self._round_robin.append(queue.name)
                 try:
-                    self._launch(store, queue, item)
+                    self._launch(store, queue, item, gpus)
                 except Exception as exc:
                     if passing_fault(exc) is not None:
                         raise  # the store's, not the item's: backed off and retried
@@ -227,7 +230,7 @@ class Agent(RunThreads, Recovery, StoreFaults):
         ids = [q.id for q in self._served_queues(store) if not q.paused]
         return bool(ids) and store.items.any_pending(ids)
 
-    def _launch(self, store: Store, queue: Queue, item) -> None:
+    def _launch(self, store: Store, queue: Queue, item, gpus: tuple = ()) -> None:
         try:
             job = store.jobs.get_version(item.job_version_id)
             runner = get_runner(queue.resource)
@@ -264,9 +267,19 @@ class Agent(RunThreads, Recovery, StoreFaults):
             except BadInput as exc:
                 self._fail_item(store, item.id, Stage.AGENT, str(exc))
                 return
+            if Capability.SHARES_GPUS in runner.capabilities:
+                spec = runner.give_gpus(spec, gpus)
             try:
-                if not store.items.claim_with_run(item, self.id, run_id, queue.resource, spec):
-                    return  # cancelled, or our lease expired and someone else has it
+                if not store.items.claim_with_run(
+                    item,
+                    self.id,
+                    run_id,
+                    queue.resource,
+                    spec,
+                    gpus=[(gpu.key, gpu.index) for gpu in gpus],
+                    time_limit=(spec.get("resource_args") or {}).get("time_limit"),
+                ):
+                    return  # cancelled, lease lost, or a GPU given away since we looked
                 break
             except sqlite3.IntegrityError:
                 continue

@@ -3,7 +3,7 @@
 import socket
 
 from runners.system import procinfo
-from store import Queue, QueueItem, Store
+from store import BadInput, Queue, QueueItem, Store
 
 
 def live_agents_serving(store: Store, queue: Queue) -> list:
@@ -39,6 +39,8 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
             reason = f"queue concurrency full ({live}/{queue.max_concurrency} live)"
         elif ahead:
             reason = f"{ahead} item(s) ahead"
+        elif (gpus := _waiting_for_gpus(store, queue, item)) is not None:
+            reason = gpus
         elif all(a.max_jobs != -1 and _agent_live_runs(store, a.id) >= a.max_jobs for a in agents):
             reason = "max-jobs reached on every agent serving this queue"
         else:
@@ -51,3 +53,23 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
 
 def _agent_live_runs(store: Store, agent_id: str) -> int:
     return len(store.runs.list(agent_id=agent_id, live_only=True))
+
+
+def _waiting_for_gpus(store: Store, queue: Queue, item: QueueItem) -> str | None:
+    """`waiting for 2 GPUs: 1 free (GPU 0 held by run …)` when the head can't have its GPUs."""
+    from runners.gpus.placement import place
+    from runners.gpus.request import gpu_request
+    from runners.gpus.settings import load_gpu_settings, load_inventory
+    from runners.protocol import Capability
+    from runners.registry import get_runner
+
+    request = gpu_request(item.launch.get("resource_args") or {})
+    if request is None or Capability.SHARES_GPUS not in get_runner(queue.resource).capabilities:
+        return None
+    try:
+        settings = load_gpu_settings()
+        inventory = load_inventory(settings)
+    except BadInput as exc:
+        return f"waiting for GPUs: the config file's GPU keys are wrong ({exc})"
+    placement = place(request, inventory, store.gpus.held(), settings.gpu_busy_above_mib)
+    return placement.waiting

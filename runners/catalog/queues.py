@@ -25,6 +25,7 @@ CONFIG_KEYS = (
     "target",
     "max_resumes",
     "secret_env",
+    "backfill",
 )
 MAX_RESUMES_LIMIT = 100
 BUILD_KEYS = ("registry", "builder")
@@ -62,7 +63,21 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["secret_env"] = check_secret_env(document["secret_env"], "secret_env")
     if document.get("max_resumes") is not None:
         config["max_resumes"] = _check_max_resumes(document["max_resumes"])
+    if document.get("backfill") is not None:
+        config["backfill"] = _check_backfill(document["backfill"], runner)
     return config
+
+
+def _check_backfill(value: Any, runner) -> bool:
+    """Whether later items may start ahead of a head waiting for GPUs, where they can't delay
+    it (runners/gpus/backfill.py)."""
+    if not isinstance(value, bool):
+        raise BadInput("backfill", f"{value!r}; expected true or false")
+    if value and Capability.SHARES_GPUS not in runner.capabilities:
+        raise BadInput(
+            "backfill", f"{runner.resource_type} queues hand out no GPUs; expected no backfill"
+        )
+    return value
 
 
 def _check_max_resumes(value: Any) -> int:

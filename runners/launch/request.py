@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runners.gpus.request import check_possible
 from runners.images.settings import build_settings
 from runners.launch.documents import (
     check_document_bounds,
@@ -97,6 +98,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     resource_args = runner.check_resource_args(
         deep_merge(queue_args, launch_args), queue.config.get("target")
     )
+    if Capability.SHARES_GPUS in runner.capabilities:
+        check_possible(resource_args)  # more GPUs than this machine has would wait forever
     dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
 
     launch = {

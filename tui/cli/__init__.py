@@ -7,6 +7,7 @@ import click
 
 from .agent import agent_command
 from .common import EXIT_BAD_INPUT, EXIT_FAILURE, agent_options, db_option
+from .gpus import gpus_command
 from .jobs import job_group
 from .launch import launch_command
 from .misc import quickstart_command, resources_command
@@ -47,6 +48,7 @@ for command in (
     agent_command,
     runs_group,
     resources_command,
+    gpus_command,
     quickstart_command,
 ):
     cli.add_command(command)

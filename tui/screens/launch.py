@@ -57,6 +57,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         # Why the form could not load (the run to relaunch is gone…): it stays in the error
         # line, above whatever a later preview says, and ctrl+s refuses.
         self.load_error: str | None = None
+        self.gpus_free: str | None = None  # "GPUs free now: 2 of 4", for a GPU queue
         self._prefill: dict = {}
         # run_config keys the job's schema has no field for (from a relaunch or the YAML
         # editor): kept and sent as they are.
@@ -277,19 +278,21 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
             return
         self._preview.start(request, self._form_version)
 
-    def _read_preview(self, request, version: int) -> tuple[int, dict | None, str | None]:
-        """(the form state it was made for, the spec the runner would get, why there is none)"""
+    def _read_preview(self, request, version: int) -> tuple:
+        """(the form state it was made for, the spec the runner would get, why there is none,
+        how many GPUs are free now for a queue that hands them out)"""
         from runners.launch.rendering import redact
         from runners.launch.request import prepare_launch, preview
 
         store = self.app.stores.get()
+        gpus_free = _gpus_free(store, request.queue)
         try:
-            return version, redact(preview(store, prepare_launch(store, request))), None
+            return version, redact(preview(store, prepare_launch(store, request))), None, gpus_free
         except BadInput as exc:
-            return version, None, str(exc)
+            return version, None, str(exc), gpus_free
 
-    def _show_preview(self, read: tuple[int, dict | None, str | None]) -> None:
-        version, spec, error = read
+    def _show_preview(self, read: tuple) -> None:
+        version, spec, error, self.gpus_free = read
         if version == self._form_version:  # else the form changed since (no preview started
             self._show_result(spec, error)  # when its fields have errors): a newer one comes
 
@@ -301,7 +304,8 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         self.form_error = error
         banner = self.query_one("#launch-error", Static)
         banner.set_class(error is None, "-ok")
-        banner.update(Text(f"✗ {error}") if error else "✓ ready: ctrl+s enqueues")
+        gpus = f" · {self.gpus_free}" if self.gpus_free else ""
+        banner.update(Text(f"✗ {error}{gpus}") if error else f"✓ ready: ctrl+s enqueues{gpus}")
         if spec is None:
             return
         preview = self.query_one("#launch-preview", SpecView)
@@ -371,6 +375,22 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
             self.dismiss()
         else:
             self._enqueuing = False  # still open: it may enqueue again
+
+
+def _gpus_free(store, queue_name: str) -> str | None:
+    """How many GPUs are free now, for a queue whose runs get this machine's GPUs."""
+    from runners.gpus.overview import free_now
+    from runners.gpus.settings import load_gpu_settings
+    from runners.protocol import Capability
+    from runners.registry import get_runner
+
+    try:
+        queue = store.queues.get(queue_name)
+        if Capability.SHARES_GPUS not in get_runner(queue.resource).capabilities:
+            return None
+        return free_now(store, load_gpu_settings())
+    except BadInput:
+        return None  # the preview says what is wrong
 
 
 def _error_text(error: Exception) -> str:

@@ -4,7 +4,7 @@ hidden). Refreshes as the run changes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -30,6 +30,7 @@ class RunRead:
     spec: dict
     handle: dict | None
     log_path: Path
+    gpus: list = field(default_factory=list)  # store.gpus.GpuAllocation, by device index
 
 
 class RunDetailScreen(LiveScreen):
@@ -70,7 +71,8 @@ class RunDetailScreen(LiveScreen):
         run = store.runs.get(self.run_id)
         events = store.runs.events(self.run_id)
         log_path = store.run_log_path(run.id)
-        return RunRead(run, events, redact(run.spec), redact(run.handle), log_path)
+        gpus = store.gpus.of_run(self.run_id)
+        return RunRead(run, events, redact(run.spec), redact(run.handle), log_path, gpus)
 
     def _failed(self, error: Exception) -> None:
         # Said in place of the run: else the screen stays at "loading…" for good. A run that
@@ -84,7 +86,7 @@ class RunDetailScreen(LiveScreen):
     def _show(self, read: RunRead) -> None:
         self.run = read.run
         self.query_one("#run-summary", Static).update(
-            run_summary(read.run, read.handle, read.log_path)
+            run_summary(read.run, read.handle, read.log_path, read.gpus)
         )
         self.query_one("#run-events", Static).update(events_text(read.events))
         self.query_one("#run-spec", Static).update(
@@ -117,7 +119,7 @@ def _fact(name: str, value: str | Content) -> Content:
     return Content.assemble((f"{name:<11}", "bold"), value)
 
 
-def run_summary(run, handle, log_path) -> Content:
+def run_summary(run, handle, log_path, gpus=()) -> Content:
     """The run's facts, one per line; its error as `[stage] message`."""
     state = state_text(run.state.value)
     if run.message:
@@ -136,10 +138,23 @@ def run_summary(run, handle, log_path) -> Content:
     lines += [
         _fact("created", f"{ago(run.created_at)}   ")
         + Content.assemble(("duration", "bold"), f" {run_duration(run.started_at, run.ended_at)}"),
+        *([_fact("gpus", gpus_text(gpus))] if gpus else []),
         _fact("handle", json.dumps(handle) if handle else "-"),
         _fact("log", str(log_path)),
     ]
     return Content("\n").join(lines)
+
+
+def gpus_text(gpus) -> str:
+    """`0 (87%, 40123 MiB), 1 (…)`: each device the run was given, as last sampled."""
+    parts = []
+    for gpu in gpus:
+        if gpu.sampled_at is None:
+            parts.append(str(gpu.index))
+            continue
+        util = "-" if gpu.utilization_percent is None else f"{gpu.utilization_percent}%"
+        parts.append(f"{gpu.index} ({util}, {gpu.memory_used_mib} MiB, {ago(gpu.sampled_at)})")
+    return ", ".join(parts)
 
 
 def events_text(events) -> Content:

@@ -32,6 +32,7 @@ RUN_COLUMNS = [
     Column("started", 11, lambda r: ago(r.started_at)),
     Column("duration", 9, lambda r: run_duration(r.started_at, r.ended_at)),
     Column("exit", 4, lambda r: "-" if r.exit_code is None else str(r.exit_code)),
+    Column("gpus", 7, lambda r: ",".join(map(str, r.gpus)) or "-"),
 ]
 
 

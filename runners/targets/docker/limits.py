@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from runners.gpus.request import check_gpu_ceiling
 from store import BadInput
 
 UNLIMITED = math.inf
@@ -33,7 +34,7 @@ def check_docker_ceilings(queue: Any, launch: Any, launch_args: dict) -> None:
     if "memory_swap" in launch_args and "memory_swap" not in granted:
         _at_most("memory_swap", _swap(launch), _swap(queue), _size)
     if "gpus" in launch_args and "gpus" not in granted:
-        _check_gpus(queue.gpus, launch.gpus)
+        check_gpu_ceiling(queue.gpus, launch.gpus, raisable=True)
     if "ulimits" in launch_args and "ulimits" not in granted:
         _check_ulimits(queue.ulimits, launch.ulimits)
     if "init" in launch_args and "init" not in granted and queue.init and not launch.init:
@@ -77,20 +78,6 @@ def _swap(args: Any) -> float:
     if args.memory_swap:
         return args.memory_swap
     return 2 * args.memory if args.memory else UNLIMITED
-
-
-def _check_gpus(queue: Any, launch: Any) -> None:
-    """`all` allows anything; a count, at most as many; a list of ids, a part of it."""
-    if queue == "all":
-        return
-    if queue is None:
-        _refuse("gpus", f"{launch!r} asks for GPUs and the queue gives none")
-    if isinstance(queue, list):
-        if not isinstance(launch, list) or not set(launch) <= set(queue):
-            _refuse("gpus", f"{launch!r} is not among the queue's GPUs {queue!r}")
-        return
-    count = UNLIMITED if launch == "all" else len(launch) if isinstance(launch, list) else launch
-    _at_most("gpus", count, queue, lambda n: "all" if n == UNLIMITED else f"{n:g}")
 
 
 def _check_ulimits(queue: dict, launch: dict) -> None:

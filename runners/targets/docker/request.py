@@ -72,7 +72,7 @@ def _ulimit(name: str, value):
 
 
 def _device_requests(gpus) -> list | None:
-    if gpus is None:
+    if not gpus:  # none, 0 or an empty list: no GPU at all
         return None
     device_request = sdk.types.DeviceRequest
     if gpus == "all":

@@ -41,7 +41,9 @@ ENGINE_RETRY_SECONDS = 5.0
 
 class DockerRunner(RemoteRunner):
     resource_type = "docker"
-    capabilities = frozenset({Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING})
+    capabilities = frozenset(
+        {Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING, Capability.SHARES_GPUS}
+    )
     #: the log pump (the engine's log stream, copied into the run's log) gets 30 s, not 15
     log_drain_seconds = 30.0
 
@@ -49,6 +51,13 @@ class DockerRunner(RemoteRunner):
 
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_docker_args(resource_args).model_dump()
+
+    def give_gpus(self, spec: dict, gpus: tuple) -> dict:
+        """A count becomes a device request for exactly the devices the agent chose."""
+        if not gpus:
+            return spec
+        args = {**spec["resource_args"], "gpus": [gpu.key for gpu in gpus]}
+        return {**spec, "resource_args": args}
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
         for key in SANDBOX_KEYS:
@@ -106,8 +115,9 @@ class DockerRunner(RemoteRunner):
                 client.api.put_archive(container_id, "/", config_archive(ctx.spec["run_config"]))
             client.api.start(container_id)
         except sdk.errors.APIError as exc:
-            with contextlib.suppress(sdk.errors.APIError):
-                client.api.remove_container(container_id, force=True)
+            if not args.keep_failed_containers:  # else kept, like any failed run's, to inspect
+                with contextlib.suppress(sdk.errors.APIError):
+                    client.api.remove_container(container_id, force=True)
             raise RunnerError(
                 Stage.RUN, f"starting the container failed: {exc.explanation or exc}"
             ) from None

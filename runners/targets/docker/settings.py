@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from runners.gpus.request import GpuArgs
 from runners.launch.validation import check_model
 from runners.targets.docker.limits import LIMIT_KEYS, check_docker_ceilings
 from store import BadInput
@@ -65,7 +66,7 @@ class Ulimit(BaseModel):
     hard: int = Field(ge=-1)
 
 
-class DockerArgs(BaseModel):
+class DockerArgs(GpuArgs):
     """resource_args of a docker queue or launch."""
 
     model_config = ConfigDict(extra="forbid")
@@ -81,7 +82,9 @@ class DockerArgs(BaseModel):
     shm_size: int | str | None = None
     """Size of /dev/shm (PyTorch data loaders want more than the default 64m)."""
     gpus: Literal["all"] | int | list[str] | None = None
-    """GPUs: `all`, a count, or a list of device ids ("0", "GPU-…")."""
+    """GPUs: a count the agent hands this container alone (free devices it picks, passed as a
+    device request for exactly those ids), `all`, or a list of device ids ("0", "GPU-…")
+    passed as they are."""
     ulimits: dict[str, int | Ulimit] = Field(default_factory=dict)
     """Resource limits by name: `nofile: 65536` or `nofile: {soft: 1024, hard: 65536}`."""
     pids_limit: int | None = Field(default=None, ge=-1)
@@ -128,13 +131,6 @@ class DockerArgs(BaseModel):
         if value is None or value == -1:
             return value
         return parse_bytes(value)
-
-    @field_validator("gpus")
-    @classmethod
-    def _gpus(cls, value):
-        if isinstance(value, int) and value < 1:
-            raise ValueError("expected all, a count of 1 or more, or a list of device ids")
-        return value
 
     @field_validator("ulimits")
     @classmethod

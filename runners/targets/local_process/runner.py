@@ -58,7 +58,7 @@ START_FILE = "started"
 
 class LocalProcessRunner(Runner):
     resource_type = "local-process"
-    capabilities = frozenset({Capability.STARTS_RUNNING})
+    capabilities = frozenset({Capability.STARTS_RUNNING, Capability.SHARES_GPUS})
 
     def __init__(self) -> None:
         self._children: dict[int, subprocess.Popen] = {}
@@ -70,8 +70,22 @@ class LocalProcessRunner(Runner):
     def check_launch_override(
         self, queue_args: dict, launch_args: dict, queue_config: dict
     ) -> None:
-        """A launch may pass fewer of the agent's variables than its queue, never more."""
+        """A launch may pass fewer of the agent's variables than its queue, never more, and
+        ask for at most the queue's GPUs."""
         check_override(queue_args, launch_args)
+
+    def give_gpus(self, spec: dict, gpus: tuple) -> dict:
+        """The run sees exactly its devices, by UUID (or index in a declared inventory without
+        UUIDs), numbered in PCI bus order as NVML numbers them; none when it asked for none,
+        unless it asked for `all`."""
+        if (spec.get("resource_args") or {}).get("gpus") == "all":
+            return spec
+        env = {
+            **spec["env"],
+            "CUDA_VISIBLE_DEVICES": ",".join(gpu.key for gpu in gpus),
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        }
+        return {**spec, "env": env}
 
     def check_job(self, job: JobVersion) -> None:
         if job.type == "image":

@@ -4,9 +4,11 @@ they give a job: which of the agent's variables it inherits, and what it adds.""
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator
 
+from runners.gpus.request import GpuArgs, check_gpu_ceiling
 from store import BadInput
 
 # The agent's own store and fault drills are not the job's business.
@@ -16,8 +18,8 @@ _NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
 BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-class LocalProcessConfig(BaseModel):
-    """resource_args of a local-process queue or launch."""
+class LocalProcessConfig(GpuArgs):
+    """resource_args of a local-process queue or launch (GPU keys: runners/gpus/request.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,6 +33,9 @@ class LocalProcessConfig(BaseModel):
     """Working directory, relative to the job's code directory (default: that directory)."""
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
     """After SIGTERM on cancel, how long to wait before SIGKILL."""
+    gpus: Literal["all"] | int | None = None
+    """GPUs this run gets alone (a count; the agent picks free devices and sets
+    CUDA_VISIBLE_DEVICES), or `all`: every GPU, shared, unmanaged. Without it, none."""
 
     @field_validator("env", mode="before")
     @classmethod
@@ -62,7 +67,10 @@ class LocalProcessConfig(BaseModel):
 
 
 def check_override(queue_args: dict, launch_args: dict) -> None:
-    """Refuse a launch that passes the job more of the agent's variables than its queue."""
+    """Refuse a launch that passes the job more of the agent's variables than its queue, or
+    asks for more of its GPUs."""
+    if "gpus" in launch_args:
+        check_gpu_ceiling(queue_args.get("gpus"), launch_args["gpus"])
     if "inherit_env" not in launch_args:
         return
     queue_passes = inherited_names(queue_args.get("inherit_env", True))
