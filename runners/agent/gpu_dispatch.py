@@ -144,8 +144,11 @@ class GpuDispatch:
 
 
 def _candidate(item: QueueItem) -> Candidate:
-    args = item.launch.get("resource_args") or {}
-    return Candidate(item.id, gpu_request(args), args.get("time_limit"))
+    try:
+        args = item.launch.get("resource_args") or {}
+        return Candidate(item.id, gpu_request(args), args.get("time_limit"))
+    except Exception:  # a launch that can't even be read: _launch fails it at stage agent
+        return Candidate(item.id, None)
 
 
 def _runner_or_none(resource: str) -> Runner | None:
