@@ -19,6 +19,7 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboardX import SummaryWriter
 
 from runners.metrics import tensorboard
+from runners.metrics.sources import Batch
 from runners.metrics.tensorboard import tensorboard_sources
 from runners.metrics.tensorboard_reader import EventFileSource
 
@@ -221,6 +222,24 @@ def test_a_record_that_is_no_event_is_counted_and_the_next_ones_read(tmp_path):
         records.write(good.SerializeToString())
     points, _, malformed = read_all(source_of(path))
     assert triples(points) == [("x", 7, 2.0)] and malformed == 1
+
+
+def test_a_file_removed_after_a_read_gives_nothing_more_and_never_raises(tmp_path):
+    write_losses(tmp_path, range(3))
+    path = event_file(tmp_path)
+    source = source_of(path)
+    first = source.read(None, 2)
+    path.unlink()
+    # What the open reader had buffered may still come; nothing else, and no exception.
+    assert [p.step for p in source.read(first.cursor, 100).points] in ([], [1, 2])
+    assert source_of(path).read(first.cursor, 100) == Batch([], first.cursor)
+
+
+def test_a_folder_made_after_the_first_look_is_looked_in_later(tmp_path):
+    folder = tmp_path / "work"
+    assert list(tensorboard_sources(folder)) == []
+    write_losses(folder / "runs" / "a", range(2))
+    assert len(tensorboard_sources(folder)) == 1
 
 
 def test_a_folder_with_two_runs_writers_gives_one_source_each_named_by_its_path(tmp_path):

@@ -99,8 +99,8 @@ class EventFileSource:
         except errors.DataLossError as exc:
             # A writer flushes a record in pieces: a short tail is read again once it is whole.
             return _END if "truncated" in str(exc) else _BROKEN
-        except OSError:
-            return _END  # removed while being read
+        except (OSError, errors.OpError):
+            return _END  # removed while being read (the reader reopens the file each read)
         return self._reader.record()
 
     def _decode(self, record: bytes) -> tuple[list[Point], int]:
