@@ -8,7 +8,7 @@ with tensorboard's Event proto.
 
 The cursor is the number of records consumed, so it holds whatever reader the next agent has.
 While the agent lives the source keeps its reader open and reads only what was appended; a
-restarted agent reopens the file and passes over the records its cursor counts (about 60,000
+restarted agent reopens the file and passes over the records its cursor counts (about 55,000
 a second) without returning their points again.
 """
 
