@@ -16,7 +16,7 @@ included, stays inside the target's own package.
 import abc
 import enum
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,11 @@ class Runner(abc.ABC):
 
     def preview_submission(self, spec: dict) -> dict | None:
         """What a dry run shows besides the spec: what the target itself will receive."""
+        return None
+
+    def system_sampler(self, handle: Handle) -> Callable[[], list] | None:
+        """What samples the run's CPU and memory (a callable returning runners.metrics Points,
+        [] once the run is gone), for its `sys/` metrics; None: the target can't say."""
         return None
 
     def give_gpus(self, spec: dict, gpus: tuple) -> dict:

@@ -13,13 +13,11 @@ import pytest
 from kit import BUSYBOX, PYTHON, wait_for
 
 from runners.gpus.inventory import Gpu, Inventory
-from runners.metrics.system import (
-    ProcessSampler,
-    container_points,
-    gpu_points,
-    points_from_stats,
-)
+from runners.metrics.sampled import SampledSource
+from runners.metrics.sources import Point
+from runners.metrics.system import ProcessSampler, gpu_points, points_from_stats
 from runners.system import procinfo
+from runners.targets.docker.stats import ContainerStats
 from store.gpus import GpuAllocation
 
 # A root that only waits, so that whatever the tree uses is its descendants'.
@@ -145,10 +143,9 @@ def container(engine):
 
 def test_a_busy_container_shows_cpu_percent(engine, container):
     container_id = container(BUSYBOX, "sh -c 'yes > /dev/null'")
+    stats = ContainerStats(container_id)
     readings = wait_for(
-        lambda: (
-            (p := values(container_points(engine.api, container_id))).get("sys/cpu_percent") and p
-        ),
+        lambda: (p := values(stats.sample())).get("sys/cpu_percent") and p,
         what="a CPU reading above 0",
     )
     assert readings["sys/cpu_percent"] > 0
@@ -158,16 +155,23 @@ def test_a_busy_container_shows_cpu_percent(engine, container):
 def test_a_containers_memory_counts_what_it_allocates(engine, container):
     container_id = container(PYTHON, ["python3", "-c", HOLD_200_MIB])
     wait_for(lambda: b"ready" in engine.api.logs(container_id), what="the allocation")
-    readings = values(container_points(engine.api, container_id))
+    stats = ContainerStats(container_id)
+    readings = wait_for(lambda: values(stats.sample()), what="a reading")
     assert readings["sys/memory_mib"] >= 200
 
 
 def test_a_container_that_has_ended_or_gone_gives_nothing(engine, container):
     container_id = container(BUSYBOX, "true")
     engine.api.wait(container_id, timeout=60)
-    assert container_points(engine.api, container_id) == []
+    ended = ContainerStats(container_id)
+    ended.sample()
+    ended._thread.join(timeout=30)  # the engine's stream of an ended container ends
+    assert not ended._thread.is_alive() and ended.sample() == []
     engine.api.remove_container(container_id, force=True)
-    assert container_points(engine.api, container_id) == []
+    gone = ContainerStats(container_id)
+    gone.sample()
+    gone._thread.join(timeout=30)
+    assert gone.sample() == []
 
 
 def test_a_cgroup_v2_reading_leaves_out_inactive_file_and_a_first_reading_has_no_cpu():
@@ -215,3 +219,29 @@ def test_gpu_points_give_each_held_devices_utilisation_and_memory():
         ("sys/gpu1/memory_used_mib", 1200.0, 12.5),  # NVML gave no utilisation for it
     ]
     assert gpu_points([], inventory) == []
+
+
+def test_a_sampled_source_samples_at_most_once_an_interval():
+    calls = []
+
+    def sample():
+        calls.append(1)
+        return [Point("sys/cpu_percent", 1.0)]
+
+    source = SampledSource("system", sample, every=3600)
+    assert source.read(None, 100).points == [Point("sys/cpu_percent", 1.0)]
+    assert source.read(None, 100).points == []  # the next sample is an hour away
+    assert len(calls) == 1
+
+
+def test_the_local_and_docker_runners_say_what_samples_their_runs(engine, container):
+    from runners.registry import get_runner
+
+    sampler = get_runner("local-process").system_sampler(
+        {"pid": os.getpid(), "start_time": procinfo.start_time(os.getpid())}
+    )
+    assert "sys/memory_rss_mib" in values(sampler())
+    container_id = container(BUSYBOX, "sh -c 'yes > /dev/null'")
+    docker_sampler = get_runner("docker").system_sampler({"container": container_id})
+    assert wait_for(lambda: values(docker_sampler()), what="a reading")["sys/memory_mib"] >= 0
+    assert get_runner("sagemaker").system_sampler({"job": "x"}) is None

@@ -5,8 +5,8 @@ gone (it gives no points):
 
 - `ProcessSampler(pid, start_time).sample()`: a local process and all its descendants, through
   psutil. CPU % is a rate, so it needs the previous sample: keep one sampler per run.
-- `container_points(api, container_id)`: a docker container, from one Docker stats reading,
-  computed as `docker stats` does.
+- `points_from_stats(reading, at)`: a docker container, from one Docker stats reading,
+  computed as `docker stats` does (runners/targets/docker/stats.py follows the engine's stream).
 - `gpu_points(allocations, inventory)`: the devices a run holds, from the agent's NVML reading.
 
 CPU % is of one core, as top and `docker stats` show it: a run busy on two cores shows 200.
@@ -114,23 +114,6 @@ def _tree_totals(tree: list[psutil.Process]) -> tuple[float, int, int, int]:
         cpu += times.user + times.system + times.children_user + times.children_system
         counted += 1
     return cpu, rss, threads, counted
-
-
-def container_points(api, container_id: str) -> list[Point]:
-    """A container's CPU %, memory (MiB) and process count now, from one stats reading of the
-    Docker engine (`api`: docker.APIClient). [] when the container is gone or not running.
-
-    The engine answers after its next collection (it reads every second): a call blocks for
-    1–2 s of waiting, with next to no CPU, so call it from a thread, not the agent's loop.
-    Errors reaching the engine itself are raised, for the caller to report.
-    """
-    from docker.errors import NotFound
-
-    try:
-        stats = api.stats(container_id, stream=False)
-    except NotFound:
-        return []
-    return points_from_stats(stats, time.time())
 
 
 def points_from_stats(stats: dict, at: float) -> list[Point]:

@@ -52,6 +52,12 @@ class DockerRunner(RemoteRunner):
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_docker_args(resource_args).model_dump()
 
+    def system_sampler(self, handle: Handle):
+        """The container as the engine measures it (its stats stream, followed by a thread)."""
+        from runners.targets.docker.stats import ContainerStats
+
+        return ContainerStats(handle["container"]).sample
+
     def give_gpus(self, spec: dict, gpus: tuple) -> dict:
         """A count becomes a device request for exactly the devices the agent chose."""
         if not gpus:

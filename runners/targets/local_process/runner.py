@@ -74,6 +74,12 @@ class LocalProcessRunner(Runner):
         ask for at most the queue's GPUs."""
         check_override(queue_args, launch_args)
 
+    def system_sampler(self, handle: Handle):
+        """The run's process and its descendants, through psutil."""
+        from runners.metrics.system import ProcessSampler
+
+        return ProcessSampler(handle["pid"], handle.get("start_time")).sample
+
     def give_gpus(self, spec: dict, gpus: tuple) -> dict:
         """The run sees exactly its devices, by UUID (or index in a declared inventory without
         UUIDs), numbered in PCI bus order as NVML numbers them; none when it asked for none,
