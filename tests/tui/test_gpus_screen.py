@@ -24,6 +24,13 @@ def _hold_gpu_0(store, tmp_path) -> str:
     return "k3x9mf2a"
 
 
+async def _gpus_table(app, pilot) -> DataTable:
+    """Go to the GPUs screen (its number key) and return its table."""
+    await pilot.press("4")
+    await settle(pilot, lambda: isinstance(app.screen, GpusScreen), "the GPUs screen")
+    return app.screen.query_one("#gpus-table", DataTable)
+
+
 async def test_each_device_shows_the_run_holding_it_and_enter_opens_the_run(
     store, tmp_path, make_app, declare_gpus
 ):
@@ -31,9 +38,7 @@ async def test_each_device_shows_the_run_holding_it_and_enter_opens_the_run(
     run_id = _hold_gpu_0(store, tmp_path)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        await settle(pilot, lambda: isinstance(app.screen, GpusScreen), "the GPUs screen")
-        table = app.screen.query_one("#gpus-table", DataTable)
+        table = await _gpus_table(app, pilot)
         await settle(pilot, lambda: table.row_count == 2, "two devices")
         assert _column(table, "gpu") == ["0", "1"]
         assert _column(table, "run") == [run_id, "-"]
@@ -52,9 +57,7 @@ async def test_a_run_that_ends_frees_its_device_on_the_screen(
     run_id = _hold_gpu_0(store, tmp_path)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        await settle(pilot, lambda: isinstance(app.screen, GpusScreen), "the GPUs screen")
-        table = app.screen.query_one("#gpus-table", DataTable)
+        table = await _gpus_table(app, pilot)
         await settle(pilot, lambda: _column(table, "run") == [run_id], "held")
         store.runs.transition(run_id, RunState.FAILED, "exited with code 1", error_stage="run")
         await settle(pilot, lambda: _column(table, "run") == ["-"], "freed")
