@@ -44,10 +44,10 @@ class Summary:
     def to_json(self) -> dict:
         return {
             "count": self.count,
-            "last": _json_number(self.last),
+            "last": json_number(self.last),
             "last_step": self.last_step,
-            "min": _json_number(self.min),
-            "max": _json_number(self.max),
+            "min": json_number(self.min),
+            "max": json_number(self.max),
         }
 
 
@@ -62,7 +62,7 @@ class Bucket:
     count: int
 
 
-def _json_number(value: float) -> float | str:
+def json_number(value: float) -> float | str:
     """JSON has no NaN or infinity: they become the strings "NaN", "Infinity", "-Infinity"."""
     if math.isnan(value):
         return "NaN"

@@ -1,0 +1,112 @@
+"""store.metrics: points in step order, summaries kept on ingest, NaN and infinities kept,
+cursor and counts written with the points in one transaction, a cap on keys per run."""
+
+import math
+import sqlite3
+
+import pytest
+from kit import make_code_job, make_queue
+
+from store.metrics import MAX_KEYS_PER_RUN, Point
+
+
+def a_run(store, tmp_path, run_id: str = "run-a") -> str:
+    """A claimed run in the store, as the agent makes one."""
+    from kit import launch
+
+    queue = make_queue(store, f"q-{run_id}")
+    make_code_job(store, tmp_path, f"job-{run_id}", "print('hi')\n")
+    launch(store, f"job-{run_id}", queue=queue.name)
+    item = store.items.lease_next(queue, "a1")
+    assert store.items.claim_with_run(item, "a1", run_id, "local-process", {"run_config": {}})
+    return run_id
+
+
+def test_points_come_back_in_step_order_with_their_summary(store, tmp_path):
+    run = a_run(store, tmp_path)
+    stored = store.metrics.append(
+        run,
+        [Point("loss", 0.5, 2, 100.0), Point("loss", 0.9, 1, 99.0), Point("acc", 0.1)],
+    )
+    assert stored == 3
+    store.metrics.append(run, [Point("loss", 0.2), Point("acc", 0.3)])  # no step: last + 1
+    assert store.metrics.keys(run) == ["acc", "loss"]
+    assert [(p.step, p.value) for p in store.metrics.points(run, "loss")] == [
+        (1, 0.9),
+        (2, 0.5),
+        (2, 0.2),  # the step after the last one given (1): step 2 again, kept after it
+    ]
+    assert [(p.step, p.value) for p in store.metrics.points(run, "acc")] == [(0, 0.1), (1, 0.3)]
+    loss = store.metrics.summaries([run])[run]["loss"]
+    assert (loss.count, loss.last, loss.min, loss.max) == (3, 0.2, 0.2, 0.9)
+    assert store.metrics.summaries([run], ["acc"]) == {
+        run: {"acc": store.metrics.summaries([run])[run]["acc"]}
+    }
+
+
+def test_nan_and_infinities_round_trip_and_nan_is_left_out_of_min_and_max(store, tmp_path):
+    run = a_run(store, tmp_path)
+    store.metrics.append(
+        run,
+        [
+            Point("x", math.nan, 0),
+            Point("x", math.inf, 1),
+            Point("x", -math.inf, 2),
+            Point("x", 1.5, 3),
+            Point("x", math.nan, 4),
+        ],
+    )
+    values = [p.value for p in store.metrics.points(run, "x")]
+    assert math.isnan(values[0]) and math.isnan(values[4])
+    assert values[1:4] == [math.inf, -math.inf, 1.5]
+    summary = store.metrics.summaries([run])[run]["x"]
+    assert summary.min == -math.inf and summary.max == math.inf
+    assert math.isnan(summary.last) and summary.count == 5
+    assert summary.to_json()["last"] == "NaN" and summary.to_json()["max"] == "Infinity"
+
+
+def test_points_cursor_and_malformed_count_are_stored_together_or_not_at_all(store, tmp_path):
+    run = a_run(store, tmp_path)
+    store.metrics.append(run, [Point("a", 1.0)], source="file", cursor="10", malformed=2)
+    assert store.metrics.cursor(run, "file") == "10"
+    assert store.metrics.malformed(run) == 2
+    with pytest.raises(sqlite3.ProgrammingError):  # unbindable: the whole append rolls back
+        store.metrics.append(
+            run, [Point("b", 2.0), Point("a", object())], source="file", cursor="20", malformed=5
+        )
+    assert store.metrics.cursor(run, "file") == "10"
+    assert store.metrics.malformed(run) == 2
+    assert store.metrics.keys(run) == ["a"]
+    assert [p.value for p in store.metrics.points(run, "a")] == [1.0]
+    assert store.metrics.cursor(run, "other") is None
+
+
+def test_keys_past_the_cap_are_dropped_and_counted_on_the_run(store, tmp_path):
+    run = a_run(store, tmp_path)
+    points = [Point(f"k{i}", float(i)) for i in range(MAX_KEYS_PER_RUN + 250)]
+    assert store.metrics.append(run, points) == MAX_KEYS_PER_RUN
+    assert store.metrics.append(run, [Point("k0", 1.0), Point("new", 1.0)]) == 1
+    assert len(store.metrics.keys(run)) == MAX_KEYS_PER_RUN
+    assert store.metrics.dropped(run) == 251
+    other = a_run(store, tmp_path, "run-b")  # the cap is per run
+    assert store.metrics.append(other, [Point("new", 1.0)]) == 1
+
+
+def test_a_long_series_reduces_to_the_charts_width_in_sql(store, tmp_path):
+    run = a_run(store, tmp_path)
+    store.metrics.append(run, [Point("loss", float(i % 7), i) for i in range(10_000)])
+    buckets = store.metrics.buckets(run, "loss", 80)
+    assert 0 < len(buckets) <= 80
+    assert sum(b.count for b in buckets) == 10_000
+    assert buckets[0].step == 0 and buckets[0].min == 0.0 and buckets[0].max == 6.0
+    window = store.metrics.points(run, "loss", first_step=100, last_step=104)
+    assert [p.step for p in window] == [100, 101, 102, 103, 104]
+
+
+def test_summaries_of_many_runs_read_only_the_runs_asked(store, tmp_path):
+    runs = [a_run(store, tmp_path, f"run-{i}") for i in range(3)]
+    for i, run in enumerate(runs):
+        store.metrics.append(run, [Point("loss", float(i))])
+    found = store.metrics.summaries(runs[:2], ["loss"])
+    assert sorted(found) == runs[:2]
+    assert found[runs[1]]["loss"].last == 1.0
