@@ -62,13 +62,13 @@ def test_a_read_stops_at_its_limit_and_the_next_goes_on(tmp_path):
 def test_a_10_mb_line_is_skipped_and_counted_even_while_it_is_written(tmp_path):
     path = tmp_path / "m.jsonl"
     huge = b'{"a": "' + b"x" * (10 << 20)
-    path.write_bytes(b'{"a": 1}\n' + huge[: 3 << 20])  # half written
+    path.write_bytes(b'{"a": 1}\n' + huge[: 5 << 20])  # half written
     source = JsonLinesSource("file", path)
     first = source.read(None, 100)
     assert [p.value for p in first.points] == [1.0] and first.malformed == 1
     assert first.cursor.endswith("!")  # inside the long line: skipped up to its newline
     with open(path, "ab") as f:
-        f.write(huge[3 << 20 :] + b'"}\n{"a": 2}\n')
+        f.write(huge[5 << 20 :] + b'"}\n{"a": 2}\n')
     second = source.read(first.cursor, 100)
     assert [p.value for p in second.points] == [2.0] and second.malformed == 0
     assert second.cursor == str(path.stat().st_size)
@@ -80,7 +80,7 @@ def test_the_log_source_reads_only_lines_with_the_prefix(tmp_path):
         "epoch 1 starting {not json}",
         f'{METRICS_LINE_PREFIX}{{"loss": 0.3, "step": 1}}',
         f"{METRICS_LINE_PREFIX}oops",
-        "x" * (2 << 20),  # the job's own long output line: not ours, not counted
+        "x" * (5 << 20),  # the job's own long output line: not ours, not counted
         f'{METRICS_LINE_PREFIX}{{"loss": 0.2, "step": 2}}',
     ]
     log.write_text("\n".join(lines) + "\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runners.metrics.jsonl import METRICS_LINE_PREFIX, JsonLinesSource
+from runners.metrics.jsonl import METRICS_FILE_ENV, METRICS_LINE_PREFIX, JsonLinesSource
 from runners.metrics.sources import MetricSource
 from store import Run
 
@@ -23,10 +23,12 @@ def metrics_file_on_host(run_dir: Path) -> Path:
     return run_dir / METRICS_DIR / METRICS_FILE
 
 
-def sources_for(run: Run, run_dir: Path) -> list[MetricSource]:
-    """The sources of `run`: its metrics file (local targets) and its log's protocol lines
-    (every target: a remote job's output reaches the run's log)."""
-    return [
-        JsonLinesSource("file", metrics_file_on_host(run_dir)),
-        JsonLinesSource("log", run_dir / "output.log", prefix=METRICS_LINE_PREFIX),
-    ]
+def sources_for(run: Run, run_dir: Path, log_path: Path) -> list[MetricSource]:
+    """The sources of `run` (its folder `run_dir`, its log `log_path`): its metrics file
+    (targets that set LAUNCHBAY_METRICS_FILE) and its log's protocol lines (every target: a
+    remote job's output reaches the run's log). Each source's name is stable: its cursor is
+    stored under it."""
+    sources: list[MetricSource] = [JsonLinesSource("log", log_path, prefix=METRICS_LINE_PREFIX)]
+    if (run.spec.get("env") or {}).get(METRICS_FILE_ENV):
+        sources.append(JsonLinesSource("file", metrics_file_on_host(run_dir)))
+    return sources

@@ -25,10 +25,10 @@ from runners.metrics.sources import Batch, Point
 
 METRICS_FILE_ENV = "LAUNCHBAY_METRICS_FILE"
 METRICS_LINE_PREFIX = "LAUNCHBAY_METRICS "
-MAX_LINE_BYTES = 1 << 20  # a longer line is malformed (a 10 MB line is skipped, not parsed)
+MAX_LINE_BYTES = 4 << 20  # a longer line is malformed (a 10 MB line is skipped, not parsed)
 MAX_KEY_CHARS = 256
 MAX_DEPTH = 8  # nesting of objects flattened into keys
-_READ_BYTES = 1 << 20
+_READ_BYTES = MAX_LINE_BYTES  # a full read holding no newline is a line too long
 _BYTES_PER_READ = 16 << 20  # one read of a huge log without metrics stops here; the next goes on
 _STEP_KEYS = ("step", "_step")
 _TIME_KEYS = ("time", "_timestamp")

@@ -72,8 +72,9 @@ def _chosen_keys(run_id: str, known: list[str], asked: tuple[str, ...]) -> list[
 
 def _print_csv(store, run_id: str, keys: list[str]) -> None:
     import csv
+    import sys
 
-    writer = csv.writer(click.get_text_stream("stdout"), lineterminator="\n")
+    writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["key", "step", "time", "value"])
     for key in keys:
         for point in store.metrics.points(run_id, key):
