@@ -14,10 +14,10 @@ from store import Store
 
 
 @pytest.fixture(autouse=True)
-def config_dir(tmp_path, monkeypatch) -> Path:
-    """The user's config folder, empty: no test reads the config of whoever runs the suite."""
-    folder = tmp_path / "config"
-    folder.mkdir()
+def config_dir(tmp_path_factory, monkeypatch) -> Path:
+    """The user's config folder, empty: no test reads the config of whoever runs the suite.
+    (Beside the test's tmp_path, not in it: tests check what a command left there.)"""
+    folder = tmp_path_factory.mktemp("config")
     monkeypatch.setenv("LAUNCHBAY_CONFIG_DIR", str(folder))
     return folder
 

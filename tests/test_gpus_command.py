@@ -13,18 +13,18 @@ gpus:
 """
 
 
-def _config(tmp_path, text):
-    (tmp_path / "config" / "config.yaml").write_text(text)
+def _config(config_dir, text):
+    (config_dir / "config.yaml").write_text(text)
     return dict(os.environ)
 
 
-def test_gpus_lists_declared_devices_and_the_run_holding_each(store, db_path, tmp_path):
+def test_gpus_lists_declared_devices_and_the_run_holding_each(store, db_path, tmp_path, config_dir):
     job = make_code_job(store, tmp_path, "train", "pass")
     queue = make_queue(store)
     store.items.enqueue(queue.id, job.id, job.ref, {})
     item = store.items.lease_next(queue, "a1")
     store.items.claim_with_run(item, "a1", "k3x9mf2a", "local-process", {}, [("GPU-aaa", 0)])
-    env = _config(tmp_path, DECLARED)
+    env = _config(config_dir, DECLARED)
     listed = json.loads(run_launchbay("gpus", "--json", db=db_path, env=env).out)
     assert listed["source"] == "config"
     assert [(g["index"], g["run_id"]) for g in listed["gpus"]] == [(0, "k3x9mf2a"), (1, None)]
@@ -34,15 +34,15 @@ def test_gpus_lists_declared_devices_and_the_run_holding_each(store, db_path, tm
     assert "k3x9mf2a" in table.out.splitlines()[1]
 
 
-def test_without_a_driver_gpus_says_so_and_lists_none(db_path, tmp_path):
-    result = run_launchbay("gpus", db=db_path, env=_config(tmp_path, "theme: nord\n"))
+def test_without_a_driver_gpus_says_so_and_lists_none(db_path, config_dir):
+    result = run_launchbay("gpus", db=db_path, env=_config(config_dir, "theme: nord\n"))
     assert result.code == 0
     assert result.out.strip() == "(no GPUs)"
     assert "no NVIDIA driver here" in result.err
 
 
-def test_keeping_a_gpu_the_machine_lacks_is_exit_2_naming_the_field(db_path, tmp_path):
-    result = run_launchbay("gpus", db=db_path, env=_config(tmp_path, "gpus: [0, 3]\n"))
+def test_keeping_a_gpu_the_machine_lacks_is_exit_2_naming_the_field(db_path, config_dir):
+    result = run_launchbay("gpus", db=db_path, env=_config(config_dir, "gpus: [0, 3]\n"))
     assert result.code == 2
     assert result.err.startswith("launchbay: error: config.gpus: GPU 0 does not exist")
     assert len(result.err.strip().splitlines()) == 1

@@ -23,11 +23,6 @@ def pinned_clock():
     clock.pin(None)
 
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAUNCHBAY_CONFIG_DIR", str(tmp_path / "config"))
-
-
 @pytest.fixture
 def make_app(db_path):
     """make_app(**kwargs) → a LaunchbayApp on the test's store (no agent, no sample offer

@@ -222,7 +222,7 @@ async def test_n_creates_a_queue_with_exactly_the_typed_config(make_app, items, 
     ("yaml_text", "error"),
     [
         ("resource_args: [unclosed", "malformed YAML"),
-        ("resource_args:\n  gpus: 2", "resource_args.gpus: unknown key"),
+        ("resource_args:\n  privileged: true", "resource_args.privileged: unknown key"),
         ("resources: {}", "resources: unknown key"),
     ],
 )

@@ -11,8 +11,8 @@ from pydantic import ConfigDict, Field, StrictBool, field_validator
 from runners.gpus.request import GpuArgs, check_gpu_ceiling
 from store import BadInput
 
-# The agent's own store and fault drills are not the job's business.
-_NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CRASH_AT"})
+# The agent's own store, config folder and fault drills are not the job's business.
+_NOT_INHERITED = frozenset({"LAUNCHBAY_DB", "LAUNCHBAY_CONFIG_DIR", "LAUNCHBAY_CRASH_AT"})
 # What a job gets from the agent even with `inherit_env: false`: no secrets, and without them
 # programs are not found (PATH) or have nowhere to keep their caches (HOME, TMPDIR).
 BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
