@@ -139,6 +139,40 @@ def test_a_sigkilled_agent_and_its_successor_store_every_point_exactly_once(
         assert steps == list(range(600)), key
 
 
+def test_the_points_of_a_run_that_ended_while_no_agent_watched_are_read_by_the_next(
+    store, db_path, tmp_path
+):
+    item_id = _writer_queue(store, tmp_path, 200, nap=0.005)
+    first = agent_process(db_path, None, "--quiet", stdout=subprocess.DEVNULL)
+    run = wait_for(
+        lambda: (r := store.runs.find_for_item(item_id)) and r.handle and r, what="a started run"
+    )
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    exit_file = store.run_dir(run.id) / "exit_code"
+    wait_for(exit_file.exists, what="the job to end while no agent watches")
+    second = agent_process(db_path, None, "--quiet", "--until-empty", stdout=subprocess.DEVNULL)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    _finished_run(store, item_id)
+    assert [p.step for p in store.metrics.points(run.id, "loss")] == list(range(200))
+
+
+def test_the_readme_example_reports_its_curve(store, db_path, tmp_path):
+    from kit import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Metrics") :]
+    example = section[section.index("```python\n") + 10 : section.index("```\n\n")]
+    make_queue(store)
+    make_code_job(store, tmp_path, "readme", example)
+    item_id = launch(store, "readme")
+    run_agent(db_path)
+    run = _finished_run(store, item_id)
+    summary = store.metrics.summaries([run.id])[run.id]["loss"]
+    assert (summary.count, summary.last_step, summary.min) == (100, 99, 1 / 100)
+
+
 HOSTILE = """
 import json, os
 with open(os.environ["LAUNCHBAY_METRICS_FILE"], "a") as f:

@@ -291,6 +291,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest):
         crash_point("agent-claimed")
         live = LiveRun(run_id=run_id, item_id=item.id, runner=runner, spec=spec)
         self.live[run_id] = live
+        self._follow_metrics(run_id)
         self._report(f"run {run_id}: {job.ref} on {queue.name} claimed item {item.id}")
         self._pool.submit(self._submit_and_watch, live, job, store)
 

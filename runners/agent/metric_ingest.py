@@ -30,8 +30,6 @@ class MetricIngest:
     def _ingest_metrics(self, store: Store) -> float:
         """Read what is due; when to come back (monotonic; inf: nothing followed)."""
         followed = self._metric_runs()
-        for run_id in self.live:
-            followed.setdefault(run_id, None)
         if not followed:
             return math.inf
         now = time.monotonic()
@@ -50,6 +48,12 @@ class MetricIngest:
             more |= behind
         self._metrics_at = now if more else now + INGEST_SECONDS
         return self._metrics_at if followed else math.inf
+
+    def _follow_metrics(self, run_id: str) -> None:
+        """Read the run's metrics from now on, and to their end once it ends: called where a
+        run becomes live, since a short run may end before the next pass sees it live."""
+        self._metric_runs().setdefault(run_id, None)
+        self._metrics_at = 0.0  # its first points without waiting a whole interval
 
     def _metric_runs(self) -> dict[str, list[MetricSource] | None]:
         try:
