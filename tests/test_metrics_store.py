@@ -109,3 +109,20 @@ def test_summaries_of_many_runs_read_only_the_runs_asked(store, tmp_path):
     found = store.metrics.summaries(runs[:2], ["loss"])
     assert sorted(found) == runs[:2]
     assert found[runs[1]]["loss"].last == 1.0
+
+
+def test_the_ingest_benchmark_prints_its_rate_against_bare_sqlite():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "metrics.py"
+    out = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, check=True
+    ).stdout
+    lines = {row["metric"]: row for row in map(json.loads, out.splitlines())}
+    append = lines["metrics.ingest_append"]
+    assert append["value"] > 0 and append["baseline_bare_sqlite"] > 0
+    assert append["ratio"] == pytest.approx(append["value"] / append["baseline_bare_sqlite"], 0.01)
+    assert lines["metrics.ingest_jsonl_file"]["value"] > 0
