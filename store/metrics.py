@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 MAX_KEYS_PER_RUN = 1000  # points of further keys are dropped and counted on the run
+BLOCK_STEPS = 256  # metric_blocks: a metric's min/max/count per this many steps
 _CHUNK = 500  # ids per `IN (…)`: well under SQLite's variable limit
 
 
@@ -109,7 +110,7 @@ class MetricStore:
         now = time.time()
         with self._transaction():
             keys = self._key_states(run_id)
-            rows, dropped = [], 0
+            rows, dropped, blocks = [], 0, {}
             for point in points:
                 state = keys.get(point.key)
                 if state is None:
@@ -117,11 +118,14 @@ class MetricStore:
                         dropped += 1
                         continue
                     state = keys[point.key] = self._new_key(run_id, point.key)
-                rows.append(_advance(state, point, now))
+                row = _advance(state, point, now)
+                rows.append(row)
+                _add_to_block(blocks, row)
             self._conn.executemany(
                 "INSERT INTO metric_points (key_id, step, seq, at, value) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
+            self._conn.executemany(_BLOCK_UPSERT, [(*k, *v) for k, v in blocks.items()])
             self._conn.executemany(
                 "UPDATE metric_keys SET count = ?, last = ?, last_step = ?, last_at = ?,"
                 " min = ?, max = ? WHERE id = ?",
@@ -215,11 +219,18 @@ class MetricStore:
         key_id = self._key_id(run_id, key)
         if key_id is None or width < 1:
             return []
-        span_sql, span_params = _window("MIN(step), MAX(step)", key_id, first_step, last_step)
-        low, high = self._conn.execute(span_sql, span_params).fetchone()
+        # Two queries: SQLite answers a lone MIN or MAX from the index, both at once by a scan.
+        low, high = (
+            self._conn.execute(*_window(f"{end}(step)", key_id, first_step, last_step)).fetchone()[
+                0
+            ]
+            for end in ("MIN", "MAX")
+        )
         if low is None:
             return []
         size = max(1, -(-(high - low + 1) // width))  # ceil: at most `width` buckets
+        if size >= 2 * BLOCK_STEPS:
+            return self._buckets_of_blocks(key_id, low, high, size, first_step, last_step)
         sql, params = _window(
             "(step - ?) / ? AS b, MIN(step), MIN(value), MAX(value), COUNT(*)",
             key_id,
@@ -230,6 +241,24 @@ class MetricStore:
         return [
             Bucket(step, _nan_if_null(lo), _nan_if_null(hi), count)
             for _, step, lo, hi, count in rows
+        ]
+
+    def _buckets_of_blocks(
+        self, key_id: int, low: int, high: int, size: int, first: int | None, last: int | None
+    ) -> list[Bucket]:
+        """Buckets made of whole blocks (exact for a whole series; a window's first and last
+        block are taken whole): a few thousand rows read for a million points."""
+        per_bucket = -(-size // BLOCK_STEPS)
+        first_block = low // BLOCK_STEPS
+        rows = self._conn.execute(
+            "SELECT (block - ?) / ? AS b, MIN(block), MIN(min), MAX(max), SUM(count)"
+            " FROM metric_blocks WHERE key_id = ? AND block BETWEEN ? AND ?"
+            " GROUP BY b ORDER BY b",
+            (first_block, per_bucket, key_id, first_block, high // BLOCK_STEPS),
+        )
+        return [
+            Bucket(max(low, block * BLOCK_STEPS), _nan_if_null(lo), _nan_if_null(hi), count)
+            for _, block, lo, hi, count in rows
         ]
 
     def summaries(
@@ -285,6 +314,29 @@ def _window(columns: str, key_id: int, first: int | None, last: int | None) -> t
         sql += " AND step <= ?"
         params.append(last)
     return sql, params
+
+
+_BLOCK_UPSERT = (
+    "INSERT INTO metric_blocks (key_id, block, min, max, count) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (key_id, block) DO UPDATE SET"
+    " min = CASE WHEN min IS NULL OR excluded.min < min THEN excluded.min ELSE min END,"
+    " max = CASE WHEN max IS NULL OR excluded.max > max THEN excluded.max ELSE max END,"
+    " count = count + excluded.count"
+)
+
+
+def _add_to_block(blocks: dict, row: tuple) -> None:
+    """Fold a point's row (key id, step, seq, at, value) into its block's [min, max, count]."""
+    key_id, step, _, _, value = row
+    block = blocks.get((key_id, step // BLOCK_STEPS))
+    if block is None:
+        block = blocks[(key_id, step // BLOCK_STEPS)] = [None, None, 0]
+    block[2] += 1
+    if value == value:  # NaN is left out of min and max
+        if block[0] is None or value < block[0]:
+            block[0] = value
+        if block[1] is None or value > block[1]:
+            block[1] = value
 
 
 def _advance(state: _KeyState, point: Point, now: float) -> tuple:

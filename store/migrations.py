@@ -192,6 +192,16 @@ def m003_metrics(db: sqlite_utils.Database) -> None:
             value REAL,                    -- NULL: NaN
             PRIMARY KEY (key_id, step, seq)
         ) WITHOUT ROWID;
+        -- Each metric's min/max/count per block of BLOCK_STEPS steps, kept on ingest: a chart
+        -- of a million points reads a few thousand of these, not the points.
+        CREATE TABLE metric_blocks (
+            key_id INTEGER NOT NULL,
+            block INTEGER NOT NULL,        -- step // BLOCK_STEPS (store/metrics.py)
+            min REAL,                      -- NaN ignored; NULL while every value was NaN
+            max REAL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key_id, block)
+        ) WITHOUT ROWID;
         -- Where each source of a run was read up to, written with its points.
         CREATE TABLE metric_cursors (
             run_id TEXT NOT NULL,

@@ -126,3 +126,24 @@ def test_the_ingest_benchmark_prints_its_rate_against_bare_sqlite():
     assert append["value"] > 0 and append["baseline_bare_sqlite"] > 0
     assert append["ratio"] == pytest.approx(append["value"] / append["baseline_bare_sqlite"], 0.01)
     assert lines["metrics.ingest_jsonl_file"]["value"] > 0
+
+
+def test_a_million_point_chart_reads_the_blocks_kept_on_ingest_and_they_are_exact(store, tmp_path):
+    import random
+
+    run = a_run(store, tmp_path)
+    rng = random.Random(3)
+    values = [math.nan if i % 997 == 0 else rng.uniform(-1, 1) for i in range(100_000)]
+    for start in range(0, len(values), 5000):  # in slices, as the agent appends
+        chunk = range(start, start + 5000)
+        store.metrics.append(run, [Point("loss", values[i], i) for i in chunk])
+    buckets = store.metrics.buckets(run, "loss", 100)  # 1,000 steps a column: from the blocks
+    assert len(buckets) <= 100 and sum(b.count for b in buckets) == 100_000
+    edges = [b.step for b in buckets] + [100_000]
+    for bucket, end in zip(buckets, edges[1:], strict=True):
+        inside = [v for v in values[bucket.step : end] if not math.isnan(v)]
+        assert (bucket.min, bucket.max, bucket.count) == (
+            min(inside),
+            max(inside),
+            end - bucket.step,
+        )
