@@ -29,6 +29,7 @@ MAX_LINE_BYTES = 4 << 20  # a longer line is malformed (a 10 MB line is skipped,
 MAX_KEY_CHARS = 256
 MAX_DEPTH = 8  # nesting of objects flattened into keys
 _READ_BYTES = MAX_LINE_BYTES  # a full read holding no newline is a line too long
+_FIRST_READ_BYTES = 64 << 10
 _BYTES_PER_READ = 16 << 20  # one read of a huge log without metrics stops here; the next goes on
 _STEP_KEYS = ("step", "_step")
 _TIME_KEYS = ("time", "_timestamp")
@@ -128,21 +129,24 @@ class JsonLinesSource:
         points: list[Point] = []
         malformed = 0
         stop_at = offset + _BYTES_PER_READ
+        size = _FIRST_READ_BYTES  # grows only while a line is longer than a read
         while len(points) < limit and offset < stop_at:
-            chunk = os.pread(fd, _READ_BYTES, offset)
+            chunk = os.pread(fd, size, offset)
             if not chunk:
                 break
             if skipping:
                 end = chunk.find(b"\n")
-                if end < 0:
-                    offset += len(chunk)
-                    continue
-                offset, skipping = offset + end + 1, False
+                offset, skipping = (
+                    (offset + len(chunk), True) if end < 0 else (offset + end + 1, False)
+                )
                 continue
             end = chunk.rfind(b"\n")
             if end < 0:
-                if len(chunk) < _READ_BYTES:
+                if len(chunk) < size:
                     break  # a line still being written: left for the next read
+                if size < _READ_BYTES:
+                    size = min(size * 4, _READ_BYTES)
+                    continue
                 # A line longer than MAX_LINE_BYTES: malformed, skipped to its end.
                 malformed += self._counts(chunk)
                 offset, skipping = offset + len(chunk), True
