@@ -112,16 +112,9 @@ def test_summaries_of_many_runs_read_only_the_runs_asked(store, tmp_path):
 
 
 def test_the_ingest_benchmark_prints_its_rate_against_bare_sqlite():
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
+    from kit import bench_results
 
-    bench = Path(__file__).resolve().parent.parent / "bench" / "metrics.py"
-    out = subprocess.run(
-        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, check=True
-    ).stdout
-    lines = {row["metric"]: row for row in map(json.loads, out.splitlines())}
+    lines = bench_results("metrics.py")
     append = lines["metrics.ingest_append"]
     assert append["value"] > 0 and append["baseline_bare_sqlite"] > 0
     assert append["ratio"] == pytest.approx(append["value"] / append["baseline_bare_sqlite"], 0.01)
