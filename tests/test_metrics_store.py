@@ -140,3 +140,16 @@ def test_a_million_point_chart_reads_the_blocks_kept_on_ingest_and_they_are_exac
             max(inside),
             end - bucket.step,
         )
+
+
+def test_runs_sorted_by_a_summary_column_walk_an_index_not_a_sort(store):
+    for column in ("last", "min", "max"):
+        plan = " ".join(
+            row[3]
+            for row in store.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT run_id FROM metric_keys WHERE key = ?"
+                f" ORDER BY {column} DESC LIMIT 50",
+                ("val/loss",),
+            )
+        )
+        assert f"metric_keys_by_{column}" in plan and "TEMP B-TREE" not in plan, plan
