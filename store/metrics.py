@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 MAX_KEYS_PER_RUN = 1000  # points of further keys are dropped and counted on the run
 BLOCK_STEPS = 256  # metric_blocks: a metric's min/max/count per this many steps
+_MAX_STEP, _MIN_STEP = (1 << 63) - 1, -(1 << 63)
 _CHUNK = 500  # ids per `IN (…)`: well under SQLite's variable limit
 
 
@@ -345,6 +346,7 @@ def _advance(state: _KeyState, point: Point, now: float) -> tuple:
     step = point.step
     if step is None:
         step = 0 if state.last_step is None else state.last_step + 1
+    step = min(max(step, _MIN_STEP), _MAX_STEP)  # SQLite's integers: a step past them is held
     at = now if point.at is None else point.at
     row = (state.id, step, state.count, at, value)  # a NaN is bound as NULL by SQLite
     if value == value:  # not NaN

@@ -153,3 +153,10 @@ def test_runs_sorted_by_a_summary_column_walk_an_index_not_a_sort(store):
             )
         )
         assert f"metric_keys_by_{column}" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_step_past_sqlites_integers_is_held_at_the_largest(store, tmp_path):
+    run = a_run(store, tmp_path)
+    largest = (1 << 63) - 1
+    store.metrics.append(run, [Point("a", 1.0, largest), Point("a", 2.0), Point("a", 3.0, 1 << 70)])
+    assert [p.step for p in store.metrics.points(run, "a")] == [largest] * 3
