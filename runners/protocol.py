@@ -171,6 +171,12 @@ class Runner(abc.ABC):
         """Where the job will find LAUNCHBAY_CONFIG_FILE, as the job sees the path."""
         return str(run_dir / "config.json")
 
+    def metrics_file_path(self, run_dir: Path) -> str | None:
+        """LAUNCHBAY_METRICS_FILE, as the job sees the path, for a target whose runs write
+        where the agent reads (runners.metrics.discovery.metrics_file_on_host) while they run;
+        None (the default): the job prints the protocol's log lines instead."""
+        return None
+
     @abc.abstractmethod
     def submit(self, ctx: SubmitContext) -> Handle:
         """Start the run; return its handle (recorded by the agent, passed back to the rest)."""

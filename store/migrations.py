@@ -164,8 +164,68 @@ def m002_gpu_allocations(db: sqlite_utils.Database) -> None:
     )
 
 
+def m003_metrics(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- One row per (run, metric): its id for the points, and its summary, kept up to date
+        -- by every append so that `runs list` and the runs table read one row, not the points.
+        -- Value columns: NULL means NaN (SQLite stores a NaN as NULL; ±inf are kept as is).
+        CREATE TABLE metric_keys (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            key TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            last REAL,
+            last_step INTEGER,
+            last_at REAL,
+            min REAL,                      -- NaN ignored; NULL while every value was NaN
+            max REAL,
+            UNIQUE (run_id, key)
+        );
+        -- The runs table sorted by a summary column (`val/loss min`) over a million runs: an
+        -- index walk per page, not a sort. Cheap on ingest: one key row changes per append.
+        CREATE INDEX metric_keys_by_last ON metric_keys(key, last);
+        CREATE INDEX metric_keys_by_min ON metric_keys(key, min);
+        CREATE INDEX metric_keys_by_max ON metric_keys(key, max);
+        -- Points in step order (then arrival order: a step given twice keeps both), one
+        -- B-tree, no rowid: a window of one metric is one range scan.
+        CREATE TABLE metric_points (
+            key_id INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            seq INTEGER NOT NULL,          -- the key's count before this point
+            at REAL,
+            value REAL,                    -- NULL: NaN
+            PRIMARY KEY (key_id, step, seq)
+        ) WITHOUT ROWID;
+        -- Each metric's min/max/count per block of BLOCK_STEPS steps, kept on ingest: a chart
+        -- of a million points reads a few thousand of these, not the points.
+        CREATE TABLE metric_blocks (
+            key_id INTEGER NOT NULL,
+            block INTEGER NOT NULL,        -- step // BLOCK_STEPS (store/metrics.py)
+            min REAL,                      -- NaN ignored; NULL while every value was NaN
+            max REAL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key_id, block)
+        ) WITHOUT ROWID;
+        -- Where each source of a run was read up to, written with its points.
+        CREATE TABLE metric_cursors (
+            run_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            cursor TEXT,
+            PRIMARY KEY (run_id, source)
+        ) WITHOUT ROWID;
+        -- What a run's sources skipped: malformed records, and points of keys past the cap.
+        CREATE TABLE metric_warnings (
+            run_id TEXT PRIMARY KEY,
+            malformed INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
-MIGRATIONS = (m001_initial, m002_gpu_allocations)
+MIGRATIONS = (m001_initial, m002_gpu_allocations, m003_metrics)
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")
 

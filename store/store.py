@@ -11,6 +11,7 @@ from .connection import open_connection
 from .gpus import GpuAllocationStore
 from .items import ItemStore
 from .jobs import JobStore
+from .metrics import MetricStore
 from .paths import files_dir_for, make_private_dir, resolve_db_path
 from .queues import QueueStore
 from .runs import RunStore
@@ -34,6 +35,7 @@ class Store:
         self.runs = RunStore(conn, self.transaction, self.notify)
         self.agents = AgentStore(conn)
         self.gpus = GpuAllocationStore(conn)
+        self.metrics = MetricStore(conn, self.transaction)
         self.artifacts = ArtifactStore(self.files_dir / "artifacts")
 
     @classmethod

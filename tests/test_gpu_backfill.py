@@ -84,16 +84,9 @@ def test_an_item_asking_for_no_gpus_starts_behind_a_waiting_head_only_with_backf
 
 
 def test_a_simulated_day_through_the_store_never_doubles_a_device_nor_delays_a_head():
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
+    from kit import bench_results
 
-    bench = Path(__file__).resolve().parent.parent / "bench" / "gpu_day.py"
-    out = subprocess.run(
-        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, check=True
-    ).stdout
-    lines = {line["metric"]: line for line in map(json.loads, out.splitlines())}
+    lines = bench_results("gpu_day.py")
     fifo, backfill = lines["gpu_day.fifo"], lines["gpu_day.backfill"]
     assert (fifo["double_allocations"], fifo["fifo_breaks"], fifo["late_heads"]) == (0, 0, 0)
     assert (backfill["double_allocations"], backfill["late_heads"]) == (0, 0)

@@ -633,6 +633,8 @@ def test_run_receives_macros_variables_env_and_its_config(store, db_path, macro_
         "LAUNCHBAY_ITEM_ID": str(item_id),
         "LAUNCHBAY_CONFIG": json.dumps(expected_config, sort_keys=True),
         "LAUNCHBAY_CONFIG_FILE": str(config_file),
+        # Issue 14: where the run writes its metrics, in its folder.
+        "LAUNCHBAY_METRICS_FILE": str(store.run_dir(run.id) / "metrics" / "metrics.jsonl"),
     }
     assert tagged_json(log, "Q") == {
         "Q_RUN": run.id,

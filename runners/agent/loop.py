@@ -29,6 +29,7 @@ from runners.agent.changes import ChangeListener
 from runners.agent.crashpoints import crash_point
 from runners.agent.faults import StoreFaults
 from runners.agent.gpu_dispatch import GpuDispatch
+from runners.agent.metric_ingest import MetricIngest
 from runners.agent.recovery import HEARTBEAT_SECONDS, Recovery
 from runners.agent.runs import LiveRun, RunThreads, Submitted
 from runners.agent.workers import DaemonPool
@@ -45,7 +46,7 @@ from store.runs import new_run_id
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 
 
-class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
+class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest):
     """Serves queues (all of them when `queues` is empty) with at most `max_jobs` live runs
     (-1: no limit). `run()` blocks until `stop()` or, with `until_empty`, until its queues have
     nothing dispatchable and no live runs."""
@@ -158,7 +159,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
             store.agents.heartbeat(self.id)
             self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._apply_inbox(store)
-        gpus_next = self._gpu_housekeeping(store)
+        timers = min(self._gpu_housekeeping(store), self._ingest_metrics(store))
         self._send_stop_requests(store)
         self._dispatch(store)
         done = self.until_empty and not self.live and not self._dispatchable(store)
@@ -166,7 +167,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
             self._recovered(store)  # a whole pass went through, a heartbeat written
         if done:
             return None
-        return min(self._next_sweep, self._next_heartbeat, gpus_next, self._gpu_wake_at())
+        return min(self._next_sweep, self._next_heartbeat, timers, self._gpu_wake_at())
 
     def _say_stopped(self, store: Store) -> None:
         try:
@@ -261,6 +262,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
                     run_id=run_id,
                     item_id=item.id,
                     config_file=runner.config_file_path(run_dir),
+                    metrics_file=runner.metrics_file_path(run_dir),
                     environ=self.environ,
                     resume_count=item.resume_count,
                 )
@@ -289,6 +291,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
         crash_point("agent-claimed")
         live = LiveRun(run_id=run_id, item_id=item.id, runner=runner, spec=spec)
         self.live[run_id] = live
+        self._follow_metrics(run_id)
         self._report(f"run {run_id}: {job.ref} on {queue.name} claimed item {item.id}")
         self._pool.submit(self._submit_and_watch, live, job, store)
 
@@ -334,10 +337,8 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
             return
         if isinstance(message, Submitted):
             live.handle = message.handle
-            runs_at_once = Capability.STARTS_RUNNING in live.runner.capabilities
-            submitted = RunStatus(
-                RunState.RUNNING if runs_at_once else RunState.STARTING, "submitted"
-            )
+            at_once = Capability.STARTS_RUNNING in live.runner.capabilities
+            submitted = RunStatus(RunState.RUNNING if at_once else RunState.STARTING, "submitted")
             self._apply_status(store, live, submitted, handle=message.handle)
             if live.stop_wanted:
                 self._cancel(live)
@@ -394,6 +395,5 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch):
             self._record_error(store, str(exc))
         if target.is_terminal():
             self.live.pop(live.run_id, None)
-            self._report(
-                f"run {live.run_id}: {target.value}" + (f" ({message})" if message else "")
-            )
+            ended = f"run {live.run_id}: {target.value}"
+            self._report(ended + (f" ({message})" if message else ""))

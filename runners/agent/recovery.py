@@ -64,6 +64,7 @@ class Recovery:
             run_id=run.id, item_id=run.item_id, runner=runner, spec=run.spec, handle=handle
         )
         self.live[run.id] = live
+        self._follow_metrics(run.id)  # read to its end even if it ended while no agent watched
         if handle is None:
             self._apply_status(
                 store,

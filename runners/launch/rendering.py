@@ -55,10 +55,13 @@ def render_spec(
     item_id: int | None,
     config_file: str,
     environ: Mapping[str, str],
+    metrics_file: str | None = None,
     env_value_limit: int = DEFAULT_ENV_VALUE_LIMIT,
     resume_count: int = 0,
 ) -> dict:
-    """The spec for one run: the enqueued launch with macros substituted and the env added."""
+    """The spec for one run: the enqueued launch with macros substituted and the env added.
+    `metrics_file`: LAUNCHBAY_METRICS_FILE as the job sees it, for targets whose files the
+    agent reads live (runners/metrics/); others print the protocol's lines to their log."""
     image = job.source.get("image", "") if job.type == "image" else ""
     macros = {
         "run_id": run_id,
@@ -80,6 +83,7 @@ def render_spec(
         "LAUNCHBAY_ITEM_ID": "" if item_id is None else str(item_id),
         **config_env(config_json, env_value_limit),
         "LAUNCHBAY_CONFIG_FILE": config_file,
+        **({"LAUNCHBAY_METRICS_FILE": metrics_file} if metrics_file else {}),
     }
     if resume_count:
         env["LAUNCHBAY_RESUME_COUNT"] = str(resume_count)  # a requeued preempted run: resume

@@ -202,6 +202,7 @@ def preview(
         item_id=None,
         config_file=runner.config_file_path(run_dir),
         environ=os.environ if environ is None else environ,
+        metrics_file=runner.metrics_file_path(run_dir),
     )
     spec["priority"] = prepared.priority.label
     submission = runner.preview_submission(spec)

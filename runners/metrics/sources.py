@@ -13,16 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Point:
-    """One value of one metric. `value` may be NaN or ±inf (kept as such); a non-numeric value
-    is no metric and never becomes a Point."""
-
-    key: str
-    value: float
-    step: int | None = None  # the job's own step, if it gave one
-    at: float | None = None  # when, in seconds since the epoch, if known
+# The store keeps points as they are (it imports nothing of ours): one Point for both.
+from store.metrics import Point as Point
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,14 @@ def modules_loaded_by_cli(commands: list[list[str]], prefixes: tuple[str, ...]) 
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_results(script: str) -> dict[str, dict]:
+    """Run `bench/SCRIPT --quick`; its JSON lines by metric name."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {line["metric"]: line for line in map(json.loads, out.splitlines())}

@@ -1,4 +1,4 @@
-"""`launchbay runs …`: list, describe, logs, cancel."""
+"""`launchbay runs …`: list, describe, logs, cancel (metrics and compare: run_metrics.py)."""
 
 import time
 
@@ -7,6 +7,7 @@ import click
 from ..timefmt import ago, human_duration
 from .common import SQLITE_MAX_INTEGER, db_option, json_option, with_store
 from .output import print_json, print_table
+from .run_metrics import compare_command, metrics_command
 
 
 @click.group("runs")
@@ -54,7 +55,17 @@ def list_runs(store, queue, states, limit, as_json):
     queue_id = store.queues.get(queue).id if queue else None
     runs = store.runs.list(queue_id=queue_id, states=list(states) or None, limit=limit or None)
     if as_json:
-        print_json([run.to_json() for run in runs])
+        # Each run's metric summaries (last/min/max): one indexed read per run, no points.
+        summaries = store.metrics.summaries([run.id for run in runs])
+        print_json(
+            [
+                {
+                    **run.to_json(),
+                    "metrics": {k: s.to_json() for k, s in summaries.get(run.id, {}).items()},
+                }
+                for run in runs
+            ]
+        )
         return
     now = time.time()
     print_table(
@@ -96,6 +107,8 @@ def describe_run(store, run_id, as_json):
                 "handle": redact(run.handle),
                 "events": [e.to_json() for e in events],
                 "log": str(store.run_log_path(run.id)),
+                "metrics_malformed": store.metrics.malformed(run.id),
+                "metrics_dropped": store.metrics.dropped(run.id),
             }
         )
         return
@@ -115,12 +128,22 @@ def describe_run(store, run_id, as_json):
         click.echo(f"duration:   {human_duration(end - run.started_at)}")
     click.echo(f"handle:     {json.dumps(redact(run.handle)) if run.handle else '-'}")
     click.echo(f"log:        {store.run_log_path(run.id)}")
+    metrics = store.metrics.keys(run.id)
+    click.echo(f"metrics:    {len(metrics)} (launchbay runs metrics {run.id})")
+    _metric_warnings(store, run.id)
     click.echo("events:")
     for event in events:
         arrow = f"{event.from_state or '·'} → {event.to_state}"
         click.echo(f"  {ago(event.at):>10}  {arrow:<22} {event.message or ''}".rstrip())
     click.echo("spec:")
     click.echo("  " + json.dumps(redact(run.spec), indent=2).replace("\n", "\n  "))
+
+
+def _metric_warnings(store, run_id: str) -> None:
+    skipped = store.metrics.malformed(run_id)
+    dropped = store.metrics.dropped(run_id)
+    if skipped or dropped:
+        click.echo(f"warnings:   {skipped} malformed metric record(s), {dropped} point(s) dropped")
 
 
 @runs_group.command("logs")
@@ -174,3 +197,7 @@ def cancel(store, ident):
         raise NotFound("ID", f"no queue item or run with id {ident!r}")
     message = cancel_by_id(store, ident)
     click.echo(message)
+
+
+runs_group.add_command(metrics_command)
+runs_group.add_command(compare_command)

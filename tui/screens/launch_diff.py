@@ -7,7 +7,12 @@ import json
 from ..widgets.spec_view import SpecView
 
 # Parts of a spec that always differ between two runs: left out of a relaunch's diff.
-_VOLATILE_ENV = ("LAUNCHBAY_RUN_ID", "LAUNCHBAY_ITEM_ID", "LAUNCHBAY_CONFIG_FILE")
+_VOLATILE_ENV = (
+    "LAUNCHBAY_RUN_ID",
+    "LAUNCHBAY_ITEM_ID",
+    "LAUNCHBAY_CONFIG_FILE",
+    "LAUNCHBAY_METRICS_FILE",
+)
 
 
 def _normalised(spec: dict) -> dict:

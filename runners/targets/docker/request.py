@@ -5,13 +5,16 @@ import io
 import json
 import tarfile
 import time
+from pathlib import Path
 
+from runners.metrics.discovery import metrics_file_on_host
 from runners.protocol import SubmitContext
 from runners.targets.docker import sdk
 from runners.targets.docker.settings import DockerArgs
 from runners.targets.remote import put_command
 
 CONFIG_DIR_IN_CONTAINER = "/launchbay"
+METRICS_DIR_IN_CONTAINER = "/launchbay/metrics"  # the run's metrics folder, bind-mounted rw
 LABEL_RUN_ID = "launchbay.run-id"
 LABEL_QUEUE = "launchbay.queue"
 LABEL_JOB = "launchbay.job"
@@ -49,6 +52,22 @@ def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
         "detach": True,
     }
     return put_command(settings, spec, command="entrypoint", args="command")
+
+
+def metrics_file_in_container(run_dir: Path) -> str:
+    return f"{METRICS_DIR_IN_CONTAINER}/{metrics_file_on_host(run_dir).name}"
+
+
+def mount_metrics_dir(settings: dict, run_dir: Path) -> None:
+    """Bind the run's metrics folder into the container, writable by any user: the job may
+    not run as us (`user:`, or an image's own USER). The run's folder (0700) keeps it private
+    on this machine; the agent reads the file as the job writes it."""
+    folder = metrics_file_on_host(run_dir).parent
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o777)  # chmod: mkdir's mode is cut by the umask
+    settings["host_config"].setdefault("Binds", []).append(
+        f"{folder}:{METRICS_DIR_IN_CONTAINER}:rw"
+    )
 
 
 def config_archive(run_config: dict) -> bytes:

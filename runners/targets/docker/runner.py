@@ -15,6 +15,7 @@ from pathlib import Path
 
 from runners.images.builder import BuildLog, ensure_image
 from runners.launch.templating import check_variables_are_enums
+from runners.metrics.jsonl import METRICS_FILE_ENV
 from runners.protocol import Capability, Handle, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.docker import sdk
@@ -25,6 +26,8 @@ from runners.targets.docker.request import (
     LABEL_RUN_ID,
     config_archive,
     container_settings,
+    metrics_file_in_container,
+    mount_metrics_dir,
 )
 from runners.targets.docker.settings import (
     SANDBOX_KEYS,
@@ -80,6 +83,10 @@ class DockerRunner(RemoteRunner):
     def config_file_path(self, run_dir: Path) -> str:
         return f"{CONFIG_DIR_IN_CONTAINER}/config.json"
 
+    def metrics_file_path(self, run_dir: Path) -> str | None:
+        # A remote engine can't write our files: its job prints the protocol's lines instead.
+        return metrics_file_in_container(run_dir) if sdk.engine_is_local() else None
+
     # -- the engine ------------------------------------------------------------------------------
 
     def engine(self, stage: Stage):
@@ -107,6 +114,8 @@ class DockerRunner(RemoteRunner):
             settings["host_config"].setdefault("Binds", []).append(
                 f"{config_file}:{CONFIG_DIR_IN_CONTAINER}/config.json:ro"
             )
+            if ctx.spec["env"].get(METRICS_FILE_ENV):
+                mount_metrics_dir(settings, ctx.run_dir)
         try:
             container = client.api.create_container(image, name=name, **settings)
         except sdk.errors.ImageNotFound as exc:

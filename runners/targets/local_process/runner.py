@@ -18,6 +18,7 @@ from pathlib import Path
 from runners.agent.crashpoints import crash_point
 from runners.catalog.workspace import materialize
 from runners.launch.validation import check_model
+from runners.metrics.discovery import metrics_file_on_host
 from runners.protocol import (
     Capability,
     Handle,
@@ -93,6 +94,9 @@ class LocalProcessRunner(Runner):
         }
         return {**spec, "env": env}
 
+    def metrics_file_path(self, run_dir: Path) -> str | None:
+        return str(metrics_file_on_host(run_dir))
+
     def check_job(self, job: JobVersion) -> None:
         if job.type == "image":
             raise BadInput(
@@ -109,6 +113,7 @@ class LocalProcessRunner(Runner):
             raise RunnerError(Stage.RUN, f"cwd {config.cwd!r} is not a directory in {ctx.job.ref}")
         config_file = Path(ctx.spec["env"]["LAUNCHBAY_CONFIG_FILE"])
         write_private(config_file, json.dumps(ctx.spec["run_config"], indent=2))
+        metrics_file_on_host(ctx.run_dir).parent.mkdir(mode=0o700, exist_ok=True)
         argv = [*(ctx.spec["entry_point"] or []), *ctx.spec["args"]]
         if not argv:
             raise RunnerError(Stage.RUN, f"{ctx.job.ref} has no entrypoint; give one with -E")
