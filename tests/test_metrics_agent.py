@@ -48,7 +48,8 @@ def test_a_job_writing_the_protocol_has_its_points_in_the_store_and_the_cli(
     item_id = _writer_queue(store, tmp_path, 50)
     run_agent(db_path)
     run = _finished_run(store, item_id)
-    assert store.metrics.keys(run.id) == ["acc", "log/step_seen", "loss"]
+    job_keys = [key for key in store.metrics.keys(run.id) if not key.startswith("sys/")]
+    assert job_keys == ["acc", "log/step_seen", "loss"]
     assert [p.step for p in store.metrics.points(run.id, "loss")] == list(range(50))
     assert [p.value for p in store.metrics.points(run.id, "log/step_seen")] == [
         float(i) for i in range(50)
@@ -206,3 +207,50 @@ def test_hostile_lines_are_counted_and_skipped_and_the_keys_capped(store, db_pat
     assert json.loads(described.out)["metrics_malformed"] == 4
     shown = cli("runs", "metrics", run.id, "-k", "loss")
     assert shown.code == 0 and "malformed" in shown.err and "dropped" in shown.err
+
+
+SLOW_WORKER = """
+import time
+data = b"x" * (64 * 1024 * 1024)  # held while the run goes
+end = time.time() + 3
+while time.time() < end:
+    sum(range(10000))
+"""
+
+
+def test_a_local_run_gets_its_cpu_and_memory_as_sys_metrics(store, db_path, tmp_path, monkeypatch):
+    import runners.metrics.sampled
+
+    monkeypatch.setattr(runners.metrics.sampled, "SAMPLE_SECONDS", 0.5)
+    make_code_job(store, tmp_path, "busy", SLOW_WORKER)
+    make_queue(store)
+    item = launch(store, "busy")
+    run_agent(db_path)
+    run = store.runs.find_for_item(item)
+    assert run.state is RunState.FINISHED
+    memory = store.metrics.points(run.id, "sys/memory_rss_mib")
+    assert len(memory) >= 2 and max(p.value for p in memory) >= 64
+    assert any(p.value > 0 for p in store.metrics.points(run.id, "sys/cpu_percent"))
+
+
+TENSORBOARD_WRITER = """
+from tensorboardX import SummaryWriter
+writer = SummaryWriter()  # its default folder, runs/<date>_<host>/, under the working folder
+for step in range(20):
+    writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+writer.close()
+"""
+
+
+def test_a_local_job_writing_tensorboard_events_unchanged_has_its_scalars_stored(
+    store, db_path, tmp_path
+):
+    make_code_job(store, tmp_path, "tb", TENSORBOARD_WRITER)
+    make_queue(store)
+    item = launch(store, "tb")
+    run_agent(db_path)
+    run = store.runs.find_for_item(item)
+    assert run.state is RunState.FINISHED, run.message
+    points = store.metrics.points(run.id, "train/loss")
+    assert [p.step for p in points] == list(range(20))
+    assert points[-1].value == pytest.approx(1 / 20)

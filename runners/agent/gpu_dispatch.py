@@ -19,6 +19,7 @@ from runners.gpus.backfill import Candidate, choose
 from runners.gpus.inventory import Gpu, Inventory
 from runners.gpus.request import gpu_request
 from runners.gpus.settings import GpuSettings, load_gpu_settings, load_inventory
+from runners.metrics.system import gpu_points
 from runners.protocol import Capability, Runner
 from store import BadInput, Queue, QueueItem, RunState, Store
 
@@ -123,7 +124,11 @@ class GpuDispatch:
                 samples.append(
                     (allocation.run_id, gpu.key, gpu.utilization_percent, gpu.memory_used_mib)
                 )
-        store.gpus.record_samples(samples, time.time())
+        now = time.time()
+        store.gpus.record_samples(samples, now)
+        for run_id in {allocation.run_id for allocation in mine}:
+            held = [allocation for allocation in mine if allocation.run_id == run_id]
+            store.metrics.append(run_id, gpu_points(held, inventory, at=now))  # sys/gpuN/…
         return True
 
     def _stop_runs_past_their_limit(self, store: Store) -> float:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import time
 
-from runners.metrics.discovery import sources_for
+from runners.metrics.discovery import SYSTEM_SOURCE, sources_for, sources_found
 from runners.metrics.sources import MetricSource
+from runners.runlog.logfile import note_in_log
 from store import NotFound, Store
 
 INGEST_SECONDS = 1.0
@@ -39,10 +40,10 @@ class MetricIngest:
         more = False
         for run_id in list(followed):
             sources = followed[run_id]
-            if sources is None:
+            if sources is None or self._handle_came(run_id, sources):
                 sources = followed[run_id] = self._metric_sources_of(store, run_id)
             ended = run_id not in self.live
-            behind = self._ingest_run(store, run_id, sources, ended)
+            behind = self._ingest_run(store, run_id, sources + self._found(store, run_id), ended)
             if ended and not behind:
                 del followed[run_id]  # ended, and read to the end
             more |= behind
@@ -61,6 +62,20 @@ class MetricIngest:
         except AttributeError:
             self._followed_metrics: dict[str, list[MetricSource] | None] = {}
             return self._followed_metrics
+
+    def _handle_came(self, run_id: str, sources: list[MetricSource]) -> bool:
+        """The run's handle was recorded since its sources were listed: now its system sampler
+        knows where the run is."""
+        live = self.live.get(run_id)
+        has_sampler = any(source.name == SYSTEM_SOURCE for source in sources)
+        return live is not None and live.handle is not None and not has_sampler
+
+    def _found(self, store: Store, run_id: str) -> list[MetricSource]:
+        found = sources_found(store.run_dir(run_id))
+        if found.note:
+            self._report(f"run {run_id}: TensorBoard event files found; {found.note}")
+            note_in_log(store.run_log_path(run_id), f"TensorBoard event files found; {found.note}")
+        return list(found)
 
     def _metric_sources_of(self, store: Store, run_id: str) -> list[MetricSource]:
         try:

@@ -2,13 +2,12 @@
 `runner.wait`, posting what it sees to the agent thread (they never touch the store); and
 stopping runs (a mixin of `Agent`)."""
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from runners.protocol import Handle, Runner, RunnerError, RunStatus, SubmitContext
-from runners.runlog.logfile import open_append
+from runners.runlog.logfile import note_in_log
 from store import JobVersion, Run, RunState, Stage, Store
 
 WAIT_SLICE_SECONDS = 30.0  # a run thread re-checks that the agent still runs this often
@@ -87,12 +86,7 @@ class RunThreads:
                 return
 
     def _post_failure(self, live: LiveRun, log_path: Path, stage: Stage, message: str) -> None:
-        try:
-            fd = open_append(log_path)
-            os.write(fd, f"[launchbay] {stage} failed: {message}\n".encode())
-            os.close(fd)
-        except OSError:
-            pass
+        note_in_log(log_path, f"{stage} failed: {message}")
         self._post(
             StatusSeen(
                 live.run_id,

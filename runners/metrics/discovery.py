@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from runners.metrics.jsonl import METRICS_FILE_ENV, METRICS_LINE_PREFIX, JsonLinesSource
+from runners.metrics.sampled import SampledSource
 from runners.metrics.sources import MetricSource
+from runners.metrics.tensorboard import TensorBoardSources, tensorboard_sources
 from store import Run
 
 METRICS_DIR = "metrics"  # in the run's folder: bind-mounted into a container, writable
 METRICS_FILE = "metrics.jsonl"
+SYSTEM_SOURCE = "system"  # CPU, memory: sampled, no cursor
+WORK_DIR = "work"  # a local run's working copy, where its code runs (runners/catalog/workspace)
 
 
 def metrics_file_on_host(run_dir: Path) -> Path:
@@ -31,4 +35,27 @@ def sources_for(run: Run, run_dir: Path, log_path: Path) -> list[MetricSource]:
     sources: list[MetricSource] = [JsonLinesSource("log", log_path, prefix=METRICS_LINE_PREFIX)]
     if (run.spec.get("env") or {}).get(METRICS_FILE_ENV):
         sources.append(JsonLinesSource("file", metrics_file_on_host(run_dir)))
+    sampler = _system_sampler(run)
+    if sampler is not None:
+        sources.append(SampledSource(SYSTEM_SOURCE, sampler))
     return sources
+
+
+def sources_found(run_dir: Path) -> TensorBoardSources:
+    """Sources that appear while the run goes, looked for again on each read: the TensorBoard
+    event files under a local run's working folder (PyTorch's SummaryWriter and Lightning write
+    there by default: no code change). `.note` says once if they can't be read."""
+    work = run_dir / WORK_DIR
+    return tensorboard_sources(work) if work.is_dir() else TensorBoardSources()
+
+
+def _system_sampler(run: Run):
+    """What samples the run's CPU and memory, once its handle says where it is."""
+    if not run.handle:
+        return None
+    from runners.registry import get_runner
+
+    try:
+        return get_runner(run.resource).system_sampler(run.handle)
+    except Exception:  # a target that can't be loaded here: no system metrics, said nowhere
+        return None

@@ -15,10 +15,10 @@ SAMPLE_SECONDS = 5.0
 class SampledSource:
     """`sample()` returns the points of now ([] once the run is gone; it never raises)."""
 
-    def __init__(self, name: str, sample: Callable[[], list[Point]], every: float = SAMPLE_SECONDS):
+    def __init__(self, name: str, sample: Callable[[], list[Point]], every: float | None = None):
         self.name = name
         self._sample = sample
-        self._every = every
+        self._every = SAMPLE_SECONDS if every is None else every
         self._next = 0.0
 
     def read(self, cursor: str | None, limit: int) -> Batch:

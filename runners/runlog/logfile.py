@@ -62,3 +62,16 @@ def _wait(watch: FileWatch | None) -> None:
 def open_append(path: Path) -> int:
     """A private, append-only file descriptor: concurrent line writes never overwrite."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+
+def note_in_log(path: Path, text: str) -> None:
+    """Add a line of launchbay's own to a run's log (`[launchbay] …`); a log that can't be
+    written is no reason to fail anything else."""
+    try:
+        fd = open_append(path)
+        try:
+            os.write(fd, f"[launchbay] {text}\n".encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
