@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "tui")]
 
-from fixed_data import FIXED_NOW, seed  # noqa: E402
+from fixed_data import FIXED_NOW, seed, seed_metrics  # noqa: E402
 
 from store import Store  # noqa: E402
 from tui import clock  # noqa: E402
@@ -36,6 +36,7 @@ async def settle(pilot, condition, tries: int = 200) -> None:
 
 async def shoot(db: Path) -> list[Path]:
     from tui.screens.launch import LaunchScreen
+    from tui.screens.run_charts import RunChartsScreen
     from tui.screens.run_log import RunLogScreen
 
     app = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
@@ -58,6 +59,11 @@ async def shoot(db: Path) -> list[Path]:
         await settle(pilot, lambda: getattr(app.screen, "run", None) is not None)
         await pilot.pause(0.3)
         save("run-detail")
+        await pilot.press("escape")
+        app.push_screen(RunChartsScreen("h7wq4nzp"))
+        await settle(pilot, lambda: len(getattr(app.screen, "charts", [])) == 3)
+        await pilot.pause(0.5)
+        save("run-charts")
         await pilot.press("escape")
         app.push_screen(RunLogScreen("h7wq4nzp"))
         await pilot.pause(0.8)
@@ -114,6 +120,7 @@ def main() -> None:
         store = Store.open(db)
         seed(store, folder)
         write_log(store)
+        seed_metrics(store)
         store.close()
         saved = asyncio.run(shoot(db))
     finally:

@@ -153,3 +153,15 @@ def _run(store, run_id, job, queue, state, exit_code, created, ran) -> None:
         "UPDATE queue_items SET created_at = ?, updated_at = ? WHERE id = ?",
         (created - 1, created, item_id),
     )
+
+
+def seed_metrics(store: Store, run_id: str = "h7wq4nzp") -> None:
+    """Three curves for the charts: a noisy falling loss, a sparse accuracy, a warm-up lr."""
+    from store.metrics import Point
+
+    store.metrics.append(
+        run_id,
+        [Point("loss", 2.0 * 0.98**i + 0.05 * (i % 7) / 7, step=i) for i in range(300)]
+        + [Point("val/accuracy", 1 - 0.9 * 0.97**i, step=i) for i in range(0, 300, 10)]
+        + [Point("lr", 0.001 * min(1.0, (i + 1) / 50), step=i) for i in range(300)],
+    )

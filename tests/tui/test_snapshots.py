@@ -152,3 +152,23 @@ def test_help_screen(snap_compare, fixed_app):
         await _ready(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
 
     assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_run_charts_screen(snap_compare, fixed_app):
+    async def run_before(pilot):
+        from fixed_data import seed_metrics
+
+        from tui.screens.run_charts import RunChartsScreen
+
+        seed_metrics(pilot.app.stores.get())
+        pilot.app.push_screen(RunChartsScreen("h7wq4nzp"))
+        await _ready(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, RunChartsScreen)
+                and len(pilot.app.screen.charts) == 3
+                and all(chart.plotted for chart in pilot.app.screen.query("MetricChart"))
+            ),
+        )
+
+    assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)

@@ -37,6 +37,7 @@ class RunDetailScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="run.back"),
         Binding("l", "logs", "Logs", id="run.logs"),
+        Binding("c", "charts", "Charts", id="run.charts"),
         Binding("ctrl+k", "cancel", "Cancel", id="run.cancel"),
         Binding("r", "relaunch", "Relaunch", id="run.relaunch"),
     ]
@@ -98,6 +99,11 @@ class RunDetailScreen(LiveScreen):
         from .run_log import RunLogScreen
 
         self.app.push_screen(RunLogScreen(self.run_id))
+
+    def action_charts(self) -> None:
+        from .run_charts import RunChartsScreen
+
+        self.app.push_screen(RunChartsScreen(self.run_id))
 
     def action_cancel(self) -> None:
         from .cancelling import confirm_cancel

@@ -1,0 +1,134 @@
+"""A run's charts: one small chart per metric, updating while the run writes them.
+
+Each chart is read already reduced to its width (store.metrics.buckets: the lowest and highest
+value of each column's span of steps, computed in SQL), so a metric of a million points costs
+what one of a few hundred does. `s` smooths the curves (an exponential moving average, as
+TensorBoard's slider does), `/` keeps only the metrics whose name holds a text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.widgets import Footer, Header, Input, Static
+
+from ..widgets.agent_bar import AgentBar
+from ..widgets.metric_chart import MetricChart
+from .live import LiveScreen
+
+COLUMNS_PER_CHART = 56  # each chart's width in cells (two side by side in 120 columns)
+SMOOTHING = 0.8
+
+
+@dataclass(frozen=True)
+class ChartData:
+    key: str
+    steps: list[float]
+    values: list[float]
+
+
+def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """TensorBoard's smoothing: each value pulled toward the ones before it; NaN stays NaN."""
+    out, last = [], None
+    for value in values:
+        if value != value:  # NaN
+            out.append(value)
+            continue
+        last = value if last is None else last * weight + value * (1 - weight)
+        out.append(last)
+    return out
+
+
+def read_charts(store, run_id: str, width: int) -> list[ChartData]:
+    """Each metric of the run reduced to `width` columns: both ends of each column's range."""
+    charts = []
+    for key in store.metrics.keys(run_id):
+        steps, values = [], []
+        for bucket in store.metrics.buckets(run_id, key, width):
+            steps += [bucket.step, bucket.step]
+            values += [bucket.min, bucket.max]
+        charts.append(ChartData(key, steps, values))
+    return charts
+
+
+class RunChartsScreen(LiveScreen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="charts.back"),
+        Binding("s", "toggle_smoothing", "Smooth", id="charts.smooth"),
+        Binding("slash", "filter", "Filter", id="charts.filter"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.smoothing = False
+        self.text = ""
+        self.charts: list[ChartData] = []
+        self._charts_loader = self.loader("charts", self._read, self._show, self._failed)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Input(placeholder="metrics whose name holds…", id="charts-filter")
+        with VerticalScroll(id="charts-scroll"):
+            yield Grid(id="charts-grid")
+        yield Static("loading…", id="charts-status", classes="status")
+        yield AgentBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {self.run_id} · charts"
+        self.query_one("#charts-filter", Input).display = False  # shown by `/`
+        self.query_one("#charts-scroll", VerticalScroll).focus()
+        self.reload()
+
+    def load(self) -> None:
+        self._charts_loader.start()
+
+    def _read(self) -> list[ChartData]:
+        return read_charts(self.app.stores.get(), self.run_id, COLUMNS_PER_CHART)
+
+    def _failed(self, error: Exception) -> None:
+        line = self.show_load_failed("the run's metrics", error)
+        self.query_one("#charts-status", Static).update(Text(line, style="red"))
+
+    async def _show(self, charts: list[ChartData]) -> None:
+        self.charts = charts
+        await self._draw()
+
+    async def _draw(self) -> None:
+        grid = self.query_one("#charts-grid", Grid)
+        shown = [c for c in self.charts if self.text.lower() in c.key.lower()]
+        wanted = [f"chart-{index}" for index in range(len(shown))]
+        present = [chart.id for chart in grid.query(MetricChart)]
+        if present != wanted:  # the metrics changed: charts made again, else updated in place
+            await grid.remove_children()
+            await grid.mount_all(
+                MetricChart(c.key, id=name) for c, name in zip(shown, wanted, strict=True)
+            )
+        for chart, data in zip(grid.query(MetricChart), shown, strict=True):
+            chart.title = data.key
+            values = smoothed(data.values) if self.smoothing else data.values
+            chart.set_series(data.key, data.steps, values)
+        status = self.query_one("#charts-status", Static)
+        if not self.charts:
+            status.update("no metrics yet: a job reports them through LAUNCHBAY_METRICS_FILE")
+        else:
+            smooth = " · smoothed" if self.smoothing else ""
+            status.update(f"{len(shown)} of {len(self.charts)} metric(s){smooth}")
+
+    async def action_toggle_smoothing(self) -> None:
+        self.smoothing = not self.smoothing
+        await self._draw()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#charts-filter", Input)
+        box.display = True
+        box.focus()
+
+    async def on_input_changed(self, event: Input.Changed) -> None:
+        self.text = event.value
+        await self._draw()
