@@ -115,6 +115,8 @@ def compare_command(store, run_ids, as_json):
     ids = list(dict.fromkeys(run_ids))
     if len(ids) < 2:
         raise BadInput("RUN", f"{len(ids)} distinct run(s) given; expected two or more")
+    from runners.metrics.compare import config_diff
+
     runs = [store.runs.get(run_id) for run_id in ids]
     differing = config_diff({run.id: run.spec.get("run_config") or {} for run in runs})
     summaries = store.metrics.summaries(ids)
@@ -155,29 +157,6 @@ def compare_command(store, run_ids, as_json):
 
 
 _MISSING = object()
-
-
-def config_diff(configs: dict[str, dict]) -> dict[str, dict]:
-    """{dotted config key: {run id: value}} for the keys whose values are not the same in every
-    run (a key some run lacks differs); nested mappings are compared key by key."""
-    flat = {run_id: _flatten(config) for run_id, config in configs.items()}
-    keys = sorted({key for values in flat.values() for key in values})
-    differing = {}
-    for key in keys:
-        values = {run_id: values[key] for run_id, values in flat.items() if key in values}
-        seen = list(values.values())
-        if len(values) < len(flat) or any(v != seen[0] for v in seen):
-            differing[key] = values
-    return differing
-
-
-def _flatten(config, prefix: str = "") -> dict:
-    if not isinstance(config, dict) or not config:
-        return {prefix.rstrip("."): config} if prefix else {}
-    flat = {}
-    for key, value in config.items():
-        flat.update(_flatten(value, f"{prefix}{key}."))
-    return flat
 
 
 def _shown(value) -> str:

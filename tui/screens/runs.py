@@ -111,6 +111,8 @@ class RunsScreen(LiveScreen):
         Binding("l", "logs", "Logs", id="runs.logs"),
         Binding("ctrl+k", "cancel", "Cancel", id="runs.cancel"),
         Binding("r", "relaunch", "Relaunch", id="runs.relaunch"),
+        Binding("space", "mark", "Mark", id="runs.mark"),
+        Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
     ]
 
@@ -122,7 +124,7 @@ class RunsScreen(LiveScreen):
             classes="filter",
         )
         yield WindowTable(
-            RUN_COLUMNS,
+            [Column("", 1, self._mark_cell), *RUN_COLUMNS],
             RunSource(self.app.stores, RunFilter()),
             empty_text="no runs yet: press 3 for Jobs, then L to launch one",
             id="runs-table",
@@ -210,6 +212,29 @@ class RunsScreen(LiveScreen):
     @on(WindowTable.Activated, "#runs-table")
     def _activated(self) -> None:
         self.action_describe()
+
+    marked: set[str] | None = None  # the runs marked for a comparison (space)
+
+    def _mark_cell(self, run) -> str:
+        return "●" if self.marked and run.id in self.marked else ""
+
+    def action_mark(self) -> None:
+        if (run := self._selected()) is None:
+            return
+        self.marked = self.marked or set()
+        self.marked ^= {run.id}
+        self.table.refresh()
+        self.query_one("#runs-status", Static).update(
+            f"{len(self.marked)} run(s) marked · c compares them" if self.marked else ""
+        )
+
+    def action_compare(self) -> None:
+        from .run_compare import RunCompareScreen
+
+        if not self.marked or len(self.marked) < 2:
+            self.notify("mark two runs or more with space, then c compares them", timeout=4)
+            return
+        self.app.push_screen(RunCompareScreen(sorted(self.marked)))
 
     def action_describe(self) -> None:
         from .run_detail import RunDetailScreen
