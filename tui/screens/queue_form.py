@@ -22,6 +22,8 @@ from runners.launch.rendering import redact, restore_redacted
 from runners.registry import CONFIG_BLOCKS, resource_type
 from store import BadInput, Queue
 
+from ..loading import Answered, LoaderHost
+
 CONFIG_PLACEHOLDER = """\
 resource_args:        # the settings of the type: the keys listed above
   {}
@@ -78,7 +80,7 @@ def config_yaml(config: dict) -> str:
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
-class QueueFormScreen(ModalScreen[str | None]):
+class QueueFormScreen(LoaderHost, ModalScreen[str | None]):
     """`queue` None: create a queue. Otherwise edit its config and max concurrency (its name
     and resource type are fixed)."""
 
@@ -183,7 +185,8 @@ class QueueFormScreen(ModalScreen[str | None]):
         except BadInput as exc:
             error = str(exc)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_check, resource, text, error)
+            # Posted (a closed form drops it), never call_from_thread (see tui/loading.py).
+            self.post_message(Answered(self._show_check, resource, text, error))
 
     def _show_check(self, resource: str, text: str, error: str | None) -> None:
         if not self.is_attached:
@@ -224,9 +227,9 @@ class QueueFormScreen(ModalScreen[str | None]):
                     queue = store.queues.update(queue.name, max_concurrency=max_concurrency)
                 message = f"saved queue {queue.name}"
         except BadInput as exc:
-            app.call_from_thread(self._refuse, str(exc))
+            app.post_message(Answered(self._refuse, str(exc)))
             return
-        app.call_from_thread(self._saved, queue.name, message)
+        app.post_message(Answered(self._saved, queue.name, message))
 
     def _refuse(self, error: str) -> None:
         self._saving = False
