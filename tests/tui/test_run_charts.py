@@ -80,3 +80,12 @@ def test_smoothing_pulls_each_value_toward_those_before_it_and_keeps_nan():
     nan = float("nan")
     values = smoothed([1.0, 0.0, nan, 0.0], weight=0.5)
     assert values[:2] == [1.0, 0.5] and values[2] != values[2] and values[3] == 0.25
+
+
+def test_the_charts_benchmark_draws_from_the_stores_buckets():
+    from kit import bench_results
+
+    lines = bench_results("charts.py")  # 100,000 points in its quick form
+    frame, memory = lines["charts.frame_median"], lines["charts.app_rss_growth"]
+    assert frame["points"] == 100_000 and frame["width"] == 56
+    assert memory["drawn"] is True  # the app opened the run's charts and drew them
