@@ -38,11 +38,10 @@ def _frame_from_buckets(store: Store, run_id: str) -> float:
     import plotext as plt
     from textual_plotext import Plot  # noqa: F401  (plotext itself, as the widget uses it)
 
+    from tui.screens.run_charts import bucket_series
+
     start = time.perf_counter()
-    steps, values = [], []
-    for bucket in store.metrics.buckets(run_id, "loss", WIDTH):
-        steps += [bucket.step, bucket.step]
-        values += [bucket.min, bucket.max]
+    steps, values = bucket_series(store, run_id, "loss", WIDTH)
     plt.clear_figure()
     plt.plotsize(WIDTH, 12)
     plt.plot(steps, values, marker="braille")

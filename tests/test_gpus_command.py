@@ -4,7 +4,7 @@ exists here) and from NVML on a machine without a driver."""
 import json
 import os
 
-from kit import make_code_job, make_queue, run_launchbay
+from kit import claimed_run, run_launchbay
 
 DECLARED = """\
 gpus:
@@ -19,11 +19,7 @@ def _config(config_dir, text):
 
 
 def test_gpus_lists_declared_devices_and_the_run_holding_each(store, db_path, tmp_path, config_dir):
-    job = make_code_job(store, tmp_path, "train", "pass")
-    queue = make_queue(store)
-    store.items.enqueue(queue.id, job.id, job.ref, {})
-    item = store.items.lease_next(queue, "a1")
-    store.items.claim_with_run(item, "a1", "k3x9mf2a", "local-process", {}, [("GPU-aaa", 0)])
+    claimed_run(store, tmp_path, "k3x9mf2a", gpus=[("GPU-aaa", 0)])
     env = _config(config_dir, DECLARED)
     listed = json.loads(run_launchbay("gpus", "--json", db=db_path, env=env).out)
     assert listed["source"] == "config"

@@ -31,7 +31,14 @@ from kit.engine import (
     registry_tags,
 )
 from kit.git import git
-from kit.jobs import PYTHON_ENTRYPOINT, launch, make_code_job, make_queue, write_code_job
+from kit.jobs import (
+    PYTHON_ENTRYPOINT,
+    claimed_run,
+    launch,
+    make_code_job,
+    make_queue,
+    write_code_job,
+)
 from kit.refusals import ERROR_PREFIX, assert_bad_input, refusal_checker, snapshot
 from kit.targets import add_fake_target
 from kit.waiting import forget_handle, log_of, run_for_item, run_of, run_state, wait_for
@@ -46,6 +53,6 @@ __all__ = [
     "git",
     "add_fake_target",
     "ERROR_PREFIX", "assert_bad_input", "refusal_checker", "snapshot",
-    "PYTHON_ENTRYPOINT", "launch", "make_code_job", "make_queue", "write_code_job",
+    "PYTHON_ENTRYPOINT", "claimed_run", "launch", "make_code_job", "make_queue", "write_code_job",
     "forget_handle", "log_of", "run_for_item", "run_of", "run_state", "wait_for",
 ]  # fmt: skip

@@ -40,3 +40,20 @@ def launch(store: Store, job: str, queue: str = "local", **kwargs) -> int:
     from runners.launch.request import LaunchRequest, enqueue, prepare_launch
 
     return enqueue(store, prepare_launch(store, LaunchRequest(job=job, queue=queue, **kwargs)))
+
+
+def claimed_run(store: Store, tmp_path: Path, run_id: str, spec: dict | None = None, gpus=()):
+    """A run `run_id` claimed from a fresh item of job `train` on queue `local` (made on first
+    use), holding `gpus` ((device, index) pairs), as an agent's claim leaves it; nothing runs."""
+    from store import NotFound
+
+    try:
+        queue = store.queues.get("local")
+        job = store.jobs.resolve("train")
+    except NotFound:
+        job = make_code_job(store, tmp_path, "train", "pass")
+        queue = make_queue(store)
+    store.items.enqueue(queue.id, job.id, job.ref, {})
+    item = store.items.lease_next(queue, "a1")
+    assert store.items.claim_with_run(item, "a1", run_id, "local-process", spec or {}, gpus)
+    return run_id

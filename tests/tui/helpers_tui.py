@@ -50,3 +50,13 @@ async def press_when_loaded(pilot, screen, key: str, tries: int = 50) -> None:
         if not any("still loading" in note for note in notified(app)[seen:]):
             return
     raise AssertionError(f"the form was still loading after {tries} presses of {key}")
+
+
+def highlighted_command(app) -> str:
+    """The command palette's highlighted entry, as shown ("" when none is)."""
+    from textual.command import CommandList
+
+    commands = app.screen.query_one(CommandList)
+    if commands.highlighted is None:
+        return ""
+    return str(commands.get_option_at_index(commands.highlighted).prompt)

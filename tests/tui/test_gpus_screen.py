@@ -1,7 +1,7 @@
 """The GPUs screen: each device with the run holding it, live; enter opens that run."""
 
 from helpers_tui import settle
-from kit import make_code_job, make_queue
+from kit import claimed_run
 from textual.widgets import DataTable
 
 from tui.screens.gpus import GpusScreen, bar, sparkline
@@ -16,12 +16,7 @@ def _column(table: DataTable, name: str) -> list[str]:
 
 
 def _hold_gpu_0(store, tmp_path) -> str:
-    job = make_code_job(store, tmp_path, "train", "pass")
-    queue = make_queue(store)
-    store.items.enqueue(queue.id, job.id, job.ref, {})
-    item = store.items.lease_next(queue, "a1")
-    store.items.claim_with_run(item, "a1", "k3x9mf2a", "local-process", {}, [("GPU-0", 0)])
-    return "k3x9mf2a"
+    return claimed_run(store, tmp_path, "k3x9mf2a", gpus=[("GPU-0", 0)])
 
 
 async def _gpus_table(app, pilot) -> DataTable:

@@ -1,7 +1,7 @@
 """Navigation has one source: a destination added to navigation.DESTINATIONS, and nothing else,
 gets its mode, its number key, its palette entry, its `:` verbs and its lines in help."""
 
-from helpers_tui import notified, settle
+from helpers_tui import highlighted_command, notified, settle
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
@@ -30,15 +30,6 @@ def _add_sweeps(monkeypatch) -> list[str]:
     return opened
 
 
-def _highlighted_command(app) -> str:
-    from textual.command import CommandList
-
-    commands = app.screen.query_one(CommandList)
-    if commands.highlighted is None:
-        return ""
-    return str(commands.get_option_at_index(commands.highlighted).prompt)
-
-
 async def test_an_added_destination_gets_its_key_goto_palette_and_help(make_app, monkeypatch):
     opened = _add_sweeps(monkeypatch)
     app = make_app()
@@ -60,7 +51,7 @@ async def test_an_added_destination_gets_its_key_goto_palette_and_help(make_app,
         await pilot.press("1", "ctrl+p")
         await settle(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "palette")
         await pilot.press(*"Go to Sweeps")
-        await settle(pilot, lambda: "Sweeps" in _highlighted_command(app), "the command found")
+        await settle(pilot, lambda: "Sweeps" in highlighted_command(app), "the command found")
         await pilot.press("enter")
         await settle(pilot, lambda: app.current_mode == "sweeps", "the palette goes to Sweeps")
 

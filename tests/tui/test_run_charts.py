@@ -2,7 +2,7 @@
 filter from the keyboard, and new points shown as they are stored."""
 
 from helpers_tui import settle
-from kit import make_code_job, make_queue
+from kit import claimed_run
 
 from store.metrics import Point
 from tui.screens.run_charts import RunChartsScreen, smoothed
@@ -12,12 +12,7 @@ SIZE = (120, 36)
 
 
 def _run(store, tmp_path) -> str:
-    job = make_code_job(store, tmp_path, "train", "pass")
-    queue = make_queue(store)
-    store.items.enqueue(queue.id, job.id, job.ref, {})
-    item = store.items.lease_next(queue, "a1")
-    store.items.claim_with_run(item, "a1", "k3x9mf2a", "local-process", {})
-    return "k3x9mf2a"
+    return claimed_run(store, tmp_path, "k3x9mf2a")
 
 
 async def _charts(app, pilot, run_id: str, count: int) -> RunChartsScreen:

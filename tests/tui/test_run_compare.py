@@ -2,7 +2,7 @@
 and each metric with every run's curve on one chart."""
 
 from helpers_tui import notified, settle
-from kit import make_code_job, make_queue
+from kit import claimed_run
 
 from store.metrics import Point
 from tui.screens.run_compare import RunCompareScreen
@@ -12,14 +12,10 @@ SIZE = (120, 36)
 
 
 def _runs(store, tmp_path) -> list[str]:
-    job = make_code_job(store, tmp_path, "train", "pass")
-    queue = make_queue(store)
     ids = []
     for run_id, lr in (("aaaa1111", 0.1), ("bbbb2222", 0.01)):
-        store.items.enqueue(queue.id, job.id, job.ref, {})
-        item = store.items.lease_next(queue, "a1")
         spec = {"run_config": {"lr": lr, "epochs": 3, "model": {"width": 64}}}
-        store.items.claim_with_run(item, "a1", run_id, "local-process", spec)
+        claimed_run(store, tmp_path, run_id, spec)
         store.metrics.append(run_id, [Point("loss", lr * (10 - i), step=i) for i in range(10)])
         ids.append(run_id)
     return ids

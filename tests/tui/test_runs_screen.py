@@ -3,7 +3,7 @@
 import sys
 
 from fixed_data import seed
-from helpers_tui import answer_no, screen_text, settle
+from helpers_tui import answer_no, highlighted_command, screen_text, settle
 from kit import launch, make_queue
 
 from runners.catalog.jobs import create_job
@@ -20,15 +20,6 @@ def _table(app) -> WindowTable:
 
 def _ids(table: WindowTable) -> list[str]:
     return [table.row_at(i).id for i in range(table.total or 0) if table.row_at(i)]
-
-
-def _highlighted_command(app) -> str:
-    from textual.command import CommandList
-
-    commands = app.screen.query_one(CommandList)
-    if commands.highlighted is None:
-        return ""
-    return str(commands.get_option_at_index(commands.highlighted).prompt)
 
 
 async def _loaded(pilot, app):
@@ -229,6 +220,6 @@ async def test_the_command_palette_offers_the_screens_actions(make_app, store, t
         await pilot.press("ctrl+p")
         await settle(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "palette")
         await pilot.press(*"Runs: Describe")
-        await settle(pilot, lambda: "Describe" in _highlighted_command(app), "the command found")
+        await settle(pilot, lambda: "Describe" in highlighted_command(app), "the command found")
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen), "described")

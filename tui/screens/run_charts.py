@@ -43,16 +43,22 @@ def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
     return out
 
 
+def bucket_series(store, run_id: str, key: str, width: int) -> tuple[list, list]:
+    """(steps, values) of one metric reduced to `width` columns: both ends of each column's
+    range, at the column's first step."""
+    steps, values = [], []
+    for bucket in store.metrics.buckets(run_id, key, width):
+        steps += [bucket.step, bucket.step]
+        values += [bucket.min, bucket.max]
+    return steps, values
+
+
 def read_charts(store, run_id: str, width: int) -> list[ChartData]:
-    """Each metric of the run reduced to `width` columns: both ends of each column's range."""
-    charts = []
-    for key in store.metrics.keys(run_id):
-        steps, values = [], []
-        for bucket in store.metrics.buckets(run_id, key, width):
-            steps += [bucket.step, bucket.step]
-            values += [bucket.min, bucket.max]
-        charts.append(ChartData(key, steps, values))
-    return charts
+    """Each metric of the run, reduced to `width` columns."""
+    return [
+        ChartData(key, *bucket_series(store, run_id, key, width))
+        for key in store.metrics.keys(run_id)
+    ]
 
 
 class RunChartsScreen(LiveScreen):

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from ..widgets.agent_bar import AgentBar
 from ..widgets.metric_chart import MetricChart
 from .live import LiveScreen
-from .run_charts import COLUMNS_PER_CHART
+from .run_charts import COLUMNS_PER_CHART, bucket_series
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,7 @@ def read_comparison(store, run_ids: list[str], width: int) -> Comparison:
     curves: dict[str, dict[str, tuple[list, list]]] = {}
     for run_id in run_ids:
         for key in store.metrics.keys(run_id):
-            steps, values = [], []
-            for bucket in store.metrics.buckets(run_id, key, width):
-                steps += [bucket.step, bucket.step]
-                values += [bucket.min, bucket.max]
-            curves.setdefault(key, {})[run_id] = (steps, values)
+            curves.setdefault(key, {})[run_id] = bucket_series(store, run_id, key, width)
     return Comparison(run_ids, config, dict(sorted(curves.items())))
 
 
