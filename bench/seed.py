@@ -92,17 +92,40 @@ def seed_runs(store: Store, n: int, *, queues: int = 4, jobs: int = 6, seed: int
     conn.execute("COMMIT")
 
 
-def seed_file(path: Path, n: int) -> None:
-    """A new store at `path` with `n` runs, its WAL folded in (a reader opens it as it is)."""
+def seed_metrics(store: Store, keys: tuple[str, ...] = ("val/loss", "acc"), seed: int = 11) -> None:
+    """Give every run a summary of each of `keys` (the rows the ingest keeps up to date), as
+    if each had reported 100 steps of them: what summary columns over every run read."""
+    rng = random.Random(seed)
+    conn = store.conn
+    conn.execute("BEGIN IMMEDIATE")
+    run_ids = [row[0] for row in conn.execute("SELECT id FROM runs")]
+    rows = []
+    for run_id in run_ids:
+        for key in keys:
+            low = rng.uniform(0.05, 2.0)
+            rows.append((run_id, key, 100, low * 1.1, 99, low, low * 3))
+    conn.executemany(
+        "INSERT INTO metric_keys (run_id, key, count, last, last_step, min, max)"
+        " VALUES (?,?,?,?,?,?,?)",
+        rows,
+    )
+    conn.execute("COMMIT")
+
+
+def seed_file(path: Path, n: int, metrics: bool = False) -> None:
+    """A new store at `path` with `n` runs (and their metrics' summaries if asked), its WAL
+    folded in (a reader opens it as it is)."""
     store = Store.open(path)
     try:
         seed_runs(store, n)
+        if metrics:
+            seed_metrics(store)
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         store.close()
 
 
 if __name__ == "__main__":
-    # `python -m bench.seed PATH N`: a benchmark seeds in a child, so that the memory the
-    # seeding takes (a million rows built at once) is never counted as the app's.
-    seed_file(Path(sys.argv[1]), int(sys.argv[2]))
+    # `python -m bench.seed PATH N [--metrics]`: a benchmark seeds in a child, so that the
+    # memory the seeding takes (a million rows built at once) is never counted as the app's.
+    seed_file(Path(sys.argv[1]), int(sys.argv[2]), metrics="--metrics" in sys.argv[3:])

@@ -183,6 +183,21 @@ class MetricStore:
         )
         return [row[0] for row in rows]
 
+    def names(self, containing: str = "", limit: int = 500) -> list[str]:
+        """Metric names reported by any run, each once, in order (those holding `containing`,
+        at most `limit`). A skip-scan of the (key, …) index — one lookup per distinct name —
+        so a store of a million runs answers in milliseconds, not by reading every row."""
+        rows = self._conn.execute(
+            "WITH RECURSIVE k(key) AS ("
+            " SELECT MIN(key) FROM metric_keys"
+            " UNION ALL SELECT (SELECT MIN(key) FROM metric_keys WHERE key > k.key)"
+            " FROM k WHERE k.key IS NOT NULL)"
+            " SELECT key FROM k WHERE key IS NOT NULL AND instr(lower(key), lower(?)) > 0"
+            " LIMIT ?",
+            (containing, limit),
+        )
+        return [row[0] for row in rows]
+
     def points(
         self,
         run_id: str,

@@ -224,8 +224,21 @@ def m003_metrics(db: sqlite_utils.Database) -> None:
     )
 
 
+def m004_preferences(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- What the app remembers per store, e.g. the runs table's summary columns and sort:
+        -- they name this store's metrics, so they live with them. Values are JSON.
+        CREATE TABLE preferences (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
-MIGRATIONS = (m001_initial, m002_gpu_allocations, m003_metrics)
+MIGRATIONS = (m001_initial, m002_gpu_allocations, m003_metrics, m004_preferences)
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")
 

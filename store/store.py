@@ -13,6 +13,7 @@ from .items import ItemStore
 from .jobs import JobStore
 from .metrics import MetricStore
 from .paths import files_dir_for, make_private_dir, resolve_db_path
+from .preferences import PreferenceStore
 from .queues import QueueStore
 from .runs import RunStore
 from .signals import notify_changed, signal_key
@@ -36,6 +37,7 @@ class Store:
         self.agents = AgentStore(conn)
         self.gpus = GpuAllocationStore(conn)
         self.metrics = MetricStore(conn, self.transaction)
+        self.preferences = PreferenceStore(conn, self.transaction)
         self.artifacts = ArtifactStore(self.files_dir / "artifacts")
 
     @classmethod

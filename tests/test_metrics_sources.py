@@ -47,6 +47,20 @@ def test_the_cursor_is_the_end_of_the_last_whole_line(tmp_path):
     assert JsonLinesSource("file", tmp_path / "absent").read(None, 10).points == []
 
 
+def test_a_file_truncated_and_written_anew_is_read_again_from_its_start(tmp_path):
+    """A job restarted from scratch opens its metrics file with "w": what it writes now is
+    read, not skipped because the old cursor lies past the new end."""
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3}\n')
+    source = JsonLinesSource("file", path)
+    first = source.read(None, 100)
+    assert [p.value for p in first.points] == [1.0, 2.0, 3.0]
+    path.write_bytes(b'{"a": 10}\n')  # shorter than the cursor
+    again = source.read(first.cursor, 100)
+    assert [p.value for p in again.points] == [10.0]
+    assert again.cursor == str(len(b'{"a": 10}\n'))
+
+
 def test_a_read_stops_at_its_limit_and_the_next_goes_on(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text("".join(f'{{"a": {i}, "step": {i}}}\n' for i in range(25)))

@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Input, Static
 
 from store import Run, RunState
-from store.run_views import RunFilter, RunWindows
+from store.run_views import MetricColumn, RunFilter, RunOrder, RunWindows
 
 from ..threads import ThreadStores
 from ..timefmt import ago, run_duration
@@ -20,6 +20,7 @@ from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import run_state_style
 from ..widgets.window_table import Column, WindowTable
 from .live import LiveScreen
+from .run_columns import metric_column, next_order, read_table_preferences, save_table_preferences
 
 KNOWN_STATES = tuple(state.value for state in RunState)
 
@@ -70,6 +71,8 @@ class RunSource:
 
     stores: ThreadStores
     run_filter: RunFilter
+    order: RunOrder = RunOrder()
+    columns: tuple[MetricColumn, ...] = ()
     _running: set = field(default_factory=set)
 
     @contextmanager
@@ -77,7 +80,7 @@ class RunSource:
         conn = self.stores.get().conn
         self._running.add(conn)
         try:
-            yield RunWindows(conn)
+            yield RunWindows(conn, self.order, self.columns)
         finally:
             self._running.discard(conn)
 
@@ -97,11 +100,11 @@ class RunSource:
 
     def after(self, row: Run, limit: int) -> list[Run]:
         with self._windows() as windows:
-            return windows.after(self.run_filter, (row.created_at, row.id), limit)
+            return windows.after(self.run_filter, row, limit)
 
     def before(self, row: Run, limit: int) -> list[Run]:
         with self._windows() as windows:
-            return windows.before(self.run_filter, (row.created_at, row.id), limit)
+            return windows.before(self.run_filter, row, limit)
 
 
 class RunsScreen(LiveScreen):
@@ -113,10 +116,15 @@ class RunsScreen(LiveScreen):
         Binding("r", "relaunch", "Relaunch", id="runs.relaunch"),
         Binding("space", "mark", "Mark", id="runs.mark"),
         Binding("c", "compare", "Compare", id="runs.compare"),
+        Binding("m", "metric_columns", "Metric columns", id="runs.metric_columns"),
+        Binding("o", "sort", "Sort", id="runs.sort"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
     ]
 
     def compose(self) -> ComposeResult:
+        # One small read on the UI thread, before the table's first fetch, so that the first
+        # rows come in the remembered order (WAL: it never waits for an agent's write).
+        self.metric_columns, self.order = read_table_preferences(self.app.stores.get())
         yield Header(show_clock=False)
         yield Input(
             placeholder="filter: text  state:running  queue:NAME  job:NAME",
@@ -124,8 +132,8 @@ class RunsScreen(LiveScreen):
             classes="filter",
         )
         yield WindowTable(
-            [Column("", 1, self._mark_cell), *RUN_COLUMNS],
-            RunSource(self.app.stores, RunFilter()),
+            self._table_columns(),
+            self._source(RunFilter()),
             empty_text="no runs yet: press 3 for Jobs, then L to launch one",
             id="runs-table",
         )
@@ -185,7 +193,53 @@ class RunsScreen(LiveScreen):
     def _apply_filter(self, run_filter: RunFilter) -> None:
         self._filter_timer = None
         if run_filter != self.table.source.run_filter:
-            self.table.reload(RunSource(self.app.stores, run_filter))
+            self.table.reload(self._source(run_filter))
+
+    # -- summary columns and sort ------------------------------------------------------------
+
+    def _source(self, run_filter: RunFilter) -> RunSource:
+        return RunSource(self.app.stores, run_filter, self.order, self.metric_columns)
+
+    def _table_columns(self) -> list[Column]:
+        metrics = [metric_column(c, self.order) for c in self.metric_columns]
+        return [Column("", 1, self._mark_cell), *RUN_COLUMNS, *metrics]
+
+    def _arrange(self) -> None:
+        """Show the chosen columns in the chosen order, and remember both."""
+        columns, order = self.metric_columns, self.order
+        # A write waits for the store's write lock, which an agent may hold: not on the UI thread.
+        self.run_worker(
+            lambda: save_table_preferences(self.app.stores.get(), columns, order),
+            thread=True,
+            group="runs-preferences",
+            exit_on_error=False,
+        )
+        self.table.columns = self._table_columns()
+        self.table.reload(self._source(self.table.source.run_filter))
+        shown = self.order.column.label if self.order.column else "newest first"
+        if self.order.column:
+            shown += " (highest first)" if self.order.descending else " (lowest first)"
+        self.query_one("#runs-status", Static).update(f"sorted by {shown}")
+
+    def action_metric_columns(self) -> None:
+        from .metric_columns import MetricColumnsScreen
+
+        def chosen(columns: tuple[MetricColumn, ...] | None) -> None:
+            if columns is None:
+                return
+            self.metric_columns = columns
+            if self.order.column not in columns:
+                self.order = RunOrder()
+            self._arrange()
+
+        self.app.push_screen(MetricColumnsScreen(self.metric_columns), chosen)
+
+    def action_sort(self) -> None:
+        if not self.metric_columns:
+            self.notify("no summary columns to sort by: m chooses them", timeout=3)
+            return
+        self.order = next_order(self.order, self.metric_columns)
+        self._arrange()
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self) -> None:

@@ -49,6 +49,7 @@ class Column(Generic[Row]):
     width: int
     cell: Callable[[Row], str]
     style: Callable[[Row], str] | None = None  # a Rich style for the cell, from the row
+    keep_case: bool = False  # a title that is data (a metric's name), not shown upper-cased
 
 
 class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
@@ -315,7 +316,9 @@ class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
         scroll_x = self.scroll_offset.x
         if y == 0:
             style = self.get_component_rich_style("window-table--header")
-            cells = [(c.title.upper(), c.width, None) for c in self.columns]
+            cells = [
+                (c.title if c.keep_case else c.title.upper(), c.width, None) for c in self.columns
+            ]
             return self._strip(cells, style, scroll_x, width)
         index = self.scroll_offset.y + y - 1
         if self.total == 0 and y == 1:
