@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "tui")]
 
-from fixed_data import FIXED_NOW, seed, seed_metrics  # noqa: E402
+from fixed_data import COMPARED, FIXED_NOW, seed, seed_comparison  # noqa: E402
 
 from store import Store  # noqa: E402
 from tui import clock  # noqa: E402
@@ -35,8 +35,10 @@ async def settle(pilot, condition, tries: int = 200) -> None:
 
 
 async def shoot(db: Path) -> list[Path]:
+    from store.run_views import MetricColumn, RunOrder
     from tui.screens.launch import LaunchScreen
     from tui.screens.run_charts import RunChartsScreen
+    from tui.screens.run_compare import RunCompareScreen
     from tui.screens.run_log import RunLogScreen
 
     app = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
@@ -65,6 +67,17 @@ async def shoot(db: Path) -> list[Path]:
         await pilot.pause(0.5)
         save("run-charts")
         await pilot.press("escape")
+        app.push_screen(RunCompareScreen(list(COMPARED)))
+        await settle(pilot, lambda: getattr(app.screen, "comparison", None) is not None)
+        await pilot.pause(0.5)
+        save("run-compare")
+        await pilot.press("escape")
+        loss = MetricColumn("loss", "min")
+        app.screen.show_columns((loss, MetricColumn("val/accuracy", "last")), RunOrder(loss))
+        await pilot.pause(0.5)
+        save("runs-metrics")
+        app.screen.show_columns((), RunOrder())  # as it was, for the shots that follow
+        await pilot.pause(0.3)
         app.push_screen(RunLogScreen("h7wq4nzp"))
         await pilot.pause(0.8)
         save("run-log")
@@ -120,7 +133,7 @@ def main() -> None:
         store = Store.open(db)
         seed(store, folder)
         write_log(store)
-        seed_metrics(store)
+        seed_comparison(store)
         store.close()
         saved = asyncio.run(shoot(db))
     finally:

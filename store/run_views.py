@@ -95,10 +95,14 @@ class RunWindows:
         conn: sqlite3.Connection,
         order: RunOrder = RunOrder(),
         columns: tuple[MetricColumn, ...] = (),
+        memo: dict | None = None,
     ):
+        """`memo`: a dict the caller keeps between windows of the same order, where costly
+        counts are remembered until the store changes."""
         self._conn = conn
         self._order = order
         self._columns = columns
+        self._memo = {} if memo is None else memo
 
     def _matches_nothing(self, run_filter: RunFilter) -> bool:
         """A job or queue that doesn't exist: answer at once instead of scanning every run
@@ -183,7 +187,16 @@ class RunWindows:
         return f"mk.{self._order.column.stat} {direction}, mk.id {direction}"
 
     def _valued_count(self, run_filter: RunFilter) -> int:
-        """How many runs have a value of the sort column (under the filter)."""
+        """How many runs have a value of the sort column (under the filter). Remembered until
+        another connection writes: a jump to the end needs it, and it reads the whole index."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        memo_key = (id(self._conn), version, run_filter, self._order)
+        if memo_key not in self._memo:
+            self._memo.clear()
+            self._memo[memo_key] = self._count_valued(run_filter)
+        return self._memo[memo_key]
+
+    def _count_valued(self, run_filter: RunFilter) -> int:
         column = self._order.column
         if run_filter == RunFilter():
             # No filter: the index alone answers (a metric row's run always exists: runs are

@@ -106,3 +106,20 @@ def test_a_filter_applies_to_the_sorted_order(store, runs):
 def test_a_summary_column_names_one_of_the_stored_summaries():
     with pytest.raises(ValueError, match="last, min, max"):
         MetricColumn("loss", "mean; DROP TABLE runs")
+
+
+def test_a_remembered_count_is_read_again_once_another_connection_writes(store, runs, db_path):
+    from store import Store
+
+    memo: dict = {}
+    windows = RunWindows(store.conn, RunOrder(LOSS_MIN), (LOSS_MIN,), memo)
+    last = windows.at(RunFilter(), 11, 1, total=12)
+    assert [r.id for r in last] == [_expected(store, runs, False)[-1]] and memo
+    writer = Store.open(db_path)  # as the agent: its own connection
+    for run_id, loss in (("r04", 0.01), ("r06", 0.02), ("r09", 0.03)):
+        writer.metrics.append(run_id, [Point("val/loss", loss, 0)])
+    now = _expected(store, {**runs, "r04": 0.01, "r06": 0.02, "r09": 0.03}, False)
+    assert windows.at(RunFilter(), 0, 1, total=12)[0].id == "r04"
+    # From the end: the valued runs now end two rows from the last (a stale count of them
+    # would put the highest value at row 7).
+    assert [r.id for r in windows.at(RunFilter(), 7, 1, total=12)] == [now[7]] == ["r00"]

@@ -165,3 +165,27 @@ def seed_metrics(store: Store, run_id: str = "h7wq4nzp") -> None:
         + [Point("val/accuracy", 1 - 0.9 * 0.97**i, step=i) for i in range(0, 300, 10)]
         + [Point("lr", 0.001 * min(1.0, (i + 1) / 50), step=i) for i in range(300)],
     )
+
+
+COMPARED = ("h7wq4nzp", "m5ty6uio", "k3x9mf2a")  # three runs of train, three learning rates
+
+
+def seed_comparison(store: Store) -> None:
+    """Curves and configs for comparing COMPARED: the same job at lr 0.001, 0.003 and 0.0003
+    (the last still running), as a sweep by hand leaves them."""
+    import json
+
+    from store.metrics import Point
+
+    seed_metrics(store)
+    for run_id, lr, steps in (("m5ty6uio", 0.003, 200), ("k3x9mf2a", 0.0003, 120)):
+        store.metrics.append(
+            run_id,
+            [Point("loss", 2.0 * (1 - lr * 20) ** i + 0.3 * lr * 100, step=i) for i in range(steps)]
+            + [Point("val/accuracy", 0.8 - 0.7 * 0.95**i, step=i) for i in range(0, steps, 10)],
+        )
+    # h7wq4nzp keeps its config ({"lr": 0.001}): the launch form's shot relaunches it.
+    for run_id, lr in (("m5ty6uio", 0.003), ("k3x9mf2a", 0.0003)):
+        spec = store.runs.get(run_id).spec
+        spec["run_config"] = {"lr": lr, "warmup": 100}
+        store.conn.execute("UPDATE runs SET spec = ? WHERE id = ?", (json.dumps(spec), run_id))

@@ -84,3 +84,23 @@ def test_the_charts_benchmark_draws_from_the_stores_buckets():
     frame, memory = lines["charts.frame_median"], lines["charts.app_rss_growth"]
     assert frame["points"] == 100_000 and frame["width"] == 56
     assert memory["drawn"] is True  # the app opened the run's charts and drew them
+
+
+async def test_t_puts_the_time_since_the_first_point_on_the_x_axis(store, tmp_path, make_app):
+    run_id = _run(store, tmp_path)
+    # A point a minute, from a given start: the axis counts minutes from the first point.
+    points = [Point("loss", 1 / (i + 1), step=i * 10, at=1_700_000_000 + 60 * i) for i in range(30)]
+    store.metrics.append(run_id, points)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _charts(app, pilot, run_id, 1)
+        chart = screen.query_one(MetricChart)
+        await settle(pilot, lambda: chart.series.get("loss"), "the loss drawn")
+        assert chart.x_label == "step" and max(chart.series["loss"][0]) == 290
+        await pilot.press("t")
+        await settle(pilot, lambda: chart.x_label == "minutes since start", "time on x")
+        xs, ys = chart.series["loss"]
+        assert min(xs) == 0 and max(xs) == 29  # the 30th point came 29 minutes after the first
+        assert dict(zip(xs, ys, strict=True))[0] == 1.0
+        await pilot.press("t")
+        await settle(pilot, lambda: chart.x_label == "step", "back to steps")

@@ -172,3 +172,42 @@ def test_run_charts_screen(snap_compare, fixed_app):
         )
 
     assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_run_compare_screen(snap_compare, fixed_app):
+    async def run_before(pilot):
+        from fixed_data import COMPARED, seed_comparison
+
+        from tui.screens.run_compare import RunCompareScreen
+
+        seed_comparison(pilot.app.stores.get())
+        pilot.app.push_screen(RunCompareScreen(list(COMPARED)))
+        await _ready(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, RunCompareScreen)
+                and pilot.app.screen.comparison is not None
+                and len(pilot.app.screen.query("MetricChart")) == 3
+                and all(chart.plotted for chart in pilot.app.screen.query("MetricChart"))
+            ),
+        )
+
+    assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_runs_screen_with_summary_columns_sorted(snap_compare, fixed_app):
+    async def run_before(pilot):
+        from fixed_data import seed_comparison
+
+        from store.run_views import MetricColumn, RunOrder
+
+        seed_comparison(pilot.app.stores.get())
+        loss = MetricColumn("loss", "min")
+        # What `m` (ticking two columns) and `o` (lowest first) leave.
+        pilot.app.screen.show_columns((loss, MetricColumn("val/accuracy", "last")), RunOrder(loss))
+        await _ready(pilot, lambda: _rows_loaded(pilot.app))
+        await _ready(
+            pilot, lambda: any("loss min" in c.title for c in pilot.app.screen.table.columns)
+        )
+
+    assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)

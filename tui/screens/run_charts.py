@@ -3,11 +3,14 @@
 Each chart is read already reduced to its width (store.metrics.buckets: the lowest and highest
 value of each column's span of steps, computed in SQL), so a metric of a million points costs
 what one of a few hundred does. `s` smooths the curves (an exponential moving average, as
-TensorBoard's slider does), `/` keeps only the metrics whose name holds a text.
+TensorBoard's slider does), `t` puts time on the x-axis instead of the step (each column at the
+time its first step was stored, from the run's first point), `/` keeps only the metrics whose
+name holds a text.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -29,6 +32,21 @@ class ChartData:
     key: str
     steps: list[float]
     values: list[float]
+    times: list[float]  # when each of `steps` was stored (seconds since the epoch; NaN: unknown)
+
+
+TIME_UNITS = ((7200, 3600, "hours"), (120, 60, "minutes"), (0, 1, "seconds"))
+
+
+def time_axis(charts: list[ChartData]) -> tuple[list[list[float]], str]:
+    """Each chart's x values as time since the run's first point, in one unit for all of them
+    (the largest that keeps the span above two of it), and the axis' label."""
+    known = [t for chart in charts for t in chart.times if t == t]
+    if not known:
+        return [[math.nan] * len(chart.times) for chart in charts], "time"
+    start, span = min(known), max(known) - min(known)
+    size, unit = next((size, unit) for above, size, unit in TIME_UNITS if span >= above)
+    return [[(t - start) / size for t in chart.times] for chart in charts], f"{unit} since start"
 
 
 def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
@@ -54,17 +72,20 @@ def bucket_series(store, run_id: str, key: str, width: int) -> tuple[list, list]
 
 
 def read_charts(store, run_id: str, width: int) -> list[ChartData]:
-    """Each metric of the run, reduced to `width` columns."""
-    return [
-        ChartData(key, *bucket_series(store, run_id, key, width))
-        for key in store.metrics.keys(run_id)
-    ]
+    """Each metric of the run, reduced to `width` columns, with the time of each column."""
+    charts = []
+    for key in store.metrics.keys(run_id):
+        steps, values = bucket_series(store, run_id, key, width)
+        times = store.metrics.times_at(run_id, key, steps)
+        charts.append(ChartData(key, steps, values, [times.get(s, math.nan) for s in steps]))
+    return charts
 
 
 class RunChartsScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="charts.back"),
         Binding("s", "toggle_smoothing", "Smooth", id="charts.smooth"),
+        Binding("t", "toggle_time", "Step/time", id="charts.time"),
         Binding("slash", "filter", "Filter", id="charts.filter"),
     ]
 
@@ -72,6 +93,7 @@ class RunChartsScreen(LiveScreen):
         super().__init__()
         self.run_id = run_id
         self.smoothing = False
+        self.by_time = False  # the x-axis: the step, or the time since the run's first point
         self.text = ""
         self.charts: list[ChartData] = []
         self._charts_loader = self.loader("charts", self._read, self._show, self._failed)
@@ -115,19 +137,28 @@ class RunChartsScreen(LiveScreen):
             await grid.mount_all(
                 MetricChart(c.key, id=name) for c, name in zip(shown, wanted, strict=True)
             )
-        for chart, data in zip(grid.query(MetricChart), shown, strict=True):
+        xs, label = [data.steps for data in shown], "step"
+        if self.by_time:
+            xs, label = time_axis(shown)
+        for chart, data, x in zip(grid.query(MetricChart), shown, xs, strict=True):
             chart.title = data.key
+            chart.x_label = label
             values = smoothed(data.values) if self.smoothing else data.values
-            chart.set_series(data.key, data.steps, values)
+            chart.set_series(data.key, x, values)
         status = self.query_one("#charts-status", Static)
         if not self.charts:
             status.update("no metrics yet: a job reports them through LAUNCHBAY_METRICS_FILE")
         else:
             smooth = " · smoothed" if self.smoothing else ""
-            status.update(f"{len(shown)} of {len(self.charts)} metric(s){smooth}")
+            axis = " · x: time" if self.by_time else " · x: step"
+            status.update(f"{len(shown)} of {len(self.charts)} metric(s){axis}{smooth}")
 
     async def action_toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing
+        await self._draw()
+
+    async def action_toggle_time(self) -> None:
+        self.by_time = not self.by_time
         await self._draw()
 
     def action_filter(self) -> None:

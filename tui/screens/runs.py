@@ -74,13 +74,14 @@ class RunSource:
     order: RunOrder = RunOrder()
     columns: tuple[MetricColumn, ...] = ()
     _running: set = field(default_factory=set)
+    _counts: dict = field(default_factory=dict)  # RunWindows' memo of costly counts
 
     @contextmanager
     def _windows(self):
         conn = self.stores.get().conn
         self._running.add(conn)
         try:
-            yield RunWindows(conn, self.order, self.columns)
+            yield RunWindows(conn, self.order, self.columns, self._counts)
         finally:
             self._running.discard(conn)
 
@@ -202,11 +203,19 @@ class RunsScreen(LiveScreen):
 
     def _table_columns(self) -> list[Column]:
         metrics = [metric_column(c, self.order) for c in self.metric_columns]
-        return [Column("", 1, self._mark_cell), *RUN_COLUMNS, *metrics]
+        # Right after STATE, where a 120-column terminal still shows them: when comparing
+        # runs, a metric matters more than when each started.
+        after_state = next(i for i, c in enumerate(RUN_COLUMNS) if c.title == "state") + 1
+        return [
+            Column("", 1, self._mark_cell),
+            *RUN_COLUMNS[:after_state],
+            *metrics,
+            *RUN_COLUMNS[after_state:],
+        ]
 
-    def _arrange(self) -> None:
-        """Show the chosen columns in the chosen order, and remember both."""
-        columns, order = self.metric_columns, self.order
+    def show_columns(self, columns: tuple[MetricColumn, ...], order: RunOrder) -> None:
+        """Show these summary columns, the runs in this order, and remember both."""
+        self.metric_columns, self.order = columns, order
         # A write waits for the store's write lock, which an agent may hold: not on the UI thread.
         self.run_worker(
             lambda: save_table_preferences(self.app.stores.get(), columns, order),
@@ -227,10 +236,7 @@ class RunsScreen(LiveScreen):
         def chosen(columns: tuple[MetricColumn, ...] | None) -> None:
             if columns is None:
                 return
-            self.metric_columns = columns
-            if self.order.column not in columns:
-                self.order = RunOrder()
-            self._arrange()
+            self.show_columns(columns, self.order if self.order.column in columns else RunOrder())
 
         self.app.push_screen(MetricColumnsScreen(self.metric_columns), chosen)
 
@@ -238,8 +244,7 @@ class RunsScreen(LiveScreen):
         if not self.metric_columns:
             self.notify("no summary columns to sort by: m chooses them", timeout=3)
             return
-        self.order = next_order(self.order, self.metric_columns)
-        self._arrange()
+        self.show_columns(self.metric_columns, next_order(self.order, self.metric_columns))
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self) -> None:
