@@ -77,7 +77,9 @@ def describe(schema: Any, resolve: Resolve, depth: int = 0) -> str:
     text = _TYPE_WORDS.get(type_, "a value")
     if type_ == "object" and isinstance(schema.get("title"), str):
         text += f" ({schema['title']})"  # pydantic's model name: "a mapping (Trainer)"
-    constraints = _bounds(schema) + _string_rules(schema)
+    # JSON Schema applies each keyword to its own type only: `minimum` says nothing of a string.
+    constraints = _bounds(schema) if type_ in ("integer", "number", None) else []
+    constraints += _string_rules(schema) if type_ in ("string", None) else []
     if type_ == "array" and isinstance(schema.get("items"), dict) and schema["items"]:
         constraints.append(f"of {describe(schema['items'], resolve, depth + 1)} each")
     return " ".join([text, *constraints])
