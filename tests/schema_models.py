@@ -3,14 +3,14 @@ from W&B's "Manage job inputs" page (Pydantic tab), and a training config with e
 field a pydantic user writes. tests/wandb_corpus/schemas/pydantic_*.yaml are their schemas as
 pydantic 2.14 wrote them."""
 
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 
 # --- W&B's docs, "Manage job inputs", Pydantic tab (names as there: they name the $defs) ---
-class DatasetEnum(str, Enum):
+class DatasetEnum(str, Enum):  # noqa: UP042  (as the docs write it)
     cifar10 = "cifar10"
     cifar100 = "cifar100"
 
@@ -27,7 +27,7 @@ class Schema(BaseModel):
 
 
 # --- a training config: Optional, nested models, Literal, Annotated bounds, enums, lists ---
-class Optimizer(str, Enum):
+class Optimizer(StrEnum):
     adam = "adam"
     sgd = "sgd"
 

@@ -1,7 +1,7 @@
 """Real W&B job input schemas (tests/wandb_corpus/schemas/, each file says where it comes from),
 used as a W&B user would: `job create --schema FILE`, then `launch` with a good run config
-(enqueued with the schema's defaults filled in) and with bad ones (refused: exit 2, one line naming the
-field and what was expected, nothing enqueued).
+(enqueued with the schema's defaults filled in) and with bad ones (refused: exit 2, one line
+naming the field and what was expected, nothing enqueued).
 
 W&B itself never validates a run config against these schemas (its docs: "Job input schemas
 are not used to validate inputs"; its SDK only warns about keywords its launch drawer cannot

@@ -80,8 +80,9 @@ def describe(schema: Any, resolve: Resolve, depth: int = 0) -> str:
     # JSON Schema applies each keyword to its own type only: `minimum` says nothing of a string.
     constraints = _bounds(schema) if type_ in ("integer", "number", None) else []
     constraints += _string_rules(schema) if type_ in ("string", None) else []
-    if type_ == "array" and isinstance(schema.get("items"), dict) and schema["items"]:
-        constraints.append(f"of {describe(schema['items'], resolve, depth + 1)} each")
+    items = schema.get("items")
+    if type_ == "array" and isinstance(items, dict) and describe(items, resolve) != "any value":
+        constraints.append(f"(each item {describe(items, resolve, depth + 1)})")
     return " ".join([text, *constraints])
 
 
@@ -155,11 +156,8 @@ def error_line(error, field: str, resolve: Resolve) -> tuple[str, str]:
                 f"is not in the job's input schema; expected one of {listed}",
             )
     if error.validator == "oneOf" and "valid under each of" in error.message:
-        expected = describe(error.schema, resolve)
-        return (
-            where,
-            f"{short_repr(value)} fits more than one choice; expected exactly one: {expected}",
-        )
+        choice = f"{short_repr(value)} fits more than one choice"
+        return where, f"{choice}; expected exactly one of: {describe(error.schema, resolve)}"
     if error.validator in _VALUE_KEYWORDS:
         return where, f"expected {describe(error.schema, resolve)}, got {short_repr(value)}"
     return where, error.message

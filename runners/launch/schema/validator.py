@@ -27,7 +27,7 @@ from jsonschema.exceptions import best_match
 
 from store import BadInput
 
-from .messages import describe, error_line
+from .messages import describe, error_line, short_repr
 from .walk import SCHEMA_LISTS, field_name, subschemas
 
 LATEST = jsonschema.Draft202012Validator
@@ -212,4 +212,9 @@ def _schema_error_line(error: jsonschema.SchemaError, field: str) -> tuple[str, 
     if path and path[-1] == "type":
         types = "string, integer, number, boolean, array, object, null"
         return where, f"expected one of {types} (or a list of them), got {value!r}"
-    return where, f"{error.message}"
+    if error.validator in ("type", "enum", "const", "minimum", "exclusiveMinimum"):
+        # The meta-schema's own words: "a number", "a list"; its $refs are not followed.
+        return where, f"expected {describe(error.schema, lambda ref: {})}, got {short_repr(value)}"
+    if error.validator == "format":  # the meta-schema asserts `pattern` is a regex
+        return where, f"{short_repr(value)} is not a valid {error.validator_value}"
+    return where, error.message
