@@ -152,6 +152,15 @@ def test_required_and_additional_properties():
     assert refused(schema, {"lr": 0.1}) == "run_config.epochs: is required but missing"
     opened = {**schema, "additionalProperties": True}
     assert build_run_config(opened, {"epochs": 1, "notes": "x"}) == {"epochs": 1, "notes": "x"}
+    patterned = {
+        **schema,
+        "patternProperties": {"^x_": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    assert build_run_config(patterned, {"epochs": 1, "x_a": 2}) == {"epochs": 1, "x_a": 2}
+    assert refused(patterned, {"epochs": 1, "x_a": 2, "y": 3}) == (
+        "run_config.y: is not in the job's input schema; expected one of lr, epochs"
+    )
 
 
 def test_a_typo_of_a_keyword_is_refused_and_other_unknown_keywords_are_annotations():

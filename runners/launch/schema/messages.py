@@ -5,6 +5,7 @@ given (`run_config.lr: expected a number > 0, got -1`).
 or null"); `error_line` picks the field and the words for one `jsonschema.ValidationError`.
 """
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -148,7 +149,15 @@ def error_line(error, field: str, resolve: Resolve) -> tuple[str, str]:
         return field_name(where, (missing,)), "is required but missing"
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         known = list(error.schema.get("properties") or {})
-        extra = next((name for name in value if name not in known), None)
+        patterns = list(error.schema.get("patternProperties") or {})
+        extra = next(
+            (
+                name
+                for name in value
+                if name not in known and not any(re.search(p, name) for p in patterns)
+            ),
+            None,
+        )
         if extra is not None:
             listed = ", ".join(known) or "(none)"
             return (
