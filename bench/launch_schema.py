@@ -77,9 +77,9 @@ def main() -> None:
                 validations.append(time.perf_counter() - start)
         finally:
             store.close()
-    _common.emit("dry_run_launches", _common.median(loops), "s", launches=n)
-    _common.emit("dry_run_launch_each", _common.median(loops) / n * 1e3, "ms")
-    _common.emit("run_config_check_each", _common.median(validations) / n * 1e6, "us")
+    _common.emit("launch_schema.dry_run_launches", _common.median(loops), "s", launches=n)
+    _common.emit("launch_schema.dry_run_launch_each", _common.median(loops) / n * 1e3, "ms")
+    _common.emit("launch_schema.run_config_check_each", _common.median(validations) / n * 1e6, "us")
 
 
 if __name__ == "__main__":

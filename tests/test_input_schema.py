@@ -361,3 +361,12 @@ def test_a_pydantic_schema_file_launches_with_its_defaults(cli, store, tmp_path)
     result = cli("launch", "-j", "train", "-q", "local", "-c", spec, "--dry-run")
     assert result.code == 0, result.err
     assert json.loads(result.out)["run_config"] == {**TRAIN_CONFIG_DEFAULTS, "epochs": 3}
+
+
+def test_the_launch_schema_benchmark_runs_and_prints_its_lines():
+    from kit import bench_results
+
+    lines = bench_results("launch_schema.py")
+    assert lines["launch_schema.dry_run_launches"]["launches"] == 100
+    assert lines["launch_schema.dry_run_launches"]["value"] > 0
+    assert lines["launch_schema.run_config_check_each"]["unit"] == "us"

@@ -176,7 +176,7 @@ def _fields_for(kind: str, properties: dict, initial: dict, root: dict | None) -
     for name, prop in properties.items():
         document = root if root is not None else prop
         try:
-            schema = compiled(document)
+            schema = compiled(document, check=False)
             if root is not None:  # launchbay's reading of it: objects closed, W&B's required
                 prop = schema.schema.get("properties", {}).get(name, prop)
             shape = field_shape(schema, prop)

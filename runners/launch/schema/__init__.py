@@ -22,14 +22,15 @@ VARIABLE_TYPES = ("string", "integer", "number")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def compiled(schema: Any, field: str = "schema") -> "CompiledSchema":
-    """`schema` checked and compiled (cached by its JSON text). Raises BadInput naming the bad
-    part. The one entry point for anything that validates values against a schema."""
+def compiled(schema: Any, field: str = "schema", check: bool = True) -> "CompiledSchema":
+    """`schema` compiled (cached by its JSON text) and, unless `check=False` (a schema the
+    store holds, checked when stored), checked. Raises BadInput naming the bad part. The one
+    entry point for anything that validates values against a schema."""
     if not isinstance(schema, dict):
         raise BadInput(field, "expected a JSON/YAML object (a JSON Schema)")
-    from .validator import compile_schema  # jsonschema: ~80 ms to import, paid on first use
+    from .validator import compile_schema  # jsonschema: ~50–80 ms to import, on first use
 
-    return compile_schema(schema, field)
+    return compile_schema(schema, field, check)
 
 
 def check_input_schema(schema: Any, field: str = "schema") -> dict:
@@ -50,7 +51,7 @@ def build_run_config(schema: dict | None, overrides: dict | None) -> dict:
         raise BadInput("overrides.run_config", "expected a mapping of names to values")
     if schema is None:
         return copy.deepcopy(overrides)
-    compiled_schema = compiled(schema)
+    compiled_schema = compiled(schema, check=False)  # the job's: checked at `job create`
     config = with_defaults(compiled_schema, compiled_schema.schema, overrides)
     _refuse_non_finite(config, "run_config")
     compiled_schema.check(config, "run_config")
@@ -104,7 +105,7 @@ def check_value(value: Any, schema: dict, field: str, part: Any = None) -> None:
     """Raise BadInput(field, what was expected) unless `value` satisfies `schema` (or `part`,
     a subschema of it: a form field's property, whose `$ref`s resolve in `schema`)."""
     _refuse_non_finite(value, field)
-    compiled(schema).check(value, field, part)
+    compiled(schema, check=False).check(value, field, part)
 
 
 def _refuse_non_finite(value: Any, field: str) -> None:
@@ -146,7 +147,7 @@ def parse_variable(name: str, schema: dict, text: str) -> Any:
     try:
         value: Any = {"integer": int, "number": float}.get(type_, str)(text)
     except ValueError:
-        expected = compiled(schema).describe(schema)
+        expected = compiled(schema, check=False).describe(schema)
         raise BadInput(field, f"expected {expected}, got {text!r}") from None
     check_value(value, schema, field)
     return value

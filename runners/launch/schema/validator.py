@@ -15,7 +15,6 @@ Compiling is where launchbay's rules meet JSON Schema's:
 
 import copy
 import difflib
-import functools
 import json
 from typing import Any
 
@@ -70,9 +69,10 @@ _OPENING = {"additionalProperties", "unevaluatedProperties", "patternProperties"
 class CompiledSchema:
     """A checked schema (as launchbay reads it) and its validator; shared, never mutated."""
 
-    def __init__(self, schema: dict, validator_class: type) -> None:
+    def __init__(self, schema: dict, validator_class: type, checked: bool) -> None:
         self.schema = schema
         self.validator_class = validator_class
+        self.checked = checked  # against the meta-schema, with its defaults
         resource = referencing.Resource.from_contents(
             schema,
             default_specification=referencing.jsonschema.specification_with(
@@ -108,9 +108,15 @@ class CompiledSchema:
         return describe(schema, self.resolve)
 
 
-def compile_schema(schema: dict, field: str) -> CompiledSchema:
-    """The schema checked and compiled; the same object for the same JSON text (a launch
-    validates with the validator compiled for the job's first launch). Raises BadInput."""
+_CACHE: dict[str, CompiledSchema] = {}  # by the schema's JSON text; oldest dropped first
+_CACHE_SIZE = 256
+
+
+def compile_schema(schema: dict, field: str, check: bool = True) -> CompiledSchema:
+    """The schema compiled; the same object for the same JSON text (a process compiles a job's
+    schema once, at its first launch). Raises BadInput naming the bad part. `check=False` skips
+    the meta-schema and the defaults (10–30 ms, most of a compile): for a schema the store
+    holds, which was checked when it was stored."""
     try:
         # Not sort_keys: the properties' order is the form's and the messages' order.
         text = json.dumps(schema, allow_nan=False)
@@ -118,27 +124,34 @@ def compile_schema(schema: dict, field: str) -> CompiledSchema:
         raise BadInput(
             field, "expected a JSON document (strings, numbers, lists, mappings)"
         ) from None
-    return _compiled(text, field)
+    found = _CACHE.get(text)
+    if found is None or (check and not found.checked):
+        found = _compile(text, field, check)
+        _CACHE.pop(text, None)
+        _CACHE[text] = found
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+    return found
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(text: str, field: str) -> CompiledSchema:
+def _compile(text: str, field: str, check: bool) -> CompiledSchema:
     schema = json.loads(text)
     validator_class = _draft(schema, field)
     schema = _as_launchbay_reads_it(schema)
     _refuse_remote_refs_and_typos(schema, validator_class, field)
-    try:
-        validator_class.check_schema(schema)
-    except jsonschema.SchemaError as error:
-        raise BadInput(*_schema_error_line(error, field)) from None
-    compiled = CompiledSchema(schema, validator_class)
+    if check:
+        try:
+            validator_class.check_schema(schema)
+        except jsonschema.SchemaError as error:
+            raise BadInput(*_schema_error_line(error, field)) from None
+    compiled = CompiledSchema(schema, validator_class, checked=check)
     for path, sub in subschemas(schema):
         for ref in (sub[key] for key in _REF_KEYWORDS if key in sub):
             try:
                 compiled.resolve(ref)
             except BadInput as exc:
                 raise BadInput(field_name(field, (*path, "$ref")), exc.message) from None
-        if "default" in sub:
+        if check and "default" in sub:
             compiled.check(sub["default"], field_name(field, (*path, "default")), sub)
     return compiled
 
