@@ -264,6 +264,15 @@ def test_defaults_are_filled_through_refs_optional_and_nested_objects():
 def test_a_schema_is_compiled_once_for_the_same_text():
     schema = _object(lr={"type": "number"})
     assert compiled(schema) is compiled(json.loads(json.dumps(schema)))
+    assert compiled(schema, check=False) is compiled(schema)  # a checked one serves both
+
+
+def test_a_schema_compiled_unchecked_at_launch_is_still_checked_when_asked():
+    schema = _object(n={"type": "integer", "default": "three"})
+    assert compiled(schema, check=False).checked is False  # a launch trusts the store's copy
+    assert (
+        schema_refused(schema) == "--schema.properties.n.default: expected an integer, got 'three'"
+    )
 
 
 # --- pydantic models as they are ------------------------------------------------------------

@@ -16,6 +16,7 @@ Compiling is where launchbay's rules meet JSON Schema's:
 import copy
 import difflib
 import json
+import threading
 from typing import Any
 
 import jsonschema
@@ -110,6 +111,7 @@ class CompiledSchema:
 
 _CACHE: dict[str, CompiledSchema] = {}  # by the schema's JSON text; oldest dropped first
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()
 
 
 def compile_schema(schema: dict, field: str, check: bool = True) -> CompiledSchema:
@@ -126,11 +128,12 @@ def compile_schema(schema: dict, field: str, check: bool = True) -> CompiledSche
         ) from None
     found = _CACHE.get(text)
     if found is None or (check and not found.checked):
-        found = _compile(text, field, check)
-        _CACHE.pop(text, None)
-        _CACHE[text] = found
-        if len(_CACHE) > _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
+        found = _compile(text, field, check)  # outside the lock: two threads may both compile
+        with _CACHE_LOCK:  # the app's UI thread and its preview worker both validate
+            _CACHE.pop(text, None)
+            _CACHE[text] = found
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
     return found
 
 
