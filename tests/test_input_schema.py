@@ -167,8 +167,11 @@ def test_a_typo_of_a_keyword_is_refused_and_other_unknown_keywords_are_annotatio
     assert schema_refused(_object(lr={"type": "number", "exclusiveMinimun": 0})) == (
         "--schema.properties.lr.exclusiveMinimun: unknown keyword; did you mean exclusiveMinimum?"
     )
-    # W&B's launch drawer reads label and placeholder; x- is everyone's extension prefix.
-    annotated = _object(lr={"type": "number", "label": "LR", "placeholder": "0.1", "x-ui": {}})
+    # W&B's launch drawer reads label and placeholder; x- is everyone's extension prefix;
+    # OpenAPI's `example` (pydantic's json_schema_extra) is no typo of `examples`.
+    annotated = _object(
+        lr={"type": "number", "label": "LR", "placeholder": "0.1", "x-ui": {}, "example": 0.1}
+    )
     assert check_input_schema(annotated) == annotated
 
 

@@ -197,3 +197,16 @@ async def test_the_launch_form_enqueues_a_pydantic_jobs_config(make_app, store, 
         "optimizer": "sgd",
         "compile": True,
     }
+
+
+async def test_a_choice_tells_true_from_1_and_leaves_a_value_it_does_not_offer_blank():
+    root = {"type": "object", "properties": {"n": {"enum": [1, "one", None]}}}
+    async with FormApp().run_test(size=(100, 30)) as pilot:
+        form = await _form(pilot, root, {"n": True})  # True == 1, but is no choice here
+        assert form.values() == {}
+        form.set_values({"n": 1.0})
+        await pilot.pause()
+        assert form.values() == {"n": 1}
+        form.set_values({"n": None})
+        await pilot.pause()
+        assert form.values() == {"n": None}

@@ -99,9 +99,8 @@ class SchemaField(Vertical):
                 (Text(v if isinstance(v, str) else json.dumps(v)), i)
                 for i, v in enumerate(shape.choices)
             ]
-            value = Select.NULL
-            if initial is not UNSET and initial in shape.choices:
-                value = _index(shape.choices, initial)
+            index = None if initial is UNSET else _index(shape.choices, initial)
+            value = Select.NULL if index is None else index
             yield Select(options, value=value, prompt="(default)", id="value")
         elif shape.kind == "boolean":
             default = shape.default if isinstance(shape.default, bool) else False
@@ -158,14 +157,20 @@ class SchemaField(Vertical):
         elif isinstance(widget, Switch) and value is not UNSET:
             widget.value = bool(value)
         elif isinstance(widget, Select):
-            choices = self.shape.choices
-            widget.value = _index(choices, value) if value in choices else Select.NULL
+            index = _index(self.shape.choices, value)
+            widget.value = Select.NULL if index is None else index
 
 
-def _index(choices: tuple, value: Any) -> int:
-    """The position of `value` among `choices`, by type too: True is not 1, 0 is not False."""
+def _index(choices: tuple, value: Any) -> int | None:
+    """The position of `value` among `choices` (True is not 1, 0 is not False; 1.0 is 1);
+    None when it is not one of them."""
     return next(
-        i for i, choice in enumerate(choices) if choice == value and type(choice) is type(value)
+        (
+            i
+            for i, choice in enumerate(choices)
+            if choice == value and isinstance(choice, bool) == isinstance(value, bool)
+        ),
+        None,
     )
 
 

@@ -13,7 +13,6 @@ Compiling is where launchbay's rules meet JSON Schema's:
   own schema.
 """
 
-import copy
 import difflib
 import json
 import threading
@@ -60,7 +59,11 @@ _ANNOTATIONS = {
     "contentMediaType",
     "contentEncoding",
     "contentSchema",
-    "discriminator",
+    "discriminator",  # pydantic's tagged unions (OpenAPI's keyword)
+    "example",  # OpenAPI 3.0's, common in pydantic's json_schema_extra: not a typo of examples
+    "nullable",
+    "externalDocs",
+    "xml",
 }
 _REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 _COMPOSING = {"allOf", "anyOf", "oneOf", "$ref", "$dynamicRef", "if", "dependentSchemas"}
@@ -68,7 +71,8 @@ _OPENING = {"additionalProperties", "unevaluatedProperties", "patternProperties"
 
 
 class CompiledSchema:
-    """A checked schema (as launchbay reads it) and its validator; shared, never mutated."""
+    """A schema as launchbay reads it, its validator and whether it was checked against its
+    meta-schema; shared between threads, never mutated."""
 
     def __init__(self, schema: dict, validator_class: type, checked: bool) -> None:
         self.schema = schema
@@ -171,8 +175,8 @@ def _draft(schema: dict, field: str) -> type:
 
 
 def _as_launchbay_reads_it(schema: dict) -> dict:
-    """A copy with W&B's `required: true` moved to the parent, and plain objects closed."""
-    schema = copy.deepcopy(schema)
+    """`schema` (a fresh copy: parsed from its text) with W&B's `required: true` moved to the
+    parent, and plain objects closed."""
     in_multi_allof = {
         id(member)
         for _, sub in subschemas(schema)
