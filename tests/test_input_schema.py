@@ -382,3 +382,15 @@ def test_the_launch_schema_benchmark_runs_and_prints_its_lines():
     assert lines["launch_schema.dry_run_launches"]["launches"] == 100
     assert lines["launch_schema.dry_run_launches"]["value"] > 0
     assert lines["launch_schema.run_config_check_each"]["unit"] == "us"
+
+
+def test_jsonschema_is_imported_only_once_a_schema_is_read(db_path, tmp_path):
+    from kit import modules_loaded_by_cli
+
+    src = write_code_job(tmp_path / "src", "print(0)\n")
+    without = [["--db", str(db_path), "job", "create", "code", "plain", str(src)]]
+    assert modules_loaded_by_cli(without, ("jsonschema", "referencing")) == []
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(_object(lr={"type": "number"})))
+    create = ["--db", str(db_path), "job", "create", "code", "typed", str(src), "--schema"]
+    assert "jsonschema" in modules_loaded_by_cli([[*create, str(path)]], ("jsonschema",))

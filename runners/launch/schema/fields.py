@@ -7,10 +7,13 @@ Anything else (an object, a list, a union of several types, a `$ref` to an objec
 YAML text, parsed, then checked against the property's own schema. Pure: no UI imports.
 """
 
-from dataclasses import dataclass
-from typing import Any
+from __future__ import annotations
 
-from .validator import CompiledSchema
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # not imported: importing jsonschema waits for the first schema
+    from .validator import CompiledSchema
 
 SIMPLE_TYPES = ("boolean", "integer", "number", "string")
 NO_DEFAULT: Any = object()
