@@ -16,7 +16,6 @@ from store import BadInput
 if TYPE_CHECKING:
     from .validator import CompiledSchema
 
-TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 VARIABLE_TYPES = ("string", "integer", "number")
 # What a `{{name}}` placeholder can name (fullmatch: `$` would let "name\n" through).
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
