@@ -2,9 +2,11 @@
 
 Each launch is what `launchbay launch --dry-run -c SPEC` does after parsing its flags:
 `prepare_launch` (which checks the run config against the job's input schema and fills its
-defaults) then `preview` (the rendered spec). Reported: the whole loop, and the run config's
-part of it alone (`build_run_config`, the same 1,000 configs), each the median of 3 rounds.
-The schema is the shape a pydantic model gives: a nested object, bounds, an enum, defaults.
+defaults) then `preview` (the rendered spec). Reported: the loop for a job with an input schema,
+against the same loop for the same job without one (the baseline, measured in the same run,
+interleaved), and the run config's check alone (`build_run_config`); each the median of 3
+rounds. The schema is the shape a pydantic model gives: a nested object, bounds, an enum,
+defaults.
 """
 
 import _common  # noqa: I001  (first: fixes sys.path so that `queue` is the stdlib's)
@@ -61,25 +63,39 @@ def main() -> None:
             schema_path = Path(folder) / "schema.json"
             schema_path.write_text(json.dumps(SCHEMA))
             create_job(store, "code", "train", str(code), schema_path=str(schema_path))
+            create_job(store, "code", "plain", str(code))
             create_queue(store, "local", "local-process")
             runs = configs(n)
-            loops, validations = [], []
+            loops, baselines, validations = [], [], []
             for _ in range(3):
-                start = time.perf_counter()
-                for run_config in runs:
-                    spec = {"overrides": {"run_config": run_config}}
-                    request = LaunchRequest(job="train", queue="local", spec=spec)
-                    preview(store, prepare_launch(store, request))
-                loops.append(time.perf_counter() - start)
+                loops.append(launch_loop(store, "train", runs))
+                baselines.append(launch_loop(store, "plain", runs))
                 start = time.perf_counter()
                 for run_config in runs:
                     build_run_config(SCHEMA, run_config)
                 validations.append(time.perf_counter() - start)
         finally:
             store.close()
-    _common.emit("launch_schema.dry_run_launches", _common.median(loops), "s", launches=n)
-    _common.emit("launch_schema.dry_run_launch_each", _common.median(loops) / n * 1e3, "ms")
+    loop, baseline = _common.median(loops), _common.median(baselines)
+    _common.emit(
+        "launch_schema.dry_run_launches",
+        loop,
+        "s",
+        launches=n,
+        baseline_no_schema=baseline,
+        ratio=loop / baseline,
+    )
+    _common.emit("launch_schema.dry_run_launch_each", loop / n * 1e3, "ms")
     _common.emit("launch_schema.run_config_check_each", _common.median(validations) / n * 1e6, "us")
+
+
+def launch_loop(store: Store, job: str, runs: list[dict]) -> float:
+    """Seconds to prepare and preview one dry-run launch of `job` per run config."""
+    start = time.perf_counter()
+    for run_config in runs:
+        spec = {"overrides": {"run_config": run_config}}
+        preview(store, prepare_launch(store, LaunchRequest(job=job, queue="local", spec=spec)))
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
