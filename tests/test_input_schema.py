@@ -380,7 +380,11 @@ def test_the_launch_schema_benchmark_runs_and_prints_its_lines():
 
     lines = bench_results("launch_schema.py")
     assert lines["launch_schema.dry_run_launches"]["launches"] == 100
-    assert lines["launch_schema.dry_run_launches"]["value"] > 0
+    launches = lines["launch_schema.dry_run_launches"]
+    assert launches["value"] > 0 and launches["baseline_no_schema"] > 0
+    assert launches["ratio"] == pytest.approx(
+        launches["value"] / launches["baseline_no_schema"], 0.01
+    )
     assert lines["launch_schema.run_config_check_each"]["unit"] == "us"
 
 
