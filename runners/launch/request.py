@@ -93,7 +93,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
     launch_args = runner.normalize(launch_args)
     # What the launch may not do first: its refusal says more than a schema error would.
-    check_no_agent_env(launch_args, queue.resource_args)
+    # Against the queue's args in the runner's spelling: a W&B alias there (`-e NAME`) and
+    # the canonical key in the launch are the same setting.
+    check_no_agent_env(launch_args, queue_args)
     runner.check_launch_override(queue_args, launch_args, queue.config)
     resource_args = runner.check_resource_args(
         deep_merge(queue_args, launch_args), queue.config.get("target")

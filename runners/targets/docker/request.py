@@ -35,6 +35,12 @@ def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
         ulimits=[_ulimit(name, value) for name, value in args.ulimits.items()] or None,
         device_requests=_device_requests(args.gpus),
         binds=args.volumes or None,
+        privileged=args.privileged,
+        cap_add=args.cap_add or None,
+        devices=args.devices or None,
+        ipc_mode=args.ipc,
+        pid_mode=args.pid,
+        runtime=args.runtime,
     )
     settings = {
         "environment": {**args.env, **spec["env"]},

@@ -19,6 +19,7 @@ from runners.metrics.jsonl import METRICS_FILE_ENV
 from runners.protocol import Capability, Handle, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.docker import sdk
+from runners.targets.docker.aliases import canonical
 from runners.targets.docker.logs import LogPump, copy_output
 from runners.targets.docker.request import (
     CONFIG_DIR_IN_CONTAINER,
@@ -52,6 +53,10 @@ class DockerRunner(RemoteRunner):
 
     # -- checks (no SDK needed) --------------------------------------------------------------
 
+    def normalize(self, resource_args: dict) -> dict:
+        """W&B's docker flag spellings (`-v`, `--net`, `env: [A=1]`) as launchbay's keys."""
+        return canonical(resource_args)
+
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_docker_args(resource_args).model_dump()
 
@@ -69,6 +74,7 @@ class DockerRunner(RemoteRunner):
         return {**spec, "resource_args": args}
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        resource_args = canonical(resource_args)
         for key in SANDBOX_KEYS:
             check_variables_are_enums(resource_args.get(key), variables, f"resource_args.{key}")
 
