@@ -1,0 +1,139 @@
+"""Every W&B spelling of a docker setting that reaches out of the sandbox meets the check its
+canonical key meets: refused with the same line (exit 2, store unchanged) when the queue grants
+nothing, accepted when the queue's config grants the canonical key. And the spellings really
+reach the container."""
+
+import json
+import os
+
+import pytest
+from kit import AgentThread, docker_queue, image_job, launch, refusal_checker, wait_for
+
+from store import RunState, Store
+
+# (the W&B spelling a launch uses, the canonical spelling, the queue config that grants it)
+ESCAPES = {
+    "-v host mount": ({"v": ["/etc:/host-etc:ro"]}, {"volumes": ["/etc:/host-etc:ro"]}),
+    "--volume host mount": ({"volume": "/etc:/host-etc:ro"}, {"volumes": ["/etc:/host-etc:ro"]}),
+    "--net host": ({"net": "host"}, {"network": "host"}),
+    "--network host": ({"network": "host"}, {"network": "host"}),
+    "--privileged": ({"privileged": True}, {"privileged": True}),
+    "--cap-add": ({"cap-add": "SYS_ADMIN"}, {"cap_add": ["SYS_ADMIN"]}),
+    "--cap-add list": ({"cap-add": ["SYS_ADMIN"]}, {"cap_add": ["SYS_ADMIN"]}),
+    "--device": ({"device": "/dev/fuse"}, {"devices": ["/dev/fuse"]}),
+    "--ipc host": ({"ipc": "host"}, {"ipc": "host"}),
+    "--pid host": ({"pid": "host"}, {"pid": "host"}),
+    "-u root": ({"u": "0:0"}, {"user": "0:0"}),
+    "--user root": ({"user": "0:0"}, {"user": "0:0"}),
+    "--runtime": ({"runtime": "runc"}, {"runtime": "runc"}),
+    "-e NAME": ({"e": ["AGENT_HOME"]}, {"env": {"AGENT_HOME": "${env:AGENT_HOME}"}}),
+    "--env NAME": ({"env": "AGENT_HOME"}, {"env": {"AGENT_HOME": "${env:AGENT_HOME}"}}),
+}  # fmt: skip
+GRANTS = {
+    "network": {"allowed_networks": ["host"]},
+}
+
+
+def _grant(canonical: dict) -> dict:
+    """The queue config that grants `canonical`: the key itself, or its allow-list."""
+    (key, value), = canonical.items()  # fmt: skip
+    return {"resource_args": GRANTS.get(key, {key: value})}
+
+
+@pytest.fixture
+def world(db_path):
+    store = Store.open(db_path)
+    try:
+        docker_queue(store, "sandboxed")
+        for index, (_, canonical) in enumerate(ESCAPES.values()):
+            docker_queue(store, f"granting-{index}", config=_grant(canonical))
+        image_job(store, "img", "true")
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def refused(world, db_path, cli):
+    return refusal_checker(cli, db_path)
+
+
+def _launch(queue: str, resource_args: dict, *extra: str) -> list[str]:
+    spec = {"resource_args": resource_args}
+    return ["launch", "-j", "img", "-q", queue, "-c", json.dumps(spec), *extra]
+
+
+@pytest.mark.parametrize("name", list(ESCAPES))
+def test_a_w_and_b_spelling_is_refused_exactly_as_its_canonical_key(refused, name):
+    spelling, canonical = ESCAPES[name]
+    through_alias = refused(_launch("sandboxed", spelling))
+    through_canonical = refused(_launch("sandboxed", canonical))
+    assert through_alias == through_canonical
+    # ...and in W&B's own wrapping of the resource args, too.
+    assert refused(_launch("sandboxed", {"local-container": spelling})) == through_canonical
+
+
+@pytest.mark.parametrize("name", list(ESCAPES))
+def test_a_w_and_b_spelling_is_accepted_when_the_queue_grants_its_canonical_key(
+    cli, world, name, monkeypatch
+):
+    spelling, canonical = ESCAPES[name]
+    queue = f"granting-{list(ESCAPES).index(name)}"
+    monkeypatch.setenv("AGENT_HOME", "/home/agent")  # a dry run reads its own environment
+    result = cli(*_launch(queue, spelling, "--dry-run"))
+    assert result.code == 0, result.err
+    (key, value), = canonical.items()  # fmt: skip
+    expanded = json.loads(json.dumps(value).replace("${env:AGENT_HOME}", "/home/agent"))
+    assert json.loads(result.out)["resource_args"][key] == expanded
+    assert cli(*_launch(queue, spelling)).code == 0
+
+
+def test_two_spellings_of_one_setting_with_different_values_are_refused(refused):
+    refused(
+        _launch("sandboxed", {"memory": "1g", "m": "2g"}),
+        "resource_args.m: sets memory as resource_args.memory does, with another value",
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "reason"),
+    [("p", "publishing ports"), ("add-host", "host entries"), ("env-file", "env file")],
+)
+def test_a_docker_flag_launchbay_does_not_support_is_refused_saying_why(refused, flag, reason):
+    refused(_launch("sandboxed", {flag: "x"}), f"resource_args.{flag}: ", reason)
+
+
+def test_a_queue_spelt_with_docker_flags_runs_its_container_as_they_say(db_path, store, engine):
+    docker_queue(
+        store,
+        "flags",
+        config={
+            "resource_args": {
+                "e": ["GREETING=hello", "PLAIN"],
+                "shm-size": "96m",
+                "l": ["team=vision"],
+                "w": "/tmp",
+                "ulimit": "nofile=512:1024",
+                "m": "256m",
+            }
+        },
+    )
+    image_job(
+        store,
+        "show",
+        'echo "greeting=$GREETING plain=$PLAIN pwd=$(pwd) nofile=$(ulimit -n)";'
+        " df -m /dev/shm | tail -1",
+    )
+    item = launch(store, "show", "flags")
+    with AgentThread(db_path, environ={**os.environ, "PLAIN": "from-the-agent"}):
+        run = wait_for(
+            lambda: (r := store.runs.find_for_item(item)) and r.state.is_terminal() and r,
+            60,
+            "the run to end",
+        )
+    log = store.run_log_path(run.id).read_text()
+    assert run.state is RunState.FINISHED, log
+    assert "greeting=hello plain=from-the-agent pwd=/tmp nofile=512" in log
+    assert " 96 " in log  # /dev/shm of 96 MiB
+    spec = store.runs.get(run.id).spec
+    assert spec["resource_args"]["labels"] == {"team": "vision"}
+    assert spec["resource_args"]["memory"] == 256 * 1024**2
