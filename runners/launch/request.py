@@ -80,7 +80,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     if request.args is not None:
         args = [part for arg in request.args for part in _split(arg, "-a/--arg")]
     entry_point = default_entry_point(job)
-    if overrides.get("entry_point") is not None:
+    # An empty entry point is no override, as W&B reads it (`entry_point: []` in a launch
+    # config made by W&B's UI): the job's own entry point runs.
+    if overrides.get("entry_point") not in (None, [], ""):
         entry_point = _argv_list(overrides["entry_point"], "overrides.entry_point")
     if request.entry_point is not None:
         entry_point = _split(request.entry_point, "-E/--entrypoint")
