@@ -57,7 +57,17 @@ UNSUPPORTED = {
     "security-opt": "security options are not supported",
     "entrypoint": "the job's entry point is the launch's overrides.entry_point",
     "name": "launchbay names the container launchbay-<run id>",
-    "rm": "launchbay removes the container (keep_failed_containers keeps a failed one)",
+}
+# docker CLI flags whose one value is what launchbay does anyway: taken and dropped (W&B's
+# docs put `rm: true` in their example queue); any other value is refused, saying why.
+ALREADY_DONE = {
+    "rm": (
+        True,
+        "launchbay removes a run's container when it ends; expected true (a queue's"
+        " keep_failed_containers: true keeps a failed one)",
+    ),
+    "d": (True, "launchbay runs every container detached; expected true"),
+    "detach": (True, "launchbay runs every container detached; expected true"),
 }
 # Keys whose values are lists of entries (a W&B flag repeated): merged when spelt twice.
 _LIST_KEYS = ("volumes", "cap_add", "devices")
@@ -74,6 +84,11 @@ def canonical(resource_args: dict) -> dict:
     for key, value in resource_args.items():
         if key in UNSUPPORTED:
             raise BadInput(f"resource_args.{key}", UNSUPPORTED[key])
+        if key in ALREADY_DONE:
+            done, why = ALREADY_DONE[key]
+            if value is not done:
+                raise BadInput(f"resource_args.{key}", why)
+            continue
         name = ALIASES.get(key, key)
         value = _VALUE_SHAPES.get(name, _same)(value)
         if name not in result:

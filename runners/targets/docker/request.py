@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from runners.metrics.discovery import metrics_file_on_host
-from runners.protocol import SubmitContext
 from runners.targets.docker import sdk
 from runners.targets.docker.settings import DockerArgs
 from runners.targets.remote import put_command
@@ -21,10 +20,11 @@ LABEL_JOB = "launchbay.job"
 LABEL_KEEP_FAILED = "launchbay.keep-failed"  # so that a restarted agent keeps it too
 
 
-def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
-    """create_container's keyword arguments for the run (its name and image aside)."""
-    spec = ctx.spec
-    host_config = client.api.create_host_config(
+def container_settings(create_host_config, spec: dict, args: DockerArgs) -> dict:
+    """create_container's keyword arguments for the run (its name and image aside).
+    `create_host_config`: the engine's (client.api.create_host_config, for the engine's API
+    version) or, for a dry run, docker-py's HostConfig at its default version."""
+    host_config = create_host_config(
         network_mode=args.network,
         init=args.init,
         mem_limit=args.memory,
@@ -46,9 +46,9 @@ def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
         "environment": {**args.env, **spec["env"]},
         "labels": {
             **args.labels,
-            LABEL_RUN_ID: ctx.run_id,
+            LABEL_RUN_ID: spec["run_id"],
             LABEL_QUEUE: spec["queue"],
-            LABEL_JOB: ctx.job.ref,
+            LABEL_JOB: spec["job"]["ref"],
             **({LABEL_KEEP_FAILED: "1"} if args.keep_failed_containers else {}),
         },
         "working_dir": args.workdir,
@@ -58,6 +58,11 @@ def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
         "detach": True,
     }
     return put_command(settings, spec, command="entrypoint", args="command")
+
+
+def preview_host_config(**settings) -> dict:
+    """A HostConfig as docker-py builds it for the engine, without an engine (a dry run)."""
+    return sdk.types.HostConfig(version=sdk.docker.constants.DEFAULT_DOCKER_API_VERSION, **settings)
 
 
 def metrics_file_in_container(run_dir: Path) -> str:
