@@ -87,12 +87,26 @@ def check_registry(value) -> str | None:
     return value
 
 
-def check_builder(value) -> dict | None:
+def check_builder(value, field: str = "builder") -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BadInput("builder", "expected a mapping with base_image and network")
-    return check_model(BuilderSettings, value, "builder").model_dump(exclude_none=True)
+        raise BadInput(field, "expected a mapping with base_image and network")
+    return check_model(BuilderSettings, value, field).model_dump(exclude_none=True)
+
+
+def launch_base_image(builder, resource: str, builds_images: bool) -> str | None:
+    """The base image a launch's own `resource_args.builder` asks for (W&B's launch configs
+    may carry `builder.accelerator.base_image`): its builds only, never their network."""
+    field = "resource_args.builder"
+    if builder is None:
+        return None
+    if not builds_images:
+        raise BadInput(field, f"{resource} queues build no images; expected no builder")
+    settings = check_builder(builder, field) or {}
+    if "network" in settings:
+        raise BadInput(f"{field}.network", "can be set only in the queue's own config")
+    return settings.get("base_image")
 
 
 def lift_builder(resource_args: dict, builder: Any) -> tuple[dict, Any]:

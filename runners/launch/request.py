@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.gpus.request import check_possible
-from runners.images.settings import build_settings
+from runners.images.settings import build_settings, launch_base_image, lift_builder
 from runners.launch.documents import (
     check_document_bounds,
     expect_mapping,
@@ -93,6 +93,10 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     values = resolve_variables(queue.template_variables, set_vars)
     queue_args = _queue_args(runner, queue, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
+    launch_args, launch_builder = lift_builder(launch_args, None)
+    base_image = launch_base_image(
+        launch_builder, queue.resource, Capability.BUILDS_IMAGES in runner.capabilities
+    )
     launch_args = runner.normalize(launch_args)
     # What the launch may not do first: its refusal says more than a schema error would.
     # Against the queue's args in the runner's spelling: a W&B alias there (`-e NAME`) and
@@ -128,6 +132,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         )
     if Capability.BUILDS_IMAGES in runner.capabilities:
         launch["build"] = {**build_settings(queue.config), "dockerfile": dockerfile}
+        if base_image:
+            launch["build"]["base_image"] = base_image
     if queue.config.get("target"):
         launch["target"] = queue.config["target"]
     secret_env = sorted({*queue.config.get(SECRET_ENV_KEY, []), *spec.get(SECRET_ENV_KEY, [])})

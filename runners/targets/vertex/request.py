@@ -24,10 +24,11 @@ def custom_job(spec: dict, image: str) -> dict:
     ours = {k: v for k, v in (spec.get("env") or {}).items() if k != "LAUNCHBAY_CONFIG_FILE"}
     for index, pool in enumerate(pools):
         container = pool.setdefault("container_spec", {})
-        # A later pool with no image of its own runs the job too, as the workers of a
-        # distributed run do (Vertex would refuse a pool without one); one with its own image
-        # (a parameter server, a reduction server) is left as the queue wrote it.
-        if index == 0 or not container.get("image_uri"):
+        # A later pool with no image of its own, or the job's (`${image_uri}`), runs the job
+        # too, as the workers of a distributed run do (Vertex would refuse a pool without an
+        # image); one with another image (a parameter server, a reduction server) is left as
+        # the queue wrote it.
+        if index == 0 or container.get("image_uri") in (None, "", image):
             container["image_uri"] = image
             put_command(container, spec)
         env = [e for e in container.get("env") or [] if e.get("name") not in ours]
