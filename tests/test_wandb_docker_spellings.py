@@ -137,3 +137,22 @@ def test_a_queue_spelt_with_docker_flags_runs_its_container_as_they_say(db_path,
     spec = store.runs.get(run.id).spec
     assert spec["resource_args"]["labels"] == {"team": "vision"}
     assert spec["resource_args"]["memory"] == 256 * 1024**2
+
+
+def test_a_bare_env_name_the_agent_lacks_fails_the_item_at_claim(db_path, store):
+    from store import ItemState
+
+    docker_queue(store, "bare", config={"resource_args": {"e": ["LB_TEST_NOT_SET_ANYWHERE"]}})
+    image_job(store, "quiet", "true")
+    item = launch(store, "quiet", "bare")
+    environ = {k: v for k, v in os.environ.items() if k != "LB_TEST_NOT_SET_ANYWHERE"}
+    with AgentThread(db_path, environ=environ):
+        failed = wait_for(
+            lambda: (i := store.items.get(item)).state is ItemState.FAILED and i,
+            30,
+            "the item to fail",
+        )
+    assert failed.error_stage == "agent"
+    assert "LB_TEST_NOT_SET_ANYWHERE is not set in the agent's environment" in (
+        failed.error_message
+    )
