@@ -156,3 +156,33 @@ def test_a_bare_env_name_the_agent_lacks_fails_the_item_at_claim(db_path, store)
     assert "LB_TEST_NOT_SET_ANYWHERE is not set in the agent's environment" in (
         failed.error_message
     )
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ({"gpus": "all"}, {"gpus": "all"}),
+        ({"gpus": "2"}, {"gpus": 2}),
+        ({"gpus": "count=2,capabilities=compute,utility"}, {"gpus": 2}),
+        ({"gpus": "device=0,1"}, {"gpus": ["0", "1"]}),
+        ({"gpus": '"device=0,2"'}, {"gpus": ["0", "2"]}),
+        ({"gpus": "driver=nvidia,device=GPU-3f2a"}, {"gpus": ["GPU-3f2a"]}),
+        (
+            {"ulimit": ["nofile=1024:2048", "nproc=64"]},
+            {"ulimits": {"nofile": {"soft": 1024, "hard": 2048}, "nproc": 64}},
+        ),
+        ({"l": ["team=ml", "nightly"]}, {"labels": {"team": "ml", "nightly": ""}}),
+        ({"e": "A=1", "env": {"B": "2"}}, {"env": {"A": "1", "B": "2"}}),
+        ({"v": ["/a:/a"], "volume": "/b:/b:ro"}, {"volumes": ["/a:/a", "/b:/b:ro"]}),
+        (
+            {"shm-size": "1g", "m": "2g", "memory-swap": -1, "pids-limit": 64},
+            {"shm_size": "1g", "memory": "2g", "memory_swap": -1, "pids_limit": 64},
+        ),
+        ({"rm": True, "u": "1000", "w": "/work"}, {"user": "1000", "workdir": "/work"}),
+    ],
+)  # fmt: skip
+def test_each_docker_flag_spelling_is_read_as_its_launchbay_key(spelling, canonical):
+    from runners.targets.docker.aliases import canonical as read
+
+    assert read(spelling) == canonical
+    assert read(canonical) == canonical  # the step is idempotent: the claim repeats it

@@ -152,8 +152,8 @@ def _labels(value: Any) -> Any:
 
 
 def _gpus(value: Any) -> Any:
-    """docker's --gpus: `all`, a count, `device=0,1` (also quoted, as the CLI's CSV wants it:
-    `"device=0,1"`), `count=2`; options beside them (`capabilities=…`) are docker's defaults."""
+    """docker's --gpus: `all`, a count, or options `device=0,1` (also quoted, as the CLI's CSV
+    wants it: `"device=0,1"`), `count=2`, `capabilities=…`, `driver=…` (docker's defaults)."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -161,21 +161,23 @@ def _gpus(value: Any) -> Any:
         text = text[1:-1].strip()
     if text == "all" or text.isdigit():
         return "all" if text == "all" else int(text)
-    devices: list[str] = []
-    count: Any = None
+    options: dict[str, list[str]] = {}
+    option = None
     for part in text.split(","):
-        option, equals, setting = part.strip().partition("=")
-        if option == "device" and equals:
-            devices.append(setting.strip())
-        elif option == "count" and equals:
-            count = "all" if setting == "all" else int(setting) if setting.isdigit() else value
-        elif devices and not equals and option.strip():
-            devices.append(option.strip())  # device=0,1: the CSV split the list
-        elif option != "capabilities" and option.strip() and not option.startswith("driver"):
+        name, equals, setting = part.strip().partition("=")
+        if equals:
+            option = name
+            options.setdefault(name, []).append(setting)
+        elif option is not None and name:
+            options[option].append(name)  # device=0,1: the CSV split the option's list
+        else:
             return value
-    if devices:
-        return devices
-    return value if count is None else count
+    if set(options) - {"device", "count", "capabilities", "driver"}:
+        return value  # not docker's syntax: the model says what it expects
+    if "device" in options:
+        return options["device"]
+    count = (options.get("count") or [""])[-1]
+    return "all" if count == "all" else int(count) if count.isdigit() else value
 
 
 def _ulimits(value: Any) -> Any:
