@@ -5,6 +5,7 @@ reach the container."""
 
 import json
 import os
+import re
 
 import pytest
 from kit import AgentThread, docker_queue, image_job, launch, refusal_checker, wait_for
@@ -114,6 +115,7 @@ def test_a_queue_spelt_with_docker_flags_runs_its_container_as_they_say(db_path,
                 "w": "/tmp",
                 "ulimit": "nofile=512:1024",
                 "m": "256m",
+                "cap-add": "NET_ADMIN",  # granted by the queue itself
             }
         },
     )
@@ -121,7 +123,7 @@ def test_a_queue_spelt_with_docker_flags_runs_its_container_as_they_say(db_path,
         store,
         "show",
         'echo "greeting=$GREETING plain=$PLAIN pwd=$(pwd) nofile=$(ulimit -n)";'
-        " df -m /dev/shm | tail -1",
+        " df -m /dev/shm | tail -1; grep CapEff /proc/self/status",
     )
     item = launch(store, "show", "flags")
     with AgentThread(db_path, environ={**os.environ, "PLAIN": "from-the-agent"}):
@@ -134,6 +136,8 @@ def test_a_queue_spelt_with_docker_flags_runs_its_container_as_they_say(db_path,
     assert run.state is RunState.FINISHED, log
     assert "greeting=hello plain=from-the-agent pwd=/tmp nofile=512" in log
     assert " 96 " in log  # /dev/shm of 96 MiB
+    effective = int(re.search(r"CapEff:\s*([0-9a-f]+)", log).group(1), 16)
+    assert effective & (1 << 12)  # CAP_NET_ADMIN, which docker's default set lacks
     spec = store.runs.get(run.id).spec
     assert spec["resource_args"]["labels"] == {"team": "vision"}
     assert spec["resource_args"]["memory"] == 256 * 1024**2
@@ -186,3 +190,20 @@ def test_each_docker_flag_spelling_is_read_as_its_launchbay_key(spelling, canoni
 
     assert read(spelling) == canonical
     assert read(canonical) == canonical  # the step is idempotent: the claim repeats it
+
+
+@pytest.mark.parametrize(
+    ("spelling", "key"),
+    [({"v": ["{{where}}:/data:ro"]}, "volumes"), ({"net": "{{where}}"}, "network")],
+)
+def test_a_queue_variable_in_a_w_and_b_spelling_must_be_an_enum_too(refused, spelling, key):
+    config = {
+        "resource_args": spelling,
+        "template_variables": {"where": {"type": "string", "default": "/data"}},
+    }
+    refused(
+        ["queue", "create", "loose", "-r", "docker", "-c", json.dumps(config)],
+        "template_variables.where",
+        f"sets resource_args.{key}",
+        "expected an enum",
+    )
