@@ -158,20 +158,18 @@ def test_docs_docker_queue_renders_the_flags_as_the_docker_cli_does(world, cli, 
     # --env MY_ENV_VAR=value --env MY_EXISTING_ENV_VAR (docker passes the caller's value)
     assert container["environment"]["MY_ENV_VAR"] == "value"
     assert container["environment"]["MY_EXISTING_ENV_VAR"] == "from-the-agent"
-    assert host["Binds"] == ["/mnt/datasets:/mnt/datasets"]  # --volume
+    assert host["binds"] == ["/mnt/datasets:/mnt/datasets"]  # --volume
     # --gpus all: one device request for every GPU, as the docker CLI sends it
-    assert host["DeviceRequests"] == [
-        {"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}
-    ]
+    assert host["device_requests"] == [{"count": -1, "capabilities": [["gpu"]]}]
     # W&B: `docker run … IMAGE --epochs 3` (no --entrypoint for an image's own)
     assert container["image"] == IMAGE
     assert container["command"] == ["--epochs", "3"]
     assert "entrypoint" not in container
     # Kept differences: no network unless the queue grants one; an init as PID 1; `rm: true` is
     # what launchbay does anyway (it removes the container itself).
-    assert host["NetworkMode"] == "none"
-    assert host["Init"] is True
-    assert "AutoRemove" not in host
+    assert host["network_mode"] == "none"
+    assert host["init"] is True
+    assert "auto_remove" not in host
 
 
 @pytest.mark.parametrize(
@@ -187,7 +185,7 @@ def test_docs_accelerator_base_image_is_the_base_of_the_queues_builds(world, cli
     # W&B: the accelerator Dockerfile starts FROM builder.accelerator.base_image
     assert spec["build"]["base_image"] == "tensorflow/tensorflow:latest-gpu"
     host = spec["submission"]["create_container"]["host_config"]
-    assert ("DeviceRequests" in host) is gpus
+    assert ("device_requests" in host) is gpus
     described = json.loads(cli("queue", "describe", queue, "--json").out)
     assert described["config"]["builder"] == {"base_image": "tensorflow/tensorflow:latest-gpu"}
     assert "builder" not in described["config"]["resource_args"]

@@ -164,8 +164,8 @@ def test_w_and_b_gpu_spellings_meet_the_queues_gpu_ceiling(world, cli, refused):
     _queue(cli, "two-gpus", "docker", {"gpus": "device=0,1"})
     spec = _dry_run(cli, "two-gpus", {"resource_args": {"gpus": '"device=1"'}})
     assert spec["resource_args"]["gpus"] == ["1"]
-    requests = spec["submission"]["create_container"]["host_config"]["DeviceRequests"]
-    assert [request["DeviceIDs"] for request in requests] == [["1"]]
+    requests = spec["submission"]["create_container"]["host_config"]["device_requests"]
+    assert requests == [{"device_ids": ["1"], "capabilities": [["gpu"]]}]
     for asked in ("device=2", "all"):
         refused(
             [

@@ -27,9 +27,9 @@ from runners.targets.docker.request import (
     LABEL_RUN_ID,
     config_archive,
     container_settings,
+    host_config,
     metrics_file_in_container,
     mount_metrics_dir,
-    preview_host_config,
 )
 from runners.targets.docker.settings import (
     SANDBOX_KEYS,
@@ -87,16 +87,16 @@ class DockerRunner(RemoteRunner):
     def check_job(self, job: JobVersion) -> None:
         """Every kind of job runs in a container: images as they are, code and git built."""
 
-    def preview_submission(self, spec: dict) -> dict | None:
-        """The container the engine would be asked to create (docker-py's request body; the
-        mounts of the run's config and metrics folder, made at submit, aside). None without
-        the docker SDK, which builds it."""
-        from runners.registry import resource_type
-
-        if resource_type(self.resource_type).missing_modules():
-            return None
+    def preview_submission(self, spec: dict) -> dict:
+        """The container the engine would be asked to create: docker-py's create_container and
+        create_host_config arguments (the mounts of the run's config and metrics folder, made
+        at submit, aside). Plain data: the SDK is not imported for a dry run."""
         args = DockerArgs.model_validate(spec["resource_args"] or {})
-        settings = container_settings(preview_host_config, spec, args)
+        settings = container_settings(spec, args)
+        host = settings["host_config"]
+        settings["host_config"] = {
+            k: v for k, v in host.items() if v is not None and v is not False
+        }
         image = spec.get("image") or "<the image built for the run>"
         return {"create_container": {"image": image, **settings}}
 
@@ -123,7 +123,7 @@ class DockerRunner(RemoteRunner):
             client, ctx.spec, ctx.job, ctx.artifact_path, ctx.run_dir / "build", build_log
         )
         name = f"launchbay-{ctx.run_id}"
-        settings = container_settings(client.api.create_host_config, ctx.spec, args)
+        settings = host_config(client, container_settings(ctx.spec, args))
         config_mounted = sdk.engine_is_local()
         if config_mounted:
             # A read-only bind of the file costs nothing; copying it in (put_archive) costs a
