@@ -8,7 +8,15 @@ import os
 import re
 
 import pytest
-from kit import AgentThread, docker_queue, image_job, launch, refusal_checker, wait_for
+from kit import (
+    AgentThread,
+    docker_queue,
+    image_job,
+    launch,
+    modules_loaded_by_cli,
+    refusal_checker,
+    wait_for,
+)
 
 from store import RunState, Store
 
@@ -207,3 +215,12 @@ def test_a_queue_variable_in_a_w_and_b_spelling_must_be_an_enum_too(refused, spe
         f"sets resource_args.{key}",
         "expected an enum",
     )
+
+
+def test_a_docker_dry_run_shows_the_container_without_loading_the_sdk(world, cli):
+    command = ["launch", "-j", "img", "-q", "granting-0", "--dry-run"]
+    result = cli(*command, "-c", json.dumps({"resource_args": {"v": ["/etc:/host-etc:ro"]}}))
+    assert result.code == 0, result.err
+    host = json.loads(result.out)["submission"]["create_container"]["host_config"]
+    assert host["binds"] == ["/etc:/host-etc:ro"]
+    assert modules_loaded_by_cli([command], ("docker",)) == []
