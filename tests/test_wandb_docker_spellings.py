@@ -101,6 +101,10 @@ def test_two_spellings_of_one_setting_with_different_values_are_refused(refused)
         _launch("sandboxed", {"memory": "1g", "m": "2g"}),
         "resource_args.m: sets memory as resource_args.memory does, with another value",
     )
+    refused(
+        _launch("sandboxed", {"env": {"A": "1"}, "e": ["A=2"]}),
+        "resource_args.e: sets env as resource_args.env does, with another value",
+    )
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,8 @@ def _merge(first: Any, second: Any) -> Any:
     if first == second:
         return first
     if isinstance(first, dict) and isinstance(second, dict):
-        return {**first, **second}
+        clash = any(first[name] != second[name] for name in first.keys() & second.keys())
+        return None if clash else {**first, **second}
     if isinstance(first, list) and isinstance(second, list):
         return [*first, *(entry for entry in second if entry not in first)]
     return None
