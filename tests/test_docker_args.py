@@ -62,8 +62,9 @@ def _launch(queue: str, spec: dict, job: str = "img") -> list[str]:
 
 def test_an_unknown_resource_arg_is_refused_with_the_allowed_list(refused):
     line = refused(
-        _launch("sandboxed", {"resource_args": {"privileged": True}}),
-        "resource_args.privileged: unknown key; expected one of gpus, gpu_min_free_mib, gpu_name,"
+        _launch("sandboxed", {"resource_args": {"oom_kill_disable": True}}),
+        "resource_args.oom_kill_disable: unknown key; expected one of gpus, gpu_min_free_mib,"
+        " gpu_name,"
         " time_limit, env, cpus, memory",
     )
     for allowed in ("gpus", "ulimits", "pids_limit", "volumes", "network", "init"):

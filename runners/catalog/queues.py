@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from runners.images.settings import check_builder, check_registry
+from runners.images.settings import check_builder, check_registry, lift_builder
 from runners.launch.documents import (
     check_document_bounds,
     expect_mapping,
@@ -28,7 +28,6 @@ CONFIG_KEYS = (
     "backfill",
 )
 MAX_RESUMES_LIMIT = 100
-BUILD_KEYS = ("registry", "builder")
 
 
 def check_queue_config(resource: str, document: Any) -> dict:
@@ -37,6 +36,7 @@ def check_queue_config(resource: str, document: Any) -> dict:
     document = expect_mapping(document, "config")
     refuse_unknown_keys(document, CONFIG_KEYS, "")
     resource_args = unwrap_resource_args(document.get("resource_args"), resource, "resource_args")
+    resource_args, builder_document = lift_builder(resource_args, document.get("builder"))
     variables = check_template_variables(resource_args, document.get("template_variables"))
     # Check the config as it will be used: with each variable at a value it may take.
     sample = fill_placeholders(resource_args, {n: _sample_value(s) for n, s in variables.items()})
@@ -46,12 +46,13 @@ def check_queue_config(resource: str, document: Any) -> dict:
     runner.check_resource_args(sample, target)
     check_process_strings(resource_args, "resource_args")
     config = {"resource_args": resource_args, "template_variables": variables}
-    for key in BUILD_KEYS:
-        if document.get(key) is not None and Capability.BUILDS_IMAGES not in runner.capabilities:
+    build_document = {"registry": document.get("registry"), "builder": builder_document}
+    for key, value in build_document.items():
+        if value is not None and Capability.BUILDS_IMAGES not in runner.capabilities:
             raise BadInput(key, f"{resource} queues build no images; expected no {key}")
     registry, builder = (
-        check_registry(document.get("registry")),
-        check_builder(document.get("builder")),
+        check_registry(build_document["registry"]),
+        check_builder(build_document["builder"]),
     )
     if registry:
         config["registry"] = registry

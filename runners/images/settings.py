@@ -7,11 +7,16 @@ target (docker, kubernetes, sagemaker, vertex) reads them the same way:
     builder:
       base_image: python:3.11-slim             # for generated Dockerfiles
       network: none                            # network of build steps (engine default if unset)
+
+W&B's queue configs name the base image of a GPU queue's builds `builder.accelerator.base_image`
+(older ones `builder.cuda.base_image`), and hold `builder` among the resource args: both are
+taken, as the one base image launchbay builds from.
 """
 
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from runners.launch.validation import check_model
 from store import BadInput
@@ -19,6 +24,15 @@ from store import BadInput
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 # host[:port]/path, the shape `docker push` accepts (no tag: launchbay picks the tag).
 _REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)+$")
+
+
+class AcceleratorSettings(BaseModel):
+    """W&B's `builder.accelerator` (or `builder.cuda`) block."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_image: str | None = None
+    """The base image of the build (a CUDA image for a GPU queue)."""
 
 
 class BuilderSettings(BaseModel):
@@ -30,13 +44,36 @@ class BuilderSettings(BaseModel):
     """Base image of generated Dockerfiles when the job names none."""
     network: str | None = None
     """Network mode of build steps (`none`, `host`, …); the engine's default when unset."""
+    accelerator: AcceleratorSettings | None = None
+    """W&B's spelling of base_image: `accelerator: {base_image: nvidia/cuda:12.4.1-runtime…}`."""
+    cuda: AcceleratorSettings | None = None
+    """W&B's older spelling of accelerator."""
 
-    @field_validator("base_image")
-    @classmethod
-    def _image_reference(cls, value):
-        if value is not None and (not value or any(c.isspace() for c in value)):
-            raise ValueError("expected an image reference such as python:3.11-slim")
-        return value
+    @model_validator(mode="after")
+    def _one_base_image(self):
+        images = {
+            image
+            for image in (
+                self.base_image,
+                self.accelerator and self.accelerator.base_image,
+                self.cuda and self.cuda.base_image,
+            )
+            if image  # W&B skips an empty one too
+        }
+        if len(images) > 1:
+            raise ValueError(
+                f"names {len(images)} base images ({', '.join(sorted(images))}); expected one"
+                " of base_image, accelerator.base_image or cuda.base_image"
+            )
+        self.base_image = _image_reference(images.pop() if images else self.base_image)
+        self.accelerator = self.cuda = None
+        return self
+
+
+def _image_reference(value: str | None) -> str | None:
+    if value is not None and (not value or any(c.isspace() for c in value)):
+        raise ValueError(f"{value!r}: expected an image reference such as python:3.11-slim")
+    return value
 
 
 def check_registry(value) -> str | None:
@@ -50,12 +87,40 @@ def check_registry(value) -> str | None:
     return value
 
 
-def check_builder(value) -> dict | None:
+def check_builder(value, field: str = "builder") -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BadInput("builder", "expected a mapping with base_image and network")
-    return check_model(BuilderSettings, value, "builder").model_dump(exclude_none=True)
+        raise BadInput(field, "expected a mapping with base_image and network")
+    return check_model(BuilderSettings, value, field).model_dump(exclude_none=True)
+
+
+def launch_base_image(builder, resource: str, builds_images: bool) -> str | None:
+    """The base image a launch's own `resource_args.builder` asks for (W&B's launch configs
+    may carry `builder.accelerator.base_image`): its builds only, never their network."""
+    field = "resource_args.builder"
+    if builder is None:
+        return None
+    if not builds_images:
+        raise BadInput(field, f"{resource} queues build no images; expected no builder")
+    settings = check_builder(builder, field) or {}
+    if "network" in settings:
+        raise BadInput(f"{field}.network", "can be set only in the queue's own config")
+    return settings.get("base_image")
+
+
+def lift_builder(resource_args: dict, builder: Any) -> tuple[dict, Any]:
+    """A W&B queue config holds `builder` among its resource args: taken out as the queue's
+    `builder:` (both at once is refused)."""
+    if not isinstance(resource_args, dict) or "builder" not in resource_args:
+        return resource_args, builder
+    if builder is not None:
+        raise BadInput(
+            "resource_args.builder",
+            "the config has builder: too; expected one builder block",
+        )
+    rest = {key: value for key, value in resource_args.items() if key != "builder"}
+    return rest, resource_args["builder"]
 
 
 def build_settings(queue_config: dict) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.gpus.request import check_possible
-from runners.images.settings import build_settings
+from runners.images.settings import build_settings, launch_base_image, lift_builder
 from runners.launch.documents import (
     check_document_bounds,
     expect_mapping,
@@ -80,7 +80,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     if request.args is not None:
         args = [part for arg in request.args for part in _split(arg, "-a/--arg")]
     entry_point = default_entry_point(job)
-    if overrides.get("entry_point") is not None:
+    # An empty entry point is no override, as W&B reads it (`entry_point: []` in a launch
+    # config made by W&B's UI): the job's own entry point runs.
+    if overrides.get("entry_point") not in (None, [], ""):
         entry_point = _argv_list(overrides["entry_point"], "overrides.entry_point")
     if request.entry_point is not None:
         entry_point = _split(request.entry_point, "-E/--entrypoint")
@@ -91,9 +93,15 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     values = resolve_variables(queue.template_variables, set_vars)
     queue_args = _queue_args(runner, queue, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
+    launch_args, launch_builder = lift_builder(launch_args, None)
+    base_image = launch_base_image(
+        launch_builder, queue.resource, Capability.BUILDS_IMAGES in runner.capabilities
+    )
     launch_args = runner.normalize(launch_args)
     # What the launch may not do first: its refusal says more than a schema error would.
-    check_no_agent_env(launch_args, queue.resource_args)
+    # Against the queue's args in the runner's spelling: a W&B alias there (`-e NAME`) and
+    # the canonical key in the launch are the same setting.
+    check_no_agent_env(launch_args, queue_args)
     runner.check_launch_override(queue_args, launch_args, queue.config)
     resource_args = runner.check_resource_args(
         deep_merge(queue_args, launch_args), queue.config.get("target")
@@ -124,6 +132,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         )
     if Capability.BUILDS_IMAGES in runner.capabilities:
         launch["build"] = {**build_settings(queue.config), "dockerfile": dockerfile}
+        if base_image:
+            launch["build"]["base_image"] = base_image
     if queue.config.get("target"):
         launch["target"] = queue.config["target"]
     secret_env = sorted({*queue.config.get(SECRET_ENV_KEY, []), *spec.get(SECRET_ENV_KEY, [])})

@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 
 from runners.metrics.discovery import metrics_file_on_host
-from runners.protocol import SubmitContext
-from runners.targets.docker import sdk
 from runners.targets.docker.settings import DockerArgs
 from runners.targets.remote import put_command
 
@@ -21,10 +19,11 @@ LABEL_JOB = "launchbay.job"
 LABEL_KEEP_FAILED = "launchbay.keep-failed"  # so that a restarted agent keeps it too
 
 
-def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
-    """create_container's keyword arguments for the run (its name and image aside)."""
-    spec = ctx.spec
-    host_config = client.api.create_host_config(
+def container_settings(spec: dict, args: DockerArgs) -> dict:
+    """create_container's keyword arguments for the run (its name and image aside), with
+    `host_config` as create_host_config's keyword arguments (plain data: a dry run shows them
+    without the SDK; submit turns them into the engine's HostConfig, see host_config)."""
+    host_config = dict(
         network_mode=args.network,
         init=args.init,
         mem_limit=args.memory,
@@ -35,14 +34,20 @@ def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
         ulimits=[_ulimit(name, value) for name, value in args.ulimits.items()] or None,
         device_requests=_device_requests(args.gpus),
         binds=args.volumes or None,
+        privileged=args.privileged,
+        cap_add=args.cap_add or None,
+        devices=args.devices or None,
+        ipc_mode=args.ipc,
+        pid_mode=args.pid,
+        runtime=args.runtime,
     )
     settings = {
         "environment": {**args.env, **spec["env"]},
         "labels": {
             **args.labels,
-            LABEL_RUN_ID: ctx.run_id,
+            LABEL_RUN_ID: spec["run_id"],
             LABEL_QUEUE: spec["queue"],
-            LABEL_JOB: ctx.job.ref,
+            LABEL_JOB: spec["job"]["ref"],
             **({LABEL_KEEP_FAILED: "1"} if args.keep_failed_containers else {}),
         },
         "working_dir": args.workdir,
@@ -52,6 +57,12 @@ def container_settings(client, ctx: SubmitContext, args: DockerArgs) -> dict:
         "detach": True,
     }
     return put_command(settings, spec, command="entrypoint", args="command")
+
+
+def host_config(client, settings: dict) -> dict:
+    """`settings` with its host_config made the engine's HostConfig (for its API version)."""
+    arguments = {key: value for key, value in settings["host_config"].items() if value is not None}
+    return {**settings, "host_config": client.api.create_host_config(**arguments)}
 
 
 def metrics_file_in_container(run_dir: Path) -> str:
@@ -84,18 +95,18 @@ def config_archive(run_config: dict) -> bytes:
     return buffer.getvalue()
 
 
-def _ulimit(name: str, value):
+# Ulimits and device requests as docker-py's HostConfig takes them in plain dicts.
+def _ulimit(name: str, value) -> dict:
     if isinstance(value, int):
-        return sdk.types.Ulimit(name=name, soft=value, hard=value)
-    return sdk.types.Ulimit(name=name, soft=value.soft, hard=value.hard)
+        return {"name": name, "soft": value, "hard": value}
+    return {"name": name, "soft": value.soft, "hard": value.hard}
 
 
 def _device_requests(gpus) -> list | None:
     if not gpus:  # none, 0 or an empty list: no GPU at all
         return None
-    device_request = sdk.types.DeviceRequest
     if gpus == "all":
-        return [device_request(count=-1, capabilities=[["gpu"]])]
+        return [{"count": -1, "capabilities": [["gpu"]]}]
     if isinstance(gpus, int):
-        return [device_request(count=gpus, capabilities=[["gpu"]])]
-    return [device_request(device_ids=list(gpus), capabilities=[["gpu"]])]
+        return [{"count": gpus, "capabilities": [["gpu"]]}]
+    return [{"device_ids": list(gpus), "capabilities": [["gpu"]]}]

@@ -19,6 +19,7 @@ from runners.metrics.jsonl import METRICS_FILE_ENV
 from runners.protocol import Capability, Handle, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.docker import sdk
+from runners.targets.docker.aliases import canonical
 from runners.targets.docker.logs import LogPump, copy_output
 from runners.targets.docker.request import (
     CONFIG_DIR_IN_CONTAINER,
@@ -26,6 +27,7 @@ from runners.targets.docker.request import (
     LABEL_RUN_ID,
     config_archive,
     container_settings,
+    host_config,
     metrics_file_in_container,
     mount_metrics_dir,
 )
@@ -52,6 +54,10 @@ class DockerRunner(RemoteRunner):
 
     # -- checks (no SDK needed) --------------------------------------------------------------
 
+    def normalize(self, resource_args: dict) -> dict:
+        """W&B's docker flag spellings (`-v`, `--net`, `env: [A=1]`) as launchbay's keys."""
+        return canonical(resource_args)
+
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         return check_docker_args(resource_args).model_dump()
 
@@ -69,6 +75,7 @@ class DockerRunner(RemoteRunner):
         return {**spec, "resource_args": args}
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
+        resource_args = canonical(resource_args)
         for key in SANDBOX_KEYS:
             check_variables_are_enums(resource_args.get(key), variables, f"resource_args.{key}")
 
@@ -79,6 +86,19 @@ class DockerRunner(RemoteRunner):
 
     def check_job(self, job: JobVersion) -> None:
         """Every kind of job runs in a container: images as they are, code and git built."""
+
+    def preview_submission(self, spec: dict) -> dict:
+        """The container the engine would be asked to create: docker-py's create_container and
+        create_host_config arguments (the mounts of the run's config and metrics folder, made
+        at submit, aside). Plain data: the SDK is not imported for a dry run."""
+        args = DockerArgs.model_validate(spec["resource_args"] or {})
+        settings = container_settings(spec, args)
+        host = settings["host_config"]
+        settings["host_config"] = {
+            k: v for k, v in host.items() if v is not None and v is not False
+        }
+        image = spec.get("image") or "<the image built for the run>"
+        return {"create_container": {"image": image, **settings}}
 
     def config_file_path(self, run_dir: Path) -> str:
         return f"{CONFIG_DIR_IN_CONTAINER}/config.json"
@@ -103,7 +123,7 @@ class DockerRunner(RemoteRunner):
             client, ctx.spec, ctx.job, ctx.artifact_path, ctx.run_dir / "build", build_log
         )
         name = f"launchbay-{ctx.run_id}"
-        settings = container_settings(client, ctx, args)
+        settings = host_config(client, container_settings(ctx.spec, args))
         config_mounted = sdk.engine_is_local()
         if config_mounted:
             # A read-only bind of the file costs nothing; copying it in (put_archive) costs a

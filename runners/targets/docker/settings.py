@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runners.gpus.request import GpuArgs
 from runners.launch.validation import check_model
+from runners.targets.docker.aliases import canonical
 from runners.targets.docker.limits import LIMIT_KEYS, check_docker_ceilings
 from store import BadInput
 
@@ -41,9 +42,32 @@ _ULIMIT_NAMES = frozenset(
 # Networks a container may use without the queue granting anything: none at all.
 SANDBOX_NETWORK = "none"
 # Keys only a queue's own config may set; a launch may repeat the queue's value, not change it.
-QUEUE_ONLY_KEYS = ("allowed_networks", "keep_failed_containers", "user", "raisable_limits")
+QUEUE_ONLY_KEYS = (
+    "allowed_networks",
+    "keep_failed_containers",
+    "user",
+    "raisable_limits",
+    "privileged",
+    "ipc",
+    "pid",
+    "runtime",
+)
+# Lists of grants a launch may choose among (a subset of the queue's), never add to.
+CHOSEN_AMONG_KEYS = {"volumes": "mounts", "cap_add": "capabilities", "devices": "devices"}
 # Keys whose value decides what the container reaches outside itself.
-SANDBOX_KEYS = ("network", "allowed_networks", "volumes", "user")
+SANDBOX_KEYS = (
+    "network",
+    "allowed_networks",
+    "volumes",
+    "user",
+    "privileged",
+    "ipc",
+    "pid",
+    "runtime",
+    "cap_add",
+    "devices",
+)
+_NAMESPACE_MODES = re.compile(r"^(host|private|shareable|none|container:[\w.-]+)$")
 
 
 def parse_bytes(value: int | str) -> int:
@@ -101,6 +125,19 @@ class DockerArgs(GpuArgs):
     """`none` (the default), or `host` or a named network that the queue config grants."""
     volumes: list[str] = Field(default_factory=list)
     """Mounts, `SOURCE:TARGET[:ro|rw]`; a launch may only pick among the queue's."""
+    privileged: bool = False
+    """Queue only: run the container privileged (every device, every capability)."""
+    cap_add: list[str] = Field(default_factory=list)
+    """Linux capabilities to add (`SYS_PTRACE`); a launch may only pick among the queue's."""
+    devices: list[str] = Field(default_factory=list)
+    """Host devices, `/dev/HOST[:/dev/CONTAINER[:rwm]]`; a launch may only pick among the
+    queue's."""
+    ipc: str | None = None
+    """Queue only: IPC namespace (`host`, `private`, `shareable`, `container:NAME`)."""
+    pid: str | None = None
+    """Queue only: PID namespace (`host` or `container:NAME`)."""
+    runtime: str | None = None
+    """Queue only: the engine's container runtime (`nvidia`, `runsc`); its default if unset."""
     init: bool = True
     """Run an init as PID 1, so a stop reaches the job at once instead of after the grace."""
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=86_400)
@@ -156,6 +193,22 @@ class DockerArgs(GpuArgs):
                 raise ValueError(f"{key}: labels under launchbay. are set by launchbay")
         return value
 
+    @field_validator("ipc", "pid")
+    @classmethod
+    def _namespace_mode(cls, value):
+        if value is not None and not _NAMESPACE_MODES.match(value):
+            raise ValueError("expected host, private, shareable, none or container:NAME")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_syntax(cls, value):
+        for device in value:
+            parts = device.split(":")
+            if len(parts) > 3 or not all(part.startswith("/") for part in parts[:2]):
+                raise ValueError(f"{device!r}: expected /dev/HOST[:/dev/CONTAINER[:rwm]]")
+        return value
+
     @field_validator("volumes")
     @classmethod
     def _volume_syntax(cls, value):
@@ -179,12 +232,14 @@ def parse_volume(text: str) -> tuple[str, str, str]:
 
 
 def check_docker_args(resource_args: dict) -> DockerArgs:
-    return check_model(DockerArgs, resource_args, "resource_args")
+    """resource_args in any spelling W&B takes (runners.targets.docker.aliases), checked."""
+    return check_model(DockerArgs, canonical(resource_args), "resource_args")
 
 
 def check_docker_override(queue_args: dict, launch_args: dict) -> None:
     """Refuse a launch override that reaches further out of the sandbox than its queue allows,
-    or past one of its limits."""
+    or past one of its limits. Both in any spelling: compared as launchbay's keys."""
+    queue_args, launch_args = canonical(queue_args), canonical(launch_args)
     queue = check_docker_args(queue_args)
     launch = check_docker_args(launch_args)
     for key in QUEUE_ONLY_KEYS:
@@ -199,15 +254,16 @@ def check_docker_override(queue_args: dict, launch_args: dict) -> None:
                 f"{launch.network!r} is not granted by queue config; expected one of"
                 f" {', '.join(sorted(allowed))}",
             )
-    granted = set(queue.volumes)
-    for volume in launch.volumes:
-        if volume not in granted:
-            listed = ", ".join(queue.volumes) or "none"
-            raise BadInput(
-                "resource_args.volumes",
-                f"{volume!r} is not one of the queue's volumes ({listed}); a launch can only"
-                " choose among the mounts its queue lists",
-            )
+    for key, what in CHOSEN_AMONG_KEYS.items():
+        granted = getattr(queue, key)
+        for entry in getattr(launch, key):
+            if entry not in granted:
+                listed = ", ".join(granted) or "none"
+                raise BadInput(
+                    f"resource_args.{key}",
+                    f"{entry!r} is not one of the queue's {key} ({listed}); a launch can only"
+                    f" choose among the {what} its queue lists",
+                )
 
 
 # The keys a queue config's target: block takes, and their help (read by the CLI and the

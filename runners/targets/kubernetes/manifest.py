@@ -1,14 +1,18 @@
 """The manifest a kubernetes run submits: the queue's template with launchbay's defaults.
 
 The queue's resource_args are a manifest template, a batch/v1 Job unless they name another
-apiVersion/kind (Volcano, JobSet, Kubeflow…: created as custom objects). The first container
-of each pod template that runs the job (see `_runs_the_job`) gets the job's image, and its
+apiVersion/kind (Volcano, JobSet, Kubeflow…: created as custom objects). In each pod template
+that runs the job (see `_runs_the_job`), the containers that run it (see `_job_containers`: the
+first, and every other whose image is `${image_uri}` or none) get the job's image, and their
 command and args are the job's, whatever the template had: the job's entry point and args
 replace them, and a job without an entry point runs its image's own (neither is kept from the
-template). launchbay's env is appended and the run config is mounted from a ConfigMap at
-/launchbay/config.json (in every pod template). Every container is hardened as the Pod Security
-"restricted" profile asks (no privilege escalation, no capabilities, the RuntimeDefault seccomp
-profile) wherever the template says nothing else.
+template). Every container of every pod template gets launchbay's env, and the run config
+mounted from a ConfigMap at /launchbay/config.json, as W&B gives every container its env. A
+manifest with containers outside those pod templates (a Volcano `tasks` list beside `spec`, a
+Job's containers under the wrong key) is refused, naming the path: they would run without the
+job's command and env. Every container is hardened as the Pod Security "restricted" profile
+asks (no privilege escalation, no capabilities, the RuntimeDefault seccomp profile) wherever
+the template says nothing else.
 """
 
 import copy
@@ -67,16 +71,18 @@ def render_manifest(
         job_spec.setdefault("ttlSecondsAfterFinished", ttl_seconds)
         pod_template = job_spec.setdefault("template", {})
         pod_template.setdefault("spec", {}).setdefault("restartPolicy", "Never")
-        pod_templates = [pod_template]
-    else:
-        pod_templates = list(_pod_templates(manifest.get("spec")))
+    pod_templates = _pod_templates_of(manifest)
     for pod_template in pod_templates:
         pod_template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
     template_image = _first_container(pod_templates[0]).get("image") if pod_templates else None
     for index, pod_template in enumerate(pod_templates):
-        container = _first_container(pod_template)
-        runs_the_job = _runs_the_job(index, container, template_image)
-        _fill_container(pod_template, container, image, spec, resource_name(run_id), runs_the_job)
+        runs_the_job = _runs_the_job(index, _first_container(pod_template), template_image)
+        job_containers = _job_containers(pod_template, image, template_image)
+        for number, container in enumerate(pod_template["spec"]["containers"]):
+            if isinstance(container, dict):
+                container.setdefault("name", DEFAULT_CONTAINER if number == 0 else f"c{number}")
+                runs = runs_the_job and any(container is c for c in job_containers)
+                _fill_container(pod_template, container, image, spec, resource_name(run_id), runs)
         _harden(pod_template["spec"])
     _quantities_as_strings(manifest)
     return manifest
@@ -88,6 +94,54 @@ def _runs_the_job(index: int, container: dict, template_image: str | None) -> bo
     distributed training wants. One with an image of its own (a parameter server, a monitor)
     keeps its command."""
     return index == 0 or not container.get("image") or container.get("image") == template_image
+
+
+def _job_containers(pod_template: dict, image: str | None, template_image: str | None) -> list:
+    """The containers of a pod template that run the job: the first, and every other that
+    names no image (`${image_uri}` of a job still to be built renders empty) or the job's (what
+    `${image_uri}` renders to) or the first one's. A sidecar with an image of its own keeps its
+    command and args (W&B would give it the job's args too)."""
+    containers = pod_template["spec"]["containers"]
+    own = {image, template_image} - {None, ""}
+    return [
+        container
+        for index, container in enumerate(containers)
+        if isinstance(container, dict)
+        and (index == 0 or not container.get("image") or container.get("image") in own)
+    ]
+
+
+def _pod_templates_of(manifest: dict) -> list[dict]:
+    if is_batch_job(manifest):
+        return [manifest["spec"]["template"]]
+    return list(_pod_templates(manifest.get("spec")))
+
+
+def check_pod_templates(manifest: dict) -> None:
+    """Refuse, with BadInput, a rendered manifest whose structure would lose the job's command
+    or env: containers that no pod template launchbay fills holds (a Volcano `tasks` list
+    beside `spec`), naming the path of the first. (A custom kind with no containers at all is
+    its CRD's to judge.)"""
+    filled = {id(template["spec"]) for template in _pod_templates_of(manifest)}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if "containers" in node and id(node) not in filled:
+                where = f"{path}.containers" if path else "containers"
+                raise BadInput(
+                    f"resource_args.{where}",
+                    "is outside the pod templates launchbay gives the job's command and env to"
+                    " (a mapping with spec.containers under the manifest's spec, such as"
+                    " spec.template.spec.containers or spec.tasks[0].template.spec.containers);"
+                    " expected it there",
+                )
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(manifest, "")
 
 
 # What every container gets unless the template says otherwise (as W&B's launch agent does).
@@ -126,6 +180,25 @@ def _quantities_as_strings(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _quantities_as_strings(value)
+
+
+def lift_namespace(resource_args: dict) -> dict:
+    """W&B also takes the namespace at the top of the resource args, beside the manifest: moved
+    to metadata.namespace (where the manifest's own says the same, or nothing)."""
+    if not isinstance(resource_args, dict) or "namespace" not in resource_args:
+        return resource_args
+    rest = {key: value for key, value in resource_args.items() if key != "namespace"}
+    namespace = resource_args["namespace"]
+    metadata = rest.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return resource_args  # the manifest's check names what metadata should be
+    if metadata.get("namespace") not in (None, namespace):
+        raise BadInput(
+            "resource_args.namespace",
+            f"{namespace!r} is not metadata.namespace {metadata['namespace']!r}; expected one"
+            " namespace",
+        )
+    return {**rest, "metadata": {**metadata, "namespace": namespace}}
 
 
 def _pod_templates(node: Any):

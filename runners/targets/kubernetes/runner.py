@@ -18,8 +18,10 @@ from runners.targets.kubernetes import settings as kube_settings
 from runners.targets.kubernetes.logs import RunFollower, api_message
 from runners.targets.kubernetes.manifest import (
     LABEL_RUN_ID,
+    check_pod_templates,
     config_map,
     is_batch_job,
+    lift_namespace,
     render_manifest,
     resource_name,
     validate,
@@ -47,8 +49,13 @@ class KubernetesRunner(RemoteRunner):
     def check_target(self, target) -> dict | None:
         return kube_settings.check_target(target) or None
 
+    def normalize(self, resource_args: dict) -> dict:
+        """W&B's top-level `namespace` as metadata.namespace."""
+        return lift_namespace(resource_args)
+
     def check_resource_args(self, resource_args: dict, target: dict | None = None) -> dict:
         version = kube_settings.KubernetesTarget.model_validate(target or {}).kubernetes_version
+        resource_args = lift_namespace(resource_args)
         self._check_manifest(resource_args, version)
         return resource_args
 
@@ -64,6 +71,7 @@ class KubernetesRunner(RemoteRunner):
             ttl_seconds=3600,
         )
         validate(sample, version)
+        check_pod_templates(sample)
 
     def check_template_placement(self, resource_args: dict, variables: dict) -> None:
         for where, value in kube_settings.sandbox_values(resource_args).items():

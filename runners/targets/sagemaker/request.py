@@ -15,8 +15,6 @@ from runners.targets.remote import put_command
 from runners.targets.sagemaker import sdk
 from store import BadInput
 
-# Fields the runner fills in itself: a launch has no say in them.
-RUNNER_FIELDS = ("TrainingJobName",)
 # Maps whose keys are the user's own (env names, hyper-parameter names), never renamed.
 USER_MAPS = ("Environment", "HyperParameters")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -24,6 +22,7 @@ ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ENV_VALUE_LIMIT = 512  # SageMaker's cap on one Environment value
 ENV_ENTRIES_LIMIT = 100
 JOB_NAME_LIMIT = 63
+JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # the API's pattern
 CONFIG_CHANNEL = "launchbay-config"
 CONFIG_FILE = f"/opt/ml/input/data/{CONFIG_CHANNEL}/config.json"
 MAX_CONFIG_CHUNKS = 16  # more than this many 512-character env values: read it from S3 instead
@@ -49,8 +48,8 @@ def _normalize(value: Any, shape, path: str) -> Any:
         normalized = {}
         for key, item in value.items():
             name = key if key in shape.members else by_snake.get(str(key))
-            if name is None or name in RUNNER_FIELDS:
-                expected = ", ".join(m for m in shape.members if m not in RUNNER_FIELDS)
+            if name is None:
+                expected = ", ".join(shape.members)
                 raise BadInput(f"{path}.{key}", f"unknown field; expected one of {expected}")
             if name in normalized:
                 raise BadInput(f"{path}.{name}", f"given twice (as {key} too); expected it once")
@@ -74,6 +73,13 @@ def _as_text(mapping: Any) -> Any:
 
 def check_required(request: dict) -> None:
     """The fields a training job can't go without, each named when missing or malformed."""
+    name = request.get("TrainingJobName")
+    if name is not None and "${" not in str(name) and not JOB_NAME.fullmatch(str(name)):
+        raise BadInput(
+            "resource_args.TrainingJobName",
+            f"{name!r}; expected 1 to 63 letters, digits and inner dashes (a macro such as"
+            " ${run_id} keeps each run's unique)",
+        )
     role = request.get("RoleArn")
     if not isinstance(role, str) or not (ROLE_ARN.fullmatch(role) or ROLE_NAME.fullmatch(role)):
         raise BadInput(
@@ -153,6 +159,21 @@ def validate(request: dict) -> None:
         raise BadInput(name, problem)
 
 
+def job_name_for(spec: dict) -> str:
+    """The training job's name: the config's TrainingJobName (macros filled in), as W&B
+    honours it, else launchbay's own (see training_job_name)."""
+    given = spec["resource_args"].get("TrainingJobName")
+    return given or training_job_name(spec["job"]["name"], spec["run_id"])
+
+
+def given_image(spec: dict) -> str | None:
+    """The config's AlgorithmSpecification.TrainingImage: the run's image instead of the job's
+    (nothing is built), as W&B honours it. `${image_uri}` is the job's own (empty for a job
+    still to be built)."""
+    algorithm = spec["resource_args"].get("AlgorithmSpecification") or {}
+    return algorithm.get("TrainingImage") or None
+
+
 def training_job_name(job_name: str, run_id: str) -> str:
     """`launchbay-<job>-<run id>`, fitted to ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$."""
     stem = re.sub(r"[^A-Za-z0-9]+", "-", job_name).strip("-") or "job"
@@ -177,6 +198,7 @@ def training_request(spec: dict, name: str, image: str, config_uri: str) -> tupl
     """(CreateTrainingJob request, the environment) for a run's spec."""
     args = spec["resource_args"]
     algorithm = deep_merge(args.get("AlgorithmSpecification") or {}, {"TrainingImage": image})
+    algorithm["TrainingImage"] = given_image(spec) or image
     algorithm.setdefault("TrainingInputMode", "File")
     put_command(algorithm, spec, command="ContainerEntrypoint", args="ContainerArguments")
     env = _environment(spec, args.get("Environment") or {}, config_uri)

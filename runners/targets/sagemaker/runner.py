@@ -56,7 +56,7 @@ class SageMakerRunner(RemoteRunner):
         return CONFIG_FILE
 
     def preview_submission(self, spec: dict) -> dict:
-        name = request_model.training_job_name(spec["job"]["name"], spec["run_id"])
+        name = request_model.job_name_for(spec)
         image = spec.get("image") or "<the image built and pushed for the run>"
         config_uri = request_model.config_uri(spec)
         request, _ = request_model.training_request(spec, name, image, config_uri)
@@ -95,8 +95,9 @@ class SageMakerRunner(RemoteRunner):
     def submit(self, ctx: SubmitContext) -> Handle:
         target = ctx.spec.get("target") or {}
         sagemaker, s3, _, _ = self._clients(target, Stage.RUN)
-        image = image_for_run(ctx)
-        name = request_model.training_job_name(ctx.job.name, ctx.run_id)
+        # A queue's own TrainingImage runs instead of the job's: nothing to build then.
+        image = request_model.given_image(ctx.spec) or image_for_run(ctx)
+        name = request_model.job_name_for(ctx.spec)
         handle = {
             "job_name": name,
             "run_id": ctx.run_id,

@@ -9,6 +9,11 @@ from runners.targets.remote import put_command
 
 LABEL_RUN_ID = "launchbay-run-id"
 LABEL_QUEUE = "launchbay-queue"
+# `run` keys that aiplatform's CustomJob.submit puts in the CustomJob's spec as they are …
+RUN_TO_JOB_SPEC = ("service_account", "network", "enable_web_access", "tensorboard")
+# … and those it puts in spec.scheduling. (experiment, experiment_run and sync are the SDK's
+# own client-side steps: nothing of them reaches the CustomJob.)
+RUN_TO_SCHEDULING = ("timeout", "restart_job_on_worker_restart")
 
 
 def custom_job(spec: dict, image: str) -> dict:
@@ -19,10 +24,11 @@ def custom_job(spec: dict, image: str) -> dict:
     ours = {k: v for k, v in (spec.get("env") or {}).items() if k != "LAUNCHBAY_CONFIG_FILE"}
     for index, pool in enumerate(pools):
         container = pool.setdefault("container_spec", {})
-        # A later pool with no image of its own runs the job too, as the workers of a
-        # distributed run do (Vertex would refuse a pool without one); one with its own image
-        # (a parameter server, a reduction server) is left as the queue wrote it.
-        if index == 0 or not container.get("image_uri"):
+        # A later pool with no image of its own, or the job's (`${image_uri}`), runs the job
+        # too, as the workers of a distributed run do (Vertex would refuse a pool without an
+        # image); one with another image (a parameter server, a reduction server) is left as
+        # the queue wrote it.
+        if index == 0 or container.get("image_uri") in (None, "", image):
             container["image_uri"] = image
             put_command(container, spec)
         env = [e for e in container.get("env") or [] if e.get("name") not in ours]
@@ -33,20 +39,27 @@ def custom_job(spec: dict, image: str) -> dict:
     body_spec = {
         "worker_pool_specs": pools,
         "base_output_directory": {"output_uri_prefix": output},
-        **{key: value for key, value in run.items() if value is not None},
+        **{key: run[key] for key in RUN_TO_JOB_SPEC if run.get(key) is not None},
     }
-    if job_spec.get("scheduling"):
-        body_spec["scheduling"] = {k: v for k, v in job_spec["scheduling"].items() if v is not None}
+    scheduling = {
+        **{key: run[key] for key in RUN_TO_SCHEDULING if run.get(key) is not None},
+        **{k: v for k, v in (job_spec.get("scheduling") or {}).items() if v is not None},
+    }
+    if scheduling:
+        body_spec["scheduling"] = scheduling
     labels = {
         **job_spec.get("labels", {}),
         LABEL_RUN_ID: spec["run_id"],
         LABEL_QUEUE: _label_value(spec["queue"]),
     }
-    return {
+    body = {
         "display_name": f"launchbay-{spec['job']['name']}-{spec['run_id']}"[:128],
         "labels": labels,
         "job_spec": body_spec,
     }
+    if job_spec.get("encryption_spec_key_name"):
+        body["encryption_spec"] = {"kms_key_name": job_spec["encryption_spec_key_name"]}
+    return body
 
 
 def proto_values(body: dict) -> dict:

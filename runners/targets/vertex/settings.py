@@ -1,7 +1,9 @@
 """What a vertex queue and launch say, checked without importing google-cloud-aiplatform.
 
 resource_args hold `spec` (the CustomJob: worker_pool_specs, staging_bucket, base_output_dir,
-labels, scheduling) and `run` (service_account, network, enable_web_access), as W&B's Vertex
+labels, scheduling, encryption_spec_key_name) and `run` (what W&B passes to aiplatform's
+CustomJob.submit: service_account, network, enable_web_access, timeout,
+restart_job_on_worker_restart, tensorboard, experiment, experiment_run, sync), as W&B's Vertex
 queues do. The SDK takes seconds to import, so these checks are plain pydantic: a launch and a
 dry run answer at once, and the TUI never waits on the SDK.
 """
@@ -21,6 +23,8 @@ LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 MAX_TIMEOUT_SECONDS = 28 * 86_400
 DURATION = re.compile(r"^\d+(\.\d+)?s$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?$")  # Cloud Storage's rule
+KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
 
 
 class _Strict(BaseModel):
@@ -90,8 +94,21 @@ class JobSpec(_Strict):
     base_output_dir: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     scheduling: Scheduling | None = None
+    encryption_spec_key_name: str | None = Field(default=None, pattern=KMS_KEY.pattern)
+    """A Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) that encrypts the job's
+    resources (customer-managed encryption)."""
 
-    @field_validator("staging_bucket", "base_output_dir")
+    @field_validator("staging_bucket")
+    @classmethod
+    def _bucket(cls, value):
+        # aiplatform takes a bare bucket name as W&B's queues may hold it; the API wants a URI.
+        if BUCKET_NAME.match(value):
+            return f"gs://{value}"
+        if not value.startswith("gs://"):
+            raise ValueError("expected gs://BUCKET[/PREFIX] or a bucket name")
+        return value
+
+    @field_validator("base_output_dir")
     @classmethod
     def _gcs(cls, value):
         if value is not None and not value.startswith("gs://"):
@@ -113,9 +130,33 @@ class JobSpec(_Strict):
 
 
 class RunSettings(_Strict):
+    """What W&B passes to aiplatform's CustomJob.submit, carried into the CustomJob as it does."""
+
     service_account: str | None = None
+    """Queue only: the service account the job runs as."""
     network: str | None = None
+    """Queue only: the VPC network the job is peered with."""
     enable_web_access: bool | None = None
+    """Queue only: an interactive shell into the job's containers."""
+    timeout: str | int | None = None
+    """The longest the job may run (seconds or "86400s"): spec.scheduling.timeout."""
+    restart_job_on_worker_restart: bool | None = None
+    """Restart the whole job when a worker restarts: spec.scheduling's field."""
+    tensorboard: str | None = None
+    """A Vertex TensorBoard (projects/…/tensorboards/ID) the job's logs are uploaded to."""
+    experiment: str | None = None
+    """Accepted, not used: aiplatform links the job to a Vertex Experiment after it starts,
+    a client-side step that launchbay does not take (the job itself is the same)."""
+    experiment_run: str | None = None
+    """Accepted, not used (see experiment)."""
+    sync: bool | None = None
+    """Accepted, not used: whether W&B's agent blocks on the job; launchbay's agent follows
+    every job without blocking."""
+
+    @field_validator("timeout")
+    @classmethod
+    def _duration(cls, value):
+        return Scheduling._duration(value)
 
 
 class VertexArgs(_Strict):
@@ -124,7 +165,9 @@ class VertexArgs(_Strict):
     spec: JobSpec
     """The CustomJob: worker_pool_specs, staging_bucket, base_output_dir, labels, scheduling."""
     run: RunSettings = Field(default_factory=RunSettings)
-    """How it runs: service_account, network, enable_web_access."""
+    """How it runs: service_account, network, enable_web_access, timeout,
+    restart_job_on_worker_restart, tensorboard (experiment, experiment_run and sync: taken,
+    not used)."""
 
 
 class VertexTarget(_Strict):
@@ -146,7 +189,16 @@ class VertexTarget(_Strict):
 
 
 def check_vertex_args(resource_args: dict) -> VertexArgs:
-    return check_model(VertexArgs, resource_args, "resource_args")
+    args = check_model(VertexArgs, resource_args, "resource_args")
+    scheduling = args.spec.scheduling or Scheduling()
+    for key in ("timeout", "restart_job_on_worker_restart"):
+        ours, theirs = getattr(args.run, key), getattr(scheduling, key)
+        if ours is not None and theirs is not None and ours != theirs:
+            raise BadInput(
+                f"resource_args.run.{key}",
+                f"{ours!r} differs from spec.scheduling.{key} {theirs!r}; expected one of them",
+            )
+    return args
 
 
 def check_target(value) -> dict | None:
