@@ -131,7 +131,8 @@ def test_a_long_config_is_split_exactly_as_wandbs_agent_splits_it(monkeypatch, r
     config = {f"layer_{i}": {"width": i * 64, "name": "é" * (i % 5)} for i in range(900)}
     ours = {k: v for k, v in _env_for(resource, config).items() if k.startswith("WANDB_CONFIG")}
     theirs: dict = {}
-    _inject_wandb_config_env_vars(config, theirs, limit)
+    # launchbay writes the keys sorted: W&B's function, given them so, must write the same.
+    _inject_wandb_config_env_vars(json.loads(json.dumps(config, sort_keys=True)), theirs, limit)
     assert ours == theirs and len(ours) > 1
     for name, value in ours.items():
         monkeypatch.setenv(name, value)
@@ -147,7 +148,7 @@ def test_a_resumed_run_is_told_to_resume_its_wandb_run():
 def test_a_secret_cut_across_wandb_config_chunks_is_hidden_in_every_chunk():
     token = "hf_" + "Q" * 37
     # Placed so that the 512-character cut falls inside the token.
-    config = {"pad": "a" * 480, "hf_token": token}
+    config = {"a_pad": "a" * 480, "hf_token": token}
     spec = {"run_config": config, "env": _env_for("sagemaker", config)}
     chunks = [v for k, v in redact(spec)["env"].items() if k.startswith("WANDB_CONFIG_")]
     assert len(chunks) == 2

@@ -44,8 +44,9 @@ def max_env_length(resource: str) -> int:
 def split_env(name: str, value: Any, limit: int) -> dict[str, str]:
     """`name` = the JSON of `value`, or when longer than `limit`, `name_0`, `name_1`, … each at
     most `limit` characters: W&B's `_inject_wandb_config_env_vars` to the character (its JSON
-    spelling, no count variable), so W&B's readers put it back together."""
-    text = json.dumps(value)
+    spelling, no count variable), so W&B's readers put it back together. Keys are sorted (W&B
+    keeps the order it was given): the same config is the same text, run after run."""
+    text = json.dumps(value, sort_keys=True)
     if len(text) <= limit:
         return {name: text}
     return {f"{name}_{i // limit}": text[i : i + limit] for i in range(0, len(text), limit)}
