@@ -158,3 +158,11 @@ def test_a_secret_cut_across_wandb_config_chunks_is_hidden_in_every_chunk():
 
 def test_split_env_keeps_a_short_value_whole():
     assert split_env("WANDB_CONFIG", {"a": 1}, 512) == {"WANDB_CONFIG": '{"a": 1}'}
+
+
+def test_a_launch_spec_naming_a_project_and_entity_sends_the_run_there(store, tmp_path):
+    env = _preview_env(store, tmp_path, spec={"project": "vision", "entity": "my-team"})
+    assert (env["WANDB_PROJECT"], env["WANDB_ENTITY"]) == ("vision", "my-team")
+    with pytest.raises(BadInput) as refused:
+        prepare_launch(store, LaunchRequest(job="train", queue="local", spec={"project": ""}))
+    assert refused.value.field == "project"

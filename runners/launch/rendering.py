@@ -105,6 +105,8 @@ def render_spec(
                 image=image or None,
                 artifacts=wandb_overrides.get("artifacts"),
                 files=wandb_overrides.get("files"),
+                project=wandb_overrides.get("project"),
+                entity=wandb_overrides.get("entity"),
             )
         )
     return {

@@ -28,12 +28,20 @@ from runners.launch.templating import (
     strings_by_path,
 )
 from runners.launch.validation import check_process_strings
-from runners.launch.wandb_env import WANDB_ENV_KEY, check_run_name, launch_author
+from runners.launch.wandb_env import WANDB_ENV_KEY, check_wandb_name, launch_author
 from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, JobVersion, Priority, Queue, Store
 
-SPEC_KEYS = ("overrides", "resource_args", "secret_env", "template_variables", "name")
+SPEC_KEYS = (
+    "overrides",
+    "resource_args",
+    "secret_env",
+    "template_variables",
+    "name",
+    "project",
+    "entity",
+)
 # `artifacts` and `files` are W&B's: they reach the job as WANDB_ARTIFACTS and
 # WANDB_LAUNCH_FILE_OVERRIDES (runners/launch/wandb_env.py), which the wandb SDK reads.
 OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile", "artifacts", "files")
@@ -133,12 +141,16 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     }
     run_name = request.run_name if request.run_name is not None else spec.get("name")
     if run_name is not None:
-        launch["run_name"] = check_run_name(run_name, "--name" if request.run_name else "name")
+        launch["run_name"] = check_wandb_name(run_name, "--name" if request.run_name else "name")
     wandb_overrides = {
         key: expect_mapping(overrides[key], f"overrides.{key}")
         for key in ("artifacts", "files")
         if overrides.get(key)
     }
+    # W&B's `project` and `entity`: where the run's W&B data goes (WANDB_PROJECT, WANDB_ENTITY).
+    for key in ("project", "entity"):
+        if spec.get(key) is not None:
+            wandb_overrides[key] = check_wandb_name(spec[key], key)
     if wandb_overrides:
         launch["wandb_overrides"] = wandb_overrides
     if queue.config.get(WANDB_ENV_KEY) is False:

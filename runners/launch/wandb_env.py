@@ -5,8 +5,8 @@ W&B's agent builds it in `LaunchProject.get_env_vars_dict` (wandb/sdk/launch/_pr
 `WANDB_LAUNCH=True`, `WANDB_CONFIG` or its chunks `WANDB_CONFIG_0…` update `wandb.config`).
 launchbay gives the variables that mean something without a W&B server, spelled and split
 exactly as W&B's agent does, and never those that are the user's (`WANDB_API_KEY`,
-`WANDB_MODE`, `WANDB_BASE_URL`, `WANDB_PROJECT`, `WANDB_ENTITY`): those reach the job only as
-the user set them.
+`WANDB_MODE`, `WANDB_BASE_URL`; `WANDB_PROJECT` and `WANDB_ENTITY` unless the launch spec names
+them): those reach the job only as the user set them.
 """
 
 import getpass
@@ -29,8 +29,8 @@ MAX_RUN_NAME = 128
 NOT_GIVEN = {
     "WANDB_API_KEY": "the user's own, passed as they set it (never replaced by the agent's)",
     "WANDB_BASE_URL": "no W&B server is involved; the user's own setting passes",
-    "WANDB_PROJECT": "launchbay has no W&B project; the user's own setting passes",
-    "WANDB_ENTITY": "launchbay has no W&B entity; the user's own setting passes",
+    "WANDB_PROJECT": "only when the launch spec names a `project`; else the user's own passes",
+    "WANDB_ENTITY": "only when the launch spec names an `entity`; else the user's own passes",
     "WANDB_USERNAME": "no W&B account enqueues the launch",
     "WANDB_SWEEP_ID": "launchbay runs no sweeps",
     "WANDB_LAUNCH_QUEUE_ENTITY": "queues belong to no entity",
@@ -64,14 +64,21 @@ def wandb_env(
     image: str | None = None,
     artifacts: dict | None = None,
     files: dict | None = None,
+    project: str | None = None,
+    entity: str | None = None,
 ) -> dict[str, str]:
-    """The W&B variables for one run (see the module's docstring)."""
+    """The W&B variables for one run (see the module's docstring). `project` and `entity` are
+    set only when the launch itself names them (W&B's launch spec keys)."""
     limit = max_env_length(resource)
     env = {
         "WANDB_LAUNCH": "True",
         "WANDB_RUN_ID": run_id,
         "WANDB_LAUNCH_QUEUE_NAME": queue,
     }
+    if project:
+        env["WANDB_PROJECT"] = project
+    if entity:
+        env["WANDB_ENTITY"] = entity
     if run_name:
         env["WANDB_NAME"] = run_name
     if image:
@@ -88,8 +95,8 @@ def wandb_env(
     return env
 
 
-def check_run_name(value: Any, field: str) -> str:
-    """A run's name (`--name`, a spec's `name`): WANDB_NAME and ${run_name}."""
+def check_wandb_name(value: Any, field: str) -> str:
+    """A name W&B takes as one line of text: the run's (--name), a project's, an entity's."""
     if (
         not isinstance(value, str)
         or not value.strip()
