@@ -41,7 +41,20 @@ SPEC_KEYS = (
     "name",
     "project",
     "entity",
+    "resource",
 )
+# W&B's launch spec keys that mean nothing here, and what to write instead.
+WANDB_ONLY_SPEC_KEYS = {
+    "docker": "W&B's docker block; give the image with -d/--docker-image and container"
+    " settings in resource_args",
+    "builder": "the queue's builder: and registry: say how code is built here",
+    "registry": "the queue's registry: says where images are pushed here",
+    "job": "give the job with -j, or its source with -u/-d",
+    "uri": "give the source with -u/--uri",
+    "git": "give the source with -u GIT_URL (a git job pins its commit)",
+    "run_id": "launchbay picks each run's id when an agent claims it",
+    "sweep_id": "launchbay runs no sweeps",
+}
 # `artifacts` and `files` are W&B's: they reach the job as WANDB_ARTIFACTS and
 # WANDB_LAUNCH_FILE_OVERRIDES (runners/launch/wandb_env.py), which the wandb SDK reads.
 OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile", "artifacts", "files")
@@ -92,6 +105,7 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         spec["resource_args"] = _load_resource_args(request.resource_args)
     job = store.jobs.resolve(request.job)
     queue = store.queues.get(request.queue)
+    _check_resource(spec.get("resource"), queue)
     runner = get_runner(queue.resource)
     runner.check_job(job)
 
@@ -291,6 +305,17 @@ def _dockerfile_override(value, runner, job: JobVersion, field: str) -> str | No
     return value
 
 
+def _check_resource(value, queue: Queue) -> None:
+    """A spec's `resource` (W&B's) must be the queue's: the queue decides where a run goes."""
+    if value is None:
+        return
+    named = resource_type(value).name if isinstance(value, str) else None
+    if named != resource_type(queue.resource).name:
+        raise BadInput(
+            "resource", f"{value!r}; queue {queue.name} runs on {queue.resource}, expected that"
+        )
+
+
 def _load_resource_args(value: str | dict) -> dict:
     field = "-R/--resource-args"
     if isinstance(value, str):
@@ -318,6 +343,9 @@ def _parse_spec(spec) -> dict:
     else:  # a dict from the app's form or a relaunch: bounded like a file would be
         check_document_bounds(spec, "launch spec")
     spec = expect_mapping(spec, "launch spec")
+    for key in spec:
+        if key in WANDB_ONLY_SPEC_KEYS:
+            raise BadInput(key, f"is W&B's; {WANDB_ONLY_SPEC_KEYS[key]}")
     refuse_unknown_keys(spec, SPEC_KEYS, "")
     overrides = expect_mapping(spec.get("overrides"), "overrides")
     refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")
