@@ -34,8 +34,9 @@ class _DryRunOnly(Exception):
     "spec",
     metavar="SPEC",
     help="Launch spec: a .json/.yaml file or a JSON string with overrides.run_config,"
-    " overrides.args, overrides.entry_point, overrides.dockerfile (container queues) and"
-    " resource_args.",
+    " overrides.args, overrides.entry_point, overrides.dockerfile (container queues),"
+    " overrides.artifacts, overrides.files, resource_args, template_variables, name, project,"
+    " entity (W&B's launch config keys).",
 )
 @click.option(
     "--set-var",
