@@ -123,12 +123,16 @@ def _env_for(resource: str, run_config: dict, resume_count: int = 0) -> dict:
     )
 
 
-@pytest.mark.parametrize(("resource", "limit"), [("sagemaker", 512), ("docker", 32670)])
-def test_a_long_config_is_split_exactly_as_wandbs_agent_splits_it(monkeypatch, resource, limit):
+@pytest.mark.parametrize(
+    ("resource", "limit", "layers"), [("sagemaker", 512, 60), ("docker", 32670, 900)]
+)
+def test_a_long_config_is_split_exactly_as_wandbs_agent_splits_it(
+    monkeypatch, resource, limit, layers
+):
     from wandb.sdk.launch._project_spec import _inject_wandb_config_env_vars
     from wandb.sdk.launch.utils import load_wandb_config
 
-    config = {f"layer_{i}": {"width": i * 64, "name": "é" * (i % 5)} for i in range(900)}
+    config = {f"layer_{i}": {"width": i * 64, "name": "é" * (i % 5)} for i in range(layers)}
     ours = {k: v for k, v in _env_for(resource, config).items() if k.startswith("WANDB_CONFIG")}
     theirs: dict = {}
     # launchbay writes the keys sorted: W&B's function, given them so, must write the same.
@@ -138,6 +142,12 @@ def test_a_long_config_is_split_exactly_as_wandbs_agent_splits_it(monkeypatch, r
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WANDB_CONFIG", raising=False)
     assert dict(load_wandb_config()) == config  # W&B's own reader puts it back together
+
+
+def test_a_config_too_long_for_sagemakers_100_variables_is_left_out_there():
+    config = {"text": "x" * (16 * 512)}  # 17 chunks of 512
+    assert not [name for name in _env_for("sagemaker", config) if "CONFIG" in name]
+    assert json.loads(_env_for("docker", config)["WANDB_CONFIG"]) == config
 
 
 def test_a_resumed_run_is_told_to_resume_its_wandb_run():

@@ -22,6 +22,10 @@ WANDB_ENV_KEY = "wandb_env"
 # SageMaker (AWS's cap on an Environment value). Keyed here by launchbay's resource name.
 DEFAULT_MAX_ENV_LENGTH = 32670
 MAX_ENV_LENGTHS = {"sagemaker": 512}
+# AWS takes at most 100 Environment entries: past this many chunks (8 KiB of config) W&B's
+# request would be refused; launchbay leaves WANDB_CONFIG out instead (the run config is still
+# the file LAUNCHBAY_CONFIG_FILE), as it does its own LAUNCHBAY_CONFIG chunks.
+MAX_ENV_CHUNKS = {"sagemaker": 16}
 
 MAX_RUN_NAME = 128
 
@@ -87,8 +91,10 @@ def wandb_env(
         env["WANDB_RESUME"] = "allow"  # a requeued preempted run continues the same W&B run
     if item_id is not None:
         env["WANDB_LAUNCH_TRACE_ID"] = str(item_id)
-    env.update(split_env("WANDB_CONFIG", run_config, limit))
-    env.update(split_env("WANDB_LAUNCH_FILE_OVERRIDES", files or {}, limit))
+    for name, value in (("WANDB_CONFIG", run_config), ("WANDB_LAUNCH_FILE_OVERRIDES", files or {})):
+        pieces = split_env(name, value, limit)
+        if len(pieces) <= MAX_ENV_CHUNKS.get(resource, len(pieces)):
+            env.update(pieces)
     # W&B adds `_wandb_job: ENTITY/PROJECT/JOB:vN` here; a launchbay job is no W&B artifact,
     # and wandb.init() would try to fetch it. Only the launch's own artifact overrides go in.
     env["WANDB_ARTIFACTS"] = json.dumps(artifacts or {})

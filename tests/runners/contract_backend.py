@@ -151,6 +151,9 @@ class PlayedByAFake(Backend):
         assert log_of(store, run.id).count("written while no agent watched") == 1
 
 
+GIVEN_LINES = 5  # what the held job prints first of what it was given (run, resume, wandb, config)
+
+
 def held_shell_script(exit_code: int = 0) -> str:
     """The held job as a busybox shell script, released by creating /go in its container.
     (`$$` is a literal `$` for launchbay's templating.)"""
