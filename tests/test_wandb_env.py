@@ -176,3 +176,16 @@ def test_a_launch_spec_naming_a_project_and_entity_sends_the_run_there(store, tm
     with pytest.raises(BadInput) as refused:
         prepare_launch(store, LaunchRequest(job="train", queue="local", spec={"project": ""}))
     assert refused.value.field == "project"
+
+
+def test_a_secret_in_a_file_override_is_hidden_in_its_wandb_variable(store, tmp_path):
+    token = "tok-" + "S" * 24
+    overrides = {"files": {"secrets.yaml": {"api_token": token}}}
+    make_code_job(store, tmp_path, "train", "pass")
+    make_queue(store)
+    prepared = prepare_launch(
+        store, LaunchRequest(job="train", queue="local", spec={"overrides": overrides})
+    )
+    spec = preview(store, prepared, environ={})
+    assert json.loads(spec["env"]["WANDB_LAUNCH_FILE_OVERRIDES"]) == overrides["files"]
+    assert token not in json.dumps(redact(spec))

@@ -128,6 +128,9 @@ def render_spec(
         "run_config": rendered["run_config"],
         "resource_args": rendered["resource_args"],
         **({"run_name": launch["run_name"]} if launch.get("run_name") else {}),
+        # W&B's artifact and file overrides, as given (their env copies are JSON text): every
+        # display finds their secrets here, to hide them there too.
+        **({"wandb_overrides": launch["wandb_overrides"]} if launch.get("wandb_overrides") else {}),
         "env": env,
         "resume_count": resume_count,
         # Names the queue and the launch asked to hide: every display of the spec reads them.
