@@ -734,7 +734,7 @@ def test_unknown_macro_is_refused_at_launch(store, cli, macro_job):
     spec = {"overrides": {"args": ["${run_idd}"]}}
     result = cli("launch", "-j", "mac", "-q", "gpu", "-c", json.dumps(spec))
     assert result.code == 2
-    assert "args: unknown macro ${run_idd}" in result.err
+    assert "args[0]: unknown macro ${run_idd}" in result.err
     assert item_count(store) == 0
 
 

@@ -27,6 +27,11 @@ def _git():
     return git
 
 
+def is_git_url(text: str) -> bool:
+    """Whether `text` is a URL git clones (https://, ssh://, git://, file://, user@host:path)."""
+    return bool(_URL.fullmatch(text or ""))
+
+
 def resolve(url: str, ref: str | None, subdir: str | None) -> dict:
     """The source of a git job: the URL, the commit `ref` names (pinned), and the subdir."""
     if not _URL.fullmatch(url or ""):

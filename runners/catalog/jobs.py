@@ -1,5 +1,7 @@
 """Creating jobs of the three kinds: image, code (a snapshot) and git (a pinned commit)."""
 
+import hashlib
+import re
 import shlex
 from pathlib import Path
 
@@ -87,3 +89,31 @@ def create_job(
         description=description,
         aliases=aliases,
     )
+
+
+def job_for_source(store: Store, *, uri: str | None, image: str | None) -> CreatedVersion:
+    """The job `launch -u/--uri` or `-d/--docker-image` runs, made or reused as W&B's launch
+    does: an image job for an image, a git job for a git URL, a code job for a directory.
+
+    "Same source, same job": the job is named after the exact source (the image reference as
+    given, the git URL as given, the directory's absolute path), so launching the same source
+    again adds no job; its content decides the version (unchanged code: the same version;
+    changed code, or a git branch that moved: a new version of that job)."""
+    if (uri is None) == (image is None):
+        raise BadInput("-j/--job", "expected one of --job, --uri or --docker-image")
+    if image is not None:
+        return create_job(store, "image", _source_job_name("image", image), image)
+    if gitsource.is_git_url(uri):
+        return create_job(store, "git", _source_job_name("git", uri), uri)
+    folder = Path(uri).expanduser()
+    if not folder.is_dir():
+        raise BadInput("-u/--uri", f"{uri!r}; expected a directory of code or a git URL")
+    folder = folder.resolve()
+    return create_job(store, "code", _source_job_name("code", str(folder)), str(folder))
+
+
+def _source_job_name(kind: str, source: str) -> str:
+    """`KIND-STEM-HASH`: readable (the source's last part), and exact (a hash of all of it)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", source.rstrip("/").rsplit("/", 1)[-1]).strip("-.")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:10]
+    return f"{kind}-{stem[:40] or 'source'}-{digest}"

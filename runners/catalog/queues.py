@@ -11,8 +11,9 @@ from runners.launch.documents import (
 )
 from runners.launch.redaction import check_secret_env
 from runners.launch.request import unwrap_resource_args
-from runners.launch.templating import check_template_variables, fill_placeholders
+from runners.launch.templating import check_macros, check_template_variables, fill_placeholders
 from runners.launch.validation import check_process_strings
+from runners.launch.wandb_env import WANDB_ENV_KEY
 from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, Queue, Store
@@ -26,6 +27,7 @@ CONFIG_KEYS = (
     "max_resumes",
     "secret_env",
     "backfill",
+    WANDB_ENV_KEY,
 )
 MAX_RESUMES_LIMIT = 100
 
@@ -45,6 +47,8 @@ def check_queue_config(resource: str, document: Any) -> dict:
     runner.check_template_placement(resource_args, variables)
     runner.check_resource_args(sample, target)
     check_process_strings(resource_args, "resource_args")
+    # A macro with no meaning here is refused now, not at every launch of the queue.
+    check_macros(resource_args, "resource_args")
     config = {"resource_args": resource_args, "template_variables": variables}
     build_document = {"registry": document.get("registry"), "builder": builder_document}
     for key, value in build_document.items():
@@ -66,7 +70,18 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["max_resumes"] = _check_max_resumes(document["max_resumes"])
     if document.get("backfill") is not None:
         config["backfill"] = _check_backfill(document["backfill"], runner)
+    if document.get(WANDB_ENV_KEY) is not None:
+        config[WANDB_ENV_KEY] = _check_wandb_env(document[WANDB_ENV_KEY])
     return config
+
+
+def _check_wandb_env(value: Any) -> bool:
+    """Whether runs get the variables W&B's agent gives a run (WANDB_CONFIG, WANDB_RUN_ID,
+    WANDB_LAUNCH=True, …; runners/launch/wandb_env.py) beside the LAUNCHBAY_* ones. On unless
+    this says false: a queue whose jobs use wandb but must not see themselves as launched."""
+    if not isinstance(value, bool):
+        raise BadInput(WANDB_ENV_KEY, f"{value!r}; expected true or false")
+    return value
 
 
 def _check_backfill(value: Any, runner) -> bool:

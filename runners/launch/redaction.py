@@ -51,7 +51,7 @@ _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/@:]*:)([^\s/
 # `--password=VALUE` or, inside one string, `--password VALUE` (a value is not a flag).
 _FLAG_VALUE = re.compile(r"(?<![^\s\"'])(--?([A-Za-z][A-Za-z0-9_.-]*))(=|\s+(?=[^\s-]))([^\s\"']+)")
 _FLAG = re.compile(r"--?([A-Za-z][A-Za-z0-9_.-]*)")
-_CONFIG_CHUNK = re.compile(r"LAUNCHBAY_CONFIG_\d+")
+_CONFIG_CHUNK = re.compile(r"(LAUNCHBAY_CONFIG|WANDB_CONFIG|WANDB_LAUNCH_FILE_OVERRIDES)_\d+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
@@ -183,32 +183,35 @@ def _hide(node: Any, secret: Callable[[Any], bool], secrets: set[str]) -> Any:
 
 
 def _hide_across_config_chunks(node: Any, secrets: set[str]) -> Any:
-    """An env (a mapping, or a list of {name, value}) whose run config is cut into
-    LAUNCHBAY_CONFIG_0..N, with every secret hidden in the chunks it spans: a secret cut in
-    two is in neither chunk whole, so hiding chunk by chunk would show both halves."""
-    if isinstance(node, dict) and "LAUNCHBAY_CONFIG_CHUNKS" in node:
-        names = sorted(
-            (k for k in node if isinstance(k, str) and _CONFIG_CHUNK.fullmatch(k)),
-            key=_chunk_number,
-        )
-        hidden = _hide_spans([str(node[k]) for k in names], secrets)
-        return {**node, **dict(zip(names, hidden, strict=True))}
-    if isinstance(node, list) and any(
-        isinstance(e, dict) and e.get("name") == "LAUNCHBAY_CONFIG_CHUNKS" for e in node
-    ):
-        at = sorted(
-            (
-                i
-                for i, e in enumerate(node)
-                if isinstance(e, dict) and _CONFIG_CHUNK.fullmatch(str(e.get("name")))
-            ),
-            key=lambda i: _chunk_number(node[i]["name"]),
-        )
-        hidden = _hide_spans([str(node[i].get("value", "")) for i in at], secrets)
-        node = list(node)
-        for i, text in zip(at, hidden, strict=True):
-            node[i] = {**node[i], "value": text}
+    """An env (a mapping, or a list of {name, value}) whose run config is cut into chunks
+    (LAUNCHBAY_CONFIG_0..N, and W&B's WANDB_CONFIG_0..N and WANDB_LAUNCH_FILE_OVERRIDES_0..N),
+    with every secret hidden in the chunks it spans: a secret cut in two is in neither chunk
+    whole, so hiding chunk by chunk would show both halves."""
+    if isinstance(node, dict):
+        node = dict(node)
+        for names in _chunk_families(k for k in node if isinstance(k, str)):
+            hidden = _hide_spans([str(node[k]) for k in names], secrets)
+            node.update(zip(names, hidden, strict=True))
+    elif isinstance(node, list):
+        at = {str(e.get("name")): i for i, e in enumerate(node) if isinstance(e, dict)}
+        families = _chunk_families(at)
+        if families:
+            node = list(node)
+        for names in families:
+            hidden = _hide_spans([str(node[at[n]].get("value", "")) for n in names], secrets)
+            for name, text in zip(names, hidden, strict=True):
+                node[at[name]] = {**node[at[name]], "value": text}
     return node
+
+
+def _chunk_families(names) -> list[list[str]]:
+    """The chunk names among `names`, grouped by family and in order (_10 after _9)."""
+    families: dict[str, list[str]] = {}
+    for name in names:
+        match = _CONFIG_CHUNK.fullmatch(name)
+        if match:
+            families.setdefault(match.group(1), []).append(name)
+    return [sorted(found, key=_chunk_number) for found in families.values() if len(found) > 1]
 
 
 def _chunk_number(name: str) -> int:

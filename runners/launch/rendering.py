@@ -18,6 +18,7 @@ from runners.launch.redaction import is_secret_name as is_secret_name
 from runners.launch.redaction import redact as redact
 from runners.launch.redaction import restore_redacted as restore_redacted
 from runners.launch.templating import substitute_macros
+from runners.launch.wandb_env import WANDB_ENV_KEY, wandb_env
 from store import JobVersion
 
 ENV_PREFIX = "LAUNCHBAY_"
@@ -63,8 +64,11 @@ def render_spec(
     `metrics_file`: LAUNCHBAY_METRICS_FILE as the job sees it, for targets whose files the
     agent reads live (runners/metrics/); others print the protocol's lines to their log."""
     image = job.source.get("image", "") if job.type == "image" else ""
+    run_name = launch.get("run_name") or run_id
     macros = {
         "run_id": run_id,
+        "run_name": run_name,
+        "author": launch.get("author") or "",
         "job_name": job.name,
         "job_version": f"v{job.version}",
         "queue_name": queue,
@@ -87,6 +91,24 @@ def render_spec(
     }
     if resume_count:
         env["LAUNCHBAY_RESUME_COUNT"] = str(resume_count)  # a requeued preempted run: resume
+    if launch.get(WANDB_ENV_KEY, True):  # the queue's `wandb_env: false` turns them off
+        wandb_overrides = launch.get("wandb_overrides") or {}
+        env.update(
+            wandb_env(
+                run_id=run_id,
+                queue=queue,
+                item_id=item_id,
+                run_config=rendered["run_config"],
+                resource=resource,
+                resume_count=resume_count,
+                run_name=launch.get("run_name"),
+                image=image or None,
+                artifacts=wandb_overrides.get("artifacts"),
+                files=wandb_overrides.get("files"),
+                project=wandb_overrides.get("project"),
+                entity=wandb_overrides.get("entity"),
+            )
+        )
     return {
         "run_id": run_id,
         "item_id": item_id,
@@ -105,6 +127,10 @@ def render_spec(
         "args": rendered["args"] or [],
         "run_config": rendered["run_config"],
         "resource_args": rendered["resource_args"],
+        **({"run_name": launch["run_name"]} if launch.get("run_name") else {}),
+        # W&B's artifact and file overrides, as given (their env copies are JSON text): every
+        # display finds their secrets here, to hide them there too.
+        **({"wandb_overrides": launch["wandb_overrides"]} if launch.get("wandb_overrides") else {}),
         "env": env,
         "resume_count": resume_count,
         # Names the queue and the launch asked to hide: every display of the spec reads them.

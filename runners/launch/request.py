@@ -24,15 +24,40 @@ from runners.launch.templating import (
     fill_placeholders,
     reads_agent_env,
     resolve_variables,
+    spec_variable_values,
     strings_by_path,
 )
 from runners.launch.validation import check_process_strings
+from runners.launch.wandb_env import WANDB_ENV_KEY, check_wandb_name, launch_author
 from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, JobVersion, Priority, Queue, Store
 
-SPEC_KEYS = ("overrides", "resource_args", "secret_env")
-OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile")
+SPEC_KEYS = (
+    "overrides",
+    "resource_args",
+    "secret_env",
+    "template_variables",
+    "name",
+    "project",
+    "entity",
+    "resource",
+)
+# W&B's launch spec keys that mean nothing here, and what to write instead.
+WANDB_ONLY_SPEC_KEYS = {
+    "docker": "W&B's docker block; give the image with -d/--docker-image and container"
+    " settings in resource_args",
+    "builder": "the queue's builder: and registry: say how code is built here",
+    "registry": "the queue's registry: says where images are pushed here",
+    "job": "give the job with -j, or its source with -u/-d",
+    "uri": "give the source with -u/--uri",
+    "git": "give the source with -u GIT_URL (a git job pins its commit)",
+    "run_id": "launchbay picks each run's id when an agent claims it",
+    "sweep_id": "launchbay runs no sweeps",
+}
+# `artifacts` and `files` are W&B's: they reach the job as WANDB_ARTIFACTS and
+# WANDB_LAUNCH_FILE_OVERRIDES (runners/launch/wandb_env.py), which the wandb SDK reads.
+OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile", "artifacts", "files")
 DRY_RUN_ID = "dryrun00"
 
 
@@ -47,6 +72,9 @@ class LaunchRequest:
     args: list[str] | None = None  # -a, each shlex-split
     entry_point: str | None = None  # -E, shlex-split
     priority: str = "medium"
+    run_name: str | None = None  # --name: WANDB_NAME and ${run_name}
+    resource_args: str | dict | None = None  # -R: replaces the spec's resource_args, as W&B's
+    dockerfile: str | None = None  # -D: replaces the spec's overrides.dockerfile
 
 
 @dataclass(frozen=True)
@@ -67,10 +95,17 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         raise BadInput(
             "-P/--priority", f"{request.priority!r}; expected one of critical, high, medium, low"
         ) from None
-    set_vars = _parse_set_vars(request.set_vars)
     spec = _parse_spec(request.spec)
+    # W&B's rule (_launch_add.py): the spec's template_variables, then --set-var over them.
+    set_vars = {
+        **spec_variable_values(spec.get("template_variables")),
+        **_parse_set_vars(request.set_vars),
+    }
+    if request.resource_args is not None:
+        spec["resource_args"] = _load_resource_args(request.resource_args)
     job = store.jobs.resolve(request.job)
     queue = store.queues.get(request.queue)
+    _check_resource(spec.get("resource"), queue)
     runner = get_runner(queue.resource)
     runner.check_job(job)
 
@@ -108,7 +143,12 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     )
     if Capability.SHARES_GPUS in runner.capabilities:
         check_possible(resource_args)  # more GPUs than this machine has would wait forever
-    dockerfile = _dockerfile_override(overrides.get("dockerfile"), runner, job)
+    dockerfile = _dockerfile_override(
+        request.dockerfile if request.dockerfile is not None else overrides.get("dockerfile"),
+        runner,
+        job,
+        "-D/--dockerfile" if request.dockerfile is not None else "overrides.dockerfile",
+    )
 
     launch = {
         "run_config": run_config,
@@ -119,7 +159,24 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         # What the launch itself asked for: a relaunch repeats this, not the queue's settings
         # of the day (which the merged resource_args hold).
         "resource_args_override": launch_args,
+        "author": launch_author(),
     }
+    run_name = request.run_name if request.run_name is not None else spec.get("name")
+    if run_name is not None:
+        launch["run_name"] = check_wandb_name(run_name, "--name" if request.run_name else "name")
+    wandb_overrides = {
+        key: expect_mapping(overrides[key], f"overrides.{key}")
+        for key in ("artifacts", "files")
+        if overrides.get(key)
+    }
+    # W&B's `project` and `entity`: where the run's W&B data goes (WANDB_PROJECT, WANDB_ENTITY).
+    for key in ("project", "entity"):
+        if spec.get(key) is not None:
+            wandb_overrides[key] = check_wandb_name(spec[key], key)
+    if wandb_overrides:
+        launch["wandb_overrides"] = wandb_overrides
+    if queue.config.get(WANDB_ENV_KEY) is False:
+        launch[WANDB_ENV_KEY] = False  # the queue's setting as it was at enqueue
     if (
         Capability.NEEDS_REGISTRY in runner.capabilities
         and job.type != "image"
@@ -240,11 +297,10 @@ def unwrap_resource_args(value, resource: str, field: str) -> dict:
     return value
 
 
-def _dockerfile_override(value, runner, job: JobVersion) -> str | None:
+def _dockerfile_override(value, runner, job: JobVersion, field: str) -> str | None:
     """overrides.dockerfile: a Dockerfile inside the job's code, used instead of the job's."""
     if value is None:
         return None
-    field = "overrides.dockerfile"
     if Capability.BUILDS_IMAGES not in runner.capabilities:
         raise BadInput(field, "this queue's resource runs no containers; expected no dockerfile")
     if job.type == "image":
@@ -257,6 +313,26 @@ def _dockerfile_override(value, runner, job: JobVersion) -> str | None:
     ):
         raise BadInput(field, f"{value!r}; expected a relative path inside the job's code")
     return value
+
+
+def _check_resource(value, queue: Queue) -> None:
+    """A spec's `resource` (W&B's) must be the queue's: the queue decides where a run goes."""
+    if value is None:
+        return
+    named = resource_type(value).name if isinstance(value, str) else None
+    if named != resource_type(queue.resource).name:
+        raise BadInput(
+            "resource", f"{value!r}; queue {queue.name} runs on {queue.resource}, expected that"
+        )
+
+
+def _load_resource_args(value: str | dict) -> dict:
+    field = "-R/--resource-args"
+    if isinstance(value, str):
+        value = load_document(value, field)
+    else:
+        check_document_bounds(value, field)
+    return expect_mapping(value, field)
 
 
 def _parse_set_vars(items: list[str]) -> dict[str, str]:
@@ -277,6 +353,9 @@ def _parse_spec(spec) -> dict:
     else:  # a dict from the app's form or a relaunch: bounded like a file would be
         check_document_bounds(spec, "launch spec")
     spec = expect_mapping(spec, "launch spec")
+    for key in spec:
+        if key in WANDB_ONLY_SPEC_KEYS:
+            raise BadInput(key, f"is W&B's; {WANDB_ONLY_SPEC_KEYS[key]}")
     refuse_unknown_keys(spec, SPEC_KEYS, "")
     overrides = expect_mapping(spec.get("overrides"), "overrides")
     refuse_unknown_keys(overrides, OVERRIDE_KEYS, "overrides")

@@ -10,7 +10,25 @@ from store import BadInput
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # `$${…}` escapes a literal `${…}`.
 MACRO = re.compile(r"\$(\$?)\{([^}]*)\}")
-MACRO_NAMES = ("run_id", "job_name", "job_version", "queue_name", "image_uri")
+MACRO_NAMES = (
+    "run_id",
+    "run_name",
+    "author",
+    "job_name",
+    "job_version",
+    "queue_name",
+    "image_uri",
+)
+# W&B's macros (LaunchProject.fill_macros) that name what launchbay does not have.
+NO_MEANING_HERE = {
+    "project_name": "launchbay has no W&B project; use ${job_name} or ${env:WANDB_PROJECT}",
+    "entity_name": "launchbay has no W&B entity; use ${env:WANDB_ENTITY} for the agent's",
+}
+# W&B's `${NAME}` for an agent environment variable: launchbay spells it `${env:NAME}`.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# W&B's form of a variable: `{schema: {type, enum, minimum, …}}`, with `name` and
+# `description` beside it (its API and Terraform provider write both).
+WANDB_VARIABLE_KEYS = frozenset({"schema", "name", "description"})
 
 
 def walk_strings(value: Any, transform: Callable[[str], Any]) -> Any:
@@ -77,11 +95,46 @@ def check_variables_are_enums(value: Any, variables: dict, field: str) -> None:
             )
 
 
+def normalize_variables(variables: dict) -> dict:
+    """launchbay's form of each variable (`{type, enum, …, description}`), W&B's taken too:
+    `{NAME: {schema: {…}, description}}`, or `{KEY: {name: NAME, schema: {…}}}`."""
+    normalized: dict = {}
+    for key, spec in variables.items():
+        name = key
+        if isinstance(spec, dict) and "schema" in spec and set(spec) <= WANDB_VARIABLE_KEYS:
+            name = spec.get("name", key)
+            schema = spec["schema"]
+            if not isinstance(schema, dict):
+                raise BadInput(f"template_variables.{key}.schema", "expected a mapping")
+            spec = {**schema}
+            if "description" in variables[key] and "description" not in spec:
+                spec["description"] = variables[key]["description"]
+        if name in normalized:
+            raise BadInput(f"template_variables.{key}", f"declares {name!r} a second time")
+        normalized[name] = spec
+    return normalized
+
+
+def spec_variable_values(values: Any) -> dict[str, str]:
+    """A launch spec's `template_variables: {NAME: VALUE}` (W&B's), as --set-var text."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise BadInput("template_variables", "expected a mapping of name to value")
+    texts = {}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise BadInput(f"template_variables.{name}", f"{value!r}; expected a string or number")
+        texts[str(name)] = value if isinstance(value, str) else repr(value)
+    return texts
+
+
 def check_template_variables(resource_args: dict, variables: Any) -> dict:
     """Check a queue's variable schemas and that every `{{name}}` in its config is declared."""
     variables = variables or {}
     if not isinstance(variables, dict):
         raise BadInput("template_variables", "expected a mapping of name to schema")
+    variables = normalize_variables(variables)
     for name, schema in variables.items():
         check_variable_schema(name, schema)
     undeclared = placeholders_in(resource_args) - set(variables)
@@ -158,24 +211,26 @@ def escape_macros(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def check_macros(value: Any, field: str) -> None:
-    """Refuse `${unknown}` at launch time, before anything is queued."""
-
-    def check(text: str) -> str:
+    """Refuse a macro that has no meaning here, before anything is stored: at queue create
+    (the queue's config) and at launch. The error names where it sits and the macro."""
+    for where, text in strings_by_path(value, field).items():
         for escaped, name in MACRO.findall(text):
-            if escaped:
+            if escaped or (name.startswith("env:") and len(name) > 4) or name in MACRO_NAMES:
                 continue
-            if name.startswith("env:") and len(name) > 4:
-                continue
-            if name not in MACRO_NAMES:
+            if name in NO_MEANING_HERE:
+                raise BadInput(where, f"${{{name}}} is W&B's; {NO_MEANING_HERE[name]}")
+            if ENV_NAME.fullmatch(name) and name.isupper():
                 raise BadInput(
-                    field,
-                    f"unknown macro ${{{name}}}; expected one of "
-                    + ", ".join(f"${{{m}}}" for m in MACRO_NAMES)
-                    + ", ${env:NAME}",
+                    where,
+                    f"${{{name}}}: W&B reads the agent's environment so; here write"
+                    f" ${{env:{name}}}",
                 )
-        return text
-
-    walk_strings(value, check)
+            raise BadInput(
+                where,
+                f"unknown macro ${{{name}}}; expected one of "
+                + ", ".join(f"${{{m}}}" for m in MACRO_NAMES)
+                + ", ${env:NAME}",
+            )
 
 
 def substitute_macros(value: Any, macros: Mapping[str, str], environ: Mapping[str, str]) -> Any:

@@ -95,6 +95,9 @@ class RunnerContract:
         seen = backend.seen(store, run)
         assert seen.env["LAUNCHBAY_RUN_ID"] == run.id
         assert seen.config == {"lr": 0.5}
+        # What W&B's agent gives a run, so that wandb.init() sees the launched config.
+        assert seen.env["WANDB_RUN_ID"] == run.id
+        assert json.loads(seen.env["WANDB_CONFIG"]) == {"lr": 0.5}
         assert job_lines(log)[-2:] == ["before", "after"]
         events = [event.to_state for event in store.runs.events(run.id)]
         assert events[-2:] == ["running", "finished"]

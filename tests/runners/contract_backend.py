@@ -151,11 +151,15 @@ class PlayedByAFake(Backend):
         assert log_of(store, run.id).count("written while no agent watched") == 1
 
 
+GIVEN_LINES = 5  # what the held job prints first of what it was given (run, resume, wandb, config)
+
+
 def held_shell_script(exit_code: int = 0) -> str:
     """The held job as a busybox shell script, released by creating /go in its container.
     (`$$` is a literal `$` for launchbay's templating.)"""
     return (
         "echo run=$LAUNCHBAY_RUN_ID; echo resume=$${LAUNCHBAY_RESUME_COUNT:-0};"
+        ' echo wandb_run=$WANDB_RUN_ID; echo "wandb_config=$WANDB_CONFIG";'
         " echo config=$(tr -d ' \\n' < $LAUNCHBAY_CONFIG_FILE); echo before;"
         f" while [ ! -e /go ]; do sleep 0.1; done; echo after; exit {exit_code}"
     )
@@ -166,9 +170,14 @@ def seen_in_log(store, run) -> Seen:
     printed = dict(
         line.split("=", 1)
         for line in job_lines(log_of(store, run.id))
-        if line.split("=")[0] in ("run", "resume", "config")
+        if line.split("=")[0] in ("run", "resume", "config", "wandb_run", "wandb_config")
     )
-    env = {"LAUNCHBAY_RUN_ID": printed["run"], "LAUNCHBAY_RESUME_COUNT": printed["resume"]}
+    env = {
+        "LAUNCHBAY_RUN_ID": printed["run"],
+        "LAUNCHBAY_RESUME_COUNT": printed["resume"],
+        "WANDB_RUN_ID": printed["wandb_run"],
+        "WANDB_CONFIG": printed["wandb_config"],
+    }
     return Seen(env, json.loads(printed["config"]))
 
 

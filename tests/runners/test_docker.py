@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 from contract import RunnerContract
-from contract_backend import Backend, held_shell_script, seen_in_log
+from contract_backend import GIVEN_LINES, Backend, held_shell_script, seen_in_log
 from kit import (
     PYTHON,
     REGISTRY,
@@ -382,7 +382,7 @@ class Docker(Backend):
 
     def check_readopted(self, store, run, output):
         # After what the job was given: its two lines, once, and no note of launchbay's.
-        assert log_of(store, run.id).splitlines()[3:] == ["before", "after"]
+        assert log_of(store, run.id).splitlines()[GIVEN_LINES:] == ["before", "after"]
         assert run.handle["container"]
 
     def check_built(self, store, run, registry):

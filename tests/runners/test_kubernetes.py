@@ -6,7 +6,7 @@ kinds, and pods running side by side (a flaky API server: test_kube_follow)."""
 import pytest
 import yaml
 from contract import RunnerContract
-from contract_backend import Backend, held_shell_script, seen_in_log
+from contract_backend import GIVEN_LINES, Backend, held_shell_script, seen_in_log
 from kit import (
     NAMESPACE,
     REGISTRY,
@@ -342,7 +342,7 @@ class Kubernetes(Backend):
             if job["metadata"]["labels"]["launchbay.io/run-id"] == run.id
         ]
         # After what the job was given: its two lines, once, and no note of launchbay's.
-        assert log_of(store, run.id).splitlines()[3:] == ["before", "after"]
+        assert log_of(store, run.id).splitlines()[GIVEN_LINES:] == ["before", "after"]
         assert run.handle["name"] == job["metadata"]["name"]
 
     def check_built(self, store, run, registry):

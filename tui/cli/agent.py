@@ -4,7 +4,7 @@ import signal
 
 import click
 
-from .common import agent_options, db_option, open_store
+from .common import MAX_JOBS_LIMIT, agent_options, db_option, open_store
 from .output import note
 
 
@@ -16,12 +16,34 @@ from .output import note
     help="Exit once the served queues have nothing dispatchable and no live runs.",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option(
+    "--config",
+    "-c",
+    "config_file",
+    metavar="FILE",
+    help="W&B's agent config (launch-config.yaml): queues and max_jobs are read (the flags"
+    " win); keys with no meaning here are named, as warnings or, where ignoring them would"
+    " change what runs, refused.",
+)
 @db_option
-def agent_command(queues, max_jobs, until_empty, quiet):
+def agent_command(queues, max_jobs, until_empty, quiet, config_file):
     """Take queue items in order (priority first) and run them on their queue's resource.
 
     Live runs survive the agent: stop it (ctrl-c) and start it again, and it re-adopts them."""
     from runners.agent.loop import Agent
+
+    if config_file is not None:
+        from runners.agent.launch_config import load_agent_config
+
+        settings = load_agent_config(config_file, MAX_JOBS_LIMIT)
+        for warning in settings.warnings:
+            note(f"warning: {warning}")
+        ctx = click.get_current_context()
+        if not queues and settings.queues:
+            queues = settings.queues
+        given = ctx.get_parameter_source("max_jobs") is not click.core.ParameterSource.DEFAULT
+        if not given and settings.max_jobs is not None:
+            max_jobs = settings.max_jobs
 
     store = open_store()  # fail here, with a clear line, if the database is unusable
     path = store.path

@@ -1,14 +1,31 @@
 """`launchbay launch`: enqueue one run of a job on a queue, or preview its spec."""
 
+import contextlib
+
 import click
 
 from .common import db_option, json_option, with_store
 from .output import note, print_json
 
 
+class _DryRunOnly(Exception):
+    """Leaves the transaction of a dry run, undoing it."""
+
+
 @click.command("launch")
+@click.option("--job", "-j", metavar="JOB", help="NAME (latest), NAME:vN or NAME:ALIAS.")
 @click.option(
-    "--job", "-j", required=True, metavar="JOB", help="NAME (latest), NAME:vN or NAME:ALIAS."
+    "--uri",
+    "-u",
+    metavar="PATH_OR_GIT_URL",
+    help="Instead of -j: run this directory's code (a code job) or this git URL (a git job);"
+    " the job is made on first use and reused for the same path or URL.",
+)
+@click.option(
+    "--docker-image",
+    "-d",
+    metavar="IMAGE",
+    help="Instead of -j: run this image (an image job, made on first use, reused after).",
 )
 @click.option("--queue", "-q", required=True, metavar="QUEUE", help="Queue to enqueue on.")
 @click.option(
@@ -17,8 +34,9 @@ from .output import note, print_json
     "spec",
     metavar="SPEC",
     help="Launch spec: a .json/.yaml file or a JSON string with overrides.run_config,"
-    " overrides.args, overrides.entry_point, overrides.dockerfile (container queues) and"
-    " resource_args.",
+    " overrides.args, overrides.entry_point, overrides.dockerfile (container queues),"
+    " overrides.artifacts, overrides.files, resource_args, template_variables, name, project,"
+    " entity (W&B's launch config keys).",
 )
 @click.option(
     "--set-var",
@@ -36,7 +54,30 @@ from .output import note, print_json
     metavar="ARG",
     help="Argument(s) for the entrypoint, shlex-split (repeatable; replaces overrides.args).",
 )
-@click.option("--entrypoint", "-E", metavar="ENTRYPOINT", help="Command replacing the job's.")
+@click.option(
+    "--entry-point",
+    "--entrypoint",
+    "-E",
+    "entrypoint",
+    metavar="ENTRYPOINT",
+    help="Command replacing the job's.",
+)
+@click.option(
+    "--resource-args",
+    "-R",
+    metavar="ARGS",
+    help="Resource args (a .json/.yaml file or a JSON string; {RESOURCE: {...}} as W&B writes"
+    " them, or the keys directly), replacing the spec's resource_args.",
+)
+@click.option(
+    "--dockerfile",
+    "-D",
+    metavar="PATH",
+    help="Dockerfile in the job's code to build with (container queues; code and git jobs).",
+)
+@click.option(
+    "--name", "run_name", metavar="NAME", help="The run's name (WANDB_NAME, ${run_name})."
+)
 @click.option(
     "--priority",
     "-P",
@@ -51,28 +92,69 @@ from .output import note, print_json
 @json_option
 @db_option
 @with_store
-def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority, dry_run, as_json):
-    """Enqueue a run of JOB on QUEUE; prints the queue item's id."""
+def launch_command(
+    store,
+    job,
+    uri,
+    docker_image,
+    queue,
+    spec,
+    set_vars,
+    args,
+    entrypoint,
+    resource_args,
+    dockerfile,
+    run_name,
+    priority,
+    dry_run,
+    as_json,
+):
+    """Enqueue a run of a job (-j, or -u/-d for one made from a source) on QUEUE; prints the
+    queue item's id."""
+    from runners.catalog.jobs import job_for_source
     from runners.launch.rendering import redact
     from runners.launch.request import LaunchRequest, enqueue, prepare_launch, preview
+    from store import BadInput
 
-    request = LaunchRequest(
-        job=job,
-        queue=queue,
-        spec=spec,
-        set_vars=list(set_vars),
-        args=list(args) if args else None,
-        entry_point=entrypoint,
-        priority=priority,
-    )
-    prepared = prepare_launch(store, request)
+    if sum(given is not None for given in (job, uri, docker_image)) != 1:
+        raise BadInput("-j/--job", "expected exactly one of -j/--job, -u/--uri, -d/--docker-image")
+    made = shown = None
+    # A job made from -u/-d and the launch are one transaction: refused or a dry run, the
+    # store is left as it was.
+    with contextlib.suppress(_DryRunOnly), contextlib.ExitStack() as atomic:
+        if job is None:
+            atomic.enter_context(store.transaction())
+            made = job_for_source(store, uri=uri, image=docker_image)
+            job = made.version.ref
+        request = LaunchRequest(
+            job=job,
+            queue=queue,
+            spec=spec,
+            set_vars=list(set_vars),
+            args=list(args) if args else None,
+            entry_point=entrypoint,
+            priority=priority,
+            run_name=run_name,
+            resource_args=resource_args,
+            dockerfile=dockerfile,
+        )
+        prepared = prepare_launch(store, request)
+        if dry_run:
+            shown = redact(preview(store, prepared))
+            raise _DryRunOnly  # rolls back the job made for it
+        item_id = enqueue(store, prepared)
+    store.notify()
+    if made is not None:
+        verb = (
+            "would create" if dry_run and made.created else "created" if made.created else "reusing"
+        )
+        note(f"{verb} job {made.version.ref} for {uri or docker_image}")
     if dry_run:
-        print_json(redact(preview(store, prepared)))
+        print_json(shown)
         note(
             "dry run: nothing was enqueued; the real run id is chosen when an agent claims the item"
         )
         return
-    item_id = enqueue(store, prepared)
     if as_json:
         print_json(redact(store.items.get(item_id).to_json()))
     else:

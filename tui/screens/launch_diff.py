@@ -12,6 +12,8 @@ _VOLATILE_ENV = (
     "LAUNCHBAY_ITEM_ID",
     "LAUNCHBAY_CONFIG_FILE",
     "LAUNCHBAY_METRICS_FILE",
+    "WANDB_RUN_ID",  # W&B's names for the run and its queue item (runners/launch/wandb_env.py)
+    "WANDB_LAUNCH_TRACE_ID",
 )
 
 
