@@ -162,7 +162,11 @@ class RayRunner(RemoteRunner):
     def _unknown_for_now(self, key: str, target: dict, exc: BaseException) -> RunStatus:
         """The head away (restarting, the network): the job may run on; the run keeps its last
         known state and says why it can't be read."""
-        return self.unknown_for_now(key, f"{self._unreachable(target, exc)} (for now)")
+        return self.unknown_for_now(
+            key,
+            f"the Ray Jobs API at {target['address']} cannot be read for now"
+            f" ({sdk.describe(exc)}); the run keeps its last known state",
+        )
 
     def poll_seconds(self, handle: Handle) -> float:
         return RayTarget.model_validate(handle["target"]).poll_seconds
