@@ -36,7 +36,16 @@ def test_a_failed_entry_point_fails_at_run_with_its_exit_code_without_rays_log_e
     )
 
 
-def test_a_runtime_env_that_could_not_be_set_up_fails_at_build():
-    seen = job_status("FAILED", "runtime_env setup failed: pip", "RUNTIME_ENV_SETUP_FAILURE", None)
+def test_a_runtime_env_that_could_not_be_set_up_fails_at_build_in_one_line():
+    # As a head without a package index says it (after some minutes of retries).
+    message = (
+        "runtime_env setup failed: Failed to set up runtime environment.\n"
+        "Traceback (most recent call last):\n  File ...\n"
+        "    ERROR: No matching distribution found for nosuchpkg==0.0.1\n"
+    )
+    seen = job_status("FAILED", message, "RUNTIME_ENV_SETUP_FAILURE", None)
     assert (seen.state, seen.error_stage) == (RunState.FAILED, "build")
-    assert "runtime_env setup failed: pip" in seen.error_message
+    assert seen.error_message == (
+        "Ray could not set up the job's runtime_env: runtime_env setup failed: Failed to set up"
+        " runtime environment. … ERROR: No matching distribution found for nosuchpkg==0.0.1"
+    )

@@ -10,7 +10,6 @@ queue's `stop_grace_seconds`. `ray` is imported by the agent's run threads only.
 """
 
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -67,7 +66,7 @@ class RayRunner(RemoteRunner):
                 f"{address}/api/version", timeout=CHECK_TIMEOUT_SECONDS
             ) as answer:
                 answer.read()
-        except (OSError, urllib.error.URLError) as exc:
+        except OSError as exc:  # URLError and HTTPError are OSErrors
             reason = getattr(exc, "reason", None) or exc
             raise BadInput(
                 "target.address",
@@ -149,10 +148,7 @@ class RayRunner(RemoteRunner):
         status = self.remember(
             key,
             job_status(
-                str(info.status),
-                info.message,
-                str(info.error_type) if info.error_type else None,
-                info.driver_exit_code,
+                _value(info.status), info.message, _value(info.error_type), info.driver_exit_code
             ),
         )
         if status.state.is_terminal():
@@ -218,3 +214,8 @@ class RayRunner(RemoteRunner):
                 return False
             raise
         return True
+
+
+def _value(field) -> str | None:
+    """A JobDetails enum field as its text (JobErrorType's str() is its qualified name)."""
+    return getattr(field, "value", field)

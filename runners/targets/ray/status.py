@@ -11,7 +11,7 @@ ENVIRONMENT_FAILURES = frozenset({"RUNTIME_ENV_SETUP_FAILURE"})
 
 def job_status(status: str, message: str | None, error_type: str | None, exit_code: int | None):
     """A run state from a Ray job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED)."""
-    said = (message or "").split(LOGS_IN_MESSAGE, 1)[0].strip() or None
+    said = _summary(message)
     if status == "PENDING":
         return RunStatus(RunState.STARTING, said)
     if status == "RUNNING":
@@ -30,3 +30,13 @@ def job_status(status: str, message: str | None, error_type: str | None, exit_co
             return RunStatus.failed(Stage.RUN, f"{reason} ({said})" if said else reason, exit_code)
         return RunStatus.failed(Stage.RUN, said or "the Ray job failed")
     return RunStatus(RunState.RUNNING, f"{status}: {said}")
+
+
+def _summary(message: str | None) -> str | None:
+    """Ray's message in one line: a runtime_env failure holds a whole traceback and pip's
+    output, whose first and last lines say what happened."""
+    lines = [line.strip() for line in (message or "").split(LOGS_IN_MESSAGE, 1)[0].splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1:
+        return f"{lines[0]} … {lines[-1]}"
+    return lines[0] if lines else None
