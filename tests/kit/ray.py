@@ -34,7 +34,8 @@ def _setns(fd: int) -> None:
 def network_namespace(name: str):
     """This thread (and what it starts meanwhile) inside the named network namespace."""
     assert threading.current_thread() is threading.main_thread()
-    home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    mine = f"/proc/self/task/{threading.get_native_id()}/ns/net"
+    home = os.open(mine, os.O_RDONLY)
     try:
         target = os.open(f"/run/netns/{name}", os.O_RDONLY)
     except FileNotFoundError:
@@ -48,6 +49,8 @@ def network_namespace(name: str):
             yield
         finally:
             _setns(home)
+            # back where the rest of the suite runs (its servers on the host's loopback)
+            assert os.stat(mine).st_ino == os.fstat(home).st_ino
     finally:
         os.close(target)
         os.close(home)
