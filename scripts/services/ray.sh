@@ -39,13 +39,23 @@ while [ $# -gt 0 ]; do
 done
 
 mkdir -p "$STATE"
+if ! command -v ip >/dev/null; then   # a minimal Debian has no iproute2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 \
+        >/dev/null || die "could not install iproute2 (ip netns)"
+fi
 exec 9>"$STATE/lock"   # two test runs at once must not both start a head
 flock 9
 
 netns_exists() { ip netns list | awk '{ print $1 }' | grep -qx "$NETNS"; }
 in_netns() { ip netns exec "$NETNS" "$@"; }
 head_answers() {
-    netns_exists && in_netns curl -fsS -m 2 -o /dev/null "$API/api/jobs/" 2>/dev/null
+    netns_exists || return 1
+    if command -v curl >/dev/null; then
+        in_netns curl -fsS -m 2 -o /dev/null "$API/api/jobs/" 2>/dev/null
+    else
+        in_netns python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+            "$API/api/jobs/" 2>/dev/null
+    fi
 }
 
 stop_head() {
