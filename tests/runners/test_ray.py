@@ -215,7 +215,9 @@ def test_the_resource_args_are_an_allow_list(store, db_path, cli, tmp_path):
     for resource_args, fragments in (
         ({"num_gpus": 1}, ("resource_args.num_gpus", "unknown key", "entrypoint_num_gpus")),
         ({"entrypoint_resources": {"CPU": 2}}, ("entrypoint_resources.CPU", "entrypoint_num_cpus")),
-        ({"entrypoint_num_cpus": "2"}, ("resource_args.entrypoint_num_cpus",)),
+        ({"entrypoint_num_cpus": "2"}, ("resource_args.entrypoint_num_cpus", "a number")),
+        ({"entrypoint_num_gpus": True}, ("resource_args.entrypoint_num_gpus", "a number")),
+        ({"entrypoint_resources": {"tpu": -1}}, ("entrypoint_resources.tpu", "greater than")),
         ({"runtime_env": {"conda": "x"}}, ("resource_args.runtime_env", "unknown key")),
     ):
         config.write_text(json.dumps({"resource_args": resource_args, "target": target}))

@@ -2,10 +2,11 @@
 to look) and its resource_args (what the job's entry point reserves, its runtime_env), an
 allow-list: any other key is refused."""
 
-import re
+import json
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
 from runners.launch.validation import check_model
 from store import BadInput
@@ -14,9 +15,16 @@ from store import BadInput
 QUEUE_ONLY_FIELDS = ("pip", "py_modules")
 # Ray's own resource names, which entrypoint_resources may not name (Ray refuses them there).
 RAY_RESOURCE_FIELDS = {"CPU": "entrypoint_num_cpus", "GPU": "entrypoint_num_gpus"}
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-Amount = StrictInt | StrictFloat  # YAML's 2 and 0.5 alike; never true/false or "2"
+
+def _number(value):
+    # YAML's 2 and 0.5 alike; never true/false (ints to Python) or "2"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number, 0 or more")
+    return value
+
+
+Amount = Annotated[float, BeforeValidator(_number), Field(ge=0)]
 
 
 class RayTarget(BaseModel):
@@ -46,10 +54,10 @@ class RayArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    entrypoint_num_cpus: Amount | None = Field(default=None, ge=0)
+    entrypoint_num_cpus: Amount | None = None
     """CPUs reserved for the job's entry point (its driver), apart from its tasks and actors;
     Ray's default is 0."""
-    entrypoint_num_gpus: Amount | None = Field(default=None, ge=0)
+    entrypoint_num_gpus: Amount | None = None
     """GPUs reserved for the entry point: it runs on a node that has them, and sees them."""
     entrypoint_memory: StrictInt | None = Field(default=None, ge=0)
     """Memory reserved for the entry point, in bytes."""
@@ -72,7 +80,7 @@ class RayArgs(BaseModel):
     def _stringify_env(cls, value):
         # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
         if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else str(v) for k, v in value.items()}
+            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
         return value
 
 
@@ -95,12 +103,6 @@ def check_args(resource_args: dict) -> RayArgs:
             raise BadInput(
                 f"resource_args.entrypoint_resources.{name}",
                 f"Ray's own resource; expected it as {RAY_RESOURCE_FIELDS[name]}",
-            )
-    for name in args.env:
-        if not ENV_NAME.fullmatch(name):
-            raise BadInput(
-                f"resource_args.env.{name}",
-                "expected an environment variable name: letters, digits and _, not first a digit",
             )
     return args
 
