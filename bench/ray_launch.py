@@ -10,6 +10,11 @@
     chain: wake-up, lease, claim, render, run thread, the job's code unpacked with its env file
     (a new working_dir package for each run: its env differs), submit_job, status polls.
 
+(c) launchbay's own share of (b): from the enqueue to the return of the runner's submit_job
+    (dispatch, claim, render, the code unpacked, the package uploaded), timed by a wrapper on
+    the runner's client; the rest of (b) is Ray's (PENDING: the supervisor actor, the
+    working_dir downloaded and unpacked on the node) plus the status polls.
+
 Both wait for the job's end after each sample (outside the window), so no two jobs share the
 head. They are interleaved, alternating which goes first. Target (the issue's): launchbay's
 median <= 1.2x the baseline's. The head is the one scripts/services/ray.sh starts in network
@@ -78,12 +83,38 @@ def direct(client, code: Path) -> float:
     return took
 
 
+SUBMITTED: list[float] = []  # when the runner's submit_job returned, each launch (c)
+ENQUEUED: list[float] = []
+
+
+def time_the_runners_submits() -> None:
+    """Wrap the clients the ray runner makes, so their submit_job calls are timed (c)."""
+    from runners.targets.ray import sdk
+
+    connect = sdk.connect
+
+    def timed_connect(*args):
+        client = connect(*args)
+        submit = client.submit_job
+
+        def submit_job(**kwargs):
+            answer = submit(**kwargs)
+            SUBMITTED.append(time.perf_counter())
+            return answer
+
+        client.submit_job = submit_job
+        return client
+
+    sdk.connect = timed_connect
+
+
 def through_launchbay(store, prepared, listener, agent: threading.Thread) -> float:
     """enqueue, then the run until `running`; the seconds that took."""
     from runners.launch.request import enqueue
     from store import RunState
 
     t0 = time.perf_counter()
+    ENQUEUED.append(t0)
     item = enqueue(store, prepared)
     deadline = time.monotonic() + TIMEOUT
     while True:
@@ -137,6 +168,7 @@ def main() -> None:
         create_job(store, "code", JOB, str(code), entrypoint=f"{sys.executable} main.py")
         prepared = prepare_launch(store, LaunchRequest(job=JOB, queue=QUEUE))
         client = JobSubmissionClient(ADDRESS)
+        time_the_runners_submits()
         listener = ChangeListener(store)
         direct_times, launchbay_times = [], []
         with agent_in_thread(store.path) as agent:
@@ -152,6 +184,8 @@ def main() -> None:
         base, ours = _common.median(direct_times), _common.median(launchbay_times)
         _common.emit("ray_submit_to_running_direct", base, "s", samples=samples)
         _common.emit("ray_launch_to_running", ours, "s", samples=samples)
+        own = [done - start for start, done in zip(ENQUEUED, SUBMITTED, strict=True)][1:]
+        _common.emit("ray_launch_to_submitted", _common.median(own), "s", samples=samples)
         ratio = ours / base
         _common.emit(
             "ray_launch_vs_direct_ratio", ratio, "x", target=TARGET_RATIO, met=ratio <= TARGET_RATIO
