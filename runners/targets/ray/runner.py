@@ -80,7 +80,10 @@ class RayRunner(RemoteRunner):
         return ray_request.CONFIG_FILE
 
     def preview_submission(self, spec: dict) -> dict:
-        return ray_request.submission(spec, ray_request.WORKING_DIR_PREVIEW)
+        try:
+            return ray_request.submission(spec, ray_request.WORKING_DIR_PREVIEW)
+        except RunnerError as exc:  # no entry point: what the run would fail with, said now
+            raise BadInput("entry_point", exc.message) from None
 
     # -- the Jobs API ----------------------------------------------------------------------------
 
