@@ -7,10 +7,10 @@ The keys its queue config takes are declared in its package's settings module, a
 the registry reads (see runners.registry.ResourceType.config_keys).
 Everything else has a default a target overrides only when it needs to: the config checks
 (`normalize`, `check_target`, `check_resource_args`, `check_template_placement`,
-`check_launch_override`, `check_job`), `preview_submission`, `config_file_path`, `wait` (polls
-`status`), `poll_seconds`, `find` (None) and `abandon` (False). A run's output is read from its
-log file, which the runner writes; there is no log method. Everything target-specific, its SDK
-included, stays inside the target's own package.
+`check_launch_override`, `check_job`, `check_reachable`), `preview_submission`,
+`config_file_path`, `wait` (polls `status`), `poll_seconds`, `find` (None) and `abandon`
+(False). A run's output is read from its log file, which the runner writes; there is no log
+method. Everything target-specific, its SDK included, stays inside the target's own package.
 """
 
 import abc
@@ -151,6 +151,11 @@ class Runner(abc.ABC):
 
     def check_job(self, job: JobVersion) -> None:
         """Refuse, with BadInput, a job this resource can't run."""
+        return None
+
+    def check_reachable(self, config: dict) -> None:
+        """Refuse, with BadInput, a queue config (checked) whose backend does not answer
+        (`queue create --check`); the default asks nothing."""
         return None
 
     def preview_submission(self, spec: dict) -> dict | None:

@@ -92,6 +92,15 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         requires=("google.cloud.aiplatform_v1",),
         aliases=("gcp-vertex",),
     ),
+    ResourceType(
+        name="ray",
+        module="runners.targets.ray.runner",
+        class_name="RayRunner",
+        description="runs the job as a Ray job (Ray Jobs API) on the cluster at the queue's"
+        " target.address; the job's code is uploaded as its working_dir",
+        extra="ray",
+        requires=("ray",),
+    ),
 )
 
 

@@ -23,9 +23,15 @@ fi
 # 127.0.0.1:5000, for the docker runner's tests.
 bash scripts/services/docker.sh
 
+# A real Ray head in a network namespace of its own (lbray), for the ray runner's tests: started
+# unless one answers, and stopped when this run ends if this run started it.
+bash scripts/services/ray.sh start --owner "$$"
+trap 'bash scripts/services/ray.sh stop --owner "$$"' EXIT
+
 echo "== ruff"
 .venv/bin/ruff check .
 
 echo "== pytest"
 # -p no:cacheprovider: CI's clone stays clean. Exit code 5 (no tests ran) is a failure too.
-exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
+# (Not exec'd: the EXIT trap stops the Ray head after it.)
+.venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

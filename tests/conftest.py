@@ -9,6 +9,7 @@ import pytest
 from kit import Result
 from kit.cluster import cluster, cluster_options, kubeconfig  # noqa: F401  (fixtures)
 from kit.engine import engine  # noqa: F401  (the Docker engine, a session fixture)
+from kit.ray import ray_head  # noqa: F401  (the Ray head, its tests in its network namespace)
 
 from store import Store
 

@@ -20,7 +20,10 @@ WITHOUT_TARGET = [entry.name for entry in RESOURCE_TYPES if not entry.config_key
 # The least a block with required keys takes (the others need none).
 POOL = {"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}
 VALID = {
-    ("vertex", "resource_args"): {"spec": {"worker_pool_specs": [POOL], "staging_bucket": "gs://b"}}
+    ("vertex", "resource_args"): {
+        "spec": {"worker_pool_specs": [POOL], "staging_bucket": "gs://b"}
+    },
+    ("ray", "target"): {"address": "http://127.0.0.1:8265"},
 }
 
 
@@ -50,15 +53,17 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_every_target_declares_its_target_keys_and_two_declare_resource_args():
+def test_every_target_declares_its_target_keys_and_three_declare_resource_args():
     assert {resource for resource, block in DECLARED if block == "target"} == {
         "kubernetes",
         "sagemaker",
         "vertex",
+        "ray",
     }
     assert set(WITHOUT_TARGET) == {"local-process", "docker"}
     assert ("docker", "resource_args") in DECLARED
     assert ("local-process", "resource_args") in DECLARED
+    assert ("ray", "resource_args") in DECLARED
 
 
 @pytest.mark.parametrize(("resource", "block"), DECLARED)

@@ -1,6 +1,7 @@
-"""Copying timestamped output into a run's log exactly once, across agent restarts."""
+"""Copying a target's output into a run's log exactly once, across agent restarts: timestamped
+(LogCopier) or sent from its start on every read (OffsetCopier)."""
 
-from runners.runlog.cursor import LogCopier
+from runners.runlog.cursor import LogCopier, OffsetCopier
 
 STAMPS = [f"2026-11-26T08:00:0{i}.000000001Z" for i in range(4)]
 
@@ -39,3 +40,46 @@ def test_a_repeated_line_after_a_clean_stop_is_kept(tmp_path):
     copy(log, cursor, frames("epoch done"))
     copy(log, cursor, frames("epoch done", "epoch done"))  # the job printed it twice
     assert log.read_text().splitlines() == ["epoch done", "epoch done"]
+
+
+def copy_from_the_start(log, cursor, chunks: list[bytes], ended=True, drop=None) -> None:
+    """One agent's reads of a source that sends its output from the start (Ray's log tail)."""
+    copier = OffsetCopier(log, cursor, drop=drop)
+    try:
+        for chunk in chunks:
+            copier.feed(chunk)
+        if ended:
+            copier.flush()
+    finally:
+        copier.close()
+
+
+def test_output_sent_again_from_its_start_is_copied_on_from_the_cursor(tmp_path):
+    log, cursor = tmp_path / "output.log", tmp_path / "cursor"
+    copy_from_the_start(log, cursor, [b"one\ntw"], ended=False)  # cut mid-line
+    copy_from_the_start(log, cursor, [b"one\n", b"two\nthree\n", b"four"])  # chunked otherwise
+    copy_from_the_start(log, cursor, [b"one\ntwo\nthree\nfour"])  # read once more at the end
+    assert log.read_bytes() == b"one\ntwo\nthree\nfour"
+
+
+def test_a_chunk_written_by_an_agent_killed_before_recording_it_is_not_repeated(tmp_path):
+    log, cursor = tmp_path / "output.log", tmp_path / "cursor"
+    copy_from_the_start(log, cursor, [b"one\n"], ended=False)
+    with log.open("a") as f:  # the next line reached the log; the agent died before the cursor
+        f.write("two\n[launchbay] a note written after it\n")
+    copy_from_the_start(log, cursor, [b"one\ntwo\nthree\n"])
+    assert log.read_text().splitlines() == [
+        "one",
+        "two",
+        "[launchbay] a note written after it",
+        "three",
+    ]
+
+
+def test_dropped_lines_are_never_copied_and_the_cursor_passes_them(tmp_path):
+    log, cursor = tmp_path / "output.log", tmp_path / "cursor"
+    drop = lambda line: line.startswith(b"Running entrypoint")  # noqa: E731
+    source = [b"setting up\nRunning entrypoint for job j: run --token s3cret\nhello\n"]
+    copy_from_the_start(log, cursor, source, drop=drop)
+    copy_from_the_start(log, cursor, [source[0] + b"bye\n"], drop=drop)
+    assert log.read_text().splitlines() == ["setting up", "hello", "bye"]

@@ -45,6 +45,7 @@ def test_every_target_declares_its_capabilities_as_a_frozenset_of_capability():
         "kubernetes": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
         "sagemaker": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
         "vertex": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
+        "ray": set(),  # the job's code is uploaded as it is, to a cluster elsewhere
     }
     assert {t.name for t in RESOURCE_TYPES} == set(expected)
     for name, capabilities in expected.items():
@@ -63,6 +64,7 @@ def test_log_drain_is_15_seconds_unless_a_target_declares_its_own():
         "kubernetes": 15.0,
         "sagemaker": 15.0,
         "vertex": 15.0,
+        "ray": 15.0,
     }
 
 

@@ -28,6 +28,7 @@ SDKS = (
     "google.auth",
     "google.cloud.aiplatform_v1",
     "google.cloud.logging_v2",
+    "ray",
 )
 
 
@@ -55,7 +56,7 @@ def test_importing_every_runner_and_the_image_builder_loads_no_sdk():
         import runners.images.builder
         import runners.targets.docker.runner, runners.targets.kubernetes.runner
         import runners.targets.sagemaker.runner, runners.targets.vertex.runner
-        import runners.targets.local_process.runner
+        import runners.targets.local_process.runner, runners.targets.ray.runner
         """
     )
     assert loaded == []
@@ -98,3 +99,18 @@ def test_without_the_docker_sdk_the_engine_names_the_extra_and_a_build_fails_at_
         "train:v1 must be built into an image first: docker needs docker:"
         " pip install 'launchbay[docker]'"
     )
+
+
+def test_a_ray_queues_checks_and_dry_run_load_no_ray():
+    loaded = loaded_sdks_after(
+        """
+        from runners.registry import get_runner
+        runner = get_runner("ray")
+        target = runner.check_target({"address": "http://127.0.0.1:8265"})
+        args = runner.check_resource_args({"entrypoint_num_cpus": 1, "pip": ["requests"]})
+        spec = {"run_id": "r1", "queue": "q", "job": {"ref": "j:v0"}, "entry_point": ["python"],
+                "args": ["m.py"], "resource_args": args, "target": target}
+        assert runner.preview_submission(spec)["runtime_env"]["pip"] == ["requests"]
+        """
+    )
+    assert loaded == []

@@ -119,10 +119,14 @@ def create_queue(
     resource: str,
     config_source: str | None = None,
     max_concurrency: int | None = None,
+    check_reachable: bool = False,
 ) -> Queue:
+    """`check_reachable`: also ask the target's backend whether it answers (`--check`)."""
     canonical = resource_type(resource).name
     document = load_document(config_source, "--config") if config_source else {}
     config = check_queue_config(canonical, document)
+    if check_reachable:
+        get_runner(canonical).check_reachable(config)
     return store.queues.create(name, canonical, config, max_concurrency)
 
 

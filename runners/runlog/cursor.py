@@ -1,9 +1,12 @@
-"""Copying timestamped output into a run's log exactly once, across agent restarts.
+"""Copying a target's output into a run's log exactly once, across agent restarts.
 
 Docker and the Kubernetes API both keep a container's output and can send it with a timestamp
-before each line. The last timestamp copied is kept in a cursor file beside the log; output
-fetched again after a restart (since that time) is skipped up to it. Timestamps are made
+before each line (LogCopier). The last timestamp copied is kept in a cursor file beside the log;
+output fetched again after a restart (since that time) is skipped up to it. Timestamps are made
 fixed-width (nanoseconds, UTC) so that comparing them as text orders them in time.
+
+Ray's log tail sends no timestamps, but always the whole output from its start (OffsetCopier):
+the cursor is then the number of bytes of it already copied.
 """
 
 import os
@@ -89,3 +92,70 @@ def _read(path: Path) -> tuple[str | None, int | None]:
     stamp = normalize(words[0]) if words else None
     size = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
     return stamp, size
+
+
+class OffsetCopier:
+    """Appends output that its source sends from the start on every read (Ray's log tail) to a
+    run's log, line by line, skipping the bytes copied before. `drop(line)` says which lines
+    are not copied (the source's own lines that are not the job's)."""
+
+    def __init__(self, log_path: Path, cursor_path: Path, drop=None):
+        self.copied, recorded_size = _read_offset(cursor_path)
+        self._drop = drop or (lambda line: False)
+        self._log_fd = open_append(log_path)
+        self._cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        # As in LogCopier: the line an agent killed between its two writes copied unrecorded.
+        self._unrecorded = b""
+        size = os.fstat(self._log_fd).st_size
+        if recorded_size is not None and size > recorded_size:
+            with open(log_path, "rb") as log:
+                log.seek(recorded_size)
+                self._unrecorded = log.read(min(size - recorded_size, UNRECORDED_LIMIT))
+        self.restart()
+
+    def restart(self) -> None:
+        """The source sends its output from the start again (a new connection)."""
+        self._position = 0
+        self._partial = b""
+
+    def feed(self, data: bytes) -> None:
+        """The next bytes of the source; whole lines are copied, a last partial one kept."""
+        lines = (self._partial + data).splitlines(keepends=True)
+        self._partial = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        for line in lines:
+            self._line(line)
+
+    def flush(self) -> None:
+        """The source has ended: its last line, even without a newline."""
+        if self._partial:
+            self._line(self._partial)
+            self._partial = b""
+
+    def _line(self, line: bytes) -> None:
+        start = self._position
+        self._position += len(line)
+        if self._position <= self.copied:
+            return  # copied before the agent restarted
+        line = line[max(0, self.copied - start) :]
+        if self._drop(line):
+            return
+        unrecorded, self._unrecorded = self._unrecorded, b""
+        if not (unrecorded and unrecorded.startswith(line)):
+            os.write(self._log_fd, line)
+        size = os.fstat(self._log_fd).st_size
+        os.pwrite(self._cursor_fd, f"{self._position:020d} {size:020d}".encode(), 0)
+        self.copied = self._position
+
+    def close(self) -> None:
+        os.close(self._log_fd)
+        os.close(self._cursor_fd)
+
+
+def _read_offset(path: Path) -> tuple[int, int | None]:
+    """(bytes of the source copied, log size when it was written) from the cursor file."""
+    try:
+        words = path.read_text().split()
+    except FileNotFoundError:
+        return 0, None
+    numbers = [int(word) for word in words[:2] if word.isdigit()]
+    return (numbers + [0])[0], (numbers[1] if len(numbers) > 1 else None)

@@ -3,8 +3,9 @@
 waiting: waiting on evidence (wait_for, run_of, log_of, forget_handle); agents: agents in a
 thread or a process; cli: `launchbay` as a subprocess; jobs: jobs, queues and launches; git;
 engine: the Docker engine, its images and the local registry; cluster: the fake Kubernetes API;
-targets: a target that only a test has; refusals: bad input refused, the store unchanged.
-The fixtures (engine, cluster, kubeconfig, …) are registered in tests/conftest.py."""
+targets: a target that only a test has; refusals: bad input refused, the store unchanged;
+ray (imported as kit.ray): the Ray head, the network namespace it runs in, a forwarder to lose it.
+The fixtures (engine, cluster, kubeconfig, ray_head, …) are registered in tests/conftest.py."""
 
 from kit.agents import (
     AgentOutput,

@@ -56,14 +56,20 @@ def queue_group():
     metavar="N",
     help="At most N runs of this queue live at once (default: no limit).",
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also check that the target's backend answers (a ray queue's address); refused"
+    " (exit 2) if it does not.",
+)
 @json_option
 @db_option
 @with_store
-def create_queue(store, name, resource, config, max_concurrency, as_json):
+def create_queue(store, name, resource, config, max_concurrency, check, as_json):
     """Create queue NAME for a target resource."""
     from runners.catalog.queues import create_queue
 
-    queue = create_queue(store, name, resource, config, max_concurrency)
+    queue = create_queue(store, name, resource, config, max_concurrency, check_reachable=check)
     if as_json:
         from runners.launch.rendering import redact
 
