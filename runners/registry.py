@@ -92,6 +92,13 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         requires=("google.cloud.aiplatform_v1",),
         aliases=("gcp-vertex",),
     ),
+    ResourceType(
+        name="slurm",
+        module="runners.targets.slurm.runner",
+        class_name="SlurmRunner",
+        description="runs the job as a batch job (sbatch) on a Slurm cluster, from this login"
+        " node or one over SSH; code and git jobs are copied to the cluster's shared filesystem",
+    ),
 )
 
 

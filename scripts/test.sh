@@ -23,9 +23,17 @@ fi
 # 127.0.0.1:5000, for the docker runner's tests.
 bash scripts/services/docker.sh
 
+# A real single-node Slurm cluster (munged, slurmctld, slurmd) and an sshd on 127.0.0.1, for the
+# slurm runner's tests; what it started is stopped when the test run ends.
+trap 'bash scripts/services/slurm.sh stop' EXIT
+bash scripts/services/slurm.sh
+export SLURM_CONF="${LAUNCHBAY_SLURM_STATE:-/var/lib/launchbay-test/slurm}/slurm.conf"
+
 echo "== ruff"
 .venv/bin/ruff check .
 
 echo "== pytest"
 # -p no:cacheprovider: CI's clone stays clean. Exit code 5 (no tests ran) is a failure too.
-exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
+# Not exec'd: the EXIT trap above stops the Slurm services afterwards (set -e keeps pytest's
+# exit code as the script's).
+.venv/bin/python -m pytest -p no:cacheprovider -ra "$@"
