@@ -9,7 +9,7 @@ import pytest
 from contract import RunnerContract
 from contract_backend import Backend, seen_in_log
 from kit import write_code_job
-from kit.slurm import preempt_node, slurm_queue
+from kit.slurm import cancel_jobs_under, preempt_node, slurm_queue
 from test_local_process import HELD_JOB
 
 from runners.catalog.jobs import create_job
@@ -75,7 +75,8 @@ class Slurm(Backend):
 
 @pytest.fixture
 def backend(tmp_path, slurm_cluster):
-    return Slurm(tmp_path)
+    yield Slurm(tmp_path)
+    cancel_jobs_under(tmp_path)  # a failed test's jobs must not hold the node for the next
 
 
 class TestContract(RunnerContract):

@@ -42,6 +42,7 @@ class SlurmRunner(RemoteRunner):
     def __init__(self) -> None:
         super().__init__()
         self._partitions: dict[tuple, tuple[float, list[str]]] = {}
+        self._reported: dict[str, tuple] = {}  # per run: the status wait() last returned
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -197,8 +198,21 @@ class SlurmRunner(RemoteRunner):
         )
 
     def wait(self, handle: Handle, timeout: float) -> RunStatus:
+        """Polls status() until it says something this run's watcher has not heard yet (the
+        first answer included: a pending reason is news at once), or `timeout`."""
         self._follow_logs(handle)  # an adopted run's output too
-        return super().wait(handle, timeout)
+        key = handle["run_id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(handle)
+            said = (status.state, status.message)
+            if said != self._reported.get(key) or status.state.is_terminal():
+                self._reported[key] = said
+                return status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return status
+            time.sleep(min(self.poll_seconds(handle), left))
 
     def _follow_logs(self, handle: Handle) -> None:
         every = SlurmTarget.model_validate(handle["target"]).log_poll_seconds

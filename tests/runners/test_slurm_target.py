@@ -1,0 +1,227 @@
+"""What only the slurm target does, against the real single-node cluster and the sshd of
+scripts/services/slurm.sh: hostile args and env reach the job as data, never as shell code;
+a pending job's reason is shown as why the run waits; a login node over SSH; the partition
+check; bad input; the dry run's batch script. (The contract is in test_slurm.py.)"""
+
+import json
+import subprocess
+
+import pytest
+from kit import AgentThread, launch, log_of, refusal_checker, run_of, wait_for, write_code_job
+from kit.slurm import SSH_HOST, cancel_jobs_under, slurm_job, slurm_queue
+from test_slurm import PYTHON, Slurm
+
+from runners.catalog.jobs import create_job
+from store import RunState
+
+SHOW_ARGS = """
+import json, os, sys
+print("argv=" + json.dumps(sys.argv[1:]), flush=True)
+print("env=" + json.dumps(os.environ.get("HOSTILE")), flush=True)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _cancel_leftovers(tmp_path):
+    yield
+    cancel_jobs_under(tmp_path)  # a failed test's jobs must not hold the node for the next
+
+
+def _target(tmp_path, **extra) -> dict:
+    return {
+        "work_dir": str(tmp_path / "cluster"),
+        "poll_seconds": 0.2,
+        "log_poll_seconds": 0.2,
+        **extra,
+    }
+
+
+def _show_args_job(store, tmp_path, name="show"):
+    folder = write_code_job(tmp_path / f"src-{name}", SHOW_ARGS)
+    create_job(store, "code", name, str(folder), entrypoint=f"{PYTHON} main.py")
+
+
+def _printed(log: str, key: str):
+    line = next(line for line in log.splitlines() if line.startswith(f"{key}="))
+    return json.loads(line.split("=", 1)[1])
+
+
+def test_hostile_args_and_env_reach_the_job_as_data_never_as_shell_code(
+    store, db_path, tmp_path, slurm_cluster
+):
+    canary = tmp_path / "pwned"
+    hostile = [
+        f"; touch {canary} #",
+        f"$(touch {canary})",
+        f"`touch {canary}`",
+        'it\'s "quoted" \\ too',
+        "two\nlines\n#SBATCH --partition=urgent",
+        "--flag=$HOME",
+        "*",
+    ]
+    env_value = f"$(touch {canary})'\"; touch {canary}"
+    config = {"target": _target(tmp_path), "resource_args": {"env": {"HOSTILE": env_value}}}
+    slurm_queue(store, "q", config)
+    _show_args_job(store, tmp_path)
+    item = launch(store, "show", "q", spec={"overrides": {"args": hostile}})
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    log = log_of(store, run.id)
+    assert run.state is RunState.FINISHED, (run.message, log)
+    assert _printed(log, "argv") == hostile
+    assert _printed(log, "env") == env_value
+    assert not canary.exists()
+    # The "#SBATCH" line inside an arg is no option to sbatch: the job ran in the default
+    # partition.
+    assert slurm_job(run.handle["job_id"])["partition"] == "debug"
+
+
+def test_a_pending_jobs_reason_is_shown_as_why_the_run_waits(
+    store, db_path, tmp_path, slurm_cluster
+):
+    backend = Slurm(tmp_path)
+    backend.queue(store)
+    backend.held_job(store, "waiter")
+    # Another user's job holds the whole node: ours waits for Resources.
+    blocker = subprocess.run(
+        ["sbatch", "--parsable", "--exclusive", "-o", "/dev/null", "--wrap", "sleep 300"],
+        capture_output=True, check=True,
+    ).stdout.decode().strip()  # fmt: skip
+    try:
+        wait_for(lambda: slurm_job(blocker)["job_state"] == "RUNNING", 30, "the blocker runs")
+        item = launch(store, "waiter", "q")
+        with AgentThread(db_path):
+            run = run_of(store, item, {RunState.STARTING})
+            wait_for(
+                lambda: "Resources" in (store.runs.get(run.id).message or ""),
+                30,
+                "the pending reason on the run",
+            )
+            run = store.runs.get(run.id)
+            assert run.state is RunState.STARTING
+            assert run.message == "waiting in Slurm's queue: Resources"
+            subprocess.run(["scancel", blocker], check=True)
+            run = run_of(store, item, {RunState.RUNNING})
+            backend.release(store, run)
+            run = run_of(store, item)
+        assert run.state is RunState.FINISHED, run.message
+    finally:
+        subprocess.run(["scancel", blocker], check=False)
+
+
+def test_a_login_node_over_ssh_gets_the_code_and_runs_the_job(store, db_path, tmp_path, ssh_login):
+    target = _target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
+    slurm_queue(store, "q", {"target": target, "resource_args": {"env": {"HOSTILE": "x y"}}})
+    _show_args_job(store, tmp_path)
+    item = launch(store, "show", "q", spec={"overrides": {"args": ["a b", "$(c)"]}})
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    log = log_of(store, run.id)
+    assert run.state is RunState.FINISHED, (run.message, log)
+    assert _printed(log, "argv") == ["a b", "$(c)"]
+    assert _printed(log, "env") == "x y"
+    # Copied over ssh into the run's folder there (this machine's filesystem, here).
+    folder = tmp_path / "cluster" / run.id
+    assert (folder / "work" / "main.py").read_text() == (
+        tmp_path / "src-show" / "main.py"
+    ).read_text()
+    assert (folder / "exit_code").read_text().strip() == "0"
+    assert run.handle["target"]["ssh"] == SSH_HOST
+
+
+def test_an_unreachable_login_node_fails_the_run_at_stage_run_saying_where(
+    store, db_path, tmp_path, ssh_login
+):
+    config = ssh_login.read_text().replace("Port ", "Port 1")  # a port nothing listens on
+    ssh_login.write_text(config)
+    target = _target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
+    slurm_queue(store, "q", {"target": target})
+    _show_args_job(store, tmp_path)
+    item = launch(store, "show", "q")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FAILED
+    assert run.error_stage == "run"
+    assert f"cannot reach {SSH_HOST} over ssh" in run.error_message
+
+
+def test_a_partition_the_cluster_lacks_is_refused_at_launch_with_the_list(
+    store, db_path, tmp_path, cli, slurm_cluster
+):
+    slurm_queue(store, "q", {"target": _target(tmp_path)})
+    _show_args_job(store, tmp_path)
+    refused = refusal_checker(cli, db_path)
+    spec = json.dumps({"resource_args": {"partition": "gpu-a100"}})
+    refused(
+        ["launch", "-j", "show", "-q", "q", "-c", spec],
+        "resource_args.partition",
+        "no partition 'gpu-a100'; expected one of debug, urgent",
+    )
+
+
+def test_bad_resource_args_are_refused_naming_the_key(store, db_path, tmp_path, cli):
+    refused = refusal_checker(cli, db_path)
+    for args, fragments in (
+        ({"array": "1-100"}, ("resource_args.array", "unknown key; expected one of partition")),
+        ({"time": "forever"}, ("resource_args.time", "expected a Slurm time")),
+        ({"mem": "lots"}, ("resource_args.mem", "expected a size")),
+        ({"env": {"A B": "1"}}, ("resource_args.env", "not an environment variable name")),
+    ):
+        config = tmp_path / "queue.json"
+        config.write_text(json.dumps({"resource_args": args}))
+        refused(
+            ["queue", "create", "q", "--resource", "slurm", "--config", str(config)], *fragments
+        )
+    config.write_text(json.dumps({"target": {"ssh": "-oProxyCommand=x"}}))
+    refused(
+        ["queue", "create", "q", "--resource", "slurm", "--config", str(config)],
+        "target.ssh",
+        "expected user@host",
+    )
+
+
+def test_slurms_time_formats_are_accepted(store, tmp_path):
+    for time in (90, "90", "10:00", "1:30:00", "2-00", "2-12:00", "2-00:00:00", "unlimited"):
+        slurm_queue(store, f"q{len(store.queues.list())}", {"resource_args": {"time": time}})
+
+
+def test_an_image_job_is_refused_on_a_slurm_queue(store, db_path, tmp_path, cli):
+    slurm_queue(store, "q", {"target": _target(tmp_path)})
+    create_job(store, "image", "img", "python:3.11-slim")
+    refused = refusal_checker(cli, db_path)
+    refused(["launch", "-j", "img", "-q", "q"], "job", "image job; a slurm queue runs code")
+
+
+def test_the_dry_run_shows_the_exact_batch_script_with_secrets_hidden(store, tmp_path, cli):
+    queue = {
+        "target": _target(tmp_path),
+        "resource_args": {
+            "cpus-per-task": 4,
+            "mem": "16G",
+            "time": "1:00:00",
+            "exclusive": True,
+            "env": {"HF_TOKEN": "hf_abcdefghijk"},
+        },
+    }
+    slurm_queue(store, "q", queue)
+    _show_args_job(store, tmp_path)
+    result = cli("launch", "-j", "show", "-q", "q", "-a", "--lr 0.1", "--dry-run")
+    assert result.code == 0, result.err
+    script = json.loads(result.out)["submission"]["batch_script"]
+    folder = f"{tmp_path}/cluster/dryrun00"
+    assert script.splitlines()[:10] == [
+        "#!/bin/sh",
+        "#SBATCH --job-name=launchbay-dryrun00",
+        "#SBATCH --comment=launchbay-run-id=dryrun00",
+        f"#SBATCH --output={folder}/output.log",
+        f"#SBATCH --chdir={folder}/work",
+        "#SBATCH --no-requeue",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --mem=16G",
+        "#SBATCH --time=1:00:00",
+        "#SBATCH --exclusive",
+    ]
+    assert f"export LAUNCHBAY_CONFIG_FILE={folder}/config.json" in script
+    assert f"{PYTHON} main.py --lr 0.1\n" in script
+    assert "export HF_TOKEN=***" in script
+    assert "hf_abcdefghijk" not in result.out
