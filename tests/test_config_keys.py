@@ -54,11 +54,13 @@ def test_every_target_declares_its_target_keys_and_two_declare_resource_args():
     assert {resource for resource, block in DECLARED if block == "target"} == {
         "kubernetes",
         "sagemaker",
+        "slurm",
         "vertex",
     }
     assert set(WITHOUT_TARGET) == {"local-process", "docker"}
     assert ("docker", "resource_args") in DECLARED
     assert ("local-process", "resource_args") in DECLARED
+    assert ("slurm", "resource_args") in DECLARED
 
 
 @pytest.mark.parametrize(("resource", "block"), DECLARED)

@@ -62,9 +62,9 @@ def cancel_jobs_under(folder: Path) -> None:
     """Cancel the jobs whose output goes under `folder` (a test's own, left by a failure)."""
     done = subprocess.run(["squeue", "--json"], capture_output=True, check=True)
     for job in json.loads(done.stdout)["jobs"]:
-        if str(job.get("standard_output", "")).startswith(f"{folder}/"):
-            if job.get("job_state") in ("PENDING", "RUNNING", "SUSPENDED"):
-                subprocess.run(["scancel", str(job["job_id"])], check=False)
+        ours = str(job.get("standard_output", "")).startswith(f"{folder}/")
+        if ours and job.get("job_state") in ("PENDING", "RUNNING", "SUSPENDED"):
+            subprocess.run(["scancel", str(job["job_id"])], check=False)
 
 
 def slurm_queue(store: Store, name: str, config: dict | None = None):

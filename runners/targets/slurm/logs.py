@@ -79,7 +79,9 @@ class OutputFollower(FollowerThread):
         size = os.fstat(log_fd).st_size
         if cursor.log_size is None or size <= cursor.log_size:
             return b""
-        return os.pread(log_fd, min(size - cursor.log_size, CHUNK), cursor.log_size)
+        with open(self._log_path, "rb") as log:  # log_fd is append-only: not readable
+            log.seek(cursor.log_size)
+            return log.read(min(size - cursor.log_size, CHUNK))
 
     def _copy(self, cursor: OffsetCursor, log_fd: int, unrecorded: bytes, final: bool) -> bytes:
         while True:
