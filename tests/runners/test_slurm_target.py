@@ -7,7 +7,8 @@ import json
 import subprocess
 
 import pytest
-from kit import AgentThread, launch, log_of, refusal_checker, run_of, wait_for, write_code_job
+import yaml
+from kit import REPO, AgentThread, launch, log_of, refusal_checker, run_of, wait_for, write_code_job
 from kit.slurm import SSH_HOST, cancel_jobs_under, slurm_job, slurm_queue
 from test_slurm import PYTHON, Slurm
 
@@ -225,3 +226,28 @@ def test_the_dry_run_shows_the_exact_batch_script_with_secrets_hidden(store, tmp
     assert f"{PYTHON} main.py --lr 0.1\n" in script
     assert "export HF_TOKEN=***" in script
     assert "hf_abcdefghijk" not in result.out
+
+
+def test_the_readmes_example_queue_is_taken_and_its_partition_checked_over_ssh(
+    store, db_path, tmp_path, cli, ssh_login
+):
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("### Slurm queues", 1)[1].split("```yaml", 1)[1].split("```")[0]
+    config = yaml.safe_load(example)
+    # The login node is the test's sshd; its cluster has no partition `gpu`.
+    config["target"].update(ssh=SSH_HOST, ssh_config=str(ssh_login), work_dir=str(tmp_path))
+    refused = refusal_checker(cli, db_path)
+    refused(
+        ["queue", "create", "hpc", "-r", "slurm", "-c", json.dumps(config)],
+        "resource_args.partition",
+        "no partition 'gpu'; expected one of debug, urgent",
+    )
+    config["resource_args"]["partition"] = "debug"
+    result = cli("queue", "create", "hpc", "-r", "slurm", "-c", json.dumps(config))
+    assert result.code == 0, result.err
+    _show_args_job(store, tmp_path)
+    result = cli("launch", "-j", "show", "-q", "hpc", "--dry-run")
+    assert result.code == 0, result.err
+    script = json.loads(result.out)["submission"]["batch_script"]
+    for line in ("--partition=debug", "--cpus-per-task=8", "--gpus=2", "--time=1-00:00:00"):
+        assert f"#SBATCH {line}\n" in script
