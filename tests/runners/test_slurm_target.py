@@ -12,7 +12,9 @@ from kit import REPO, AgentThread, launch, log_of, refusal_checker, run_of, wait
 from kit.slurm import SSH_HOST, cancel_jobs_under, slurm_job, slurm_queue
 from test_slurm import PYTHON, Slurm
 
+from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
+from runners.registry import get_runner
 from store import RunState
 
 SHOW_ARGS = """
@@ -251,3 +253,53 @@ def test_the_readmes_example_queue_is_taken_and_its_partition_checked_over_ssh(
     script = json.loads(result.out)["submission"]["batch_script"]
     for line in ("--partition=debug", "--cpus-per-task=8", "--gpus=2", "--time=1-00:00:00"):
         assert f"#SBATCH {line}\n" in script
+
+
+STUBBORN = """
+import signal, time
+def ignored(signum, frame):
+    print("got SIGTERM, going on", flush=True)
+signal.signal(signal.SIGTERM, ignored)
+print("before", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_a_job_that_ignores_sigterm_is_killed_by_slurm_after_the_grace(
+    store, db_path, tmp_path, slurm_cluster
+):
+    config = {"target": _target(tmp_path), "resource_args": {"stop_grace_seconds": 1}}
+    slurm_queue(store, "q", config)
+    folder = write_code_job(tmp_path / "src-stubborn", STUBBORN)
+    create_job(store, "code", "stubborn", str(folder), entrypoint=f"{PYTHON} main.py")
+    item = launch(store, "stubborn", "q")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        wait_for(lambda: "before" in log_of(store, run.id), 30, "the job's first line")
+        cancel_by_id(store, run.id)
+        run = run_of(store, item)
+    assert run.state is RunState.STOPPED, run.message
+    assert "got SIGTERM, going on" in log_of(store, run.id)
+    assert slurm_job(run.handle["job_id"])["job_state"] in ("CANCELLED", "FAILED")
+
+
+def test_a_job_whose_id_was_never_recorded_is_found_by_its_name(
+    store, db_path, tmp_path, slurm_cluster
+):
+    backend = Slurm(tmp_path)
+    backend.queue(store)
+    backend.held_job(store, "lost")
+    item = launch(store, "lost", "q")
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        backend.release(store, run)
+        run = run_of(store, item)
+    # As if the agent died between sbatch and recording the job's id.
+    handle_file = store.run_dir(run.id) / "handle.json"
+    handle = json.loads(handle_file.read_text())
+    handle_file.write_text(json.dumps({**handle, "job_id": None}))
+    found = get_runner("slurm").find(run.id, store.run_dir(run.id))
+    assert found["job_id"] == run.handle["job_id"]
+    assert json.loads(handle_file.read_text())["job_id"] == run.handle["job_id"]
+    assert get_runner("slurm").find("neverran", tmp_path / "neverran") is None

@@ -8,7 +8,6 @@ of asking for a password), and one shared connection per cluster (ControlMaster)
 command costs a round trip, not a handshake.
 """
 
-import functools
 import os
 import shlex
 import subprocess
@@ -41,8 +40,9 @@ class Cluster:
             k: v for k, v in environ.items() if k in BASE_ENV or k in SLURM_CLIENT_ENV
         }
         self._home: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # home() holds it while its ssh asks for the socket
         self._squeue: tuple[float, dict] | None = None
+        self._control: str | None = None
 
     @property
     def where(self) -> str:
@@ -110,13 +110,22 @@ class Cluster:
         options = [
             "-o", "BatchMode=yes",
             "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={_control_dir()}/%C",
+            "-o", f"ControlPath={self._control_dir()}/%C",
             "-o", "ControlPersist=60",
         ]  # fmt: skip
         if self.ssh_config:
             options = ["-F", os.path.expanduser(self.ssh_config), *options]
         # "--" then the destination: nothing after it is read as an ssh option.
         return ["ssh", *options, "--", self.ssh]
+
+    def _control_dir(self) -> str:
+        """A private folder for this cluster's ssh control socket: one per Cluster, so that
+        two queues reaching one host with different ssh configs (keys) never share a
+        connection. Short: a socket's path is limited to ~100 bytes."""
+        with self._lock:
+            if self._control is None:
+                self._control = tempfile.mkdtemp(prefix="lb-ssh-")
+            return self._control
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -178,10 +187,3 @@ class Cluster:
 def _last_line(done: subprocess.CompletedProcess) -> str:
     text = (done.stderr or done.stdout or b"").decode("utf-8", "replace").strip()
     return text.splitlines()[-1] if text else "no message"
-
-
-@functools.cache
-def _control_dir() -> str:
-    """A private folder for this process's ssh control sockets (short: a socket's path is
-    limited to ~100 bytes)."""
-    return tempfile.mkdtemp(prefix="lb-ssh-")
