@@ -5,6 +5,7 @@ check; bad input; the dry run's batch script. (The contract is in test_slurm.py.
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,6 +16,9 @@ from test_slurm import PYTHON, Slurm
 from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
 from runners.registry import get_runner
+from runners.targets.remote import RemoteRunner
+from runners.targets.slurm.request import batch_script
+from runners.targets.slurm.settings import SlurmArgs
 from store import RunState
 
 SHOW_ARGS = """
@@ -303,3 +307,39 @@ def test_a_job_whose_id_was_never_recorded_is_found_by_its_name(
     assert found["job_id"] == run.handle["job_id"]
     assert json.loads(handle_file.read_text())["job_id"] == run.handle["job_id"]
     assert get_runner("slurm").find("neverran", tmp_path / "neverran") is None
+
+
+def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
+    store, tmp_path, slurm_cluster
+):
+    runner = get_runner("slurm")
+    run_dir = tmp_path / "run"
+    folder = f"{tmp_path}/cluster/late0001"
+    # The agent died after recording the handle, before sbatch answered: nothing in the queue.
+    RemoteRunner.record_handle(
+        run_dir, {"job_id": None, "run_id": "late0001", "target": {}, "folder": folder}
+    )
+    assert runner.find("late0001", run_dir) is None
+    assert runner.abandon("late0001", run_dir) is True
+    assert runner.abandon("late0001", run_dir) is True  # asked again: still ours
+    # The sbatch lands after all: its job exits at once, without running the job.
+    spec = {"run_id": "late0001", "env": {}, "entry_point": ["echo", "the job ran"], "args": []}
+    script = tmp_path / "late.sbatch"
+    script.write_text(batch_script(spec, SlurmArgs(), folder))
+    Path(folder, "work").mkdir(parents=True)
+    job_id = (
+        subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )
+    wait_for(lambda: slurm_job(job_id)["job_state"] == "FAILED", 30, "the late job's end")
+    assert slurm_job(job_id)["exit_code"] == 125 << 8
+    assert "the job ran" not in Path(folder, "output.log").read_text()
+    # A run whose job claimed the start first is not abandoned.
+    started_dir = tmp_path / "run2"
+    other = f"{tmp_path}/cluster/late0002"
+    RemoteRunner.record_handle(
+        started_dir, {"job_id": None, "run_id": "late0002", "target": {}, "folder": other}
+    )
+    Path(other, "started").mkdir(parents=True)
+    assert runner.abandon("late0002", started_dir) is False

@@ -5,7 +5,8 @@ the shell as code.
 
 The run's folder on the cluster holds `work/` (the job's code; its working directory),
 `config.json` (the run config, LAUNCHBAY_CONFIG_FILE), `job.sbatch` (this script), `output.log`
-(its stdout and stderr) and `exit_code`, written by the script when the job ends: what the run
+(its stdout and stderr), `started` (claimed by the script before the job starts) and
+`exit_code`, written by the script when the job ends: what the run
 ended with once Slurm has forgotten the job (MinJobAge), since there is no accounting here.
 """
 
@@ -21,6 +22,8 @@ OUTPUT = "output.log"
 EXIT_FILE = "exit_code"
 CONFIG = "config.json"
 WORK = "work"
+STARTED = "started"  # a folder: made by whoever comes first, the job or an abandoning agent
+ABANDONED = "abandoned"  # in it, when an agent came first
 
 # The job runs as the script's child, not exec'd: the script then records its exit status.
 # `trap : TERM` keeps the script alive through the SIGTERM of a cancel (sent to every process
@@ -46,6 +49,9 @@ def batch_script(spec: dict, args: SlurmArgs, run_dir: str) -> str:
     argv = [*(spec.get("entry_point") or []), *(spec.get("args") or [])]
     lines = ["#!/bin/sh"]
     lines += [f"#SBATCH {shlex.quote(option)}" for option in options]
+    # The start claim (mkdir is atomic, on a shared filesystem too): an agent that found no
+    # job for the run took it first (SlurmRunner.abandon), so this late copy never runs it.
+    lines.append(f"mkdir {shlex.quote(str(folder / STARTED))} 2>/dev/null || exit 125")
     lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     lines.append("export PYTHONUNBUFFERED=1")
     body = _RUN_AND_RECORD.format(

@@ -266,6 +266,25 @@ class SlurmRunner(RemoteRunner):
                 return handle
         return None
 
+    def abandon(self, run_id: str, run_dir: Path) -> bool:
+        """Take the run's start claim before any late copy of its job can (an sbatch still
+        in flight when the agent died): that job then exits at once (125), never running."""
+        handle = self.recorded_handle(run_dir)
+        if handle is None:
+            return True  # the handle is recorded before sbatch: nothing was submitted
+        cluster = self._cluster(handle["target"])
+        started = f"{handle['folder']}/{request.STARTED}"
+        claim = (
+            f"mkdir -p {shlex.quote(handle['folder'])} && mkdir {shlex.quote(started)}"
+            f" && touch {shlex.quote(f'{started}/{request.ABANDONED}')}"
+        )
+        if cluster.run_shell(claim, stage=Stage.AGENT, check=False).returncode == 0:
+            return True
+        taken = cluster.run(
+            ["test", "-e", f"{started}/{request.ABANDONED}"], stage=Stage.AGENT, check=False
+        )
+        return taken.returncode == 0
+
 
 def _lay_out(ctx: SubmitContext, folder: Path, script: str) -> None:
     """The run's folder: the job's code in work/, its config file and the batch script."""
