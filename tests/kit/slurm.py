@@ -1,6 +1,7 @@
 """The real single-node Slurm cluster and the sshd on 127.0.0.1 that scripts/services/slurm.sh
 starts, for the slurm target's tests: fixtures, a queue on it, and what Slurm says of a job."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -78,6 +79,23 @@ def slurm_job(job_id: str) -> dict | None:
     done = subprocess.run(["squeue", "--json"], capture_output=True, check=True)
     jobs = {str(job["job_id"]): job for job in json.loads(done.stdout)["jobs"]}
     return jobs.get(str(job_id))
+
+
+@contextlib.contextmanager
+def node_held():
+    """Another user's job holding the whole node (same partition, same priority) while the
+    block runs: jobs submitted meanwhile wait for Resources. Yields its job id."""
+    from kit.waiting import wait_for
+
+    blocker = subprocess.run(
+        ["sbatch", "--parsable", "--exclusive", "-o", "/dev/null", "--wrap", "sleep 300"],
+        capture_output=True, check=True,
+    ).stdout.decode().strip()  # fmt: skip
+    try:
+        wait_for(lambda: slurm_job(blocker)["job_state"] == "RUNNING", 30, "the blocker runs")
+        yield blocker
+    finally:
+        subprocess.run(["scancel", blocker], check=False)
 
 
 def preempt_node(partition: str = "urgent") -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kit import REPO, AgentThread, launch, log_of, refusal_checker, run_of, wait_for, write_code_job
-from kit.slurm import SSH_HOST, cancel_jobs_under, slurm_job, slurm_queue
+from kit.slurm import SSH_HOST, cancel_jobs_under, node_held, slurm_job, slurm_queue
 from test_slurm import PYTHON, Slurm
 
 from runners.agent.cancelling import cancel_by_id
@@ -89,13 +89,7 @@ def test_a_pending_jobs_reason_is_shown_as_why_the_run_waits(
     backend = Slurm(tmp_path)
     backend.queue(store)
     backend.held_job(store, "waiter")
-    # Another user's job holds the whole node: ours waits for Resources.
-    blocker = subprocess.run(
-        ["sbatch", "--parsable", "--exclusive", "-o", "/dev/null", "--wrap", "sleep 300"],
-        capture_output=True, check=True,
-    ).stdout.decode().strip()  # fmt: skip
-    try:
-        wait_for(lambda: slurm_job(blocker)["job_state"] == "RUNNING", 30, "the blocker runs")
+    with node_held() as blocker:
         item = launch(store, "waiter", "q")
         with AgentThread(db_path):
             run = run_of(store, item, {RunState.STARTING})
@@ -111,9 +105,25 @@ def test_a_pending_jobs_reason_is_shown_as_why_the_run_waits(
             run = run_of(store, item, {RunState.RUNNING})
             backend.release(store, run)
             run = run_of(store, item)
-        assert run.state is RunState.FINISHED, run.message
-    finally:
-        subprocess.run(["scancel", blocker], check=False)
+    assert run.state is RunState.FINISHED, run.message
+
+
+def test_a_pending_job_cancelled_by_launchbay_is_stopped_at_once(
+    store, db_path, tmp_path, slurm_cluster
+):
+    backend = Slurm(tmp_path)
+    backend.queue(store)  # a 30 s grace: a pending job has nothing to signal, it goes at once
+    backend.held_job(store, "waiter")
+    with node_held():
+        item = launch(store, "waiter", "q")
+        with AgentThread(db_path):
+            run = run_of(store, item, {RunState.STARTING})
+            wait_for(lambda: store.runs.get(run.id).handle, 30, "the job submitted")
+            cancel_by_id(store, run.id)
+            run = run_of(store, item)
+    assert run.state is RunState.STOPPED, run.message
+    assert slurm_job(run.handle["job_id"])["job_state"] == "CANCELLED"
+    assert "before" not in log_of(store, run.id)
 
 
 def test_a_login_node_over_ssh_gets_the_code_and_runs_the_job(store, db_path, tmp_path, ssh_login):

@@ -93,10 +93,10 @@ class Cluster:
                 stage, f"{argv[0]} is not installed {self.where}; is this a Slurm login node?"
             ) from None
         except subprocess.TimeoutExpired:
+            shown = shlex.join(local_argv) if local_argv else command
             raise RunnerError(
-                stage, f"{shlex.join(argv[-1:])} did not answer within {timeout:.0f} s"
-                f" {self.where}"
-            ) from None  # fmt: skip
+                stage, f"`{shown}` did not answer within {timeout:.0f} s {self.where}"
+            ) from None
         if self.ssh and done.returncode == 255:
             raise RunnerError(stage, f"cannot reach {self.ssh} over ssh: {_last_line(done)}")
         if check and done.returncode != 0:

@@ -28,7 +28,7 @@ from runners.targets.slurm import request, settings
 from runners.targets.slurm.cluster import Cluster
 from runners.targets.slurm.logs import OutputFollower
 from runners.targets.slurm.settings import SlurmArgs, SlurmTarget
-from runners.targets.slurm.status import job_status, recorded_exit
+from runners.targets.slurm.status import WAITING, job_status, recorded_exit
 from store import BadInput, JobVersion, RunState, Stage
 
 # How long the partitions `sinfo` lists are trusted for the launch-time check.
@@ -237,8 +237,14 @@ class SlurmRunner(RemoteRunner):
         job_id = handle.get("job_id")
         if job_id is None:
             return
+        cluster.forget_squeue()
+        job = cluster.squeue(fresh_for=0).get(job_id) or {}
+        # A pending job has no process to signal (scancel --signal waits on it): cancelled.
+        if grace_seconds <= 0 or job.get("job_state") in WAITING:
+            cluster.run(["scancel", job_id], check=False)
+            return
         signalled = cluster.run(["scancel", "--signal=TERM", "--full", job_id], check=False)
-        if grace_seconds <= 0 or signalled.returncode != 0:
+        if signalled.returncode != 0:
             cluster.run(["scancel", job_id], check=False)
             return
 
