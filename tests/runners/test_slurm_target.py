@@ -20,6 +20,7 @@ from runners.targets.remote import RemoteRunner
 from runners.targets.slurm.request import batch_script
 from runners.targets.slurm.settings import SlurmArgs
 from store import RunState
+from store.runs import new_run_id
 
 SHOW_ARGS = """
 import json, os, sys
@@ -324,16 +325,18 @@ def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
 ):
     runner = get_runner("slurm")
     run_dir = tmp_path / "run"
-    folder = f"{tmp_path}/cluster/late0001"
+    # Run ids unique to this test run: Slurm keeps earlier runs' jobs, by name, for MinJobAge.
+    late, started = new_run_id(), new_run_id()
+    folder = f"{tmp_path}/cluster/{late}"
     # The agent died after recording the handle, before sbatch answered: nothing in the queue.
     RemoteRunner.record_handle(
-        run_dir, {"job_id": None, "run_id": "late0001", "target": {}, "folder": folder}
+        run_dir, {"job_id": None, "run_id": late, "target": {}, "folder": folder}
     )
-    assert runner.find("late0001", run_dir) is None
-    assert runner.abandon("late0001", run_dir) is True
-    assert runner.abandon("late0001", run_dir) is True  # asked again: still ours
+    assert runner.find(late, run_dir) is None
+    assert runner.abandon(late, run_dir) is True
+    assert runner.abandon(late, run_dir) is True  # asked again: still ours
     # The sbatch lands after all: its job exits at once, without running the job.
-    spec = {"run_id": "late0001", "env": {}, "entry_point": ["echo", "the job ran"], "args": []}
+    spec = {"run_id": late, "env": {}, "entry_point": ["echo", "the job ran"], "args": []}
     script = tmp_path / "late.sbatch"
     script.write_text(batch_script(spec, SlurmArgs(), folder))
     Path(folder, "work").mkdir(parents=True)
@@ -347,9 +350,9 @@ def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
     assert "the job ran" not in Path(folder, "output.log").read_text()
     # A run whose job claimed the start first is not abandoned.
     started_dir = tmp_path / "run2"
-    other = f"{tmp_path}/cluster/late0002"
+    other = f"{tmp_path}/cluster/{started}"
     RemoteRunner.record_handle(
-        started_dir, {"job_id": None, "run_id": "late0002", "target": {}, "folder": other}
+        started_dir, {"job_id": None, "run_id": started, "target": {}, "folder": other}
     )
     Path(other, "started").mkdir(parents=True)
-    assert runner.abandon("late0002", started_dir) is False
+    assert runner.abandon(started, started_dir) is False
