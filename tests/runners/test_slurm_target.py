@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kit import REPO, AgentThread, launch, log_of, refusal_checker, run_of, wait_for, write_code_job
+from kit import (
+    REPO,
+    AgentThread,
+    git,
+    launch,
+    log_of,
+    refusal_checker,
+    run_of,
+    wait_for,
+    write_code_job,
+)
 from kit.slurm import SSH_HOST, cancel_jobs_under, node_held, slurm_job, slurm_queue
 from test_slurm import PYTHON, Slurm
 
@@ -356,3 +366,20 @@ def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
     )
     Path(other, "started").mkdir(parents=True)
     assert runner.abandon(started, started_dir) is False
+
+
+def test_a_git_job_is_checked_out_and_copied_to_the_login_node(store, db_path, tmp_path, ssh_login):
+    repo = tmp_path / "repo"
+    (repo / "train").mkdir(parents=True)
+    (repo / "train" / "main.py").write_text("import os\nprint('from git in', os.getcwd())\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "train")
+    target = _target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
+    slurm_queue(store, "q", {"target": target})
+    create_job(store, "git", "gitjob", f"file://{repo}", entrypoint=f"{PYTHON} train/main.py")
+    item = launch(store, "gitjob", "q")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, (run.message, log_of(store, run.id))
+    assert f"from git in {tmp_path}/cluster/{run.id}/work" in log_of(store, run.id)
