@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import shlex
+import shutil
 import tarfile
 import threading
 import time
@@ -141,11 +142,14 @@ class SlurmRunner(RemoteRunner):
         if cluster.ssh:
             staging = ctx.run_dir / "stage"
             _lay_out(ctx, staging, script)
-            done = cluster.run_shell(
-                f"mkdir -p {shlex.quote(folder)} && tar -x -f - -C {shlex.quote(folder)}"
-                f" && sbatch --parsable {shlex.quote(script_path)}",
-                input=_tar(staging),
-            )
+            try:
+                done = cluster.run_shell(
+                    f"mkdir -p {shlex.quote(folder)} && tar -x -f - -C {shlex.quote(folder)}"
+                    f" && sbatch --parsable {shlex.quote(script_path)}",
+                    input=_tar(staging),
+                )
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)  # the cluster's copy is the run's
         else:
             _lay_out(ctx, Path(folder), script)
             done = cluster.run(["sbatch", "--parsable", script_path])
@@ -206,7 +210,10 @@ class SlurmRunner(RemoteRunner):
         while True:
             status = self.status(handle)
             said = (status.state, status.message)
-            if said != self._reported.get(key) or status.state.is_terminal():
+            if status.state.is_terminal():
+                self._reported.pop(key, None)
+                return status
+            if said != self._reported.get(key):
                 self._reported[key] = said
                 return status
             left = deadline - time.monotonic()
