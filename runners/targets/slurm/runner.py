@@ -26,8 +26,8 @@ from runners.protocol import Handle, RunnerError, RunStatus, SubmitContext
 from runners.system.files import write_private
 from runners.targets.remote import RemoteRunner
 from runners.targets.slurm import request, settings
-from runners.targets.slurm.cluster import Cluster
 from runners.targets.slurm.logs import OutputFollower
+from runners.targets.slurm.sdk import Cluster
 from runners.targets.slurm.settings import SlurmArgs, SlurmTarget
 from runners.targets.slurm.status import WAITING, job_status, recorded_exit
 from store import BadInput, JobVersion, RunState, Stage

@@ -1,4 +1,8 @@
-"""Where a slurm queue's cluster is: this machine (the agent runs on a login node) or a login
+"""The slurm target's "SDK": Slurm's own commands (sbatch, squeue, scancel, sinfo) and the
+system's ssh, so nothing is imported and there is no extra to install; and the connection to
+the cluster, `Cluster`.
+
+Where a slurm queue's cluster is: this machine (the agent runs on a login node) or a login
 node over SSH. Commands are argv lists: run as they are here, or over the system `ssh` with
 each argument quoted for the remote shell (ssh hands the login shell one string), never a
 user's string pasted in.
