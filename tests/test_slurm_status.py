@@ -95,6 +95,29 @@ def test_the_wait_status_is_read_as_a_shells_exit_code():
     assert exit_code_of(0) == 0
 
 
+def test_the_records_of_slurm_23_and_later_are_read_too():
+    newer = {
+        "job_id": 42,
+        "job_state": ["FAILED"],
+        "state_reason": "NonZeroExitCode",
+        "exit_code": {
+            "status": ["ERROR"],
+            "return_code": {"set": True, "infinite": False, "number": 3},
+            "signal": {"signal_id": {"set": False, "infinite": False, "number": 0}, "name": ""},
+        },
+        "restart_cnt": 0,
+    }
+    status = job_status(newer)
+    assert (status.state, status.exit_code) == (RunState.FAILED, 3)
+    killed = {**newer, "job_state": ["TIMEOUT"]}
+    killed["exit_code"] = {
+        **newer["exit_code"],
+        "signal": {"signal_id": {"set": True, "number": 15}},
+    }
+    assert job_status(killed).exit_code == 143
+    assert job_status({**newer, "job_state": ["PENDING"]}).state is RunState.STARTING
+
+
 def test_a_job_slurm_forgot_ends_as_its_script_recorded():
     assert recorded_exit(0, "42").state is RunState.FINISHED
     failed = recorded_exit(3, "42")

@@ -29,7 +29,7 @@ from runners.targets.slurm import request, settings
 from runners.targets.slurm.logs import OutputFollower
 from runners.targets.slurm.sdk import Cluster
 from runners.targets.slurm.settings import SlurmArgs, SlurmTarget
-from runners.targets.slurm.status import WAITING, job_status, recorded_exit
+from runners.targets.slurm.status import WAITING, job_status, recorded_exit, state_of
 from store import BadInput, JobVersion, RunState, Stage
 
 # How long the partitions `sinfo` lists are trusted for the launch-time check.
@@ -178,7 +178,7 @@ class SlurmRunner(RemoteRunner):
             status = job_status(job) if job is not None else self._forgotten(cluster, handle)
         except RunnerError as exc:
             return self.unknown_for_now(key, f"cannot read Slurm's queue for now ({exc.message})")
-        if status.state is RunState.PREEMPTED and job and job.get("job_state") != "PREEMPTED":
+        if status.state is RunState.PREEMPTED and job and state_of(job) != "PREEMPTED":
             # Requeued by Slurm (an administrator, a node failure): launchbay requeues the run
             # itself, within max_resumes, so this copy must not run too.
             cluster.run(["scancel", job_id], check=False)
@@ -247,7 +247,7 @@ class SlurmRunner(RemoteRunner):
         cluster.forget_squeue()
         job = cluster.squeue(fresh_for=0).get(job_id) or {}
         # A pending job has no process to signal (scancel --signal waits on it): cancelled.
-        if grace_seconds <= 0 or job.get("job_state") in WAITING:
+        if grace_seconds <= 0 or state_of(job) in WAITING:
             cluster.run(["scancel", job_id], check=False)
             return
         signalled = cluster.run(["scancel", "--signal=TERM", "--full", job_id], check=False)

@@ -27,16 +27,35 @@ FAILURES = {
 CANCELLED_OUTSIDE = "cancelled outside launchbay"
 
 
-def exit_code_of(wait_status: int) -> int:
-    """Slurm's exit_code is a wait status: the exit code in the high byte, a signal in the
-    low 7 bits; as a shell's `$?` (a signal N is 128 + N)."""
+def exit_code_of(exit_code) -> int:
+    """The job's exit code as a shell's `$?` (a signal N is 128 + N). Slurm 22.05 gives a
+    wait status (the exit code in the high byte, a signal in the low 7 bits); 23.02 and later
+    an object: {"return_code": {"set", "number"}, "signal": {"signal_id": {"set", "number"}}}."""
+    if isinstance(exit_code, dict):
+        signal = _number((exit_code.get("signal") or {}).get("signal_id"))
+        return 128 + signal if signal else _number(exit_code.get("return_code"))
+    wait_status = int(exit_code or 0)
     signal = wait_status & 0x7F
     return 128 + signal if signal else (wait_status >> 8) & 0xFF
 
 
+def _number(value) -> int:
+    if isinstance(value, dict):
+        return int(value.get("number") or 0) if value.get("set", True) else 0
+    return int(value or 0)
+
+
+def state_of(job: dict) -> str:
+    """JOB_STATE: a string in 22.05, a list of flags (the state first) from 23.02."""
+    state = job.get("job_state") or "UNKNOWN"
+    if isinstance(state, list):
+        state = state[0] if state else "UNKNOWN"
+    return str(state).split()[0]
+
+
 def job_status(job: dict) -> RunStatus:
     """A run state from the job's record."""
-    state = str(job.get("job_state") or "UNKNOWN").split()[0]
+    state = state_of(job)
     reason = job.get("state_reason") or "None"
     job_id = job.get("job_id")
     if state in REQUEUED or (job.get("restart_cnt") or 0) > 0:
@@ -48,7 +67,7 @@ def job_status(job: dict) -> RunStatus:
     if state in LIVE:
         note = "" if state == "RUNNING" else f" ({state.lower()})"
         return RunStatus(RunState.RUNNING, f"Slurm job {job_id} running{note}")
-    code = exit_code_of(int(job.get("exit_code") or 0))
+    code = exit_code_of(job.get("exit_code"))
     if state == "COMPLETED":
         return RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
     if state == "PREEMPTED":
