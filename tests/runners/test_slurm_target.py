@@ -78,7 +78,10 @@ def test_hostile_args_and_env_reach_the_job_as_data_never_as_shell_code(
         "*",
     ]
     env_value = f"$(touch {canary})'\"; touch {canary}"
-    config = {"target": _target(tmp_path), "resource_args": {"env": {"HOSTILE": env_value}}}
+    # The run's folder too: its path is in #SBATCH lines, exports and the script's commands.
+    work_dir = str(tmp_path / f"it's a cluster $(touch {canary})")
+    target = _target(tmp_path, work_dir=work_dir)
+    config = {"target": target, "resource_args": {"env": {"HOSTILE": env_value}}}
     slurm_queue(store, "q", config)
     _show_args_job(store, tmp_path)
     item = launch(store, "show", "q", spec={"overrides": {"args": hostile}})
@@ -91,7 +94,10 @@ def test_hostile_args_and_env_reach_the_job_as_data_never_as_shell_code(
     assert not canary.exists()
     # The "#SBATCH" line inside an arg is no option to sbatch: the job ran in the default
     # partition.
-    assert slurm_job(run.handle["job_id"])["partition"] == "debug"
+    job = slurm_job(run.handle["job_id"])
+    assert job["partition"] == "debug"
+    assert job["standard_output"] == f"{work_dir}/{run.id}/output.log"
+    assert Path(work_dir, run.id, "exit_code").read_text() == "0\n"
 
 
 def test_a_pending_jobs_reason_is_shown_as_why_the_run_waits(
