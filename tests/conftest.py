@@ -9,7 +9,7 @@ import pytest
 from kit import Result
 from kit.cluster import cluster, cluster_options, kubeconfig  # noqa: F401  (fixtures)
 from kit.engine import engine  # noqa: F401  (the Docker engine, a session fixture)
-from kit.slurm import slurm_cluster, ssh_login  # noqa: F401  (the Slurm cluster, sshd)
+from kit.slurm import cancel_leftovers, slurm_cluster, ssh_login  # noqa: F401  (Slurm, sshd)
 
 from store import Store
 

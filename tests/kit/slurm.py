@@ -15,6 +15,14 @@ STATE = Path(os.environ.get("LAUNCHBAY_SLURM_STATE", "/var/lib/launchbay-test/sl
 SSH_PORT = int(os.environ.get("LAUNCHBAY_SSH_PORT", "2222"))
 SSH_HOST = "launchbay-test-login"
 """The Host alias of the test's ssh config (what a user's ~/.ssh/config would name)."""
+JOB_PYTHON = "python3"
+"""The interpreter of the test jobs, found on the job's PATH on the cluster."""
+SHOW_ARGS = """
+import json, os, sys
+print("argv=" + json.dumps(sys.argv[1:]), flush=True)
+print("env=" + json.dumps(os.environ.get("HOSTILE")), flush=True)
+"""
+"""A job printing its args and $HOSTILE as JSON lines (`argv=…`, `env=…`)."""
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +74,38 @@ def cancel_jobs_under(folder: Path) -> None:
         ours = str(job.get("standard_output", "")).startswith(f"{folder}/")
         if ours and job.get("job_state") in ("PENDING", "RUNNING", "SUSPENDED"):
             subprocess.run(["scancel", str(job["job_id"])], check=False)
+
+
+@pytest.fixture
+def cancel_leftovers(tmp_path):
+    """After the test: its jobs still queued or running are cancelled (a failed test's jobs
+    must not hold the node for the next)."""
+    yield
+    cancel_jobs_under(tmp_path)
+
+
+def slurm_target(tmp_path: Path, **extra) -> dict:
+    """A queue's target: runs under tmp_path/cluster, looked at every 0.2 s."""
+    return {
+        "work_dir": str(tmp_path / "cluster"),
+        "poll_seconds": 0.2,
+        "log_poll_seconds": 0.2,
+        **extra,
+    }
+
+
+def show_args_job(store: Store, tmp_path: Path, name: str = "show") -> None:
+    from kit.jobs import write_code_job
+    from runners.catalog.jobs import create_job
+
+    folder = write_code_job(tmp_path / f"src-{name}", SHOW_ARGS)
+    create_job(store, "code", name, str(folder), entrypoint=f"{JOB_PYTHON} main.py")
+
+
+def printed(log: str, key: str):
+    """What SHOW_ARGS printed after `key=`."""
+    line = next(line for line in log.splitlines() if line.startswith(f"{key}="))
+    return json.loads(line.split("=", 1)[1])
 
 
 def slurm_queue(store: Store, name: str, config: dict | None = None):

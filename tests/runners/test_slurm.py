@@ -9,13 +9,11 @@ import pytest
 from contract import RunnerContract
 from contract_backend import Backend, seen_in_log
 from kit import write_code_job
-from kit.slurm import cancel_jobs_under, preempt_node, slurm_queue
+from kit.slurm import JOB_PYTHON, cancel_jobs_under, preempt_node, slurm_queue
 from test_local_process import HELD_JOB
 
 from runners.catalog.jobs import create_job
 from runners.targets.slurm.status import CANCELLED_OUTSIDE
-
-PYTHON = "python3"
 
 
 class Slurm(Backend):
@@ -50,7 +48,7 @@ class Slurm(Backend):
 
     def held_job(self, store, name, exit_code=0):
         folder = write_code_job(self.tmp_path / f"src-{name}", HELD_JOB.format(exit_code=exit_code))
-        create_job(store, "code", name, str(folder), entrypoint=f"{PYTHON} main.py")
+        create_job(store, "code", name, str(folder), entrypoint=f"{JOB_PYTHON} main.py")
 
     def release(self, store, run):
         (self.go_dir / run.id).touch()

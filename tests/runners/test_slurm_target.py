@@ -1,18 +1,16 @@
-"""What only the slurm target does, against the real single-node cluster and the sshd of
-scripts/services/slurm.sh: hostile args and env reach the job as data, never as shell code;
-a pending job's reason is shown as why the run waits; a login node over SSH; the partition
-check; bad input; the dry run's batch script. (The contract is in test_slurm.py.)"""
+"""What only the slurm target does, against the real single-node cluster of
+scripts/services/slurm.sh: hostile args, env and paths reach the job as data, never as shell
+code; a pending job's reason is shown as why the run waits; cancel's grace; a job found by its
+name, or abandoned; the partition check; bad input; the dry run's batch script. (The contract
+is in test_slurm.py; a login node over SSH in test_slurm_ssh.py.)"""
 
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from kit import (
-    REPO,
     AgentThread,
-    git,
     launch,
     log_of,
     refusal_checker,
@@ -20,8 +18,16 @@ from kit import (
     wait_for,
     write_code_job,
 )
-from kit.slurm import SSH_HOST, cancel_jobs_under, node_held, slurm_job, slurm_queue
-from test_slurm import PYTHON, Slurm
+from kit.slurm import (
+    JOB_PYTHON,
+    node_held,
+    printed,
+    show_args_job,
+    slurm_job,
+    slurm_queue,
+    slurm_target,
+)
+from test_slurm import Slurm
 
 from runners.agent.cancelling import cancel_by_id
 from runners.catalog.jobs import create_job
@@ -32,36 +38,7 @@ from runners.targets.slurm.settings import SlurmArgs
 from store import RunState
 from store.runs import new_run_id
 
-SHOW_ARGS = """
-import json, os, sys
-print("argv=" + json.dumps(sys.argv[1:]), flush=True)
-print("env=" + json.dumps(os.environ.get("HOSTILE")), flush=True)
-"""
-
-
-@pytest.fixture(autouse=True)
-def _cancel_leftovers(tmp_path):
-    yield
-    cancel_jobs_under(tmp_path)  # a failed test's jobs must not hold the node for the next
-
-
-def _target(tmp_path, **extra) -> dict:
-    return {
-        "work_dir": str(tmp_path / "cluster"),
-        "poll_seconds": 0.2,
-        "log_poll_seconds": 0.2,
-        **extra,
-    }
-
-
-def _show_args_job(store, tmp_path, name="show"):
-    folder = write_code_job(tmp_path / f"src-{name}", SHOW_ARGS)
-    create_job(store, "code", name, str(folder), entrypoint=f"{PYTHON} main.py")
-
-
-def _printed(log: str, key: str):
-    line = next(line for line in log.splitlines() if line.startswith(f"{key}="))
-    return json.loads(line.split("=", 1)[1])
+pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
 
 def test_hostile_args_and_env_reach_the_job_as_data_never_as_shell_code(
@@ -80,17 +57,17 @@ def test_hostile_args_and_env_reach_the_job_as_data_never_as_shell_code(
     env_value = f"$(touch {canary})'\"; touch {canary}"
     # The run's folder too: its path is in #SBATCH lines, exports and the script's commands.
     work_dir = str(tmp_path / f"it's a cluster $(touch {canary})")
-    target = _target(tmp_path, work_dir=work_dir)
+    target = slurm_target(tmp_path, work_dir=work_dir)
     config = {"target": target, "resource_args": {"env": {"HOSTILE": env_value}}}
     slurm_queue(store, "q", config)
-    _show_args_job(store, tmp_path)
+    show_args_job(store, tmp_path)
     item = launch(store, "show", "q", spec={"overrides": {"args": hostile}})
     with AgentThread(db_path):
         run = run_of(store, item)
     log = log_of(store, run.id)
     assert run.state is RunState.FINISHED, (run.message, log)
-    assert _printed(log, "argv") == hostile
-    assert _printed(log, "env") == env_value
+    assert printed(log, "argv") == hostile
+    assert printed(log, "env") == env_value
     assert not canary.exists()
     # The "#SBATCH" line inside an arg is no option to sbatch: the job ran in the default
     # partition.
@@ -143,47 +120,11 @@ def test_a_pending_job_cancelled_by_launchbay_is_stopped_at_once(
     assert "before" not in log_of(store, run.id)
 
 
-def test_a_login_node_over_ssh_gets_the_code_and_runs_the_job(store, db_path, tmp_path, ssh_login):
-    target = _target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
-    slurm_queue(store, "q", {"target": target, "resource_args": {"env": {"HOSTILE": "x y"}}})
-    _show_args_job(store, tmp_path)
-    item = launch(store, "show", "q", spec={"overrides": {"args": ["a b", "$(c)"]}})
-    with AgentThread(db_path):
-        run = run_of(store, item)
-    log = log_of(store, run.id)
-    assert run.state is RunState.FINISHED, (run.message, log)
-    assert _printed(log, "argv") == ["a b", "$(c)"]
-    assert _printed(log, "env") == "x y"
-    # Copied over ssh into the run's folder there (this machine's filesystem, here).
-    folder = tmp_path / "cluster" / run.id
-    assert (folder / "work" / "main.py").read_text() == (
-        tmp_path / "src-show" / "main.py"
-    ).read_text()
-    assert (folder / "exit_code").read_text().strip() == "0"
-    assert run.handle["target"]["ssh"] == SSH_HOST
-
-
-def test_an_unreachable_login_node_fails_the_run_at_stage_run_saying_where(
-    store, db_path, tmp_path, ssh_login
-):
-    config = ssh_login.read_text().replace("Port ", "Port 1")  # a port nothing listens on
-    ssh_login.write_text(config)
-    target = _target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
-    slurm_queue(store, "q", {"target": target})
-    _show_args_job(store, tmp_path)
-    item = launch(store, "show", "q")
-    with AgentThread(db_path):
-        run = run_of(store, item)
-    assert run.state is RunState.FAILED
-    assert run.error_stage == "run"
-    assert f"cannot reach {SSH_HOST} over ssh" in run.error_message
-
-
 def test_a_partition_the_cluster_lacks_is_refused_at_launch_with_the_list(
     store, db_path, tmp_path, cli, slurm_cluster
 ):
-    slurm_queue(store, "q", {"target": _target(tmp_path)})
-    _show_args_job(store, tmp_path)
+    slurm_queue(store, "q", {"target": slurm_target(tmp_path)})
+    show_args_job(store, tmp_path)
     refused = refusal_checker(cli, db_path)
     spec = json.dumps({"resource_args": {"partition": "gpu-a100"}})
     refused(
@@ -220,7 +161,7 @@ def test_slurms_time_formats_are_accepted(store, tmp_path):
 
 
 def test_an_image_job_is_refused_on_a_slurm_queue(store, db_path, tmp_path, cli):
-    slurm_queue(store, "q", {"target": _target(tmp_path)})
+    slurm_queue(store, "q", {"target": slurm_target(tmp_path)})
     create_job(store, "image", "img", "python:3.11-slim")
     refused = refusal_checker(cli, db_path)
     refused(["launch", "-j", "img", "-q", "q"], "job", "image job; a slurm queue runs code")
@@ -228,7 +169,7 @@ def test_an_image_job_is_refused_on_a_slurm_queue(store, db_path, tmp_path, cli)
 
 def test_the_dry_run_shows_the_exact_batch_script_with_secrets_hidden(store, tmp_path, cli):
     queue = {
-        "target": _target(tmp_path),
+        "target": slurm_target(tmp_path),
         "resource_args": {
             "cpus-per-task": 4,
             "mem": "16G",
@@ -238,7 +179,7 @@ def test_the_dry_run_shows_the_exact_batch_script_with_secrets_hidden(store, tmp
         },
     }
     slurm_queue(store, "q", queue)
-    _show_args_job(store, tmp_path)
+    show_args_job(store, tmp_path)
     result = cli("launch", "-j", "show", "-q", "q", "-a", "--lr 0.1", "--dry-run")
     assert result.code == 0, result.err
     script = json.loads(result.out)["submission"]["batch_script"]
@@ -256,34 +197,9 @@ def test_the_dry_run_shows_the_exact_batch_script_with_secrets_hidden(store, tmp
         "#SBATCH --exclusive",
     ]
     assert f"export LAUNCHBAY_CONFIG_FILE={folder}/config.json" in script
-    assert f"{PYTHON} main.py --lr 0.1\n" in script
+    assert f"{JOB_PYTHON} main.py --lr 0.1\n" in script
     assert "export HF_TOKEN=***" in script
     assert "hf_abcdefghijk" not in result.out
-
-
-def test_the_readmes_example_queue_is_taken_and_its_partition_checked_over_ssh(
-    store, db_path, tmp_path, cli, ssh_login
-):
-    readme = (REPO / "README.md").read_text()
-    example = readme.split("### Slurm queues", 1)[1].split("```yaml", 1)[1].split("```")[0]
-    config = yaml.safe_load(example)
-    # The login node is the test's sshd; its cluster has no partition `gpu`.
-    config["target"].update(ssh=SSH_HOST, ssh_config=str(ssh_login), work_dir=str(tmp_path))
-    refused = refusal_checker(cli, db_path)
-    refused(
-        ["queue", "create", "hpc", "-r", "slurm", "-c", json.dumps(config)],
-        "resource_args.partition",
-        "no partition 'gpu'; expected one of debug, urgent",
-    )
-    config["resource_args"]["partition"] = "debug"
-    result = cli("queue", "create", "hpc", "-r", "slurm", "-c", json.dumps(config))
-    assert result.code == 0, result.err
-    _show_args_job(store, tmp_path)
-    result = cli("launch", "-j", "show", "-q", "hpc", "--dry-run")
-    assert result.code == 0, result.err
-    script = json.loads(result.out)["submission"]["batch_script"]
-    for line in ("--partition=debug", "--cpus-per-task=8", "--gpus=2", "--time=1-00:00:00"):
-        assert f"#SBATCH {line}\n" in script
 
 
 STUBBORN = """
@@ -300,10 +216,10 @@ while True:
 def test_a_job_that_ignores_sigterm_is_killed_by_slurm_after_the_grace(
     store, db_path, tmp_path, slurm_cluster
 ):
-    config = {"target": _target(tmp_path), "resource_args": {"stop_grace_seconds": 1}}
+    config = {"target": slurm_target(tmp_path), "resource_args": {"stop_grace_seconds": 1}}
     slurm_queue(store, "q", config)
     folder = write_code_job(tmp_path / "src-stubborn", STUBBORN)
-    create_job(store, "code", "stubborn", str(folder), entrypoint=f"{PYTHON} main.py")
+    create_job(store, "code", "stubborn", str(folder), entrypoint=f"{JOB_PYTHON} main.py")
     item = launch(store, "stubborn", "q")
     with AgentThread(db_path):
         run = run_of(store, item, {RunState.RUNNING})
@@ -372,20 +288,3 @@ def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
     )
     Path(other, "started").mkdir(parents=True)
     assert runner.abandon(started, started_dir) is False
-
-
-def test_a_git_job_is_checked_out_and_copied_to_the_login_node(store, db_path, tmp_path, ssh_login):
-    repo = tmp_path / "repo"
-    (repo / "train").mkdir(parents=True)
-    (repo / "train" / "main.py").write_text("import os\nprint('from git in', os.getcwd())\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "train")
-    target = _target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
-    slurm_queue(store, "q", {"target": target})
-    create_job(store, "git", "gitjob", f"file://{repo}", entrypoint=f"{PYTHON} train/main.py")
-    item = launch(store, "gitjob", "q")
-    with AgentThread(db_path):
-        run = run_of(store, item)
-    assert run.state is RunState.FINISHED, (run.message, log_of(store, run.id))
-    assert f"from git in {tmp_path}/cluster/{run.id}/work" in log_of(store, run.id)
