@@ -135,7 +135,8 @@ class Cluster:
 
     def run_dir(self, run_id: str) -> str:
         """The run's folder on the cluster (absolute)."""
-        base = PurePosixPath(os.path.expanduser(self.work_dir) if not self.ssh else self.work_dir)
+        # `~/scratch` is the home directory's scratch there as here (no shell expands it).
+        base = PurePosixPath(self.work_dir.removeprefix("~/") if self.work_dir != "~" else ".")
         if not base.is_absolute():
             base = PurePosixPath(self.home()) / base
         return str(base / run_id)

@@ -1,11 +1,15 @@
-"""A slurm job's record (squeue --json, Slurm 22.05's fields) as a run state: the states a
-single-node test cluster can't produce on demand (TIMEOUT needs a minute, OUT_OF_MEMORY a
-cgroup, NODE_FAIL a second node, a requeue an administrator), stated from records shaped as
-the real cluster answers (tests/runners/test_slurm.py runs the others for real)."""
+"""The parts of the slurm target that need no cluster. A job's record (squeue --json) as a run
+state: the states a single-node test cluster can't produce on demand (TIMEOUT needs a minute,
+OUT_OF_MEMORY a cgroup, NODE_FAIL a second node, a requeue an administrator), stated from
+records shaped as the real cluster answers (tests/runners/test_slurm.py runs the others for
+real); the output cursor's crash window; where a run's folder is."""
+
+from pathlib import Path
 
 import pytest
 
 from runners.targets.slurm.logs import OffsetCursor, OutputFollower
+from runners.targets.slurm.sdk import Cluster
 from runners.targets.slurm.status import exit_code_of, job_status, recorded_exit
 from store import RunState
 
@@ -158,3 +162,14 @@ def test_an_agent_killed_between_copying_and_recording_copies_no_line_twice(tmp_
     cursor = OffsetCursor(tmp_path / "cursor")
     assert cursor.offset == len(b"one\ntwo\nthree\nfour\n")
     cursor.close()
+
+
+def test_a_runs_folder_is_under_the_work_dir_or_the_home_directory_there(tmp_path):
+    home = str(Path.home())
+    for work_dir, folder in (
+        ("/scratch/me/runs", "/scratch/me/runs/r1"),
+        ("runs", f"{home}/runs/r1"),
+        ("~/runs", f"{home}/runs/r1"),
+        ("~", f"{home}/r1"),
+    ):
+        assert Cluster({"work_dir": work_dir}).run_dir("r1") == folder
