@@ -288,3 +288,17 @@ def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
     )
     Path(other, "started").mkdir(parents=True)
     assert runner.abandon(started, started_dir) is False
+
+
+def test_a_local_sbatch_passes_the_job_none_of_the_agents_secrets(
+    store, db_path, tmp_path, slurm_cluster, monkeypatch
+):
+    # sbatch hands the job its own environment: the agent's must not reach it.
+    monkeypatch.setenv("HOSTILE", "the agent's AWS secret")
+    slurm_queue(store, "q", {"target": slurm_target(tmp_path)})
+    show_args_job(store, tmp_path)
+    item = launch(store, "show", "q")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    assert printed(log_of(store, run.id), "env") is None
