@@ -42,7 +42,7 @@ class SlurmRunner(RemoteRunner):
 
     def __init__(self) -> None:
         super().__init__()
-        self._partitions: dict[tuple, tuple[float, list[str]]] = {}
+        self._partitions: dict[tuple, tuple[float, list[str] | None]] = {}
         self._reported: dict[str, tuple] = {}  # per run: the status wait() last returned
 
     # -- checks ---------------------------------------------------------------------------------
@@ -89,11 +89,11 @@ class SlurmRunner(RemoteRunner):
         if known is None or time.monotonic() - known[0] > PARTITIONS_FRESH_SECONDS:
             try:
                 done = self._cluster(target).run(["sinfo", "-h", "-o", "%R"], stage=Stage.AGENT)
+                names = sorted({line.strip() for line in done.stdout.decode().splitlines()} - {""})
             except RunnerError:
-                return
-            names = sorted({line.strip() for line in done.stdout.decode().splitlines() if line})
+                names = None  # kept too: a launch form's every keystroke must not wait on it
             known = self._partitions[key] = (time.monotonic(), names)
-        if partition not in known[1]:
+        if known[1] is not None and partition not in known[1]:
             raise BadInput(
                 "resource_args.partition",
                 f"the cluster has no partition {partition!r}; expected one of"

@@ -113,6 +113,7 @@ class Cluster:
     def ssh_argv(self) -> list[str]:
         options = [
             "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=15",
             "-o", "ControlMaster=auto",
             "-o", f"ControlPath={self._control_dir()}/%C",
             "-o", "ControlPersist=60",
