@@ -3,13 +3,17 @@ makes and an ssh config naming a Host, against the real sshd on 127.0.0.1 that
 scripts/services/slurm.sh starts (and the real cluster behind it)."""
 
 import json
+import subprocess
 
 import pytest
 import yaml
-from kit import REPO, AgentThread, git, launch, log_of, refusal_checker, run_of
+from contract_backend import job_lines
+from kit import REPO, AgentThread, git, launch, log_of, refusal_checker, run_of, wait_for
 from kit.slurm import JOB_PYTHON, SSH_HOST, printed, show_args_job, slurm_queue, slurm_target
+from test_slurm import Slurm
 
 from runners.catalog.jobs import create_job
+from runners.registry import get_runner
 from store import RunState
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
@@ -91,3 +95,38 @@ def test_a_git_job_is_checked_out_and_copied_to_the_login_node(store, db_path, t
         run = run_of(store, item)
     assert run.state is RunState.FINISHED, (run.message, log_of(store, run.id))
     assert f"from git in {tmp_path}/cluster/{run.id}/work" in log_of(store, run.id)
+
+
+def test_a_login_node_away_for_a_while_leaves_the_run_running_saying_so(
+    store, db_path, tmp_path, ssh_login
+):
+    backend = Slurm(tmp_path)
+    target = slurm_target(tmp_path, ssh=SSH_HOST, ssh_config=str(ssh_login))
+    env = {"GO_DIR": str(backend.go_dir)}
+    slurm_queue(store, "q", {"target": target, "resource_args": {"env": env}})
+    backend.held_job(store, "long")
+    item = launch(store, "long", "q")
+    reachable = ssh_login.read_text()
+    with AgentThread(db_path):
+        run = run_of(store, item, {RunState.RUNNING})
+        wait_for(lambda: "before" in log_of(store, run.id), 30, "the job's first line")
+        # The login node goes away: no new connection gets through, and the shared one ends.
+        ssh_login.write_text(reachable.replace("Port ", "Port 1"))
+        cluster = get_runner("slurm")._cluster(target)  # its connection, to end it
+        subprocess.run(
+            ["ssh", "-F", str(ssh_login), "-o", f"ControlPath={cluster._control_dir()}/%C",
+             "-O", "exit", SSH_HOST],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        wait_for(
+            lambda: "cannot read Slurm's queue for now" in (store.runs.get(run.id).message or ""),
+            60,
+            "the run saying its queue can't be read",
+        )
+        assert store.runs.get(run.id).state is RunState.RUNNING
+        assert f"cannot reach {SSH_HOST} over ssh" in store.runs.get(run.id).message
+        ssh_login.write_text(reachable)  # back
+        backend.release(store, run)
+        run = run_of(store, item)
+    assert run.state is RunState.FINISHED, run.message
+    assert job_lines(log_of(store, run.id))[-1] == "after"
