@@ -11,9 +11,16 @@ import json
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic_core import PydanticCustomError
 
 from runners.launch.validation import check_model
 from store import BadInput
+
+
+def _refused(message: str) -> PydanticCustomError:
+    """A field's refusal, its message as it is (a ValueError's gets "Value error, " before it)."""
+    return PydanticCustomError("slurm", message)
+
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Slurm's time formats (sbatch --time): minutes, minutes:seconds, hours:minutes:seconds,
@@ -55,9 +62,7 @@ class SlurmTarget(BaseModel):
     @classmethod
     def _destination(cls, value):
         if value is not None and (value.startswith("-") or not SSH_DESTINATION.fullmatch(value)):
-            raise ValueError(
-                "expected user@host, a Host of your ssh config or ssh://user@host:port"
-            )
+            raise _refused("expected user@host, a Host of your ssh config or ssh://user@host:port")
         return value
 
 
@@ -67,7 +72,7 @@ class SlurmArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    partition: str | None = Field(default=None, pattern=NAME.pattern)
+    partition: str | None = None
     """The partition (checked at launch against `sinfo`); default: the cluster's default."""
     nodes: int | str | None = None
     """Nodes (`2`, or a range `2-4`)."""
@@ -77,18 +82,18 @@ class SlurmArgs(BaseModel):
     """CPUs of each task."""
     gpus: int | str | None = None
     """GPUs of the job (`2`, or `a100:2`)."""
-    gres: str | None = Field(default=None, pattern=NAME.pattern)
+    gres: str | None = None
     """Generic resources (`gpu:a100:2`)."""
     mem: str | int | None = None
     """Memory per node (`16G`, `4000` in MB)."""
     time: str | int | None = None
     """Time limit in Slurm's formats (`90`, `1:30:00`, `2-00:00:00`); Slurm ends the job at it
     (TIMEOUT)."""
-    account: str | None = Field(default=None, pattern=NAME.pattern)
+    account: str | None = None
     """The account charged."""
-    qos: str | None = Field(default=None, pattern=NAME.pattern)
+    qos: str | None = None
     """The quality of service."""
-    constraint: str | None = Field(default=None, pattern=NAME.pattern)
+    constraint: str | None = None
     """Node features required (`a100&ib`)."""
     exclusive: StrictBool | None = None
     """The nodes for this job alone."""
@@ -98,36 +103,43 @@ class SlurmArgs(BaseModel):
     """On cancel: SIGTERM to the job's processes (`scancel --signal=TERM --full`), then Slurm's
     own kill after this long."""
 
+    @field_validator("partition", "gres", "account", "qos", "constraint")
+    @classmethod
+    def _word(cls, value):
+        if value is not None and not NAME.fullmatch(value):
+            raise _refused("expected one word: letters, digits and . _ - : , | & * + [ ] ( ) !")
+        return value
+
     @field_validator("nodes")
     @classmethod
     def _nodes(cls, value):
         if isinstance(value, str) and not re.fullmatch(r"\d+(-\d+)?", value):
-            raise ValueError("expected a count (2) or a range (2-4)")
+            raise _refused("expected a count (2) or a range (2-4)")
         if isinstance(value, int) and value < 1:
-            raise ValueError("expected at least 1")
+            raise _refused("expected at least 1")
         return value
 
     @field_validator("gpus")
     @classmethod
     def _gpus(cls, value):
         if isinstance(value, str) and not re.fullmatch(r"([A-Za-z0-9_.-]+:)?\d+", value):
-            raise ValueError("expected a count (2) or type:count (a100:2)")
+            raise _refused("expected a count (2) or type:count (a100:2)")
         if isinstance(value, int) and value < 0:
-            raise ValueError("expected a count of 0 or more")
+            raise _refused("expected a count of 0 or more")
         return value
 
     @field_validator("mem")
     @classmethod
     def _mem(cls, value):
         if value is not None and not MEMORY.fullmatch(str(value)):
-            raise ValueError("expected a size such as 16G, 512M or 4000 (MB)")
+            raise _refused("expected a size such as 16G, 512M or 4000 (MB)")
         return value
 
     @field_validator("time")
     @classmethod
     def _time(cls, value):
         if value is not None and not TIME.fullmatch(str(value)):
-            raise ValueError(
+            raise _refused(
                 "expected a Slurm time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS"
                 " or unlimited"
             )
@@ -140,7 +152,7 @@ class SlurmArgs(BaseModel):
             return value
         for name in value:
             if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not an environment variable name")
+                raise _refused(f"{name!r} is not an environment variable name")
         # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
