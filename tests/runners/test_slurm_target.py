@@ -140,6 +140,7 @@ def test_bad_resource_args_are_refused_naming_the_key(store, db_path, tmp_path, 
         ({"array": "1-100"}, ("resource_args.array", "unknown key; expected one of partition")),
         ({"time": "forever"}, ("resource_args.time", "expected a Slurm time")),
         ({"mem": "lots"}, ("resource_args.mem", "expected a size")),
+        ({"account": "a; rm -rf ~"}, ("resource_args.account", "expected one word")),
         ({"env": {"A B": "1"}}, ("resource_args.env", "not an environment variable name")),
     ):
         config = tmp_path / "queue.json"
