@@ -101,6 +101,13 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         extra="ray",
         requires=("ray",),
     ),
+    ResourceType(
+        name="slurm",
+        module="runners.targets.slurm.runner",
+        class_name="SlurmRunner",
+        description="runs the job as a batch job (sbatch) on a Slurm cluster, from this login"
+        " node or one over SSH; code and git jobs are copied to the cluster's shared filesystem",
+    ),
 )
 
 

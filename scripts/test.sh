@@ -24,14 +24,19 @@ fi
 bash scripts/services/docker.sh
 
 # A real Ray head in a network namespace of its own (lbray), for the ray runner's tests: started
-# unless one answers, and stopped when this run ends if this run started it.
+# unless one answers, and stopped when this run ends if this run started it. And a real
+# single-node Slurm cluster (munged, slurmctld, slurmd) with an sshd on 127.0.0.1, for the slurm
+# runner's tests. One EXIT trap stops what each started (a second `trap` would replace the first).
+trap 'bash scripts/services/ray.sh stop --owner "$$"; bash scripts/services/slurm.sh stop' EXIT
 bash scripts/services/ray.sh start --owner "$$"
-trap 'bash scripts/services/ray.sh stop --owner "$$"' EXIT
+bash scripts/services/slurm.sh
+export SLURM_CONF="${LAUNCHBAY_SLURM_STATE:-/var/lib/launchbay-test/slurm}/slurm.conf"
 
 echo "== ruff"
 .venv/bin/ruff check .
 
 echo "== pytest"
 # -p no:cacheprovider: CI's clone stays clean. Exit code 5 (no tests ran) is a failure too.
-# (Not exec'd: the EXIT trap stops the Ray head after it.)
+# Not exec'd: the EXIT trap above stops the Ray head and the Slurm services afterwards
+# (set -e keeps pytest's exit code as the script's).
 .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -10,6 +10,7 @@ from kit import Result
 from kit.cluster import cluster, cluster_options, kubeconfig  # noqa: F401  (fixtures)
 from kit.engine import engine  # noqa: F401  (the Docker engine, a session fixture)
 from kit.ray import ray_head  # noqa: F401  (the Ray head, its tests in its network namespace)
+from kit.slurm import cancel_leftovers, slurm_cluster, ssh_login  # noqa: F401  (Slurm, sshd)
 
 from store import Store
 

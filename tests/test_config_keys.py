@@ -57,6 +57,7 @@ def test_every_target_declares_its_target_keys_and_three_declare_resource_args()
     assert {resource for resource, block in DECLARED if block == "target"} == {
         "kubernetes",
         "sagemaker",
+        "slurm",
         "vertex",
         "ray",
     }
@@ -64,6 +65,7 @@ def test_every_target_declares_its_target_keys_and_three_declare_resource_args()
     assert ("docker", "resource_args") in DECLARED
     assert ("local-process", "resource_args") in DECLARED
     assert ("ray", "resource_args") in DECLARED
+    assert ("slurm", "resource_args") in DECLARED
 
 
 @pytest.mark.parametrize(("resource", "block"), DECLARED)

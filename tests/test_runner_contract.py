@@ -44,6 +44,7 @@ def test_every_target_declares_its_capabilities_as_a_frozenset_of_capability():
         "docker": {Capability.BUILDS_IMAGES, Capability.STARTS_RUNNING, Capability.SHARES_GPUS},
         "kubernetes": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
         "sagemaker": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
+        "slurm": set(),  # runs the job's code on the cluster: no image
         "vertex": {Capability.BUILDS_IMAGES, Capability.NEEDS_REGISTRY},
         "ray": set(),  # the job's code is uploaded as it is, to a cluster elsewhere
     }
@@ -63,6 +64,7 @@ def test_log_drain_is_15_seconds_unless_a_target_declares_its_own():
         "docker": 30.0,
         "kubernetes": 15.0,
         "sagemaker": 15.0,
+        "slurm": 15.0,
         "vertex": 15.0,
         "ray": 15.0,
     }
