@@ -87,6 +87,23 @@ class DockerRunner(RemoteRunner):
         # A remote engine can't write our files: its job prints the protocol's lines instead.
         return metrics_file_in_container(run_dir) if sdk.engine_is_local() else None
 
+    def run_files(self, spec: dict, run_dir: Path):
+        """The run's folder on this machine (its log, config, metrics and build context). The
+        container's own working folder is not on this machine; a writable volume is shared
+        with other runs, so it is named, not listed."""
+        from runners.runfiles import RunFiles
+
+        from .settings import parse_volume
+
+        volumes = (spec.get("resource_args") or {}).get("volumes") or []
+        writable = [v for v in volumes if parse_volume(v)[2] != "ro"]
+        note = "the container's working folder stays in the container (not listed)"
+        if writable:
+            note += "; its writable volumes (shared, not listed): " + ", ".join(writable)
+        else:
+            note += "; mount a writable volume in resource_args.volumes to keep its outputs"
+        return RunFiles(run_dir, note)
+
     # -- the engine ------------------------------------------------------------------------------
 
     def engine(self, stage: Stage):

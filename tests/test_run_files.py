@@ -1,0 +1,124 @@
+"""What a run wrote: `runs files` lists its folder with sizes, `runs cp` copies a file or a
+folder out of it and refuses any path that leads out of it; text previews and binary files."""
+
+import json
+import os
+
+import pytest
+from kit import claimed_run, launch, make_code_job, make_queue, refusal_checker, run_agent
+
+from runners.runfiles import list_files, preview
+from store import Store
+
+WRITES_OUTPUTS = """
+import os
+os.makedirs("outputs/ckpt", exist_ok=True)
+with open("outputs/metrics.txt", "w") as f:
+    f.write("loss 0.1\\n")
+with open("outputs/ckpt/model.bin", "wb") as f:
+    f.write(bytes(range(256)) * 40)
+print("done")
+"""
+
+
+@pytest.fixture
+def finished_run(store, tmp_path, db_path) -> str:
+    make_code_job(store, tmp_path, "writer", WRITES_OUTPUTS)
+    make_queue(store)
+    item = launch(store, "writer")
+    run_agent(db_path)
+    run = store.runs.find_for_item(item)
+    assert run.state.value == "finished", run
+    return run.id
+
+
+def test_a_local_run_lists_its_log_and_what_its_job_wrote(cli, finished_run):
+    listed = json.loads(cli("runs", "files", finished_run, "--json").out)
+    files = {f["path"]: f for f in listed["files"]}
+    assert files["work/outputs/ckpt/model.bin"] == {
+        "path": "work/outputs/ckpt/model.bin",
+        "kind": "file",
+        "size": 10240,
+    }
+    assert files["work/outputs"]["kind"] == "dir"
+    assert files["work/outputs"]["size"] == 10240 + len("loss 0.1\n")
+    assert files["output.log"]["size"] > 0
+    assert listed["note"] is None
+
+    text = cli("runs", "files", finished_run).out
+    assert "work/outputs/ckpt/model.bin" in text and "10.0 KiB" in text
+
+
+def test_cp_copies_a_file_and_a_folder_out(cli, finished_run, tmp_path):
+    dest = tmp_path / "out"
+    dest.mkdir()
+    result = cli("runs", "cp", finished_run, "work/outputs/metrics.txt", str(dest))
+    assert result.code == 0, result.err
+    assert (dest / "metrics.txt").read_text() == "loss 0.1\n"
+    assert cli("runs", "cp", finished_run, "work/outputs", str(tmp_path / "copy")).code == 0
+    assert (tmp_path / "copy" / "ckpt" / "model.bin").stat().st_size == 10240
+
+
+def test_cp_refuses_paths_that_lead_out_of_the_run(cli, store, db_path, tmp_path):
+    run_id = claimed_run(store, tmp_path, "r1")
+    folder = Store.open(db_path).run_dir(run_id)
+    (folder / "work").mkdir(parents=True)
+    (tmp_path / "secret").write_text("no")
+    os.symlink(tmp_path / "secret", folder / "work" / "out-link")
+    os.symlink("../output.log", folder / "work" / "in-link")
+    (folder / "output.log").write_text("log\n")
+    refused = refusal_checker(cli, db_path)
+    dest = str(tmp_path / "dest")
+    refused(["runs", "cp", run_id, "../../lb.db", dest], "PATH", "'..'")
+    refused(["runs", "cp", run_id, "work/../../x", dest], "PATH", "'..'")
+    refused(["runs", "cp", run_id, str(tmp_path / "secret"), dest], "PATH", "absolute")
+    refused(["runs", "cp", run_id, "work/out-link", dest], "PATH", "through a link")
+    refused(["runs", "cp", run_id, "work/nothing", dest], "PATH", "no file")
+    refused(["runs", "cp", "nosuchrun", "x", dest], "run", "nosuchrun")
+    # A link that stays inside is followed.
+    assert cli("runs", "cp", run_id, "work/in-link", dest).code == 0
+    assert (tmp_path / "dest").read_text() == "log\n"
+
+
+def test_links_are_listed_not_followed(tmp_path):
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "x").write_bytes(b"x" * 100)
+    os.symlink(tmp_path / "big", tmp_path / "loop")
+    entries, truncated = list_files(tmp_path)
+    assert [(e.path, e.kind, e.size) for e in entries] == [
+        ("big", "dir", 100),
+        ("big/x", "file", 100),
+        ("loop", "link", 0),
+    ]
+    assert not truncated
+    assert len(list_files(tmp_path, limit=2)[0]) == 2 and list_files(tmp_path, limit=2)[1]
+
+
+def test_preview_shows_text_and_detects_binary(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("é" * 40_000)  # 80,000 bytes: cut inside a two-byte character
+    shown = preview(text, max_bytes=65_535)
+    assert shown.text == "é" * 32_767 and shown.truncated and shown.size == 80_000
+    binary = tmp_path / "b.bin"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    assert preview(binary).text is None
+    latin = tmp_path / "l.txt"
+    latin.write_bytes(b"caf\xe9 cr\xe8me")
+    assert preview(latin).text is None
+
+
+def test_a_docker_run_says_what_is_not_listed(cli, store, tmp_path):
+    from runners.catalog.queues import check_queue_config
+
+    job = make_code_job(store, tmp_path, "train", "pass")
+    queue = store.queues.create(
+        "dock", "docker", check_queue_config("docker", {"resource_args": {}})
+    )
+    store.items.enqueue(queue.id, job.id, job.ref, {})
+    item = store.items.lease_next(queue, "a1")
+    spec = {"resource_args": {"volumes": ["/srv/out:/out"]}}
+    assert store.items.claim_with_run(item, "a1", "d1", "docker", spec, ())
+    listed = json.loads(cli("runs", "files", "d1", "--json").out)
+    assert listed["root"].endswith("/runs/d1")
+    assert "working folder stays in the container" in listed["note"]
+    assert "/srv/out:/out" in listed["note"]
