@@ -5,6 +5,16 @@ import click
 from .common import db_option, json_option, with_store
 from .output import note, print_json
 
+# `--set KEY=VALUE`: run-config values typed by the job's input schema (issue 16).
+set_values_option = click.option(
+    "--set",
+    "set_values",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A run-config value, typed by the job's input schema (YAML where it says no type);"
+    " KEY may be dotted (optim.lr). Repeatable; wins over the spec's overrides.run_config.",
+)
+
 
 @click.command("launch")
 @click.option(
@@ -28,6 +38,7 @@ from .output import note, print_json
     metavar="NAME=VALUE",
     help="Value of a queue template variable (repeatable).",
 )
+@set_values_option
 @click.option(
     "--arg",
     "-a",
@@ -51,7 +62,9 @@ from .output import note, print_json
 @json_option
 @db_option
 @with_store
-def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority, dry_run, as_json):
+def launch_command(
+    store, job, queue, spec, set_vars, set_values, args, entrypoint, priority, dry_run, as_json
+):
     """Enqueue a run of JOB on QUEUE; prints the queue item's id."""
     from runners.launch.rendering import redact
     from runners.launch.request import LaunchRequest, enqueue, prepare_launch, preview
@@ -61,6 +74,7 @@ def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority
         queue=queue,
         spec=spec,
         set_vars=list(set_vars),
+        set_values=list(set_values),
         args=list(args) if args else None,
         entry_point=entrypoint,
         priority=priority,
