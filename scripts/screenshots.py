@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "tui")]
 
-from fixed_data import FIXED_NOW, seed, seed_metrics  # noqa: E402
+from fixed_data import FIXED_NOW, seed, seed_files, seed_metrics  # noqa: E402
 
 from store import Store  # noqa: E402
 from tui import clock  # noqa: E402
@@ -35,8 +35,11 @@ async def settle(pilot, condition, tries: int = 200) -> None:
 
 
 async def shoot(db: Path) -> list[Path]:
+    from helpers_tui import show_file
+
     from tui.screens.launch import LaunchScreen
     from tui.screens.run_charts import RunChartsScreen
+    from tui.screens.run_files import RunFilesScreen
     from tui.screens.run_log import RunLogScreen
 
     app = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
@@ -59,6 +62,12 @@ async def shoot(db: Path) -> list[Path]:
         await settle(pilot, lambda: getattr(app.screen, "run", None) is not None)
         await pilot.pause(0.3)
         save("run-detail")
+        await pilot.press("escape")
+        app.push_screen(RunFilesScreen("h7wq4nzp"))
+        await settle(pilot, lambda: getattr(app.screen, "shown", None) is not None)
+        await show_file(pilot, "work/outputs/metrics.json")
+        await pilot.pause(0.5)
+        save("run-files")
         await pilot.press("escape")
         app.push_screen(RunChartsScreen("h7wq4nzp"))
         await settle(pilot, lambda: len(getattr(app.screen, "charts", [])) == 3)
@@ -121,6 +130,7 @@ def main() -> None:
         seed(store, folder)
         write_log(store)
         seed_metrics(store)
+        seed_files(store)
         store.close()
         saved = asyncio.run(shoot(db))
     finally:

@@ -1,7 +1,7 @@
 """The run's files in the app (`f` on a run): a tree with sizes, a text file previewed, a
 binary one said to be binary; tags and a note edited from the run's detail."""
 
-from helpers_tui import screen_text, settle
+from helpers_tui import screen_text, settle, show_file
 from kit import claimed_run
 
 from tui.screens.run_files import RunFilesScreen
@@ -29,26 +29,10 @@ async def test_files_show_as_a_tree_and_a_text_file_is_previewed(store, tmp_path
         await settle(pilot, lambda: isinstance(app.screen, RunFilesScreen), "the files")
         screen = app.screen
         await settle(pilot, lambda: screen.shown is not None, "the files read")
-        tree = screen.query_one("#files-tree")
-        tree.root.children[0].expand()  # work/
-        await settle(pilot, lambda: "outputs/" in screen_text(app), "work opened")
-        tree.root.children[0].children[0].expand()  # outputs/
-        await settle(pilot, lambda: "notes.txt" in screen_text(app), "outputs opened")
-        assert "2.9 KiB" in screen_text(app)  # model.bin's size
-
-        node = next(
-            n
-            for n in tree.root.children[0].children[0].children
-            if n.data.path.endswith("notes.txt")
-        )
-        tree.move_cursor(node)
+        await show_file(pilot, "work/outputs/notes.txt")
         await settle(pilot, lambda: "best epoch: 7" in screen_text(app), "the preview")
-        node = next(
-            n
-            for n in tree.root.children[0].children[0].children
-            if n.data.path.endswith("model.bin")
-        )
-        tree.move_cursor(node)
+        assert "2.9 KiB" in screen_text(app)  # model.bin's size, in the tree
+        await show_file(pilot, "work/outputs/model.bin")
         await settle(pilot, lambda: "binary file" in screen_text(app), "binary said")
 
 

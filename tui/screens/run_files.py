@@ -88,6 +88,8 @@ class RunFilesScreen(LiveScreen):
         status = self.query_one("#files-status", Static)
         total = sum(e.size for e in read.entries if e.kind != "dir")
         parts = [f"{len(read.entries)} entries, {human_size(total)}"]
+        if read.root is not None:
+            parts.insert(0, str(read.root))
         if read.truncated:
             parts.append("only the first listed")
         if read.note:
@@ -99,7 +101,7 @@ class RunFilesScreen(LiveScreen):
         tree = self.query_one("#files-tree", Tree)
         opened = {n.data.path for n in _nodes(tree.root) if n.data and n.is_expanded}
         tree.clear()
-        tree.root.set_label(Text(str(read.root) if read.root else "(no files on this machine)"))
+        tree.root.set_label(Text(f"run {self.run_id}" if read.root else "(no files here)"))
         nodes: dict[str, TreeNode] = {"": tree.root}
         for entry in read.entries:
             parent, _, name = entry.path.rpartition("/")
