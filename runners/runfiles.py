@@ -138,9 +138,19 @@ def copy_out(root: Path, path: str, dest: Path, run_id: str) -> Path:
     source = resolve(root, path, run_id)
     if source.is_symlink() and not source.resolve().exists():
         raise NotFound("PATH", f"{path!r} is a broken link")
+    if not source.is_dir() and not source.is_file():
+        raise BadInput("PATH", f"{path!r} is a FIFO, socket or device; expected a file or folder")
     target = dest / source.name if dest.is_dir() else dest
-    if source.is_dir():
-        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-    else:
-        shutil.copyfile(source, target)
+    if not target.parent.is_dir():
+        raise BadInput("DEST", f"{target.parent} is not a folder; expected an existing one")
+    try:
+        if source.is_dir():
+            # Links stay links (a link out is no copy of what it points at); a FIFO inside is
+            # skipped by copytree's error list, which names it.
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, target)
+    except shutil.Error as exc:
+        skipped = ", ".join(str(Path(error[0]).relative_to(root)) for error in exc.args[0])
+        raise BadInput("PATH", f"copied to {target} except: {skipped}") from None
     return target

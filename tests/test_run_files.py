@@ -8,7 +8,6 @@ import pytest
 from kit import claimed_run, launch, make_code_job, make_queue, refusal_checker, run_agent
 
 from runners.runfiles import list_files, preview
-from store import Store
 
 WRITES_OUTPUTS = """
 import os
@@ -61,7 +60,7 @@ def test_cp_copies_a_file_and_a_folder_out(cli, finished_run, tmp_path):
 
 def test_cp_refuses_paths_that_lead_out_of_the_run(cli, store, db_path, tmp_path):
     run_id = claimed_run(store, tmp_path, "r1")
-    folder = Store.open(db_path).run_dir(run_id)
+    folder = store.run_dir(run_id)
     (folder / "work").mkdir(parents=True)
     (tmp_path / "secret").write_text("no")
     os.symlink(tmp_path / "secret", folder / "work" / "out-link")
@@ -122,3 +121,19 @@ def test_a_docker_run_says_what_is_not_listed(cli, store, tmp_path):
     assert listed["root"].endswith("/runs/d1")
     assert "working folder stays in the container" in listed["note"]
     assert "/srv/out:/out" in listed["note"]
+
+
+def test_cp_refuses_a_fifo_and_a_missing_destination_folder(cli, store, db_path, tmp_path):
+    run_id = claimed_run(store, tmp_path, "r1")
+    folder = store.run_dir(run_id)
+    (folder / "work").mkdir(parents=True)
+    (folder / "work" / "out.txt").write_text("x")
+    os.mkfifo(folder / "work" / "pipe")
+    refused = refusal_checker(cli, db_path)
+    refused(["runs", "cp", run_id, "work/pipe", str(tmp_path / "p")], "PATH", "FIFO")
+    missing = str(tmp_path / "no" / "such" / "out.txt")
+    refused(["runs", "cp", run_id, "work/out.txt", missing], "DEST", "not a folder")
+    # A folder holding a FIFO: the rest is copied, and the FIFO named.
+    result = cli("runs", "cp", run_id, "work", str(tmp_path / "copy"))
+    assert result.code == 2 and "except: work/pipe" in result.err
+    assert (tmp_path / "copy" / "out.txt").read_text() == "x"

@@ -1,5 +1,5 @@
 """What a run wrote: its files as a tree with sizes, the highlighted text file previewed (its
-first 64 KiB; a binary file is said to be one). Read again as the run changes."""
+first 64 KiB; a binary file is said to be one). Read again as the run changes, and on `r`."""
 
 from __future__ import annotations
 
@@ -48,7 +48,11 @@ def entry_label(name: str, entry) -> Text:
 
 
 class RunFilesScreen(LiveScreen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="files.back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="files.back"),
+        # A run writes files without telling the store: read them again on request.
+        Binding("r", "refresh", "Refresh", id="files.refresh"),
+    ]
 
     def __init__(self, run_id: str) -> None:
         super().__init__()
@@ -76,6 +80,9 @@ class RunFilesScreen(LiveScreen):
 
     def load(self) -> None:
         self._files_loader.start()
+
+    def action_refresh(self) -> None:
+        self.reload()
 
     def _read(self) -> FilesRead:
         return read_files(self.app.stores.get(), self.run_id)
