@@ -137,3 +137,29 @@ def test_cp_refuses_a_fifo_and_a_missing_destination_folder(cli, store, db_path,
     result = cli("runs", "cp", run_id, "work", str(tmp_path / "copy"))
     assert result.code == 2 and "except: work/pipe" in result.err
     assert (tmp_path / "copy" / "out.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("resource", "spec", "said"),
+    [
+        (
+            "sagemaker",
+            {"resource_args": {"OutputDataConfig": {"S3OutputPath": "s3://b/runs"}}},
+            "not listed yet; its output: s3://b/runs",
+        ),
+        (
+            "vertex",
+            {"run_id": "r1", "resource_args": {"spec": {"staging_bucket": "gs://b/"}}},
+            "not listed yet; its output: gs://b/launchbay/r1",
+        ),
+        ("kubernetes", {"resource_args": {}}, "kubernetes runs' files are not listed yet"),
+    ],
+)
+def test_remote_targets_say_what_is_not_listed_and_where_the_output_goes(
+    resource, spec, said, tmp_path
+):
+    from runners.registry import get_runner
+
+    files = get_runner(resource).run_files(spec, tmp_path)
+    assert files.root is None
+    assert said in files.note

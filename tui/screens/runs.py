@@ -131,7 +131,7 @@ class RunsScreen(LiveScreen):
         self.metric_columns, self.order = read_table_preferences(self.app.stores.get())
         yield Header(show_clock=False)
         yield Input(
-            placeholder="filter: text  state:running  queue:NAME  job:NAME",
+            placeholder="filter: text  state:running  queue:NAME  job:NAME  tag:NAME",
             id="runs-filter",
             classes="filter",
         )
