@@ -1,7 +1,7 @@
 """The run's files in the app (`f` on a run): a tree with sizes, a text file previewed, a
 binary one said to be binary; tags and a note edited from the run's detail."""
 
-from helpers_tui import screen_text, settle, show_file
+from helpers_tui import notified, screen_text, settle, show_file
 from kit import claimed_run
 
 from tui.screens.run_files import RunFilesScreen
@@ -57,3 +57,10 @@ async def test_tags_and_note_are_edited_in_the_run_detail(store, tmp_path, make_
         await pilot.press("enter")
         await settle(pilot, lambda: "lr too high" in screen_text(app), "the note shown")
         assert store.runs.get(run_id).note == "lr too high"
+
+        await pilot.press("t")  # a tag too long: said, and nothing changes
+        await settle(pilot, lambda: type(app.screen).__name__ == "PromptScreen", "the prompt")
+        app.screen.query_one("#prompt-input").value = "best " + "x" * 65
+        await pilot.press("enter")
+        await settle(pilot, lambda: any("1 to 64" in m for m in notified(app)), "refused")
+        assert store.runs.get(run_id).tags == ("best", "sweep-3")
