@@ -13,7 +13,7 @@ import codecs
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from store import BadInput, NotFound, Run, Store
@@ -22,13 +22,18 @@ PREVIEW_BYTES = 64 * 1024  # a preview shows the first 64 KiB of a text file
 LIST_LIMIT = 10_000  # entries listed at most (a run that wrote a million files lists its start)
 
 
+MOUNTS = "mounts"  # the top folder under which a run's own mounts are listed
+
+
 @dataclass(frozen=True)
 class RunFiles:
-    """Where a run's files are on this machine (`root`, None if nowhere), and what is not
-    listed and why (`note`)."""
+    """Where a run's files are on this machine (`root`, None if nowhere), folders elsewhere
+    that are the run's own (`mounts`, by name: a docker run's per-run volume, listed under
+    `mounts/NAME`), and what is not listed and why (`note`)."""
 
     root: Path | None
     note: str | None = None
+    mounts: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,39 @@ def list_files(root: Path, limit: int = LIST_LIMIT) -> tuple[list[FileEntry], bo
     return entries, truncated
 
 
+def list_run_files(files: RunFiles, limit: int = LIST_LIMIT) -> tuple[list[FileEntry], bool]:
+    """The entries of the run's folder, then of its mounts under `mounts/NAME`."""
+    entries: list[FileEntry] = []
+    truncated = False
+    if files.root is not None and files.root.exists():
+        entries, truncated = list_files(files.root, limit)
+    if files.mounts and not truncated:
+        top = len(entries)
+        entries.append(FileEntry(MOUNTS, "dir", 0))
+        total = 0
+        for name, folder in sorted(files.mounts.items()):
+            inside, truncated = list_files(folder, max(0, limit - len(entries) - 1))
+            size = sum(e.size for e in inside if e.kind != "dir")
+            entries.append(FileEntry(f"{MOUNTS}/{name}", "dir", size))
+            entries += [FileEntry(f"{MOUNTS}/{name}/{e.path}", e.kind, e.size) for e in inside]
+            total += size
+            if truncated:
+                break
+        entries[top] = FileEntry(MOUNTS, "dir", total)
+    return entries, truncated
+
+
+def resolve_run_path(files: RunFiles, path: str, run_id: str) -> Path:
+    """`path` as `runs files` lists it: in one of the run's mounts (`mounts/NAME/…`) or in its
+    folder; refused as `resolve` says."""
+    parts = PurePosixPath(path).parts
+    if len(parts) >= 2 and parts[0] == MOUNTS and parts[1] in files.mounts:
+        return resolve(files.mounts[parts[1]], "/".join(parts[2:]), run_id)
+    if files.root is None:
+        raise BadInput("RUN", f"run {run_id}: {files.note}")
+    return resolve(files.root, path, run_id)
+
+
 def resolve(root: Path, path: str, run_id: str) -> Path:
     """`path` inside `root`, refused (BadInput, naming PATH) if it is absolute, climbs out with
     `..` or leads out through a link; NotFound if there is nothing there."""
@@ -132,10 +170,10 @@ def preview(file: Path, max_bytes: int = PREVIEW_BYTES) -> Preview:
     return Preview(size, text, len(head) < size)
 
 
-def copy_out(root: Path, path: str, dest: Path, run_id: str) -> Path:
+def copy_out(files: RunFiles, path: str, dest: Path, run_id: str) -> Path:
     """Copy `path` (a file or a folder) out of the run's files to `dest` (into it, if it is a
     folder); links inside a copied folder stay links. Returns what was written."""
-    source = resolve(root, path, run_id)
+    source = resolve_run_path(files, path, run_id)
     if source.is_symlink() and not source.resolve().exists():
         raise NotFound("PATH", f"{path!r} is a broken link")
     if not source.is_dir() and not source.is_file():
@@ -151,6 +189,6 @@ def copy_out(root: Path, path: str, dest: Path, run_id: str) -> Path:
         else:
             shutil.copyfile(source, target)
     except shutil.Error as exc:
-        skipped = ", ".join(str(Path(error[0]).relative_to(root)) for error in exc.args[0])
+        skipped = ", ".join(str(Path(path) / Path(e[0]).relative_to(source)) for e in exc.args[0])
         raise BadInput("PATH", f"copied to {target} except: {skipped}") from None
     return target

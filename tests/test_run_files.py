@@ -106,7 +106,7 @@ def test_preview_shows_text_and_detects_binary(tmp_path):
     assert preview(latin).text is None
 
 
-def test_a_docker_run_says_what_is_not_listed(cli, store, tmp_path):
+def test_a_docker_run_lists_its_own_mount_and_names_shared_ones(cli, store, tmp_path):
     from runners.catalog.queues import check_queue_config
 
     job = make_code_job(store, tmp_path, "train", "pass")
@@ -115,12 +115,27 @@ def test_a_docker_run_says_what_is_not_listed(cli, store, tmp_path):
     )
     store.items.enqueue(queue.id, job.id, job.ref, {})
     item = store.items.lease_next(queue, "a1")
-    spec = {"resource_args": {"volumes": ["/srv/out:/out"]}}
+    own = tmp_path / "scratch" / "d1"  # as a queue's /scratch/${run_id}:/outputs renders
+    (own / "ckpt").mkdir(parents=True)
+    (own / "ckpt" / "model.bin").write_bytes(b"\0" * 2048)
+    volumes = [f"{own}:/outputs", "/srv/shared:/shared", f"{tmp_path}/data-d1:/data:ro"]
+    spec = {"resource_args": {"volumes": volumes}}
     assert store.items.claim_with_run(item, "a1", "d1", "docker", spec, ())
+
     listed = json.loads(cli("runs", "files", "d1", "--json").out)
     assert listed["root"].endswith("/runs/d1")
+    assert listed["mounts"] == {"outputs": str(own)}
+    files = {f["path"]: f for f in listed["files"]}
+    assert files["mounts/outputs/ckpt/model.bin"]["size"] == 2048
+    assert files["mounts"]["size"] == 2048
     assert "working folder stays in the container" in listed["note"]
-    assert "/srv/out:/out" in listed["note"]
+    assert "/srv/shared:/shared" in listed["note"] and "data-d1" not in listed["note"]
+
+    dest = tmp_path / "model.bin"
+    assert cli("runs", "cp", "d1", "mounts/outputs/ckpt/model.bin", str(dest)).code == 0
+    assert dest.stat().st_size == 2048
+    refused = refusal_checker(cli, store.path)
+    refused(["runs", "cp", "d1", "mounts/outputs/../../x", str(dest)], "PATH", "'..'")
 
 
 def test_cp_refuses_a_fifo_and_a_missing_destination_folder(cli, store, db_path, tmp_path):

@@ -22,26 +22,26 @@ def _files_root(store, run_id: str):
 @db_option
 @with_store
 def files_command(store, run_id, as_json):
-    """List what a run wrote: its folder (log, config, working copy) with sizes."""
-    from runners.runfiles import list_files
+    """List what a run wrote: its folder (log, config, working copy) and its own mounts, with
+    sizes."""
+    from runners.runfiles import list_run_files
 
     run, files = _files_root(store, run_id)
-    entries, truncated = (
-        list_files(files.root) if files.root and files.root.exists() else ([], False)
-    )
+    entries, truncated = list_run_files(files)
     if as_json:
         print_json(
             {
                 "id": run.id,
                 "root": None if files.root is None else str(files.root),
+                "mounts": {name: str(path) for name, path in files.mounts.items()},
                 "note": files.note,
                 "files": [entry.to_json() for entry in entries],
                 "truncated": truncated,
             }
         )
         return
-    if files.root is not None:
-        click.echo(f"{files.root}")
+    if files.root is not None or files.mounts:
+        click.echo(" ".join(str(p) for p in [files.root, *files.mounts.values()] if p))
         print_table(
             ["path", "size"],
             [(e.path + ("/" if e.kind == "dir" else ""), human_size(e.size)) for e in entries],
@@ -62,10 +62,7 @@ def files_command(store, run_id, as_json):
 def cp_command(store, run_id, path, dest):
     """Copy PATH (a file or folder of the run's files, as `runs files` lists it) to DEST."""
     from runners.runfiles import copy_out
-    from store import BadInput
 
     run, files = _files_root(store, run_id)
-    if files.root is None:
-        raise BadInput("RUN", f"run {run.id}: {files.note}")
-    written = copy_out(files.root, path, dest, run.id)
+    written = copy_out(files, path, dest, run.id)
     click.echo(str(written))

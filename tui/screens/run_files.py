@@ -4,7 +4,6 @@ first 64 KiB; a binary file is said to be one). Read again as the run changes, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,20 +20,16 @@ from .live import LiveScreen
 
 @dataclass(frozen=True)
 class FilesRead:
-    root: Path | None
-    note: str | None
+    files: object  # runners.runfiles.RunFiles
     entries: list  # runners.runfiles.FileEntry, folders before their contents
     truncated: bool
 
 
 def read_files(store, run_id: str) -> FilesRead:
-    from runners.runfiles import files_of, list_files
+    from runners.runfiles import files_of, list_run_files
 
     files = files_of(store, store.runs.get(run_id))
-    entries, truncated = [], False
-    if files.root is not None and files.root.exists():
-        entries, truncated = list_files(files.root)
-    return FilesRead(files.root, files.note, entries, truncated)
+    return FilesRead(files, *list_run_files(files))
 
 
 def entry_label(name: str, entry) -> Text:
@@ -95,12 +90,12 @@ class RunFilesScreen(LiveScreen):
         status = self.query_one("#files-status", Static)
         total = sum(e.size for e in read.entries if e.kind != "dir")
         parts = [f"{len(read.entries)} entries, {human_size(total)}"]
-        if read.root is not None:
-            parts.insert(0, str(read.root))
+        if read.files.root is not None:
+            parts.insert(0, str(read.files.root))
         if read.truncated:
             parts.append("only the first listed")
-        if read.note:
-            parts.append(read.note)
+        if read.files.note:
+            parts.append(read.files.note)
         status.update(Content(" · ".join(parts)))
         if self.shown is not None and self.shown.entries == read.entries:
             return  # nothing new: the tree keeps its cursor and what is open
@@ -108,7 +103,8 @@ class RunFilesScreen(LiveScreen):
         tree = self.query_one("#files-tree", Tree)
         opened = {n.data.path for n in _nodes(tree.root) if n.data and n.is_expanded}
         tree.clear()
-        tree.root.set_label(Text(f"run {self.run_id}" if read.root else "(no files here)"))
+        listed = read.files.root or read.files.mounts
+        tree.root.set_label(Text(f"run {self.run_id}" if listed else "(no files here)"))
         nodes: dict[str, TreeNode] = {"": tree.root}
         for entry in read.entries:
             parent, _, name = entry.path.rpartition("/")
@@ -123,16 +119,16 @@ class RunFilesScreen(LiveScreen):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         entry = event.node.data
-        if entry is None or entry.kind != "file" or self.shown is None or not self.shown.root:
+        if entry is None or entry.kind != "file" or self.shown is None:
             text = "" if entry is None else f"{entry.path}: {entry.kind}"
             self.query_one("#files-preview", Static).update(Content(text))
             return
-        self._preview_loader.start(self.shown.root, entry.path)
+        self._preview_loader.start(self.shown.files, entry.path)
 
-    def _read_preview(self, root: Path, path: str):
-        from runners.runfiles import preview, resolve
+    def _read_preview(self, files, path: str):
+        from runners.runfiles import preview, resolve_run_path
 
-        return path, preview(resolve(root, path, self.run_id))
+        return path, preview(resolve_run_path(files, path, self.run_id))
 
     def _show_preview(self, answer) -> None:
         path, shown = answer
