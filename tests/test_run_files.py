@@ -5,7 +5,15 @@ import json
 import os
 
 import pytest
-from kit import claimed_run, launch, make_code_job, make_queue, refusal_checker, run_agent
+from kit import (
+    claimed_run,
+    containers_removed_after,  # noqa: F401  (a fixture)
+    launch,
+    make_code_job,
+    make_queue,
+    refusal_checker,
+    run_agent,
+)
 
 from runners.runfiles import list_files, preview
 
@@ -178,3 +186,24 @@ def test_remote_targets_say_what_is_not_listed_and_where_the_output_goes(
     files = get_runner(resource).run_files(spec, tmp_path)
     assert files.root is None
     assert said in files.note
+
+
+@pytest.mark.usefixtures("engine", "containers_removed_after")
+def test_a_real_docker_run_lists_what_it_wrote_into_its_own_mount(cli, store, db_path, tmp_path):
+    from kit import AgentThread, docker_queue, image_job, run_of
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    volume = f"{scratch}/${{run_id}}:/outputs"
+    docker_queue(store, config={"resource_args": {"volumes": [volume]}})
+    image_job(store, "writer", "mkdir -p /outputs/ckpt && echo 0.91 > /outputs/ckpt/acc.txt")
+    item = launch(store, "writer", "dock")
+    with AgentThread(db_path):
+        run = run_of(store, item)
+    assert run.state.value == "finished", run.message
+    listed = json.loads(cli("runs", "files", run.id, "--json").out)
+    files = {f["path"]: f for f in listed["files"]}
+    assert files["mounts/outputs/ckpt/acc.txt"]["size"] == 5
+    assert "output.log" in files
+    assert cli("runs", "cp", run.id, "mounts/outputs/ckpt/acc.txt", str(tmp_path)).code == 0
+    assert (tmp_path / "acc.txt").read_text() == "0.91\n"
