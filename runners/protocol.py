@@ -8,9 +8,10 @@ the registry reads (see runners.registry.ResourceType.config_keys).
 Everything else has a default a target overrides only when it needs to: the config checks
 (`normalize`, `check_target`, `check_resource_args`, `check_template_placement`,
 `check_launch_override`, `check_job`, `check_reachable`), `preview_submission`,
-`config_file_path`, `wait` (polls `status`), `poll_seconds`, `find` (None) and `abandon`
-(False). A run's output is read from its log file, which the runner writes; there is no log
-method. Everything target-specific, its SDK included, stays inside the target's own package.
+`config_file_path`, `wait` (polls `status`), `poll_seconds`, `run_files` (none listed), `find`
+(None) and `abandon` (False). A run's output is read from its log file, which the runner writes;
+there is no log method. Everything target-specific, its SDK included, stays inside the target's
+own package.
 """
 
 import abc
@@ -19,9 +20,12 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import BadInput, JobVersion, RunState, Stage
+
+if TYPE_CHECKING:
+    from runners.runfiles import RunFiles
 
 
 class RunnerError(Exception):
@@ -213,6 +217,13 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         """Stop the run: SIGTERM (or the target's equivalent) now, a kill after the grace."""
+
+    def run_files(self, spec: dict, run_dir: Path) -> "RunFiles":
+        """Where a run's files are on this machine (runners.runfiles); the default: nowhere,
+        and the note says so."""
+        from runners.runfiles import RunFiles
+
+        return RunFiles(None, f"{self.resource_type} runs' files are not listed yet")
 
     def find(self, run_id: str, run_dir: Path) -> Handle | None:
         """Find a run whose handle was never recorded (the agent died right after submit)."""

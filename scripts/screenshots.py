@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "tui")]
 
-from fixed_data import COMPARED, FIXED_NOW, seed, seed_comparison  # noqa: E402
+from fixed_data import COMPARED, FIXED_NOW, seed, seed_comparison, seed_files  # noqa: E402
 
 from store import Store  # noqa: E402
 from tui import clock  # noqa: E402
@@ -35,10 +35,13 @@ async def settle(pilot, condition, tries: int = 200) -> None:
 
 
 async def shoot(db: Path) -> list[Path]:
+    from helpers_tui import show_file
+
     from store.run_views import MetricColumn, RunOrder
     from tui.screens.launch import LaunchScreen
     from tui.screens.run_charts import RunChartsScreen
     from tui.screens.run_compare import RunCompareScreen
+    from tui.screens.run_files import RunFilesScreen
     from tui.screens.run_log import RunLogScreen
 
     app = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
@@ -62,6 +65,12 @@ async def shoot(db: Path) -> list[Path]:
         await pilot.pause(0.3)
         save("run-detail")
         await pilot.press("escape")
+        app.push_screen(RunFilesScreen("h7wq4nzp"))
+        await settle(pilot, lambda: getattr(app.screen, "shown", None) is not None)
+        await show_file(pilot, "work/outputs/metrics.json")
+        await pilot.pause(0.5)
+        save("run-files")
+        await pilot.press("escape")
         app.push_screen(RunChartsScreen("h7wq4nzp"))
         await settle(pilot, lambda: len(getattr(app.screen, "charts", [])) == 3)
         await pilot.pause(0.5)
@@ -83,10 +92,12 @@ async def shoot(db: Path) -> list[Path]:
         save("run-log")
         await pilot.press("escape")
         await pilot.press("2")
-        await pilot.pause(0.8)
+        await settle(pilot, lambda: "gpu-box" in app.export_screenshot())
+        await pilot.pause(0.3)
         save("queues")
         await pilot.press("3")
-        await pilot.pause(0.8)
+        await settle(pilot, lambda: "held-out" in app.export_screenshot())
+        await pilot.pause(0.3)
         save("jobs")
         await pilot.press("1")
         app.push_screen(LaunchScreen(relaunch_of="h7wq4nzp"))
@@ -134,6 +145,7 @@ def main() -> None:
         seed(store, folder)
         write_log(store)
         seed_comparison(store)
+        seed_files(store)
         store.close()
         saved = asyncio.run(shoot(db))
     finally:

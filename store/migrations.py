@@ -237,8 +237,35 @@ def m004_preferences(db: sqlite_utils.Database) -> None:
     )
 
 
+def m005_run_tags_notes(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A run's tags (`runs tag RUN x y`): a row each, so that `tag:x` on the runs table is
+        -- an index range, not a scan of every run's text.
+        CREATE TABLE run_tags (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            tag TEXT NOT NULL,
+            PRIMARY KEY (run_id, tag)
+        ) WITHOUT ROWID;
+        CREATE INDEX run_tags_by_tag ON run_tags(tag, run_id);
+        -- A run's note (`runs note RUN "…"`): free text, at most one per run.
+        CREATE TABLE run_notes (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id),
+            note TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
-MIGRATIONS = (m001_initial, m002_gpu_allocations, m003_metrics, m004_preferences)
+MIGRATIONS = (
+    m001_initial,
+    m002_gpu_allocations,
+    m003_metrics,
+    m004_preferences,
+    m005_run_tags_notes,
+)
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")
 

@@ -86,17 +86,21 @@ class QueueStore:
         config: dict | None = None,
         max_concurrency: int | None | type(...) = ...,
     ) -> Queue:
-        """Replace the config and/or max concurrency (`...` leaves it as it is)."""
-        queue = self.get(name)
-        if config is not None:
-            self._conn.execute(
-                "UPDATE queues SET config = ? WHERE id = ?", (json.dumps(config), queue.id)
-            )
+        """Replace the config and/or max concurrency (`...` leaves it as it is), both or
+        neither: a bad max concurrency leaves the config unchanged too."""
         if max_concurrency is not ...:
             _check_max_concurrency(max_concurrency)
-            self._conn.execute(
-                "UPDATE queues SET max_concurrency = ? WHERE id = ?", (max_concurrency, queue.id)
-            )
+        with self._transaction():
+            queue = self.get(name)
+            if config is not None:
+                self._conn.execute(
+                    "UPDATE queues SET config = ? WHERE id = ?", (json.dumps(config), queue.id)
+                )
+            if max_concurrency is not ...:
+                self._conn.execute(
+                    "UPDATE queues SET max_concurrency = ? WHERE id = ?",
+                    (max_concurrency, queue.id),
+                )
         self._notify()
         return self._get_by_id(queue.id)
 

@@ -146,6 +146,8 @@ class Run:
     started_at: float | None
     ended_at: float | None
     gpus: tuple[int, ...] = ()  # the indices of the GPUs the agent gave it (held or released)
+    tags: tuple[str, ...] = ()  # sorted
+    note: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -169,6 +171,8 @@ class Run:
             "agent_id": self.agent_id,
             "handle": self.handle,
             "gpus": list(self.gpus),
+            "tags": list(self.tags),
+            "note": self.note,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "ended_at": iso(self.ended_at),

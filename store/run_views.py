@@ -59,6 +59,7 @@ class RunFilter:
     states: tuple[str, ...] = ()
     queue: str | None = None
     job: str | None = None  # a job name: all of its versions
+    tags: tuple[str, ...] = ()  # runs with every one of these tags
     text: str | None = None  # run id prefix, or part of job:version, queue or message
 
     def where(self) -> tuple[str, list]:
@@ -72,6 +73,9 @@ class RunFilter:
         if self.job:
             clauses.append("r.job_ref LIKE ? ESCAPE '\\'")
             params.append(_like_escape(self.job) + ":%")
+        for tag in self.tags:
+            clauses.append("EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?)")
+            params.append(tag)
         if self.text:
             pattern = "%" + _like_escape(self.text) + "%"
             clauses.append(
@@ -107,6 +111,11 @@ class RunWindows:
     def _matches_nothing(self, run_filter: RunFilter) -> bool:
         """A job or queue that doesn't exist: answer at once instead of scanning every run
         (typing `job:tra…` asks for `tra`, `trai`, … on the way to `train`)."""
+        for tag in run_filter.tags:
+            if not self._conn.execute(
+                "SELECT 1 FROM run_tags WHERE tag = ? LIMIT 1", (tag,)
+            ).fetchone():
+                return True
         if (
             run_filter.job
             and not self._conn.execute(

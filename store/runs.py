@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 import time
 
-from .errors import IllegalTransition, NotFound
+from .errors import BadInput, IllegalTransition, NotFound
 from .records import Run, RunEvent, loads
 from .states import RunState
 
@@ -15,6 +16,9 @@ from .states import RunState
 _FIRST = "abcdefghjkmnpqrstuvwxyz"
 _REST = "23456789abcdefghjkmnpqrstuvwxyz"
 RUN_ID_LENGTH = 8
+# A tag is one word a filter can name (`tag:x`): no spaces, no comma (`tag:a,b` is two tags).
+_TAG = re.compile(r"[^\s,]{1,64}")
+NOTE_MAX_CHARS = 10_000
 
 
 def new_run_id() -> str:
@@ -25,7 +29,9 @@ _RUN_COLUMNS = """
     r.id, r.item_id, r.job_version_id, r.job_ref, r.queue_id, q.name AS queue, r.resource,
     r.spec, r.state, r.agent_id, r.handle, r.message, r.exit_code, r.error_stage,
     r.error_message, r.stop_requested_at, r.created_at, r.started_at, r.ended_at,
-    (SELECT group_concat(g.device_index) FROM gpu_allocations g WHERE g.run_id = r.id) AS gpus
+    (SELECT group_concat(g.device_index) FROM gpu_allocations g WHERE g.run_id = r.id) AS gpus,
+    (SELECT group_concat(t.tag, char(10)) FROM run_tags t WHERE t.run_id = r.id) AS tags,
+    (SELECT n.note FROM run_notes n WHERE n.run_id = r.id) AS note
 """
 _RUN_FROM = "runs r JOIN queues q ON q.id = r.queue_id"
 
@@ -176,6 +182,47 @@ class RunStore:
         self._notify()
         return self.get(run_id)
 
+    def tag(self, run_id: str, add: list[str] = (), remove: list[str] = ()) -> Run:
+        """Add and remove tags of a run (adding one it has, or removing one it lacks, is no
+        change). Every tag is checked before anything is written."""
+        for tag in [*add, *remove]:
+            if not _TAG.fullmatch(tag) or not tag.isprintable():
+                raise BadInput(
+                    "tag",
+                    f"{tag!r} is not a tag; expected 1 to 64 printable characters,"
+                    " no spaces or commas",
+                )
+        with self._transaction():
+            self.get(run_id)
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)",
+                [(run_id, tag) for tag in add],
+            )
+            self._conn.executemany(
+                "DELETE FROM run_tags WHERE run_id = ? AND tag = ?",
+                [(run_id, tag) for tag in remove],
+            )
+        self._notify()
+        return self.get(run_id)
+
+    def set_note(self, run_id: str, note: str) -> Run:
+        """Set a run's note; an empty (or blank) note removes it."""
+        if len(note) > NOTE_MAX_CHARS:
+            raise BadInput("note", f"{len(note)} characters; expected at most {NOTE_MAX_CHARS}")
+        with self._transaction():
+            self.get(run_id)
+            if note.strip():
+                self._conn.execute(
+                    "INSERT INTO run_notes (run_id, note, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (run_id) DO UPDATE SET note = excluded.note,"
+                    " updated_at = excluded.updated_at",
+                    (run_id, note, time.time()),
+                )
+            else:
+                self._conn.execute("DELETE FROM run_notes WHERE run_id = ?", (run_id,))
+        self._notify()
+        return self.get(run_id)
+
     def find_for_item(self, item_id: int) -> Run | None:
         row = self._conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.item_id = ?"
@@ -207,4 +254,6 @@ def _run_from_row(row: sqlite3.Row) -> Run:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         gpus=tuple(sorted(int(i) for i in row["gpus"].split(","))) if row["gpus"] else (),
+        tags=tuple(sorted(row["tags"].split("\n"))) if row["tags"] else (),
+        note=row["note"],
     )

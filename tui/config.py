@@ -6,6 +6,7 @@ keys:                        # binding id → key(s); `?` in the app lists the i
   app.quit: ctrl+q
   runs.cancel: ctrl+x
 gpus: [0, 1]                 # the GPUs the agent hands out (runners/gpus/settings.py)
+snapshot_warn_mb: 100        # `job create code` warns when a snapshot is bigger
 ```
 """
 
@@ -31,6 +32,8 @@ class UserConfig(GpuSettings):
     """A Textual theme name, e.g. textual-dark, nord, gruvbox."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Key rebindings: binding id → comma-separated keys."""
+    snapshot_warn_mb: int = Field(default=100, ge=1)
+    """`job create code` warns when the code's snapshot is bigger than this many MiB."""
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:

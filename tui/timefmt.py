@@ -1,4 +1,4 @@
-"""Durations and relative times, as the CLI and the app show them."""
+"""Durations, relative times and sizes, as the CLI and the app show them."""
 
 from . import clock
 
@@ -27,3 +27,13 @@ def run_duration(started_at: float | None, ended_at: float | None) -> str:
     if started_at is None:
         return "-"
     return human_duration((ended_at or clock.now()) - started_at)
+
+
+def human_size(size: int) -> str:
+    """'812 B', '4.0 KiB', '61.2 MiB', '1.5 GiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

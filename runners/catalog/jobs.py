@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from runners.catalog import gitsource
-from runners.catalog.snapshots import snapshot_directory
+from runners.catalog.snapshots import SnapshotReport, pack_directory
 from runners.launch.request import load_schema_file
 from runners.launch.validation import check_process_strings
 from store import BadInput, Store
@@ -55,9 +55,11 @@ def create_job(
     subdir: str | None = None,
     dockerfile: str | None = None,
     base_image: str | None = None,
+    snapshot_report: SnapshotReport | None = None,
 ) -> CreatedVersion:
     """Create (or find unchanged) a version of job `name`. `target` is the image, the code
-    directory or the git URL, by kind. Everything is checked before the store is touched."""
+    directory or the git URL, by kind. Everything is checked before the store is touched.
+    A code job's packing is told to `snapshot_report` as it goes, and what went in once done."""
     validate_name(name, "NAME")
     for alias in aliases:
         validate_alias(alias)
@@ -74,7 +76,11 @@ def create_job(
     elif kind == "code":
         if dockerfile and not (Path(target).expanduser() / dockerfile).is_file():
             raise BadInput("--dockerfile", f"{dockerfile} is not a file in {target}")
-        source = snapshot_directory(Path(target).expanduser(), store.artifacts)
+        progress = snapshot_report.progress if snapshot_report else None
+        snapshot = pack_directory(Path(target).expanduser(), store.artifacts, progress)
+        if snapshot_report:
+            snapshot_report.packed(snapshot)
+        source = snapshot.source
     elif kind == "git":
         source = gitsource.resolve(target, ref, subdir)
     else:

@@ -130,7 +130,36 @@ def create_queue(
     return store.queues.create(name, canonical, config, max_concurrency)
 
 
-def edit_queue_config(store: Store, name: str, document: Any) -> Queue:
+def parse_max_concurrency(text: str, field: str = "max concurrency") -> int | None:
+    """'' (or 'none') is no limit; otherwise a positive integer."""
+    text = text.strip()
+    if not text or text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(
+            field, f"{text!r}; expected a positive integer, or nothing for no limit"
+        ) from None
+    if value < 1:
+        raise BadInput(field, f"{value}; expected a positive integer")
+    return value
+
+
+def update_queue(
+    store: Store,
+    name: str,
+    document: Any = None,
+    max_concurrency: int | None | type(...) = ...,
+) -> Queue:
+    """Replace a queue's config (`document`, as the editor or a file has it: values left as
+    their redacted `***` keep the queue's own) and/or its max concurrency (`...`: unchanged),
+    each checked as at creation before anything is written. The app's queue editor and
+    `queue update` both save through here."""
+    from runners.launch.redaction import restore_redacted
+
     queue = store.queues.get(name)
-    config = check_queue_config(queue.resource, document)
-    return store.queues.update(name, config=config)
+    config = None
+    if document is not None:
+        config = check_queue_config(queue.resource, restore_redacted(document, queue.config))
+    return store.queues.update(name, config=config, max_concurrency=max_concurrency)

@@ -17,6 +17,7 @@ from collections import deque
 from pathlib import Path
 
 from runners.catalog.workspace import materialize
+from runners.images.progress import ProgressLines
 from runners.images.settings import DEFAULT_BASE_IMAGE
 from runners.launch.rendering import default_entry_point
 from runners.protocol import RunnerError
@@ -203,6 +204,7 @@ def _has_image(client, reference: str) -> bool:
 
 def _build(client, context: Path, dockerfile: str, reference: str, network, log: BuildLog):
     options = {"network_mode": network} if network else {}
+    progress = ProgressLines()  # a FROM image pulled during the build
     try:
         for chunk in client.api.build(
             path=str(context),
@@ -215,6 +217,8 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
         ):
             if "stream" in chunk:
                 log.write(chunk["stream"])
+            elif "status" in chunk:
+                log.write("\n".join(progress.lines(chunk)))
             elif "error" in chunk:
                 log.write(chunk["error"])
                 raise RunnerError(
@@ -233,6 +237,7 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
 def push(client, reference: str, log: BuildLog) -> None:
     repository, _, tag = reference.rpartition(":")
     log.note(f"pushing {reference}")
+    progress = ProgressLines()
     try:
         for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in chunk:
@@ -241,8 +246,7 @@ def push(client, reference: str, log: BuildLog) -> None:
                     f"pushing {reference} failed: {chunk['error'].strip()}; check that the"
                     " queue's registry is reachable and that you are logged in to it",
                 )
-            if chunk.get("status") and chunk.get("progressDetail") in (None, {}):
-                log.write(" ".join(str(chunk[k]) for k in ("id", "status") if chunk.get(k)))
+            log.write("\n".join(progress.lines(chunk)))
     except errors.APIError as exc:
         raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc.explanation}") from None
     except OSError as exc:
@@ -255,6 +259,7 @@ def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> N
         return
     log.note(f"pulling {image}")
     repository, tag = _split_reference(image)
+    progress = ProgressLines()
     try:
         for chunk in client.api.pull(
             repository, tag=tag, stream=True, decode=True, platform=platform
@@ -265,6 +270,7 @@ def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> N
                     f"image {image} is not on this engine and pulling it failed:"
                     f" {chunk['error'].strip()}",
                 )
+            log.write("\n".join(progress.lines(chunk)))
     except errors.APIError as exc:
         raise RunnerError(
             Stage.BUILD,

@@ -18,6 +18,7 @@ from runners.launch.documents import (
 from runners.launch.redaction import SECRET_ENV_KEY, check_secret_env
 from runners.launch.rendering import deep_merge, default_entry_point, render_spec
 from runners.launch.schema import build_run_config
+from runners.launch.set_values import apply_set_values
 from runners.launch.templating import (
     check_macros,
     check_no_agent_env,
@@ -75,6 +76,7 @@ class LaunchRequest:
     run_name: str | None = None  # --name: WANDB_NAME and ${run_name}
     resource_args: str | dict | None = None  # -R: replaces the spec's resource_args, as W&B's
     dockerfile: str | None = None  # -D: replaces the spec's overrides.dockerfile
+    set_values: list[str] = field(default_factory=list)  # --set KEY=VALUE, into run_config
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,10 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     runner.check_job(job)
 
     overrides = spec.get("overrides", {})
-    run_config = build_run_config(job.input_schema, overrides.get("run_config"))
+    run_config = build_run_config(
+        job.input_schema,
+        apply_set_values(job.input_schema, overrides.get("run_config"), request.set_values),
+    )
     args = _argv_list(overrides.get("args"), "overrides.args") or []
     if request.args is not None:
         args = [part for arg in request.args for part in _split(arg, "-a/--arg")]

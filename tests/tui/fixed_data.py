@@ -189,3 +189,27 @@ def seed_comparison(store: Store) -> None:
         spec = store.runs.get(run_id).spec
         spec["run_config"] = {"lr": lr, "warmup": 100}
         store.conn.execute("UPDATE runs SET spec = ? WHERE id = ?", (json.dumps(spec), run_id))
+
+
+def seed_files(store: Store, run_id: str = "h7wq4nzp") -> None:
+    """What a finished run wrote: its config, its working copy and outputs (a text file to
+    preview, a binary checkpoint), with fixed contents and sizes."""
+    import json
+
+    folder = store.run_dir(run_id)
+    files = {
+        "config.json": json.dumps({"epochs": 10, "lr": 0.001}, indent=2) + "\n",
+        "work/main.py": "import json, os\n\nprint('training')\n",
+        "work/requirements.txt": "numpy\n",
+        "work/outputs/metrics.json": json.dumps(
+            {"epoch": 10, "loss": 0.2147, "val/accuracy": 0.912}, indent=2
+        )
+        + "\n",
+        "work/outputs/train.log": "".join(f"epoch {i}/10 done\n" for i in range(1, 11)),
+    }
+    for relative, text in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    with (folder / "work" / "outputs" / "model.pt").open("wb") as checkpoint:
+        checkpoint.write(b"PK\x03\x04\0")
+        checkpoint.truncate(48 * 1024 * 1024)  # sparse: 48 MiB in no time

@@ -60,3 +60,17 @@ def highlighted_command(app) -> str:
     if commands.highlighted is None:
         return ""
     return str(commands.get_option_at_index(commands.highlighted).prompt)
+
+
+async def show_file(pilot, path: str) -> None:
+    """Open the folders down to `path` in the files tree and put the cursor on it."""
+    tree = pilot.app.screen.query_one("#files-tree")
+    node = tree.root
+    parts = path.split("/")
+    for depth in range(len(parts)):
+        wanted = "/".join(parts[: depth + 1])
+        node = next(child for child in node.children if child.data.path == wanted)
+        if depth < len(parts) - 1:
+            node.expand()
+    await pilot.pause()
+    tree.move_cursor(node)

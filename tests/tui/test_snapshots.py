@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fixed_data import seed
-from helpers_tui import screen_text, settle
+from helpers_tui import screen_text, settle, show_file
 
 from store import Store
 from tui.app import LaunchbayApp
@@ -209,5 +209,20 @@ def test_runs_screen_with_summary_columns_sorted(snap_compare, fixed_app):
         await _ready(
             pilot, lambda: any("loss min" in c.title for c in pilot.app.screen.table.columns)
         )
+
+    assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_run_files_screen(snap_compare, fixed_app):
+    async def run_before(pilot):
+        from fixed_data import seed_files
+
+        from tui.screens.run_files import RunFilesScreen
+
+        seed_files(pilot.app.stores.get())
+        pilot.app.push_screen(RunFilesScreen("h7wq4nzp"))
+        await _ready(pilot, lambda: getattr(pilot.app.screen, "shown", None) is not None)
+        await show_file(pilot, "work/outputs/metrics.json")
+        await _ready(pilot, lambda: '"val/accuracy"' in screen_text(pilot.app))
 
     assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)

@@ -59,18 +59,27 @@ def _build_options(func):
     return func
 
 
-def _create(store, kind, name, target, *, as_json, **options):
+def _create(store, kind, name, target, *, as_json, progress=False, **options):
     from runners.catalog.jobs import create_job
 
+    printer = None
+    if kind == "code":
+        from .job_snapshot import snapshot_printer
+
+        printer = options["snapshot_report"] = snapshot_printer(progress, as_json)
     result = create_job(store, kind, name, target, **options)
     version = result.version
     if as_json:
-        print_json({**version.to_json(), "created": result.created})
-        return
-    if result.created:
+        snapshot = {"snapshot": printer.to_json()} if printer else {}
+        print_json({**version.to_json(), "created": result.created, **snapshot})
+    elif result.created:
         click.echo(f"created {version.ref} ({version.type}, digest {version.digest[:12]})")
     else:
         click.echo(f"{name}: same content as {version.ref}; no new version added")
+    if printer is not None:
+        printer.summary()
+    if as_json:
+        return
     if options.get("aliases"):
         click.echo(f"aliases of {version.ref}: {', '.join(version.aliases)}")
 
@@ -100,13 +109,29 @@ def create_image(store, name, image, entrypoint, schema, aliases, description, a
 @click.argument("path")
 @_common_create_options
 @_build_options
+@click.option(
+    "--progress",
+    is_flag=True,
+    help="Show packing progress on stderr even when it is no terminal (on one, it shows).",
+)
 @with_store
 def create_code(
-    store, name, path, entrypoint, schema, aliases, description, dockerfile, base_image, as_json
+    store,
+    name,
+    path,
+    entrypoint,
+    schema,
+    aliases,
+    description,
+    dockerfile,
+    base_image,
+    progress,
+    as_json,
 ):
-    """Create job NAME from a snapshot of the local directory PATH.
+    """Create job NAME from a snapshot of the local directory PATH; prints its files and size.
 
-    Leaves out .git, __pycache__, .venv and *.pyc; keeps requirements.txt. Links must be
+    Leaves out .git, __pycache__, .venv and *.pyc, and what a .gitignore or .launchbayignore
+    (gitignore syntax) in PATH or below ignores; keeps requirements.txt. Links must be
     relative and stay inside PATH; FIFOs, sockets and devices are refused."""
     _create(
         store,
@@ -114,6 +139,7 @@ def create_code(
         name,
         path,
         as_json=as_json,
+        progress=progress,
         entrypoint=entrypoint,
         schema_path=schema,
         aliases=aliases,

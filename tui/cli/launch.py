@@ -7,6 +7,16 @@ import click
 from .common import db_option, json_option, with_store
 from .output import note, print_json
 
+# `--set KEY=VALUE`: run-config values typed by the job's input schema (issue 16).
+set_values_option = click.option(
+    "--set",
+    "set_values",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A run-config value, typed by the job's input schema (YAML where it says no type);"
+    " KEY may be dotted (optim.lr). Repeatable; wins over the spec's overrides.run_config.",
+)
+
 
 class _DryRunOnly(Exception):
     """Leaves the transaction of a dry run, undoing it."""
@@ -46,6 +56,7 @@ class _DryRunOnly(Exception):
     metavar="NAME=VALUE",
     help="Value of a queue template variable (repeatable).",
 )
+@set_values_option
 @click.option(
     "--arg",
     "-a",
@@ -100,6 +111,7 @@ def launch_command(
     queue,
     spec,
     set_vars,
+    set_values,
     args,
     entrypoint,
     resource_args,
@@ -131,6 +143,7 @@ def launch_command(
             queue=queue,
             spec=spec,
             set_vars=list(set_vars),
+            set_values=list(set_values),
             args=list(args) if args else None,
             entry_point=entrypoint,
             priority=priority,

@@ -1,4 +1,4 @@
-"""`launchbay queue …`: create, list, describe, pause, resume, delete."""
+"""`launchbay queue …`: create, update, list, describe, pause, resume, delete."""
 
 import click
 
@@ -76,6 +76,44 @@ def create_queue(store, name, resource, config, max_concurrency, check, as_json)
         print_json(redact(queue.to_json()))
     else:
         click.echo(f"created queue {queue.name} ({queue.resource})")
+
+
+@queue_group.command("update")
+@click.argument("name")
+@click.option("--config", "-c", "config", metavar="FILE", cls=_ConfigOption)
+@click.option(
+    "--max-concurrency",
+    metavar="N",
+    help="At most N runs of this queue live at once; 'none' for no limit.",
+)
+@json_option
+@db_option
+@with_store
+def update_queue(store, name, config, max_concurrency, as_json):
+    """Replace queue NAME's config (checked as at `create`; values shown as *** by `describe`
+    keep theirs) and/or its max concurrency: what the app's queue editor saves. Items already
+    waiting keep the settings they were enqueued with; an agent checks them again at claim."""
+    from runners.catalog.queues import parse_max_concurrency, update_queue
+    from runners.launch.documents import load_document
+    from store import BadInput
+
+    if config is None and max_concurrency is None:
+        raise BadInput(
+            "queue update", "nothing to change; expected --config FILE and/or --max-concurrency N"
+        )
+    document = load_document(config, "--config") if config is not None else None
+    limit = (
+        ...
+        if max_concurrency is None
+        else parse_max_concurrency(max_concurrency, "--max-concurrency")
+    )
+    queue = update_queue(store, name, document, limit)
+    if as_json:
+        from runners.launch.rendering import redact
+
+        print_json(redact(queue.to_json()))
+    else:
+        click.echo(f"updated queue {queue.name}")
 
 
 @queue_group.command("list")

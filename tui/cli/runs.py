@@ -1,4 +1,5 @@
-"""`launchbay runs …`: list, describe, logs, cancel (metrics and compare: run_metrics.py)."""
+"""`launchbay runs …`: list, describe, logs, cancel (metrics and compare: run_metrics.py;
+files and cp: run_files.py; tag and note: run_notes.py)."""
 
 import time
 
@@ -7,7 +8,9 @@ import click
 from ..timefmt import ago, human_duration
 from .common import SQLITE_MAX_INTEGER, db_option, json_option, with_store
 from .output import print_json, print_table
+from .run_files import cp_command, files_command
 from .run_metrics import compare_command, metrics_command
+from .run_notes import note_command, tag_command
 
 
 @click.group("runs")
@@ -120,6 +123,10 @@ def describe_run(store, run_id, as_json):
     click.echo(f"item:       {run.item_id}")
     click.echo(f"state:      {run.state.value}" + (f" — {run.message}" if run.message else ""))
     click.echo(f"exit code:  {run.exit_code if run.exit_code is not None else '-'}")
+    if run.tags:
+        click.echo(f"tags:       {' '.join(run.tags)}")
+    if run.note:
+        click.echo("note:       " + run.note.replace("\n", "\n            "))
     if run.error_stage or run.error_message:
         click.echo(f"error:      [{run.error_stage}] {run.error_message}")
     click.echo(f"created:    {ago(run.created_at)}")
@@ -199,5 +206,12 @@ def cancel(store, ident):
     click.echo(message)
 
 
-runs_group.add_command(metrics_command)
-runs_group.add_command(compare_command)
+for _command in (
+    metrics_command,
+    compare_command,
+    files_command,
+    cp_command,
+    tag_command,
+    note_command,
+):
+    runs_group.add_command(_command)

@@ -16,9 +16,9 @@ from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from runners import registry
-from runners.catalog.queues import check_queue_config, edit_queue_config
+from runners.catalog.queues import check_queue_config, parse_max_concurrency, update_queue
 from runners.launch.documents import parse_yaml
-from runners.launch.rendering import redact, restore_redacted
+from runners.launch.rendering import redact
 from runners.registry import CONFIG_BLOCKS, resource_type
 from store import BadInput, Queue
 
@@ -41,22 +41,6 @@ def parse_config_text(text: str) -> Any:
 def check_config_text(resource: str, text: str) -> dict:
     """The typed config, parsed and checked for `resource`. Raises BadInput."""
     return check_queue_config(resource_type(resource).name, parse_config_text(text))
-
-
-def parse_max_concurrency(text: str) -> int | None:
-    """'' is no limit; otherwise a positive integer."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadInput(
-            "max concurrency", f"{text!r}; expected a positive integer, or nothing for no limit"
-        ) from None
-    if value < 1:
-        raise BadInput("max concurrency", f"{value}; expected a positive integer")
-    return value
 
 
 def declared_keys(resource: str) -> tuple[str, str]:
@@ -221,10 +205,9 @@ class QueueFormScreen(LoaderHost, ModalScreen[str | None]):
                 queue = store.queues.create(name, canonical, config, max_concurrency)
                 message = f"created queue {queue.name} ({queue.resource})"
             else:
-                edited = restore_redacted(parse_config_text(text), self.queue.config)
-                queue = edit_queue_config(store, self.queue.name, edited)
-                if max_concurrency != self.queue.max_concurrency:
-                    queue = store.queues.update(queue.name, max_concurrency=max_concurrency)
+                queue = update_queue(
+                    store, self.queue.name, parse_config_text(text), max_concurrency
+                )
                 message = f"saved queue {queue.name}"
         except BadInput as exc:
             app.post_message(Answered(self._refuse, str(exc)))

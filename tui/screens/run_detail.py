@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
-from store import NotFound, Run
+from store import BadInput, NotFound, Run
 
+from ..loading import Answered
 from ..timefmt import ago, run_duration
 from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import state_text
@@ -40,6 +41,9 @@ class RunDetailScreen(LiveScreen):
         Binding("c", "charts", "Charts", id="run.charts"),
         Binding("ctrl+k", "cancel", "Cancel", id="run.cancel"),
         Binding("r", "relaunch", "Relaunch", id="run.relaunch"),
+        Binding("f", "files", "Files", id="run.files"),
+        Binding("t", "tags", "Tags", id="run.tags"),
+        Binding("n", "note", "Note", id="run.note"),
     ]
 
     def __init__(self, run_id: str) -> None:
@@ -111,6 +115,57 @@ class RunDetailScreen(LiveScreen):
         if self.run is not None and not self.run.state.is_terminal():
             confirm_cancel(self, self.run.id, Content.assemble("run ", (self.run.id, "bold")))
 
+    def action_tags(self) -> None:
+        from .prompt import PromptScreen
+
+        if self.run is None:
+            return
+        before = set(self.run.tags)
+
+        def save(text: str | None) -> None:
+            if text is None:
+                return
+            after = list(dict.fromkeys(text.replace(",", " ").split()))
+            added = [t for t in after if t not in before]
+            removed = sorted(before - set(after))
+            self._write(lambda store: store.runs.tag(self.run_id, add=added, remove=removed))
+
+        self.app.push_screen(
+            PromptScreen("tags (separated by spaces)", " ".join(self.run.tags), "best sweep-3"),
+            save,
+        )
+
+    def action_note(self) -> None:
+        from .prompt import PromptScreen
+
+        if self.run is None:
+            return
+
+        def save(text: str | None) -> None:
+            if text is not None:
+                self._write(lambda store: store.runs.set_note(self.run_id, text))
+
+        self.app.push_screen(PromptScreen("note (empty: none)", self.run.note or ""), save)
+
+    def _write(self, write) -> None:
+        """Run `write(store)` on a worker thread (it waits for the store's write lock); a
+        refusal (a bad tag) is a notification. The store's change shows the result."""
+
+        def run() -> None:
+            try:
+                write(self.app.stores.get())
+            except BadInput as exc:
+                self.app.post_message(
+                    Answered(self.notify, str(exc), severity="error", markup=False)
+                )
+
+        self.run_worker(run, thread=True, exit_on_error=False, group="run-write")
+
+    def action_files(self) -> None:
+        from .run_files import RunFilesScreen
+
+        self.app.push_screen(RunFilesScreen(self.run_id))
+
     def action_relaunch(self) -> None:
         from .launch import LaunchScreen
 
@@ -137,7 +192,10 @@ def run_summary(run, handle, log_path, gpus=()) -> Content:
         + Content.assemble(("item", "bold"), f" {run.item_id}"),
         _fact("state", state),
         _fact("exit code", "-" if run.exit_code is None else str(run.exit_code)),
+        _fact("tags", " ".join(run.tags) or "- (t adds)"),
     ]
+    if run.note:
+        lines.append(_fact("note", run.note.replace("\n", "\n" + " " * 11)))
     if run.error_stage or run.error_message:
         error = f"[{run.error_stage}] {run.error_message}"
         lines.append(_fact("error", Content.styled(error, "red")))

@@ -37,7 +37,7 @@ RUN_COLUMNS = [
 ]
 
 
-FILTER_KEYS = ("state:", "queue:", "job:")
+FILTER_KEYS = ("state:", "queue:", "job:", "tag:")
 FILTER_DEBOUNCE = 0.05  # a burst of keys is one query (and a superseded one is interrupted)
 
 
@@ -48,8 +48,8 @@ def _unfinished(token: str) -> bool:
 
 
 def parse_filter(text: str) -> RunFilter:
-    """`state:running queue:gpu job:train some text` → a RunFilter."""
-    states, queue, job, words = [], None, None, []
+    """`state:running queue:gpu job:train tag:best some text` → a RunFilter."""
+    states, queue, job, tags, words = [], None, None, [], []
     for token in text.split():
         if _unfinished(token):
             continue
@@ -60,9 +60,13 @@ def parse_filter(text: str) -> RunFilter:
             queue = value
         elif sep and value and key == "job":
             job = value
+        elif sep and value and key == "tag":
+            tags.extend(t for t in value.split(",") if t)
         else:
             words.append(token)
-    return RunFilter(states=tuple(states), queue=queue, job=job, text=" ".join(words) or None)
+    return RunFilter(
+        states=tuple(states), queue=queue, job=job, tags=tuple(tags), text=" ".join(words) or None
+    )
 
 
 @dataclass
@@ -128,7 +132,7 @@ class RunsScreen(LiveScreen):
         self.metric_columns, self.order = read_table_preferences(self.app.stores.get())
         yield Header(show_clock=False)
         yield Input(
-            placeholder="filter: text  state:running  queue:NAME  job:NAME",
+            placeholder="filter: text  state:running  queue:NAME  job:NAME  tag:NAME",
             id="runs-filter",
             classes="filter",
         )

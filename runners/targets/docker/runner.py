@@ -107,6 +107,32 @@ class DockerRunner(RemoteRunner):
         # A remote engine can't write our files: its job prints the protocol's lines instead.
         return metrics_file_in_container(run_dir) if sdk.engine_is_local() else None
 
+    def run_files(self, spec: dict, run_dir: Path):
+        """The run's folder on this machine (its log, config, metrics and build context), and
+        each writable bind mount of its own (its host path names the run, as a queue's
+        `/scratch/${run_id}:/outputs` does). The container's own working folder is not on this
+        machine; a writable volume shared by runs is named, not listed."""
+        from runners.runfiles import RunFiles
+
+        from .settings import parse_volume
+
+        run_id = run_dir.name
+        mounts, shared = {}, []
+        for volume in (spec.get("resource_args") or {}).get("volumes") or []:
+            source, target, mode = parse_volume(volume)
+            if mode == "ro":
+                continue
+            if source.startswith("/") and any(run_id in part for part in Path(source).parts):
+                mounts[target.strip("/").replace("/", "-") or "root"] = Path(source)
+            else:
+                shared.append(volume)
+        note = "the container's working folder stays in the container (not listed)"
+        if shared:
+            note += "; writable volumes shared by runs (not listed): " + ", ".join(shared)
+        elif not mounts:
+            note += "; mount a writable volume in resource_args.volumes to keep its outputs"
+        return RunFiles(run_dir, note, mounts)
+
     # -- the engine ------------------------------------------------------------------------------
 
     def engine(self, stage: Stage):

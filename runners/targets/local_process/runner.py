@@ -97,6 +97,12 @@ class LocalProcessRunner(Runner):
     def metrics_file_path(self, run_dir: Path) -> str | None:
         return str(metrics_file_on_host(run_dir))
 
+    def run_files(self, spec: dict, run_dir: Path):
+        """The run's folder: its log, config, metrics and `work/`, where the job ran."""
+        from runners.runfiles import RunFiles
+
+        return RunFiles(run_dir)
+
     def check_job(self, job: JobVersion) -> None:
         if job.type == "image":
             raise BadInput(

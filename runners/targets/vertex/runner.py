@@ -71,6 +71,15 @@ class VertexRunner(RemoteRunner):
     def config_file_path(self, run_dir: Path) -> str:
         return ""  # no file reaches a CustomJob's container: the config is in LAUNCHBAY_CONFIG
 
+    def run_files(self, spec: dict, run_dir: Path):
+        from runners.runfiles import RunFiles
+
+        job_spec = (spec.get("resource_args") or {}).get("spec") or {}
+        output = job_spec.get("base_output_dir") or (
+            f"{str(job_spec.get('staging_bucket', '')).rstrip('/')}/launchbay/{spec.get('run_id')}"
+        )
+        return RunFiles(None, f"vertex runs' files are not listed yet; its output: {output}")
+
     def preview_submission(self, spec: dict) -> dict:
         target = spec.get("target") or {}
         project, location = vertex_settings.project_and_location(target)

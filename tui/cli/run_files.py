@@ -1,0 +1,68 @@
+"""`launchbay runs files RUN` and `runs cp RUN PATH DEST`: what a run wrote."""
+
+from pathlib import Path
+
+import click
+
+from ..timefmt import human_size
+from .common import db_option, json_option, with_store
+from .output import note, print_json, print_table
+
+
+def _files_root(store, run_id: str):
+    from runners.runfiles import files_of
+
+    run = store.runs.get(run_id)
+    return run, files_of(store, run)
+
+
+@click.command("files")
+@click.argument("run_id")
+@json_option
+@db_option
+@with_store
+def files_command(store, run_id, as_json):
+    """List what a run wrote: its folder (log, config, working copy) and its own mounts, with
+    sizes."""
+    from runners.runfiles import list_run_files
+
+    run, files = _files_root(store, run_id)
+    entries, truncated = list_run_files(files)
+    if as_json:
+        print_json(
+            {
+                "id": run.id,
+                "root": None if files.root is None else str(files.root),
+                "mounts": {name: str(path) for name, path in files.mounts.items()},
+                "note": files.note,
+                "files": [entry.to_json() for entry in entries],
+                "truncated": truncated,
+            }
+        )
+        return
+    if files.root is not None or files.mounts:
+        click.echo(" ".join(str(p) for p in [files.root, *files.mounts.values()] if p))
+        print_table(
+            ["path", "size"],
+            [(e.path + ("/" if e.kind == "dir" else ""), human_size(e.size)) for e in entries],
+            empty="(no files yet)",
+        )
+    if truncated:
+        note(f"(only the first {len(entries)} entries are listed)")
+    if files.note:
+        note(files.note)
+
+
+@click.command("cp")
+@click.argument("run_id")
+@click.argument("path")
+@click.argument("dest", type=click.Path(path_type=Path))
+@db_option
+@with_store
+def cp_command(store, run_id, path, dest):
+    """Copy PATH (a file or folder of the run's files, as `runs files` lists it) to DEST."""
+    from runners.runfiles import copy_out
+
+    run, files = _files_root(store, run_id)
+    written = copy_out(files, path, dest, run.id)
+    click.echo(str(written))
