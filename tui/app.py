@@ -255,6 +255,9 @@ class LaunchbayApp(LoaderHost, App):
 
     # -- navigation ------------------------------------------------------------------------
 
+    def action_go(self, mode: str) -> None:
+        navigation.go(self, mode)
+
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 

@@ -25,7 +25,7 @@ def metrics_command(store, run_id, keys, as_json, as_csv):
 
     if as_json and as_csv:
         raise BadInput("--json/--csv", "both given; expected one of them at most")
-    run = store.runs.get(run_id)
+    run = store.runs.find(run_id)
     known = store.metrics.keys(run.id)
     chosen = _chosen_keys(run.id, known, keys)
     summaries = store.metrics.summaries([run.id], chosen).get(run.id, {})
@@ -112,7 +112,7 @@ def compare_command(store, run_ids, as_json):
     """Runs side by side: the config keys that differ, and each metric's last/min/max."""
     from store import BadInput
 
-    ids = list(dict.fromkeys(run_ids))
+    ids = list(dict.fromkeys(store.runs.find(text).id for text in run_ids))
     if len(ids) < 2:
         raise BadInput("RUN", f"{len(ids)} distinct run(s) given; expected two or more")
     from runners.metrics.compare import config_diff

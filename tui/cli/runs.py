@@ -97,8 +97,8 @@ def describe_run(store, run_id, as_json):
     """Describe a run: state, error, handle, events and the rendered spec (secrets hidden)."""
     from runners.launch.rendering import redact
 
-    run = store.runs.get(run_id)
-    events = store.runs.events(run_id)
+    run = store.runs.find(run_id)
+    events = store.runs.events(run.id)
     if as_json:
         print_json(
             {
@@ -155,7 +155,7 @@ def run_logs(store, run_id, follow):
     """Print a run's log (stdout and stderr)."""
     from runners.runlog.logfile import follow_lines
 
-    run = store.runs.get(run_id)
+    run = store.runs.find(run_id)
     path = store.run_log_path(run.id)
 
     def ended() -> bool:
