@@ -69,7 +69,18 @@ def list_runs(store, queue, states, limit, as_json):
         return
     now = time.time()
     print_table(
-        ["run", "job", "queue", "resource", "state", "started", "duration", "exit", "item"],
+        [
+            "run",
+            "job",
+            "queue",
+            "resource",
+            "state",
+            "started",
+            "duration",
+            "exit",
+            "item",
+            "reason",
+        ],
         [
             (
                 r.id,
@@ -81,6 +92,7 @@ def list_runs(store, queue, states, limit, as_json):
                 human_duration((r.ended_at or now) - r.started_at) if r.started_at else "-",
                 r.exit_code,
                 r.item_id,
+                r.end_reason,
             )
             for r in runs
         ],
