@@ -225,7 +225,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         self._loaded_for = key
         prefill_config = self._prefill.get("run_config") or {}
         properties = (schema or {}).get("properties") or {}
-        await self.config_form.set_schema(properties, prefill_config, CONFIG_HINT)
+        await self.config_form.set_schema(properties, prefill_config, CONFIG_HINT, root=schema)
         await self.vars_form.set_schema(
             variables or {}, self._prefill.get("template_variables") or {}, VARS_HINT
         )
