@@ -59,7 +59,7 @@ class LaunchbayApp(LoaderHost, App):
         *,
         run_agent: bool = True,
         queues: tuple[str, ...] = (),
-        max_jobs: int = 1,
+        max_jobs: int = -1,  # the queues' own limits (see `launchbay --help`)
         config: UserConfig | None = None,
         offer_sample: bool = True,
     ) -> None:

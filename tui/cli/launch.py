@@ -3,14 +3,27 @@
 import click
 
 from .common import db_option, json_option, with_store
+from .completion import complete_jobs, complete_queues
 from .output import note, print_json
 
 
 @click.command("launch")
 @click.option(
-    "--job", "-j", required=True, metavar="JOB", help="NAME (latest), NAME:vN or NAME:ALIAS."
+    "--job",
+    "-j",
+    required=True,
+    metavar="JOB",
+    shell_complete=complete_jobs,
+    help="NAME (latest), NAME:vN or NAME:ALIAS (-j is --job here, as W&B's launch -j).",
 )
-@click.option("--queue", "-q", required=True, metavar="QUEUE", help="Queue to enqueue on.")
+@click.option(
+    "--queue",
+    "-q",
+    required=True,
+    metavar="QUEUE",
+    help="Queue to enqueue on.",
+    shell_complete=complete_queues,
+)
 @click.option(
     "--config",
     "-c",

@@ -7,11 +7,12 @@ Numbers JSON can't hold (NaN, ±inf) are written as the strings "NaN", "Infinity
 import click
 
 from .common import db_option, json_option, with_store
+from .completion import complete_runs
 from .output import note, print_json, print_table
 
 
 @click.command("metrics")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.option(
     "--key", "-k", "keys", multiple=True, metavar="K", help="Only this metric (repeatable)."
 )
@@ -104,7 +105,7 @@ def _warn(run_id: str, malformed: int, dropped: int) -> None:
 
 
 @click.command("compare")
-@click.argument("run_ids", nargs=-1, metavar="RUN RUN…")
+@click.argument("run_ids", nargs=-1, metavar="RUN RUN…", shell_complete=complete_runs)
 @json_option
 @db_option
 @with_store

@@ -6,6 +6,7 @@ import click
 
 from ..timefmt import ago, human_duration
 from .common import SQLITE_MAX_INTEGER, db_option, json_option, with_store
+from .completion import complete_queues, complete_runs
 from .output import print_json, print_table
 from .run_metrics import compare_command, metrics_command
 
@@ -30,7 +31,13 @@ _STATES = [
 
 
 @runs_group.command("list")
-@click.option("--queue", "-q", metavar="QUEUE", help="Only runs of this queue.")
+@click.option(
+    "--queue",
+    "-q",
+    metavar="QUEUE",
+    help="Only runs of this queue.",
+    shell_complete=complete_queues,
+)
 @click.option(
     "--state",
     "-s",
@@ -101,7 +108,7 @@ def list_runs(store, queue, states, limit, as_json):
 
 
 @runs_group.command("describe")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @json_option
 @db_option
 @with_store
@@ -159,7 +166,7 @@ def _metric_warnings(store, run_id: str) -> None:
 
 
 @runs_group.command("logs")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @db_option
 @with_store
@@ -197,7 +204,7 @@ def _say_if_log_is_gone(store, run_id: str, path) -> None:
 
 
 @runs_group.command("cancel")
-@click.argument("ident", metavar="ID")
+@click.argument("ident", metavar="ID", shell_complete=complete_runs)
 @db_option
 @with_store
 def cancel(store, ident):
