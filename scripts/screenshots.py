@@ -110,6 +110,17 @@ async def shoot(db: Path) -> list[Path]:
         await pilot.press("escape", "question_mark")
         await pilot.pause(0.3)
         save("help")
+    narrow = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
+    async with narrow.run_test(size=(80, 24)) as pilot:  # a terminal over SSH, as it comes
+        app = narrow
+        table = app.screen.query_one("#runs-table")
+        await settle(pilot, lambda: table.total and table.row_at(0) is not None)
+        await pilot.pause(0.3)
+        save("runs-80x24")
+        app.push_screen(LaunchScreen(job="train", queue="gpu-box"))
+        await settle(pilot, lambda: len(app.screen.query("SchemaField")) >= 3)
+        await pilot.pause(0.5)
+        save("launch-form-80x24")
     return saved
 
 

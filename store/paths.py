@@ -18,6 +18,11 @@ def resolve_db_path(explicit: str | os.PathLike | None = None) -> Path:
     from_env = os.environ.get(DB_ENV_VAR)
     if from_env is not None:
         return _absolute(from_env, DB_ENV_VAR)
+    return default_db_path()
+
+
+def default_db_path() -> Path:
+    """`<user data dir>/launchbay.db`: the file used when neither --db nor $LAUNCHBAY_DB says."""
     import platformdirs  # only needed for the default, and costs an import
 
     return Path(platformdirs.user_data_dir("launchbay", appauthor=False)).absolute() / (

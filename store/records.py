@@ -150,6 +150,17 @@ class Run:
     note: str | None = None
 
     @property
+    def end_reason(self) -> str:
+        """Why it ended, when it did not finish: "run: exited with code 3", "cancel requested
+        by user"; "" while live or once finished."""
+        if self.state in (RunState.FAILED, RunState.CRASHED):
+            reason = self.error_message or self.message or ""
+            return f"{self.error_stage}: {reason}" if self.error_stage else reason
+        if self.state in (RunState.STOPPED, RunState.PREEMPTED):
+            return self.message or ""
+        return ""
+
+    @property
     def duration(self) -> float | None:
         if self.started_at is None:
             return None

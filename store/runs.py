@@ -50,6 +50,30 @@ class RunStore:
             raise NotFound("run", f"no run with id {run_id!r}")
         return _run_from_row(row)
 
+    def find(self, text: str) -> Run:
+        """The run whose id is `text`, or the one run whose id starts with it (what a user
+        types: `kj3` for `kj3x9mf2`). NotFound names the runs a prefix is ambiguous between."""
+        try:
+            return self.get(text)
+        except NotFound:
+            if not text:
+                raise
+        # A range of the primary key, not LIKE (case-blind, so it can't use the index): every
+        # id that starts with `text` sorts between it and it + the highest code point.
+        ids = [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                (text, text + "\U0010ffff"),
+            )
+        ]
+        if len(ids) == 1:
+            return self.get(ids[0])
+        if not ids:
+            raise NotFound("run", f"no run with id or id prefix {text!r}")
+        shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+        raise NotFound("run", f"run id prefix {text!r} is ambiguous: {shown}; type more of it")
+
     def list(
         self,
         *,

@@ -432,7 +432,7 @@ def test_code_job_from_a_file_is_refused(refused, world):
 
 
 def test_cancel_of_an_unknown_run_is_refused(refused):
-    refused(["runs", "cancel", "zzzz9999"], "run: ", "no run with id 'zzzz9999'")
+    refused(["runs", "cancel", "zzzz9999"], "run: ", "no run with id or id prefix 'zzzz9999'")
 
 
 def test_cancel_of_an_unknown_item_is_refused(refused):

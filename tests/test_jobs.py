@@ -535,6 +535,22 @@ def test_missing_or_malformed_schema_file_is_refused_with_exit_2(store, cli, tmp
     assert job_count(store) == 0
 
 
+def test_a_relative_schema_path_is_looked_for_in_the_code_directory_first(
+    store, cli, tmp_path, monkeypatch
+):
+    schema = '{"type": "object", "properties": {"lr": {"type": "number", "default": 0.1}}}'
+    src = write_tree(tmp_path / "src", {"main.py": "print(0)\n", "schema.json": schema})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the app's working directory: not where the code is
+    made = cli("job", "create", "code", "t", str(src), "--schema", "schema.json")
+    assert made.code == 0, made.err
+    assert store.jobs.resolve("t").input_schema["properties"]["lr"]["default"] == 0.1
+    missing = cli("job", "create", "code", "u", str(src), "--schema", "nope.json")
+    assert missing.code == 2
+    assert "neither in the code directory" in missing.err and job_count(store) == 1
+
+
 # -- what a run receives: macros, template variables, env, config file, secrets ----------------
 
 ENV_SCRIPT = """\

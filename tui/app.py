@@ -59,7 +59,7 @@ class LaunchbayApp(LoaderHost, App):
         *,
         run_agent: bool = True,
         queues: tuple[str, ...] = (),
-        max_jobs: int = 1,
+        max_jobs: int = -1,  # the queues' own limits (see `launchbay --help`)
         config: UserConfig | None = None,
         offer_sample: bool = True,
     ) -> None:
@@ -254,6 +254,9 @@ class LaunchbayApp(LoaderHost, App):
         ).start()
 
     # -- navigation ------------------------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        navigation.go(self, mode)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

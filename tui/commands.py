@@ -7,7 +7,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from . import navigation
-from .keys import bound_key
+from .keys import shown_key
 
 
 class LaunchbayCommands(Provider):
@@ -18,10 +18,10 @@ class LaunchbayCommands(Provider):
         for destination in navigation.DESTINATIONS:
             yield (
                 f"Go to {destination.title}",
-                partial(app.switch_mode, destination.mode),
-                f"{destination.title} screen ({bound_key(destination.binding(), app)})",
+                partial(app.action_go, destination.mode),
+                f"{destination.title} screen ({shown_key(destination.binding(), app)})",
             )
-        help_key = next((bound_key(b, app) for b in app.BINDINGS if b.id == "app.help"), "?")
+        help_key = next((shown_key(b, app) for b in app.BINDINGS if b.id == "app.help"), "?")
         yield "Help: keys", app.action_help, f"Every key of this screen and the app ({help_key})"
         screen = self.screen
         for binding in getattr(screen, "BINDINGS", []):
@@ -30,7 +30,7 @@ class LaunchbayCommands(Provider):
                 yield (
                     f"{screen.__class__.__name__.removesuffix('Screen')}: {binding.description}",
                     partial(screen.run_action, action),
-                    f"key {bound_key(binding, app)}",
+                    f"key {shown_key(binding, app)}",
                 )
 
     async def discover(self) -> Hits:

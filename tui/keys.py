@@ -6,6 +6,8 @@ Help and the palette show these, read when they are shown, so a rebinding made a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.app import App
 from textual.binding import Binding
 
@@ -22,3 +24,10 @@ def bound_key(binding: Binding, app: App) -> str:
     if not binding_id:
         return binding.key
     return keymap_in_force(app).get(binding_id, binding.key)
+
+
+def shown_key(binding: Binding, app: App) -> str:
+    """The key(s) in force as a user types them (`/`, `?`, `^k`), not by Textual's names
+    (`slash`, `question_mark`, `ctrl+k`)."""
+    keys = [key.strip() for key in bound_key(binding, app).split(",") if key.strip()]
+    return ",".join(app.get_key_display(replace(binding, key=key)) for key in keys)

@@ -57,7 +57,7 @@ class Destination:
         return f"app.{self.mode}"
 
     def binding(self) -> Binding:
-        return Binding(self.key, f"switch_mode('{self.mode}')", self.title, id=self.binding_id)
+        return Binding(self.key, f"go('{self.mode}')", self.title, id=self.binding_id)
 
 
 def _switch_and_post(mode: str, message: Callable[[str], object]) -> Callable[[App, str], None]:
@@ -68,10 +68,18 @@ def _switch_and_post(mode: str, message: Callable[[str], object]) -> Callable[[A
     return open_
 
 
-def _open_run(app: App, run_id: str) -> None:
+def _open_run(app: App, text: str) -> None:
+    """`:r ID`: the run, by its id or a unique prefix of it (one indexed read)."""
+    from store import NotFound
+
     from .screens.run_detail import RunDetailScreen
 
-    app.push_screen(RunDetailScreen(run_id))
+    try:
+        run = app.stores.get().runs.find(text.strip())
+    except NotFound as exc:
+        app.notify(str(exc), severity="warning", markup=False)
+        return
+    app.push_screen(RunDetailScreen(run.id))
 
 
 DESTINATIONS: list[Destination] = [
@@ -96,6 +104,15 @@ DESTINATIONS: list[Destination] = [
     ),
     Destination("gpus", "4", "GPUs", GpusScreen, ("gpus", "gpu", "g")),
 ]
+
+
+def go(app: App, mode: str) -> None:
+    """A destination's key: its section, at its top (`1` from a run's detail is the runs
+    list, not the detail again)."""
+    if app.current_mode != mode:
+        app.switch_mode(mode)
+    while len(app.screen_stack) > 1:
+        app.pop_screen()
 
 
 def bindings() -> list[Binding]:
@@ -125,7 +142,7 @@ def goto(app: App, text: str) -> None:
         if verb not in destination.verbs:
             continue
         if not rest:
-            app.switch_mode(destination.mode)
+            go(app, destination.mode)
             return
         if destination.argument is not None:
             destination.argument.open(app, rest)

@@ -15,7 +15,7 @@ def cancel_by_id(store: Store, ident: str) -> str:
         if item.run_id is None:
             raise BadInput("ID", f"item {item.id} is {item.state.value}; nothing to cancel")
         ident = item.run_id
-    run = store.runs.get(ident)
+    run = store.runs.find(ident)  # a unique prefix will do, as the user types it
     try:
         run = store.runs.request_stop(run.id, "cancel requested by user")
     except IllegalTransition:

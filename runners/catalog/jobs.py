@@ -41,6 +41,24 @@ def _build_source(kind: str, dockerfile: str | None, base_image: str | None) -> 
     return settings
 
 
+def _schema_file(schema_path: str, kind: str, target: str) -> str:
+    """Where a relative --schema is: a code job's schema usually lives with its code, so the
+    code directory is looked in first, then the working directory (as before)."""
+    path = Path(schema_path).expanduser()
+    if kind != "code" or path.is_absolute():
+        return str(path)
+    beside_code = Path(target).expanduser() / path
+    if beside_code.is_file():
+        return str(beside_code)
+    if path.is_file():
+        return str(path)
+    raise BadInput(
+        "--schema",
+        f"{schema_path} is neither in the code directory ({Path(target).expanduser()}) nor in"
+        " the working directory; expected a JSON or YAML file",
+    )
+
+
 def create_job(
     store: Store,
     kind: str,
@@ -64,7 +82,7 @@ def create_job(
     for alias in aliases:
         validate_alias(alias)
     argv = _entrypoint(entrypoint)
-    schema = load_schema_file(schema_path) if schema_path else None
+    schema = load_schema_file(_schema_file(schema_path, kind, target)) if schema_path else None
     if kind == "image":
         if not target or any(c.isspace() for c in target):
             raise BadInput(

@@ -242,3 +242,19 @@ async def test_ctrl_e_edits_the_overrides_as_yaml_in_the_editor(
     item = store.items.get(1)
     assert item.launch["run_config"]["lr"] == 0.5 and item.launch["args"] == ["--from-editor"]
     assert os.environ["EDITOR"] == str(editor)
+
+
+def test_the_relaunch_diff_does_not_count_the_run_id_inside_values_as_a_change():
+    from tui.screens.launch_diff import _normalised
+
+    def spec(run_id: str) -> dict:
+        return {
+            "run_id": run_id,
+            "args": ["--out", f"/data/{run_id}/ckpt"],
+            "env": {"WANDB_RUN_ID": run_id, "LAUNCHBAY_RUN_ID": run_id},
+            "run_config": {"lr": 0.1},
+        }
+
+    assert _normalised(spec("rprev001")) == _normalised(spec("dryrun00"))
+    changed = spec("dryrun00") | {"run_config": {"lr": 0.2}}
+    assert _normalised(spec("rprev001")) != _normalised(changed)

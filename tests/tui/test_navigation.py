@@ -89,3 +89,22 @@ async def test_a_destinations_key_is_rebound_by_its_id(make_app):
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("f2")
         await settle(pilot, lambda: app.current_mode == "queues", "f2 goes to Queues")
+
+
+async def test_a_destinations_key_goes_to_the_top_of_its_section(store, tmp_path, make_app):
+    from kit import claimed_run
+
+    from tui.screens.run_detail import RunDetailScreen
+    from tui.screens.runs import RunsScreen
+
+    claimed_run(store, tmp_path, "kj3x9mf2")
+    app = make_app()
+    async with app.run_test() as pilot:
+        app.goto(":r kj3")  # a unique prefix of the run's id
+        await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen), "the run")
+        assert app.screen.run_id == "kj3x9mf2"
+        await pilot.press("1")
+        await settle(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs list")
+        app.goto(":r zz")
+        await settle(pilot, lambda: any("no run with id" in n for n in notified(app)), "a note")
+        assert isinstance(app.screen, RunsScreen)

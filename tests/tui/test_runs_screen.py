@@ -223,3 +223,26 @@ async def test_the_command_palette_offers_the_screens_actions(make_app, store, t
         await settle(pilot, lambda: "Describe" in highlighted_command(app), "the command found")
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen), "described")
+
+
+async def test_a_filter_being_typed_is_reported_once_not_at_every_key(make_app, store, tmp_path):
+    from helpers_tui import notified
+
+    seed(store, tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await _loaded(pilot, app)
+        await pilot.press("slash", *"state:finished")  # f, fi, fin… are no states on the way
+        await settle(pilot, lambda: _ids(table) == ["h7wq4nzp", "p9as2dfg"], "the filter")
+        await pilot.pause(1.0)  # longer than the pause after which a bad filter is told
+        assert not [n for n in notified(app) if "unknown state" in n]
+        box = app.screen.query_one("#runs-filter")
+        box.value = ""
+        await pilot.press(*"state:done")
+        assert box.has_class("-invalid")
+        await settle(pilot, lambda: [n for n in notified(app) if "unknown state" in n], "told")
+        told = [n for n in notified(app) if "unknown state" in n]
+        assert len(told) == 1 and "'done'" in told[0]
+        box.value = ""
+        await pilot.press(*"state:xyz", "enter")  # enter tells at once, before the pause
+        assert any("'xyz'" in n for n in notified(app))

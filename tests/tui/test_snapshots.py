@@ -226,3 +226,25 @@ def test_run_files_screen(snap_compare, fixed_app):
         await _ready(pilot, lambda: '"val/accuracy"' in screen_text(pilot.app))
 
     assert snap_compare(fixed_app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_runs_screen_at_80_by_24(snap_compare, fixed_app):
+    async def run_before(pilot):
+        await _ready(pilot, lambda: _rows_loaded(pilot.app))
+
+    assert snap_compare(fixed_app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_launch_form_at_80_by_24(snap_compare, fixed_app):
+    async def run_before(pilot):
+        from tui.screens.launch import LaunchScreen
+
+        await _ready(pilot, lambda: _rows_loaded(pilot.app))
+        pilot.app.push_screen(LaunchScreen(job="train", queue="gpu-box"))
+        await _ready(pilot, lambda: len(pilot.app.screen.query("SchemaField")) == 4)
+        form = pilot.app.screen.query_one("#launch-form")
+        form.scroll_home(animate=False)
+        await settle(pilot, lambda: form.scroll_y == 0, "the form shown from its top")
+        await _painted(pilot)
+
+    assert snap_compare(fixed_app, terminal_size=(80, 24), run_before=run_before)

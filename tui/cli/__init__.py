@@ -24,7 +24,7 @@ VERSION = "0.1.0"
 )
 @click.version_option(VERSION, "--version", prog_name="launchbay")
 @click.option("--no-agent", is_flag=True, help="Open the app without its embedded agent (watch).")
-@agent_options
+@agent_options(default_max_jobs=-1)
 @db_option
 @click.pass_context
 def cli(ctx, no_agent, queues, max_jobs):

@@ -9,7 +9,7 @@ from .output import note
 
 
 @click.command("agent")
-@agent_options
+@agent_options(default_max_jobs=1)
 @click.option(
     "--until-empty",
     is_flag=True,

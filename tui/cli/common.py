@@ -4,6 +4,8 @@ import functools
 
 import click
 
+from .completion import complete_queues
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -18,39 +20,63 @@ def _remember_db(ctx: click.Context, _param, value):
     return value
 
 
+class _DbOption(click.Option):
+    """--db, whose help names the default file itself: found only when help is shown, since
+    finding it imports platformdirs."""
+
+    def get_help_record(self, ctx: click.Context):
+        from store.paths import default_db_path
+
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        names, text = record
+        return names, text.replace("DEFAULT", str(default_db_path()))
+
+
 def db_option(func):
     """`--db PATH`, accepted on the group and on every command (the command's wins)."""
     return click.option(
         "--db",
+        cls=_DbOption,
         metavar="PATH",
         expose_value=False,
         is_eager=True,
         callback=_remember_db,
-        help="SQLite file to use (default: $LAUNCHBAY_DB, else the user data dir).",
+        help="SQLite file to use (default: $LAUNCHBAY_DB, else DEFAULT).",
     )(func)
 
 
-def agent_options(func):
+def agent_options(default_max_jobs: int):
     """`-q/--queue QUEUE …` and `-j/--max-jobs N`: what an agent serves, for `launchbay agent`
-    and for the app's embedded agent alike."""
-    func = click.option(
-        "--max-jobs",
-        "-j",
-        # A range, not a bare int: a number too big for SQLite is refused here in one line.
-        type=click.IntRange(-1, MAX_JOBS_LIMIT),
-        default=1,
-        show_default=True,
-        metavar="N",
-        help="Most runs live at once; -1 for no limit.",
-    )(func)
-    return click.option(
-        "--queue",
-        "-q",
-        "queues",
-        multiple=True,
-        metavar="QUEUE",
-        help="Queue the agent serves (repeatable; default: all).",
-    )(func)
+    (W&B's `launch-agent -j`: one run at a time unless told) and for the app's embedded agent
+    (no agent-wide limit: each queue's own max_concurrency, and the free GPUs, decide)."""
+    if default_max_jobs == -1:
+        default_help = "default: no agent-wide limit; each queue's max_concurrency applies"
+    else:
+        default_help = f"default: {default_max_jobs}, as W&B's agent -j"
+
+    def decorate(func):
+        func = click.option(
+            "--max-jobs",
+            "-j",
+            # A range, not a bare int: a number too big for SQLite is refused here in one line.
+            type=click.IntRange(-1, MAX_JOBS_LIMIT),
+            default=default_max_jobs,
+            metavar="N",
+            help=f"Most runs live at once, -1 for no limit ({default_help}).",
+        )(func)
+        return click.option(
+            "--queue",
+            "-q",
+            "queues",
+            multiple=True,
+            metavar="QUEUE",
+            help="Queue the agent serves (repeatable; default: all).",
+            shell_complete=complete_queues,
+        )(func)
+
+    return decorate
 
 
 def json_option(func):

@@ -4,6 +4,7 @@ import click
 
 from ..timefmt import ago
 from .common import db_option, json_option, with_store
+from .completion import complete_jobs
 from .output import print_json, print_table
 
 
@@ -224,7 +225,7 @@ def list_jobs(store, as_json):
 
 
 @job_group.command("describe")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_jobs)
 @json_option
 @db_option
 @with_store

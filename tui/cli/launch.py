@@ -5,6 +5,7 @@ import contextlib
 import click
 
 from .common import db_option, json_option, with_store
+from .completion import complete_jobs, complete_queues
 from .output import note, print_json
 
 # `--set KEY=VALUE`: run-config values typed by the job's input schema (issue 16).
@@ -23,7 +24,13 @@ class _DryRunOnly(Exception):
 
 
 @click.command("launch")
-@click.option("--job", "-j", metavar="JOB", help="NAME (latest), NAME:vN or NAME:ALIAS.")
+@click.option(
+    "--job",
+    "-j",
+    metavar="JOB",
+    shell_complete=complete_jobs,
+    help="NAME (latest), NAME:vN or NAME:ALIAS (-j is --job here, as in W&B's launch).",
+)
 @click.option(
     "--uri",
     "-u",
@@ -37,7 +44,14 @@ class _DryRunOnly(Exception):
     metavar="IMAGE",
     help="Instead of -j: run this image (an image job, made on first use, reused after).",
 )
-@click.option("--queue", "-q", required=True, metavar="QUEUE", help="Queue to enqueue on.")
+@click.option(
+    "--queue",
+    "-q",
+    required=True,
+    metavar="QUEUE",
+    help="Queue to enqueue on.",
+    shell_complete=complete_queues,
+)
 @click.option(
     "--config",
     "-c",

@@ -4,6 +4,7 @@ import click
 
 from ..timefmt import ago
 from .common import db_option, json_option, with_store
+from .completion import complete_queues
 from .output import print_json, print_table
 
 _COUNTED = ("pending", "leased", "claimed", "failed", "cancelled")
@@ -157,7 +158,7 @@ def _counts(counts: dict, queue_id: int) -> dict:
 
 
 @queue_group.command("describe")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_queues)
 @json_option
 @db_option
 @with_store
@@ -202,7 +203,7 @@ def describe_queue(store, name, as_json):
 
 
 @queue_group.command("pause")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_queues)
 @db_option
 @with_store
 def pause_queue(store, name):
@@ -212,7 +213,7 @@ def pause_queue(store, name):
 
 
 @queue_group.command("resume")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_queues)
 @db_option
 @with_store
 def resume_queue(store, name):
@@ -222,7 +223,7 @@ def resume_queue(store, name):
 
 
 @queue_group.command("delete")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_queues)
 @db_option
 @with_store
 def delete_queue(store, name):

@@ -7,11 +7,12 @@ Numbers JSON can't hold (NaN, ±inf) are written as the strings "NaN", "Infinity
 import click
 
 from .common import db_option, json_option, with_store
+from .completion import complete_runs
 from .output import note, print_json, print_table
 
 
 @click.command("metrics")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.option(
     "--key", "-k", "keys", multiple=True, metavar="K", help="Only this metric (repeatable)."
 )
@@ -25,7 +26,7 @@ def metrics_command(store, run_id, keys, as_json, as_csv):
 
     if as_json and as_csv:
         raise BadInput("--json/--csv", "both given; expected one of them at most")
-    run = store.runs.get(run_id)
+    run = store.runs.find(run_id)
     known = store.metrics.keys(run.id)
     chosen = _chosen_keys(run.id, known, keys)
     summaries = store.metrics.summaries([run.id], chosen).get(run.id, {})
@@ -104,7 +105,7 @@ def _warn(run_id: str, malformed: int, dropped: int) -> None:
 
 
 @click.command("compare")
-@click.argument("run_ids", nargs=-1, metavar="RUN RUN…")
+@click.argument("run_ids", nargs=-1, metavar="RUN RUN…", shell_complete=complete_runs)
 @json_option
 @db_option
 @with_store
@@ -112,7 +113,7 @@ def compare_command(store, run_ids, as_json):
     """Runs side by side: the config keys that differ, and each metric's last/min/max."""
     from store import BadInput
 
-    ids = list(dict.fromkeys(run_ids))
+    ids = list(dict.fromkeys(store.runs.find(text).id for text in run_ids))
     if len(ids) < 2:
         raise BadInput("RUN", f"{len(ids)} distinct run(s) given; expected two or more")
     from runners.metrics.compare import config_diff

@@ -7,6 +7,7 @@ import click
 
 from ..timefmt import ago, human_duration
 from .common import SQLITE_MAX_INTEGER, db_option, json_option, with_store
+from .completion import complete_queues, complete_runs
 from .output import print_json, print_table
 from .run_files import cp_command, files_command
 from .run_metrics import compare_command, metrics_command
@@ -33,7 +34,13 @@ _STATES = [
 
 
 @runs_group.command("list")
-@click.option("--queue", "-q", metavar="QUEUE", help="Only runs of this queue.")
+@click.option(
+    "--queue",
+    "-q",
+    metavar="QUEUE",
+    help="Only runs of this queue.",
+    shell_complete=complete_queues,
+)
 @click.option(
     "--state",
     "-s",
@@ -72,7 +79,18 @@ def list_runs(store, queue, states, limit, as_json):
         return
     now = time.time()
     print_table(
-        ["run", "job", "queue", "resource", "state", "started", "duration", "exit", "item"],
+        [
+            "run",
+            "job",
+            "queue",
+            "resource",
+            "state",
+            "started",
+            "duration",
+            "exit",
+            "item",
+            "reason",
+        ],
         [
             (
                 r.id,
@@ -84,6 +102,7 @@ def list_runs(store, queue, states, limit, as_json):
                 human_duration((r.ended_at or now) - r.started_at) if r.started_at else "-",
                 r.exit_code,
                 r.item_id,
+                r.end_reason,
             )
             for r in runs
         ],
@@ -92,7 +111,7 @@ def list_runs(store, queue, states, limit, as_json):
 
 
 @runs_group.command("describe")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @json_option
 @db_option
 @with_store
@@ -100,8 +119,8 @@ def describe_run(store, run_id, as_json):
     """Describe a run: state, error, handle, events and the rendered spec (secrets hidden)."""
     from runners.launch.rendering import redact
 
-    run = store.runs.get(run_id)
-    events = store.runs.events(run_id)
+    run = store.runs.find(run_id)
+    events = store.runs.events(run.id)
     if as_json:
         print_json(
             {
@@ -154,7 +173,7 @@ def _metric_warnings(store, run_id: str) -> None:
 
 
 @runs_group.command("logs")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @db_option
 @with_store
@@ -162,7 +181,7 @@ def run_logs(store, run_id, follow):
     """Print a run's log (stdout and stderr)."""
     from runners.runlog.logfile import follow_lines
 
-    run = store.runs.get(run_id)
+    run = store.runs.find(run_id)
     path = store.run_log_path(run.id)
 
     def ended() -> bool:
@@ -192,7 +211,7 @@ def _say_if_log_is_gone(store, run_id: str, path) -> None:
 
 
 @runs_group.command("cancel")
-@click.argument("ident", metavar="ID")
+@click.argument("ident", metavar="ID", shell_complete=complete_runs)
 @db_option
 @with_store
 def cancel(store, ident):

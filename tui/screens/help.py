@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from .. import navigation
 from ..config import config_path
-from ..keys import bound_key
+from ..keys import shown_key
 
 
 class HelpScreen(ModalScreen[None]):
@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
             text.append(f"{title}\n", style="bold")
             for binding in bindings:
                 if isinstance(binding, Binding) and binding.description:
-                    text.append(f"  {bound_key(binding, self.app):<22} {binding.description:<24} ")
+                    text.append(f"  {shown_key(binding, self.app):<22} {binding.description:<24} ")
                     text.append(binding.id or "", style="dim")
                     text.append("\n")
             text.append("\n")

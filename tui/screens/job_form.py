@@ -8,7 +8,6 @@ line, naming the field, and nothing is created."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -226,7 +225,7 @@ class JobFormScreen(ModalScreen[CreatedVersion | None]):
             name=value("name") or "",
             target=value("target") or "",
             entrypoint=value("entrypoint"),
-            schema_path=str(Path(schema).expanduser()) if schema else None,
+            schema_path=schema,  # a relative path: looked for in the code directory first
             aliases=split_aliases(value("aliases") or ""),
             description=value("description"),
             ref=value("ref") if git else None,

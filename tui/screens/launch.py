@@ -35,6 +35,10 @@ from .launch_fields import CONFIG_HINT, VARS_HINT, set_var_texts
 PRIORITIES = ["critical", "high", "medium", "low"]
 
 
+NARROW_COLUMNS = 100  # below: no spec preview beside the form
+SHORT_LINES = 32  # below: inputs without borders, one line each
+
+
 class LaunchScreen(LoaderHost, YamlEditing, Screen):
     BINDINGS = [
         Binding("ctrl+s", "enqueue", "Enqueue", id="launch.enqueue"),
@@ -121,6 +125,12 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
     def on_mount(self) -> None:
         self.sub_title = f"relaunch {self.relaunch_of}" if self.relaunch_of else "launch"
         self._choices.start()
+
+    def on_resize(self) -> None:
+        # An 80x24 terminal over SSH: the form takes the width (the spec preview is left out)
+        # and its inputs lose their borders, so that more than two fields show at once.
+        self.set_class(self.size.width < NARROW_COLUMNS, "-narrow")
+        self.set_class(self.size.height < SHORT_LINES, "-short")
 
     # -- loading choices and the relaunch's previous run ------------------------------------
 

@@ -18,13 +18,23 @@ _VOLATILE_ENV = (
 
 
 def _normalised(spec: dict) -> dict:
-    spec = json.loads(json.dumps(spec))
+    # The run's id also shows inside values (a macro's ${run_id}, WANDB_RUN_ID, a path under
+    # the run's folder): the preview's placeholder id and the previous run's are the same
+    # "run id" to the eye, so neither reads as a change.
+    run_id = spec.get("run_id")
+    text = json.dumps(spec)
+    if run_id:
+        text = text.replace(run_id, RUN_ID_MARK)
+    spec = json.loads(text)
     spec.pop("run_id", None)
     spec.pop("item_id", None)
     spec.pop("priority", None)
     for key in _VOLATILE_ENV:
         (spec.get("env") or {}).pop(key, None)
     return spec
+
+
+RUN_ID_MARK = "<run id>"
 
 
 def show_relaunch_diff(view: SpecView, previous: dict, current: dict) -> None:

@@ -24,21 +24,26 @@ from .run_columns import metric_column, next_order, read_table_preferences, save
 
 KNOWN_STATES = tuple(state.value for state in RunState)
 
+# In a narrow terminal (80 columns) job, queue and resource shrink, then the columns with the
+# highest `drop` go first, so that STATE and DURATION always show; REASON shows when there is
+# room for it (and the status line gives the highlighted run's).
 RUN_COLUMNS = [
     Column("run", 8, lambda r: r.id),
-    Column("job", 22, lambda r: r.job),
-    Column("queue", 14, lambda r: r.queue),
-    Column("resource", 13, lambda r: r.resource),
+    Column("job", 22, lambda r: r.job, min_width=10),
+    Column("queue", 14, lambda r: r.queue, min_width=8),
+    Column("resource", 13, lambda r: r.resource, min_width=8, drop=2),
     Column("state", 9, lambda r: r.state.value, lambda r: run_state_style(r.state.value)),
-    Column("started", 11, lambda r: ago(r.started_at)),
+    Column("started", 11, lambda r: ago(r.started_at), drop=3),
     Column("duration", 9, lambda r: run_duration(r.started_at, r.ended_at)),
-    Column("exit", 4, lambda r: "-" if r.exit_code is None else str(r.exit_code)),
-    Column("gpus", 7, lambda r: ",".join(map(str, r.gpus)) or "-"),
+    Column("exit", 4, lambda r: "-" if r.exit_code is None else str(r.exit_code), drop=5),
+    Column("gpus", 7, lambda r: ",".join(map(str, r.gpus)) or "-", drop=4),
+    Column("reason", 30, lambda r: r.end_reason, min_width=12, drop=6, grow=True),
 ]
 
 
 FILTER_KEYS = ("state:", "queue:", "job:", "tag:")
 FILTER_DEBOUNCE = 0.05  # a burst of keys is one query (and a superseded one is interrupted)
+BAD_FILTER_PAUSE = 0.8  # an unknown state is reported once typing pauses this long
 
 
 def _unfinished(token: str) -> bool:
@@ -169,7 +174,11 @@ class RunsScreen(LiveScreen):
         # Content, not markup: the filter is what was typed, half a tag included ("[/").
         shown = Content.assemble(" matching ", (text, "bold")) if text else ""
         position = f" · row {table.cursor + 1:,}" if table.total else ""
-        self.query_one("#runs-status", Static).update(Content.assemble(total, shown, position))
+        run = table.current_row
+        reason = f" · {run.state.value}: {run.end_reason}" if run and run.end_reason else ""
+        self.query_one("#runs-status", Static).update(
+            Content.assemble(total, shown, position, reason)
+        )
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -183,17 +192,30 @@ class RunsScreen(LiveScreen):
         run_filter = parse_filter(event.value)
         bad = [s for s in run_filter.states if s not in KNOWN_STATES]
         event.input.set_class(bool(bad), "-invalid")
+        if self._bad_filter_timer is not None:
+            self._bad_filter_timer.stop()
+            self._bad_filter_timer = None
         if bad:
-            self.notify(
-                f"unknown state {bad[0]!r}; one of {', '.join(KNOWN_STATES)}",
-                severity="warning",
-                timeout=3,
-                markup=False,  # what was typed, as it is
+            # `state:f`, `state:fi`… are on their way to `state:finished`: the box turns red at
+            # once, the reason is told once typing pauses (or on enter).
+            self._bad_filter_timer = self.set_timer(
+                BAD_FILTER_PAUSE, lambda: self._report_bad_state(bad[0])
             )
             return
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._apply_filter(run_filter))
+
+    _bad_filter_timer = None
+
+    def _report_bad_state(self, state: str) -> None:
+        self._bad_filter_timer = None
+        self.notify(
+            f"unknown state {state!r}; one of {', '.join(KNOWN_STATES)}",
+            severity="warning",
+            timeout=4,
+            markup=False,  # what was typed, as it is
+        )
 
     def _apply_filter(self, run_filter: RunFilter) -> None:
         self._filter_timer = None
@@ -227,7 +249,7 @@ class RunsScreen(LiveScreen):
             group="runs-preferences",
             exit_on_error=False,
         )
-        self.table.columns = self._table_columns()
+        self.table.set_columns(self._table_columns())
         self.table.reload(self._source(self.table.source.run_filter))
         shown = self.order.column.label if self.order.column else "newest first"
         if self.order.column:
@@ -252,6 +274,11 @@ class RunsScreen(LiveScreen):
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self) -> None:
+        if self._bad_filter_timer is not None:  # enter: told now, not after the pause
+            self._bad_filter_timer.stop()
+            states = parse_filter(self.query_one("#runs-filter", Input).value).states
+            self._report_bad_state(next(s for s in states if s not in KNOWN_STATES))
+            return
         self.table.focus()
 
     def action_clear_filter(self) -> None:

@@ -50,6 +50,39 @@ class Column(Generic[Row]):
     cell: Callable[[Row], str]
     style: Callable[[Row], str] | None = None  # a Rich style for the cell, from the row
     keep_case: bool = False  # a title that is data (a metric's name), not shown upper-cased
+    min_width: int | None = None  # narrower than `width` when the table is short of room
+    drop: int = 0  # short of room even so: columns with the highest `drop` go first; 0 stays
+    grow: bool = False  # takes the room left over (if droppable: only once the rest are whole)
+
+
+def fit_columns(columns: Sequence[Column], width: int) -> list[tuple[Column, int]]:
+    """Each column shown and its width, for a table `width` cells wide: columns shrink to
+    their `min_width`, then the most droppable go, until the rest fit; room left over goes
+    back to the shrunk columns, in order, then to a growing one. (Only if the columns that
+    never drop don't fit is the table wider than its widget, and scrolls.)"""
+    kept = list(columns)
+
+    def least(cols) -> int:
+        return sum((c.min_width or c.width) + 2 for c in cols)
+
+    while least(kept) > width and any(c.drop for c in kept):
+        kept.remove(max((c for c in kept if c.drop), key=lambda c: c.drop))
+    for column in [c for c in kept if c.grow and c.drop]:
+        # A growing column is extra: shown only where the others get their full widths.
+        others = sum(c.width + 2 for c in kept if c is not column)
+        if others + least([column]) > width:
+            kept.remove(column)
+    widths = {id(c): c.min_width or c.width for c in kept}
+    spare = width - least(kept)
+    for column in kept:
+        grown = min(max(0, spare), column.width - widths[id(column)])
+        widths[id(column)] += grown
+        spare -= grown
+    for column in kept:
+        if column.grow and spare > 0:
+            widths[id(column)] += spare
+            spare = 0
+    return [(c, widths[id(c)]) for c in kept]
 
 
 class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
@@ -107,6 +140,7 @@ class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
     ) -> None:
         super().__init__(id=id)
         self.columns = list(columns)
+        self._fitted: list[tuple[Column, int]] = [(c, c.width) for c in self.columns]
         self.source = source
         self.empty_text = empty_text
         self.total: int | None = None  # rows known so far; exact once `counted`
@@ -298,8 +332,13 @@ class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
     def _view_height(self) -> int:
         return max(1, self.size.height - 1)  # one line is the header
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        self.columns = list(columns)
+        self._resize()
+
     def _resize(self) -> None:
-        width = sum(c.width + 2 for c in self.columns)
+        self._fitted = fit_columns(self.columns, self.size.width or 10_000)
+        width = sum(w + 2 for _, w in self._fitted)
         self.virtual_size = Size(width, (self.total or 0) + 1)
         self.refresh()
 
@@ -317,7 +356,7 @@ class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
         if y == 0:
             style = self.get_component_rich_style("window-table--header")
             cells = [
-                (c.title if c.keep_case else c.title.upper(), c.width, None) for c in self.columns
+                (c.title if c.keep_case else c.title.upper(), w, None) for c, w in self._fitted
             ]
             return self._strip(cells, style, scroll_x, width)
         index = self.scroll_offset.y + y - 1
@@ -334,8 +373,8 @@ class WindowTable(LoaderHost, ScrollView, Generic[Row], can_focus=True):
             placeholder = base + self.get_component_rich_style("window-table--placeholder")
             return Strip([Segment("…".ljust(width)[:width], placeholder)])
         cells = [
-            (column.cell(row), column.width, column.style(row) if column.style else None)
-            for column in self.columns
+            (column.cell(row), column_width, column.style(row) if column.style else None)
+            for column, column_width in self._fitted
         ]
         return self._strip(cells, base, scroll_x, width)
 
