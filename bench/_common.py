@@ -4,9 +4,11 @@ Import this module first, before anything that may import the standard library's
 """
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,3 +65,54 @@ def percentile(values: list[float], pct: int) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+@contextlib.contextmanager
+def agent_in_thread(db: Path, queue: str, max_jobs: int = 1):
+    """An agent serving `queue` of the store at `db` on a thread of this process (daemon: a
+    benchmark that fails never hangs on it); yields the thread, stops the agent after."""
+    from runners.agent.loop import Agent
+
+    agent = Agent(db, queues=[queue], max_jobs=max_jobs)
+    thread = threading.Thread(target=agent.run, name="bench-agent", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        agent.stop()
+        thread.join(timeout=30)
+
+
+def emit_against_baseline(
+    baseline: tuple[str, list[float]],
+    ours: tuple[str, list[float]],
+    unit: str,
+    target_ratio: float,
+    **baseline_extra,
+) -> None:
+    """Two lines: the baseline's samples (median, p90, min, max) and ours, with the ratio of
+    the medians against the target (interleaved samples of the same run)."""
+    (base_name, base_values), (name, values) = baseline, ours
+
+    def spread(samples: list[float]) -> dict:
+        return {
+            "p90": percentile(samples, 90),
+            "n": len(samples),
+            "min": min(samples),
+            "max": max(samples),
+        }
+
+    base = median(base_values)
+    emit(base_name, base, unit, **spread(base_values), **baseline_extra)
+    ratio = median(values) / base
+    emit(
+        name,
+        median(values),
+        unit,
+        **spread(values),
+        baseline=base,
+        baseline_what=f"{base_name} (median, same run, interleaved)",
+        ratio=ratio,
+        target=target_ratio,
+        met=ratio <= target_ratio,
+    )

@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,18 +165,6 @@ def spawn_latencies(entrypoint: str, folder: Path, n: int) -> list[float]:
 
 
 @contextmanager
-def agent_in_thread(db: Path):
-    agent = Agent(db, queues=[QUEUE])
-    thread = threading.Thread(target=agent.run, name="bench-agent", daemon=True)
-    thread.start()
-    try:
-        yield agent
-    finally:
-        agent.stop()
-        thread.join(timeout=30)
-
-
-@contextmanager
 def agent_process(db: Path, log: Path, store: Store):
     """`launchbay agent` as its own process; yields once it has registered."""
     with open(log, "wb") as errors:
@@ -211,7 +198,7 @@ def bench_latency(n: int, entrypoint: str, separate_process: bool) -> list[float
             if separate_process:
                 agent = agent_process(store.path, folder / "agent.log", store)
             else:
-                agent = agent_in_thread(store.path)
+                agent = _common.agent_in_thread(store.path, QUEUE)
             with agent:
                 return sample_latencies(store, prepared, folder, n)
         finally:

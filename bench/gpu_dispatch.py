@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.dispatch import QUEUE, agent_in_thread, probe_entrypoint, sample_latencies
+from bench.dispatch import QUEUE, probe_entrypoint, sample_latencies
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import create_queue
 from runners.launch.request import LaunchRequest, prepare_launch
@@ -34,7 +34,7 @@ def latencies(folder: Path, entrypoint: str, gpus: int, n: int) -> list[float]:
         config.write_text(f"resource_args: {{gpus: {gpus}}}\n" if gpus else "resource_args: {}\n")
         create_queue(store, QUEUE, "local-process", str(config))
         prepared = prepare_launch(store, LaunchRequest(job="probe", queue=QUEUE))
-        with agent_in_thread(store.path):
+        with _common.agent_in_thread(store.path, QUEUE):
             return sample_latencies(store, prepared, folder, n)
     finally:
         store.close()

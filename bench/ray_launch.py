@@ -23,7 +23,6 @@ namespace lbray; the script re-runs itself inside that namespace when it is not 
 
 import _common  # noqa: I001  (first: fixes sys.path)
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -132,20 +131,6 @@ def through_launchbay(store, prepared, listener, agent: threading.Thread) -> flo
     return took
 
 
-@contextlib.contextmanager
-def agent_in_thread(db: Path):
-    from runners.agent.loop import Agent
-
-    agent = Agent(db, queues=[QUEUE], max_jobs=1)
-    thread = threading.Thread(target=agent.run, name="bench-agent", daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        agent.stop()
-        thread.join(timeout=30)
-
-
 def main() -> None:
     args = _common.parse_args(__doc__.splitlines()[0])
     enter_the_namespace()
@@ -171,7 +156,7 @@ def main() -> None:
         time_the_runners_submits()
         listener = ChangeListener(store)
         direct_times, launchbay_times = [], []
-        with agent_in_thread(store.path) as agent:
+        with _common.agent_in_thread(store.path, QUEUE) as agent:
             direct(client, code)  # warm-up: the package uploaded, ray's worker pool started
             through_launchbay(store, prepared, listener, agent)  # the SDK imported
             for i in range(samples):

@@ -18,18 +18,15 @@ Needs the cluster of scripts/services/slurm.sh (SLURM_CONF).
 
 import _common  # noqa: I001  (first: fixes sys.path)
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from runners.agent.changes import ChangeListener
-from runners.agent.loop import Agent
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import create_queue
 from runners.launch.request import LaunchRequest, enqueue, prepare_launch
@@ -92,18 +89,6 @@ def wait_run_ended(store, run_id: str) -> None:
         time.sleep(POLL)
 
 
-@contextlib.contextmanager
-def agent_in_thread(db: Path):
-    agent = Agent(db, queues=[QUEUE], max_jobs=1)
-    thread = threading.Thread(target=agent.run, name="bench-agent", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        agent.stop()
-        thread.join(timeout=30)
-
-
 def main() -> None:
     args = _common.parse_args(__doc__.splitlines()[0])
     samples = 5 if args.quick else 20
@@ -126,7 +111,7 @@ def main() -> None:
         prepared = prepare_launch(store, LaunchRequest(job=JOB, queue=QUEUE))
         listener = ChangeListener(store)
         try:
-            with agent_in_thread(store.path):
+            with _common.agent_in_thread(store.path, QUEUE):
                 for index in range(WARMUP_RUNS + samples):
                     direct_first = index % 2 == 0
                     if direct_first:
@@ -143,32 +128,12 @@ def main() -> None:
         finally:
             listener.close()
             store.close()
-    direct = _common.median(direct_ms)
-    _common.emit(
-        "slurm_sbatch_to_running",
-        direct,
+    _common.emit_against_baseline(
+        ("slurm_sbatch_to_running", direct_ms),
+        ("launchbay_slurm_launch_to_running", launchbay_ms),
         "ms",
-        p90=_common.percentile(direct_ms, 90),
-        n=len(direct_ms),
-        min=min(direct_ms),
-        max=max(direct_ms),
+        TARGET_RATIO,
         command=f"sbatch --parsable SCRIPT; squeue --json every {POLL} s until RUNNING",
-    )
-    median = _common.median(launchbay_ms)
-    ratio = median / direct
-    _common.emit(
-        "launchbay_slurm_launch_to_running",
-        median,
-        "ms",
-        p90=_common.percentile(launchbay_ms, 90),
-        n=len(launchbay_ms),
-        min=min(launchbay_ms),
-        max=max(launchbay_ms),
-        baseline=direct,
-        baseline_what="slurm_sbatch_to_running (median, same run, interleaved)",
-        ratio=ratio,
-        target=TARGET_RATIO,
-        met=ratio <= TARGET_RATIO,
     )
 
 
