@@ -99,7 +99,7 @@ def test_a_grid_sweep_runs_every_combination_once_with_the_sweep_id_and_its_para
     assert described["best"]["objective"] == 0
     assert [t["objective"] for t in described["trials"]] == sorted(t.objective for t in trials)
     listed = json.loads(cli("sweep", "list", "--json").out)
-    assert listed[0]["id"] == sweep.id and listed[0]["trials"] == 6
+    assert listed[0]["id"] == sweep.id and listed[0]["trial_count"] == 6
 
 
 def test_a_failed_trial_is_recorded_failed_not_as_an_objective(store, db_path, tmp_path):

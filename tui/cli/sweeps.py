@@ -83,7 +83,7 @@ def list_sweeps(store, as_json):
                 sweep.name,
                 sweep.config.get("method"),
                 sweep.state,
-                summary["trials"],
+                summary["trial_count"],
                 summary["live"],
                 _number(summary["best"]["objective"]) if summary["best"] else None,
             )
@@ -174,7 +174,7 @@ def _summary(sweep, trials) -> dict:
     for trial in trials:
         counts[trial.state] = counts.get(trial.state, 0) + 1
     return {
-        "trials": len(trials),
+        "trial_count": len(trials),
         "live": sum(t.ended_at is None for t in trials),
         "states": counts,
         "best": None if best is None else best.to_json(),
