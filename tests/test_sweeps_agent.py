@@ -186,3 +186,27 @@ def test_a_sigkilled_agent_leaves_no_trial_lost_or_twice_and_the_sweep_ends_at_r
     drawn = RandomSearch(parse_sweep_config(config), 7)
     assert [t.params["q"] for t in trials] == [drawn.suggest(n)["q"] for n in range(8)]
     assert store.sweeps.get(sweep.id).state == "finished"
+
+
+def test_a_bayes_sweep_end_to_end_finds_a_better_best_than_random_with_the_same_seed(
+    store, db_path, tmp_path
+):
+    _job(store, tmp_path)
+    base = {
+        "seed": 1,
+        "metric": {"name": "loss", "goal": "minimize"},
+        "run_cap": 20,
+        "parameters": {"x": {"min": 0.0, "max": 5.0}, "y": {"min": -3.0, "max": 1.0}},
+    }
+    # parallel 1: each suggestion knows every result before it, so both runs are repeatable
+    searched = {
+        method: create_sweep(store, job="quad", queue="local", config={"method": method, **base})
+        for method in ("random", "bayes")
+    }
+    run_agent(db_path)
+    best = {}
+    for method, sweep in searched.items():
+        trials = store.sweeps.trials(sweep.id)
+        assert len(trials) == 20 and {t.state for t in trials} == {"finished"}
+        best[method] = min(t.objective for t in trials)
+    assert best["bayes"] < best["random"], best
