@@ -210,3 +210,17 @@ def test_a_bayes_sweep_end_to_end_finds_a_better_best_than_random_with_the_same_
         assert len(trials) == 20 and {t.state for t in trials} == {"finished"}
         best[method] = min(t.objective for t in trials)
     assert best["bayes"] < best["random"], best
+
+
+def test_the_sweeps_bench_runs_its_quick_form_and_reports_each_figure():
+    from kit import bench_results
+
+    lines = bench_results("sweeps.py")
+    assert set(lines) == {
+        "sweep_overhead_grid_ms",
+        "sweep_overhead_random_ms",
+        "sweep_overhead_tpe_ms",
+        "sweep_vs_launches_ratio",
+    }
+    ratio = lines["sweep_vs_launches_ratio"]
+    assert ratio["runs"] == 100 and ratio["sweep_s"] > 0 and ratio["launches_s"] > 0

@@ -44,6 +44,7 @@ class SweepControl:
             driver = drivers.get(sweep.id)
             if driver is None:
                 driver = drivers[sweep.id] = SweepDriver(store, sweep, self._report)
+            driver.ingesting = self._metric_runs()
             if not driver.step(store, sweep):
                 del drivers[sweep.id]  # out of step with the store: rebuilt next pass
                 busy = True
@@ -74,6 +75,8 @@ class SweepDriver:
         if self.config.pruner or self.hyperband:
             curves = {t.number: self._new_points(store, t) for t in trials if t.run_id}
         self.searcher = make_searcher(self.config, sweep.seed, trials, curves)
+        # Runs whose metrics this agent still reads (an ended run is read to its end first).
+        self.ingesting: dict | set = set()
         for trial in trials:
             if trial.ended_at is None and curves.get(trial.number):
                 self.searcher.should_prune(trial.number, curves[trial.number])  # re-reported
@@ -137,6 +140,8 @@ class SweepDriver:
             if run_state is RunState.RUNNING and trial.pruned_step is None:
                 self._ask_pruner(store, sweep, trial)
             return 1
+        if trial.run_id in self.ingesting:
+            return 1  # its last metrics are still being read: its objective is not known yet
         objective = self._objective(store, trial.run_id)
         if run_state is RunState.FINISHED:
             if self.config.metric and objective is None:
