@@ -173,12 +173,14 @@ def test_a_sigkilled_agent_leaves_no_trial_lost_or_twice_and_the_sweep_ends_at_r
     assert [t.number for t in trials] == list(range(8))
     assert {t.state for t in trials} == {"finished"}, [(t.state, t.message) for t in trials]
     assert len({t.item_id for t in trials}) == 8
-    # each trial's item ran once (a run the dead agent left was adopted, not run again)
+    # each trial's item ran once: a run the dead agent left running was adopted, not run again
+    # (one it had claimed but not started went back in line: that run never started)
     for trial in trials:
-        runs = store.conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE item_id = ?", (trial.item_id,)
+        started = store.conn.execute(
+            "SELECT COUNT(*) FROM runs WHERE item_id = ? AND started_at IS NOT NULL",
+            (trial.item_id,),
         ).fetchone()[0]
-        assert runs == 1
+        assert started == 1
     # the same seed draws the same values, whichever agent drew them
     from runners.sweeps.config import parse_sweep_config
     from runners.sweeps.search import RandomSearch
@@ -186,6 +188,37 @@ def test_a_sigkilled_agent_leaves_no_trial_lost_or_twice_and_the_sweep_ends_at_r
     drawn = RandomSearch(parse_sweep_config(config), 7)
     assert [t.params["q"] for t in trials] == [drawn.suggest(n)["q"] for n in range(8)]
     assert store.sweeps.get(sweep.id).state == "finished"
+
+
+def test_an_agent_killed_right_after_enqueuing_a_trial_leaves_it_recorded_and_run_once(
+    store, db_path, tmp_path
+):
+    _job(store, tmp_path)
+    config = {
+        "method": "bayes",
+        "seed": 2,
+        "metric": {"name": "loss"},
+        "run_cap": 5,
+        "parameters": {"x": {"min": 0.0, "max": 5.0}},
+    }
+    sweep = create_sweep(store, job="quad", queue="local", config=config, parallel=2)
+    crashed = agent_process(db_path, "local", crash_at="sweep-enqueued")
+    crashed.communicate(timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    (first,) = store.sweeps.trials(sweep.id)  # recorded with its item, nothing more
+    assert store.items.get(first.item_id).state.value == "pending"
+    done = agent_process(db_path, "local", "-j", "2", "--until-empty")
+    output, _ = done.communicate(timeout=120)
+    assert done.returncode == 0, output
+    trials = store.sweeps.trials(sweep.id)
+    assert [t.number for t in trials] == list(range(5))
+    assert trials[0].suggested == first.suggested  # asked again as it was, not redrawn
+    assert {t.state for t in trials} == {"finished"}
+    runs = store.conn.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT item_id) FROM runs WHERE item_id IN"
+        " (SELECT item_id FROM sweep_trials)"
+    ).fetchone()
+    assert tuple(runs) == (5, 5)
 
 
 def test_a_bayes_sweep_end_to_end_finds_a_better_best_than_random_with_the_same_seed(

@@ -13,9 +13,11 @@ queue item in one transaction (store/sweeps.py).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 
+from runners.agent.crashpoints import crash_point
 from runners.launch.rendering import deep_merge
 from runners.launch.schema import build_run_config
 from runners.sweeps.config import parse_sweep_config
@@ -42,10 +44,17 @@ class SweepControl:
         busy = False
         for sweep in sweeps:
             driver = drivers.get(sweep.id)
-            if driver is None:
-                driver = drivers[sweep.id] = SweepDriver(store, sweep, self._report)
-            driver.ingesting = self._metric_runs()
-            if not driver.step(store, sweep):
+            try:
+                if driver is None:
+                    driver = drivers[sweep.id] = SweepDriver(store, sweep, self._report)
+                driver.ingesting = self._metric_runs()
+                stepped = driver.step(store, sweep)
+            except BadInput as exc:  # e.g. Optuna missing here: this sweep stops, not the agent
+                drivers.pop(sweep.id, None)
+                _settle(store, sweep.id, "stopped", f"the agent cannot run it: {exc}")
+                self._record_error(store, f"sweep {sweep.id} stopped: {exc}")
+                continue
+            if not stepped:
                 del drivers[sweep.id]  # out of step with the store: rebuilt next pass
                 busy = True
                 continue
@@ -53,6 +62,12 @@ class SweepControl:
         for gone in set(drivers) - {sweep.id for sweep in sweeps}:
             del drivers[gone]
         return busy
+
+
+def _settle(store: Store, sweep_id: str, state: str, message: str) -> None:
+    """End a sweep, unless a user ended it first (stop races the last trial's end)."""
+    with contextlib.suppress(BadInput):
+        store.sweeps.set_state(sweep_id, state, message)
 
 
 class SweepDriver:
@@ -75,6 +90,7 @@ class SweepDriver:
         if self.config.pruner or self.hyperband:
             curves = {t.number: self._new_points(store, t) for t in trials if t.run_id}
         self.searcher = make_searcher(self.config, sweep.seed, trials, curves)
+        self.known = len(trials)  # trials the searcher has seen suggested
         # Runs whose metrics this agent still reads (an ended run is read to its end first).
         self.ingesting: dict | set = set()
         for trial in trials:
@@ -87,7 +103,9 @@ class SweepDriver:
         live = 0
         for trial in store.sweeps.trials(sweep.id, live_only=True):
             live += self._follow(store, sweep, trial)
-        number = store.sweeps.count(sweep.id)
+        # What this driver knows: a trial another agent added since makes add_trial refuse,
+        # and the driver is rebuilt from the store, so the search learns of it.
+        number = self.known
         exhausted = number >= self.cap
         if sweep.state == "running":
             while live < sweep.parallel and number < self.cap:
@@ -98,18 +116,20 @@ class SweepDriver:
                 try:
                     launch = self._launch_for(sweep, params)
                 except BadInput as exc:
-                    store.sweeps.set_state(sweep.id, "stopped", f"trial {number}: {exc}")
+                    _settle(store, sweep.id, "stopped", f"trial {number}: {exc}")
                     self.report(f"sweep {sweep.id} stopped: trial {number}: {exc}")
                     return True
                 item_id = store.sweeps.add_trial(sweep, number, params, suggested, launch)
                 if item_id is None:
                     return False
+                self.known += 1
+                crash_point("sweep-enqueued")
                 self.report(f"sweep {sweep.id}: trial {number} enqueued as item {item_id}")
                 number += 1
                 live += 1
             exhausted = number >= self.cap
             if live == 0 and exhausted:
-                store.sweeps.set_state(sweep.id, "finished", f"{number} trials")
+                _settle(store, sweep.id, "finished", f"{number} trials")
                 self.report(f"sweep {sweep.id} finished: {number} trials")
         self.busy = sweep.state == "running" and (live > 0 or not exhausted)
         return True
@@ -134,13 +154,13 @@ class SweepDriver:
                 return 0
             return 1
         run_state = RunState(trial.run_state)
-        if run_state is RunState.PREEMPTED and trial.item_state in ("pending", "leased"):
-            return 1  # requeued: its next run goes on with the trial
+        if run_state.is_terminal() and trial.item_state in ("pending", "leased"):
+            return 1  # requeued (preempted, or never started by an agent that died): goes on
         if not run_state.is_terminal():
             if run_state is RunState.RUNNING and trial.pruned_step is None:
                 self._ask_pruner(store, sweep, trial)
             return 1
-        if trial.run_id in self.ingesting:
+        if self.config.metric and trial.run_id in self.ingesting:
             return 1  # its last metrics are still being read: its objective is not known yet
         objective = self._objective(store, trial.run_id)
         if run_state is RunState.FINISHED:
