@@ -70,8 +70,10 @@ def create_sweep_command(store, job, queue, config, parallel, name, priority, as
 @with_store
 def list_sweeps(store, as_json):
     """Sweeps, newest first, with their trial counts and best objective."""
+    from runners.sweeps import analysis
+
     sweeps = store.sweeps.list()
-    summaries = [(sweep, _summary(sweep, store.sweeps.trials(sweep.id))) for sweep in sweeps]
+    summaries = [(s, analysis.summary(s, store.sweeps.trials(s.id))) for s in sweeps]
     if as_json:
         print_json([{**sweep.to_json(), **summary} for sweep, summary in summaries])
         return
@@ -102,8 +104,10 @@ def describe_sweep(store, sweep, as_json):
     """One sweep: its config, its trials best first (by objective), and the best one."""
     found = store.sweeps.get(sweep)
     trials = store.sweeps.trials(found.id)
-    summary = _summary(found, trials)
-    ordered = _best_first(found, trials)
+    from runners.sweeps import analysis
+
+    summary = analysis.summary(found, trials)
+    ordered = analysis.best_first(found, trials)
     if as_json:
         print_json({**found.to_json(), **summary, "trials": [t.to_json() for t in ordered]})
         return
@@ -157,28 +161,6 @@ def resume_sweep(store, sweep):
 def stop_sweep(store, sweep):
     """End the sweep: no new trials, its waiting ones cancelled (running ones finish)."""
     _set_state(store, sweep, "stopped", "stopped")
-
-
-def _best_first(sweep, trials):
-    """Trials with an objective best first, then the rest by number."""
-    sign = -1 if (sweep.config.get("metric") or {}).get("goal") == "maximize" else 1
-    scored = [t for t in trials if t.objective is not None and t.state == "finished"]
-    rest = [t for t in trials if t not in scored]
-    return sorted(scored, key=lambda t: (sign * t.objective, t.number)) + rest
-
-
-def _summary(sweep, trials) -> dict:
-    ordered = _best_first(sweep, trials)
-    best = ordered[0] if ordered and ordered[0].objective is not None else None
-    counts = {}
-    for trial in trials:
-        counts[trial.state] = counts.get(trial.state, 0) + 1
-    return {
-        "trial_count": len(trials),
-        "live": sum(t.ended_at is None for t in trials),
-        "states": counts,
-        "best": None if best is None else best.to_json(),
-    }
 
 
 def _number(value):
