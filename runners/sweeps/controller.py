@@ -23,7 +23,7 @@ from runners.launch.schema import build_run_config
 from runners.sweeps.config import parse_sweep_config
 from runners.sweeps.hyperband import HyperbandStopping
 from runners.sweeps.search import grid_size, make_searcher, run_config_values
-from store import BadInput, RunState, Store
+from store import BadInput, IllegalTransition, RunState, Store
 from store.sweeps import Sweep, Trial
 
 _ENDED_ITEMS = ("cancelled", "failed")
@@ -217,7 +217,10 @@ class SweepDriver:
             step = self.searcher.should_prune(trial.number, points)
         if step is None:
             return
-        with store.transaction():
-            store.sweeps.mark_pruned(sweep.id, trial.number, step)
-            store.runs.request_stop(trial.run_id, f"pruned at step {step}")
+        try:
+            with store.transaction():
+                store.sweeps.mark_pruned(sweep.id, trial.number, step)
+                store.runs.request_stop(trial.run_id, f"pruned at step {step}")
+        except IllegalTransition:
+            return  # it ended meanwhile: the next pass ends the trial as its run did
         self.report(f"sweep {sweep.id}: trial {trial.number} pruned at step {step}")
