@@ -123,7 +123,7 @@ def main() -> None:
         "sweep_overhead_tpe_ms", seconds * 1000, "ms", finished_trials=finished, target_ms=50
     )
     runs = 100 if args.quick else 1000
-    swept, launched = sweep_vs_launches(runs, rounds=1 if args.quick else 3)
+    swept, launched = sweep_vs_launches(runs, rounds=1 if args.quick else 5)
     _common.emit(
         "sweep_vs_launches_ratio",
         swept / launched,
