@@ -118,3 +118,21 @@ def test_pause_resume_and_stop_change_what_the_controller_may_do(jobs, cli, stor
     assert store.items.get(item_id).state.value == "cancelled"  # its waiting trial cancelled
     listed = json.loads(cli("sweep", "list", "--json").out)
     assert [(s["id"], s["state"], s["trial_count"]) for s in listed] == [(sweep_id, "stopped", 1)]
+
+
+def test_sweep_commands_load_neither_optuna_nor_textual_unless_a_sweep_needs_optuna(
+    jobs, db_path, tmp_path
+):
+    from kit import modules_loaded_by_cli
+
+    path = _write(tmp_path, GOOD)
+    db = ["--db", str(db_path)]
+    commands = [
+        [*db, "sweep", "create", "-j", "typed", "-q", "local", "-c", path],
+        [*db, "sweep", "list"],
+        [*db, "sweep", "describe", "typed-random"],
+    ]
+    assert modules_loaded_by_cli(commands, ("optuna", "textual", "sqlalchemy")) == []
+    bayes = _write(tmp_path, {**GOOD, "method": "bayes"})
+    bayes_create = [[*db, "sweep", "create", "-j", "typed", "-q", "local", "-c", bayes]]
+    assert "optuna" in modules_loaded_by_cli(bayes_create, ("optuna",))
