@@ -100,6 +100,12 @@ def test_a_grid_sweep_runs_every_combination_once_with_the_sweep_id_and_its_para
     assert [t["objective"] for t in described["trials"]] == sorted(t.objective for t in trials)
     listed = json.loads(cli("sweep", "list", "--json").out)
     assert listed[0]["id"] == sweep.id and listed[0]["trial_count"] == 6
+    text = cli("sweep", "describe", sweep.name).out.splitlines()
+    assert text[0] == f"sweep {sweep.id} ({sweep.name}): finished"
+    assert "best: trial" in text[4] and "'x': 3, 'y': -1" in text[4]
+    assert text[6].split()[1:3] == ["finished", "0"] and text[6].endswith("x=3 y=-1")
+    table = cli("sweep", "list").out.splitlines()
+    assert table[1].split() == [sweep.id, sweep.name, "grid", "finished", "6", "0", "0"]
 
 
 def test_a_failed_trial_is_recorded_failed_not_as_an_objective(store, db_path, tmp_path):
