@@ -258,6 +258,49 @@ def m005_run_tags_notes(db: sqlite_utils.Database) -> None:
     )
 
 
+def m006_sweeps(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A sweep: a search over a job's run config, its trials enqueued on one queue.
+        CREATE TABLE sweeps (
+            id TEXT PRIMARY KEY,           -- also WANDB_SWEEP_ID in its trials' runs
+            name TEXT NOT NULL,
+            job_version_id INTEGER NOT NULL REFERENCES job_versions(id),
+            job_ref TEXT NOT NULL,
+            queue_id INTEGER NOT NULL REFERENCES queues(id),
+            config TEXT NOT NULL,          -- JSON: the sweep config, as checked at create
+            launch TEXT NOT NULL,          -- JSON: the prepared launch each trial starts from
+            priority INTEGER NOT NULL,
+            parallel INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'running',  -- running, paused, stopped, finished
+            message TEXT,
+            created_at REAL NOT NULL,
+            ended_at REAL
+        );
+        -- A trial is written with its queue item in one transaction: after a crash, every
+        -- suggestion has its item and no item lacks its trial. (sweep_id, number) is the
+        -- primary key, so two agents can never record the same suggestion twice.
+        CREATE TABLE sweep_trials (
+            sweep_id TEXT NOT NULL REFERENCES sweeps(id),
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'running',  -- running, finished, failed, pruned, stopped
+            params TEXT NOT NULL,          -- JSON: the run config values this trial sets
+            suggested TEXT NOT NULL,       -- JSON: {path: value} as the searcher drew them
+            item_id INTEGER NOT NULL REFERENCES queue_items(id),
+            objective REAL,
+            pruned_step INTEGER,
+            message TEXT,
+            created_at REAL NOT NULL,
+            ended_at REAL,
+            PRIMARY KEY (sweep_id, number)
+        ) WITHOUT ROWID;
+        CREATE INDEX sweep_trials_live ON sweep_trials(sweep_id) WHERE ended_at IS NULL;
+        CREATE UNIQUE INDEX sweep_trials_item ON sweep_trials(item_id);
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
 MIGRATIONS = (
     m001_initial,
@@ -265,6 +308,7 @@ MIGRATIONS = (
     m003_metrics,
     m004_preferences,
     m005_run_tags_notes,
+    m006_sweeps,
 )
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")

@@ -17,6 +17,7 @@ from .preferences import PreferenceStore
 from .queues import QueueStore
 from .runs import RunStore
 from .signals import notify_changed, signal_key
+from .sweeps import SweepStore
 
 
 class Store:
@@ -38,6 +39,7 @@ class Store:
         self.gpus = GpuAllocationStore(conn)
         self.metrics = MetricStore(conn, self.transaction)
         self.preferences = PreferenceStore(conn, self.transaction)
+        self.sweeps = SweepStore(conn, self.transaction, self.notify)
         self.artifacts = ArtifactStore(self.files_dir / "artifacts")
 
     @classmethod

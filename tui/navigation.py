@@ -17,6 +17,7 @@ from .screens.gpus import GpusScreen
 from .screens.jobs import JobsScreen
 from .screens.queues import QueuesScreen
 from .screens.runs import RunsScreen
+from .screens.sweeps import SweepsScreen
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -50,6 +51,8 @@ class Destination:
     """What `:` accepts for it: `runs`, `r`, …; the first is the one help shows."""
     argument: GotoArgument | None = None
     """What `:VERB ARG` does; None: an argument is refused."""
+    in_footer: bool = True
+    """Whether the footer shows its key (help and the palette always list it)."""
 
     @property
     def binding_id(self) -> str:
@@ -57,7 +60,13 @@ class Destination:
         return f"app.{self.mode}"
 
     def binding(self) -> Binding:
-        return Binding(self.key, f"go('{self.mode}')", self.title, id=self.binding_id)
+        return Binding(
+            self.key,
+            f"go('{self.mode}')",
+            self.title,
+            show=self.in_footer,
+            id=self.binding_id,
+        )
 
 
 def _switch_and_post(mode: str, message: Callable[[str], object]) -> Callable[[App, str], None]:
@@ -103,6 +112,8 @@ DESTINATIONS: list[Destination] = [
         GotoArgument(_switch_and_post("jobs", JobsScreen.Select)),  # `:j NAME`, unadvertised
     ),
     Destination("gpus", "4", "GPUs", GpusScreen, ("gpus", "gpu", "g")),
+    # Off the footer: the four above are the everyday ones, and its width is spoken for.
+    Destination("sweeps", "5", "Sweeps", SweepsScreen, ("sweeps", "sw"), in_footer=False),
 ]
 
 

@@ -1,9 +1,8 @@
 """The launch agent: takes queue items in order and hands each to its queue's runner.
 
 One class, embedded (a thread of the TUI) or headless (`launchbay agent`). It is event-driven:
-it sleeps in `select` on (a) a self-pipe that in-process writers and its own run threads poke,
-(b) an inotify watch on the database file, so other processes' writes wake it, and (c) the next
-timer (heartbeat, lease sweep). There is no fixed sleep between dispatches.
+it sleeps in `select` on a self-pipe that in-process writers and its own run threads poke, an
+inotify watch on the database file (other processes' writes wake it) and the next timer.
 
 Threads: the agent thread owns the store connection and makes every state change; each live
 run has a thread that submits it and then blocks in `runner.wait`, posting what it sees back to
@@ -37,6 +36,7 @@ from runners.launch.rendering import render_spec
 from runners.launch.request import check_still_allowed
 from runners.protocol import Capability, Handle, RunStatus
 from runners.registry import get_runner
+from runners.sweeps.controller import SweepControl
 from runners.system import procinfo
 from runners.system.wakeup import Waker
 from store import BadInput, IllegalTransition, Queue, RunState, Stage, Store
@@ -46,7 +46,7 @@ from store.runs import new_run_id
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 
 
-class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest):
+class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest, SweepControl):
     """Serves queues (all of them when `queues` is empty) with at most `max_jobs` live runs
     (-1: no limit). `run()` blocks until `stop()` or, with `until_empty`, until its queues have
     nothing dispatchable and no live runs."""
@@ -160,9 +160,10 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest):
             self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._apply_inbox(store)
         timers = min(self._gpu_housekeeping(store), self._ingest_metrics(store))
+        sweeping = self._drive_sweeps(store)  # after ingest: prunes on the newest steps
         self._send_stop_requests(store)
         self._dispatch(store)
-        done = self.until_empty and not self.live and not self._dispatchable(store)
+        done = self.until_empty and not (self.live or sweeping or self._dispatchable(store))
         if self._faults:
             self._recovered(store)  # a whole pass went through, a heartbeat written
         if done:

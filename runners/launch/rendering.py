@@ -89,6 +89,8 @@ def render_spec(
         "LAUNCHBAY_CONFIG_FILE": config_file,
         **({"LAUNCHBAY_METRICS_FILE": metrics_file} if metrics_file else {}),
     }
+    if launch.get("sweep_id"):
+        env["WANDB_SWEEP_ID"] = launch["sweep_id"]  # a sweep's trial, as W&B's agent says it
     if resume_count:
         env["LAUNCHBAY_RESUME_COUNT"] = str(resume_count)  # a requeued preempted run: resume
     if launch.get(WANDB_ENV_KEY, True):  # the queue's `wandb_env: false` turns them off

@@ -36,7 +36,8 @@ NOT_GIVEN = {
     "WANDB_PROJECT": "only when the launch spec names a `project`; else the user's own passes",
     "WANDB_ENTITY": "only when the launch spec names an `entity`; else the user's own passes",
     "WANDB_USERNAME": "no W&B account enqueues the launch",
-    "WANDB_SWEEP_ID": "launchbay runs no sweeps",
+    # WANDB_SWEEP_ID: given, to a sweep's trials only (runners/launch/rendering.py), not here.
+    "WANDB_SWEEP_ID": "a launch that is no sweep's trial has none",
     "WANDB_LAUNCH_QUEUE_ENTITY": "queues belong to no entity",
 }
 

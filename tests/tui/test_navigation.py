@@ -10,75 +10,82 @@ from tui import navigation
 from tui.navigation import Destination, GotoArgument
 
 
-class SweepsScreen(Screen):
+class NotebooksScreen(Screen):
     def compose(self) -> ComposeResult:
-        yield Static("the sweeps", id="sweeps-text")
+        yield Static("the notebooks", id="notebooks-text")
 
 
-def _add_sweeps(monkeypatch) -> list[str]:
-    """One more destination, `9` / `:sweeps` / `:sw NAME`; returns what `:sw NAME` was given."""
+def _add_notebooks(monkeypatch) -> list[str]:
+    """One more destination, `9` / `:notebooks` / `:nb NAME`; returns what `:nb NAME` was
+    given."""
     opened: list[str] = []
-    sweeps = Destination(
-        "sweeps",
+    notebooks = Destination(
+        "notebooks",
         "9",
-        "Sweeps",
-        SweepsScreen,
-        ("sweeps", "sw"),
-        GotoArgument(lambda app, name: opened.append(name), "sw NAME"),
+        "Notebooks",
+        NotebooksScreen,
+        ("notebooks", "nb"),
+        GotoArgument(lambda app, name: opened.append(name), "nb NAME"),
     )
-    monkeypatch.setattr(navigation, "DESTINATIONS", [*navigation.DESTINATIONS, sweeps])
+    monkeypatch.setattr(navigation, "DESTINATIONS", [*navigation.DESTINATIONS, notebooks])
     return opened
 
 
 async def test_an_added_destination_gets_its_key_goto_palette_and_help(make_app, monkeypatch):
-    opened = _add_sweeps(monkeypatch)
+    opened = _add_notebooks(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("9")
-        await settle(pilot, lambda: app.current_mode == "sweeps", "9 switches to Sweeps")
-        assert isinstance(app.screen, SweepsScreen)
+        await settle(pilot, lambda: app.current_mode == "notebooks", "9 switches to Notebooks")
+        assert isinstance(app.screen, NotebooksScreen)
 
         await pilot.press("1")
         await settle(pilot, lambda: app.current_mode == "runs", "1 back to Runs")
         await pilot.press("colon")
         await settle(pilot, lambda: type(app.screen).__name__ == "GotoScreen", "goto")
-        assert ":sw NAME" in app.screen.query_one("#goto-input").placeholder
-        await pilot.press(*"sweeps", "enter")
-        await settle(pilot, lambda: app.current_mode == "sweeps", ":sweeps")
-        app.goto(":sw node-7")
+        assert ":nb NAME" in app.screen.query_one("#goto-input").placeholder
+        await pilot.press(*"notebooks", "enter")
+        await settle(pilot, lambda: app.current_mode == "notebooks", ":notebooks")
+        app.goto(":nb node-7")
         assert opened == ["node-7"]
 
         await pilot.press("1", "ctrl+p")
         await settle(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "palette")
-        await pilot.press(*"Go to Sweeps")
-        await settle(pilot, lambda: "Sweeps" in highlighted_command(app), "the command found")
+        await pilot.press(*"Go to Notebooks")
+        await settle(pilot, lambda: "Notebooks" in highlighted_command(app), "the command found")
         await pilot.press("enter")
-        await settle(pilot, lambda: app.current_mode == "sweeps", "the palette goes to Sweeps")
+        await settle(
+            pilot, lambda: app.current_mode == "notebooks", "the palette goes to Notebooks"
+        )
 
         await pilot.press("question_mark")
         await settle(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
         text = str(app.screen.query_one("#help-text").render())
-        assert "app.sweeps" in text and ":sweeps" in text and ":sw NAME" in text
-        sweeps_line = next(line for line in text.splitlines() if "app.sweeps" in line)
-        assert sweeps_line.split()[:2] == ["9", "Sweeps"]
+        assert "app.notebooks" in text and ":notebooks" in text and ":nb NAME" in text
+        notebooks_line = next(line for line in text.splitlines() if "app.notebooks" in line)
+        assert notebooks_line.split()[:2] == ["9", "Notebooks"]
 
 
 async def test_an_unknown_verb_lists_every_destinations_forms(make_app, monkeypatch):
-    _add_sweeps(monkeypatch)
+    _add_notebooks(monkeypatch)
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         app.goto(":nowhere")
         await settle(pilot, lambda: notified(app), "the warning")
-        forms = ":runs, :queues, :jobs, :gpus, :sweeps, :q NAME, :r RUN, :sw NAME"
+        forms = ":runs, :queues, :jobs, :gpus, :sweeps, :notebooks, :nb NAME, :q NAME, :r RUN"
         assert forms in notified(app)[-1]
 
 
 async def test_the_built_in_destinations_keep_their_keys_and_binding_ids(make_app):
     app = make_app()
     ids = {binding.id: binding.key for binding in app.BINDINGS}
-    assert {"app.runs": "1", "app.queues": "2", "app.jobs": "3", "app.gpus": "4"}.items() <= (
-        ids.items()
-    )
+    assert {
+        "app.runs": "1",
+        "app.queues": "2",
+        "app.jobs": "3",
+        "app.gpus": "4",
+        "app.sweeps": "5",
+    }.items() <= (ids.items())
     assert [b.id for b in app.BINDINGS][:4] == ["app.runs", "app.queues", "app.jobs", "app.gpus"]
 
 

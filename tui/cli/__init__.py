@@ -14,6 +14,7 @@ from .misc import quickstart_command, resources_command
 from .output import error_line
 from .queues import queue_group
 from .runs import runs_group
+from .sweeps import sweep_group
 
 VERSION = "0.1.0"
 
@@ -47,6 +48,7 @@ for command in (
     launch_command,
     agent_command,
     runs_group,
+    sweep_group,
     resources_command,
     gpus_command,
     quickstart_command,
