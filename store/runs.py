@@ -91,14 +91,17 @@ class RunStore:
         error_stage: str | None = None,
         error_message: str | None = None,
         handle: dict | None = None,
+        ended_at: float | None = None,
     ) -> Run:
-        """Move a run to `to`, recording an event. Terminal states are final and stamp ended_at.
+        """Move a run to `to`, recording an event. Terminal states are final and stamp ended_at:
+        `ended_at` when the target knows when the run really ended (never later than now).
 
         A run that fails or crashes also fails its queue item, with the same stage and message.
         `handle`, when given, is recorded in the same transaction (submit → running).
         """
         to = RunState(to)
         now = time.time()
+        ended = now if ended_at is None or not to.is_terminal() else min(ended_at, now)
         with self._transaction():
             row = self._conn.execute(
                 "SELECT state, item_id FROM runs WHERE id = ?", (run_id,)
@@ -115,7 +118,9 @@ class RunStore:
                 " exit_code = COALESCE(?, exit_code), error_stage = COALESCE(?, error_stage),"
                 " error_message = COALESCE(?, error_message), handle = COALESCE(?, handle),"
                 " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
-                " ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?",
+                # Never before it started: a quick job may end before its start is recorded.
+                " ended_at = CASE WHEN ? THEN MAX(?, COALESCE(started_at, 0)) ELSE ended_at END"
+                " WHERE id = ?",
                 (
                     to.value,
                     message,
@@ -126,14 +131,14 @@ class RunStore:
                     to is RunState.RUNNING,
                     now,
                     to.is_terminal(),
-                    now,
+                    ended,
                     run_id,
                 ),
             )
             self._conn.execute(
                 "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (run_id, now, current.value, to.value, message),
+                (run_id, ended, current.value, to.value, message),
             )
             if to in (RunState.FAILED, RunState.CRASHED):
                 self._conn.execute(

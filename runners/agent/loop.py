@@ -388,6 +388,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest):
                     error_stage=status.error_stage if failed else None,
                     error_message=status.error_message if failed else None,
                     handle=handle,
+                    ended_at=status.ended_at,
                 )
                 if target is RunState.PREEMPTED:
                     message = self._requeue_preempted(store, live.run_id, message)
