@@ -237,8 +237,22 @@ def m004_preferences(db: sqlite_utils.Database) -> None:
     )
 
 
+def m007_retries(db: sqlite_utils.Database) -> None:
+    """Retries by policy (issue 16): each attempt is its own item and run, linked to the first."""
+    db.executescript(
+        """
+        -- 1 for a launch; n for its (n-1)th retry.
+        ALTER TABLE queue_items ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+        -- The item of the first attempt, on every retry: the attempts of one launch.
+        ALTER TABLE queue_items ADD COLUMN retry_of INTEGER REFERENCES queue_items(id);
+        -- A retry waits out its backoff: no agent leases it before this time.
+        ALTER TABLE queue_items ADD COLUMN not_before REAL;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
-MIGRATIONS = (m001_initial, m002_gpu_allocations, m003_metrics, m004_preferences)
+MIGRATIONS = (m001_initial, m002_gpu_allocations, m003_metrics, m004_preferences, m007_retries)
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")
 

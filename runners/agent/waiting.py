@@ -1,6 +1,7 @@
 """Why each waiting item waits: the answer to "four jobs queued and only one ran"."""
 
 import socket
+import time
 
 from runners.system import procinfo
 from store import BadInput, Queue, QueueItem, Store
@@ -28,9 +29,13 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
     live = len(store.runs.list(queue_id=queue.id, live_only=True))
     result = []
     ahead = 0
+    now = time.time()
     for item in items:
         if item.state.value == "leased":
             reason = "leased: an agent is starting it"
+        elif item.not_before is not None and item.not_before > now:
+            left = max(1, round(item.not_before - now))
+            reason = f"attempt {item.attempt}: a retry, waiting out its backoff ({left}s left)"
         elif queue.paused:
             reason = "queue paused"
         elif not agents:
@@ -45,8 +50,8 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
             reason = "max-jobs reached on every agent serving this queue"
         else:
             reason = "next: an agent will take it"
-        if item.state.value == "pending":
-            ahead += 1
+        if item.state.value == "pending" and not reason.startswith("attempt"):
+            ahead += 1  # a retry in its backoff holds nobody up
         result.append((item, reason))
     return result
 

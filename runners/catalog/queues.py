@@ -11,6 +11,7 @@ from runners.launch.documents import (
 )
 from runners.launch.redaction import check_secret_env
 from runners.launch.request import unwrap_resource_args
+from runners.launch.retry import check_retry
 from runners.launch.templating import check_template_variables, fill_placeholders
 from runners.launch.validation import check_process_strings
 from runners.protocol import Capability
@@ -26,6 +27,7 @@ CONFIG_KEYS = (
     "max_resumes",
     "secret_env",
     "backfill",
+    "retry",
 )
 MAX_RESUMES_LIMIT = 100
 BUILD_KEYS = ("registry", "builder")
@@ -63,6 +65,8 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["secret_env"] = check_secret_env(document["secret_env"], "secret_env")
     if document.get("max_resumes") is not None:
         config["max_resumes"] = _check_max_resumes(document["max_resumes"])
+    if document.get("retry") is not None:
+        config["retry"] = check_retry(document["retry"])
     if document.get("backfill") is not None:
         config["backfill"] = _check_backfill(document["backfill"], runner)
     return config

@@ -3,6 +3,7 @@
 import click
 
 from .common import db_option, json_option, with_store
+from .follow import after_enqueue, check_follow_flags, follow_options
 from .output import note, print_json
 
 
@@ -48,11 +49,27 @@ from .output import note, print_json
 @click.option(
     "--dry-run", is_flag=True, help="Print the spec the runner would get and enqueue nothing."
 )
+# Issue 16: follow the launch to its end (tui/cli/follow.py).
+@follow_options
 @json_option
 @db_option
 @with_store
-def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority, dry_run, as_json):
-    """Enqueue a run of JOB on QUEUE; prints the queue item's id."""
+def launch_command(
+    store,
+    job,
+    queue,
+    spec,
+    set_vars,
+    args,
+    entrypoint,
+    priority,
+    dry_run,
+    as_json,
+    follow,
+    with_agent,
+):
+    """Enqueue a run of JOB on QUEUE; prints the queue item's id. With --follow, waits for its
+    run and prints its states and log until it ends (exit 0 finished, 1 not, 130 ctrl+c)."""
     from runners.launch.rendering import redact
     from runners.launch.request import LaunchRequest, enqueue, prepare_launch, preview
 
@@ -65,6 +82,7 @@ def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority
         entry_point=entrypoint,
         priority=priority,
     )
+    check_follow_flags(follow, with_agent)
     prepared = prepare_launch(store, request)
     if dry_run:
         print_json(redact(preview(store, prepared)))
@@ -81,3 +99,4 @@ def launch_command(store, job, queue, spec, set_vars, args, entrypoint, priority
             f"enqueued {prepared.job.ref} on {prepared.queue.name} as item {item_id}"
             f" ({prepared.priority.label} priority)"
         )
+    after_enqueue(store, prepared.queue, item_id, follow, with_agent)
