@@ -6,6 +6,10 @@ keys:                        # binding id → key(s); `?` in the app lists the i
   app.quit: ctrl+q
   runs.cancel: ctrl+x
 gpus: [0, 1]                 # the GPUs the agent hands out (runners/gpus/settings.py)
+terminal_notify: true        # a bell and a desktop notification (OSC 9/777) when a run ends
+notify:                      # the agent's notifications (runners/notify/settings.py)
+  urls: ["json://hooks.example.com/launchbay"]
+  on: [failed, crashed]
 ```
 """
 
@@ -16,14 +20,15 @@ from pathlib import Path
 from pydantic import ConfigDict, Field
 
 from runners.gpus.settings import GpuSettings
+from runners.notify.settings import NotifyFileSettings
 from runners.system.config_file import CONFIG_ENV_VAR as CONFIG_ENV_VAR
 from runners.system.config_file import config_path as config_path
 from runners.system.config_file import read_config_document
 
 
-class UserConfig(GpuSettings):
-    """What a user may set: the app's theme and keys, and the agent's GPU keys (checked here
-    too, so that a typo in them is caught whichever reads the file first)."""
+class UserConfig(GpuSettings, NotifyFileSettings):
+    """What a user may set: the app's theme and keys, and the agent's GPU and notification
+    keys (checked here too, so that a typo in them is caught whichever reads the file first)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,6 +36,9 @@ class UserConfig(GpuSettings):
     """A Textual theme name, e.g. textual-dark, nord, gruvbox."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Key rebindings: binding id → comma-separated keys."""
+    terminal_notify: bool = True
+    """When a run ends: ring the terminal's bell and send a desktop notification (OSC 9 and
+    OSC 777, passed through tmux), besides the app's toast. false turns both off."""
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:

@@ -30,6 +30,7 @@ from runners.agent.crashpoints import crash_point
 from runners.agent.faults import StoreFaults
 from runners.agent.gpu_dispatch import GpuDispatch
 from runners.agent.metric_ingest import MetricIngest
+from runners.agent.notifying import Notifying
 from runners.agent.recovery import HEARTBEAT_SECONDS, Recovery
 from runners.agent.retries import Retries
 from runners.agent.runs import LiveRun, RunThreads
@@ -48,7 +49,9 @@ from store.runs import new_run_id
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 
 
-class Agent(RunThreads, StatusApply, Recovery, Retries, StoreFaults, GpuDispatch, MetricIngest):
+class Agent(
+    RunThreads, StatusApply, Recovery, Retries, Notifying, StoreFaults, GpuDispatch, MetricIngest
+):
     """Serves queues (all of them when `queues` is empty) with at most `max_jobs` live runs
     (-1: no limit). `run()` blocks until `stop()` or, with `until_empty`, until its queues have
     nothing dispatchable and no live runs."""
@@ -99,6 +102,7 @@ class Agent(RunThreads, StatusApply, Recovery, Retries, StoreFaults, GpuDispatch
             self._run()
         finally:
             self._waker.close()  # an agent is run once: its self-pipe goes with it
+            self._finish_notifications()
 
     def _run(self) -> None:
         store = self._past_faults(None, lambda: Store.open(self.db_path))

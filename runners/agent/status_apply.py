@@ -92,3 +92,4 @@ class StatusApply:
             self.live.pop(live.run_id, None)
             ended = f"run {live.run_id}: {target.value}"
             self._report(ended + (f" ({message})" if message else ""))
+            self._notify_ended(store, live.run_id)

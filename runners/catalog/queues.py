@@ -28,6 +28,7 @@ CONFIG_KEYS = (
     "secret_env",
     "backfill",
     "retry",
+    "notify",
 )
 MAX_RESUMES_LIMIT = 100
 BUILD_KEYS = ("registry", "builder")
@@ -67,6 +68,10 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["max_resumes"] = _check_max_resumes(document["max_resumes"])
     if document.get("retry") is not None:
         config["retry"] = check_retry(document["retry"])
+    if document.get("notify") is not None:
+        from runners.notify.settings import check_notify  # pydantic: only when one is given
+
+        config["notify"] = check_notify(document["notify"])
     if document.get("backfill") is not None:
         config["backfill"] = _check_backfill(document["backfill"], runner)
     return config
