@@ -181,6 +181,23 @@ class RunStore:
         self._notify()
         return self.get(run_id)
 
+    def last_event_id(self) -> int:
+        """The newest event's id (0 for none): where to start looking for news."""
+        return self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM run_events").fetchone()[0]
+
+    def ended_after(self, event_id: int, limit: int = 50) -> tuple[int, list[Run]]:
+        """Runs that ended in an event after `event_id`, in order, and the last event id seen
+        (a rowid range: as cheap with a million runs as with none)."""
+        terminal = [state.value for state in RunState if state.is_terminal()]
+        rows = self._conn.execute(
+            "SELECT id, run_id FROM run_events WHERE id > ?"
+            f" AND to_state IN ({','.join('?' * len(terminal))}) ORDER BY id LIMIT ?",
+            (event_id, *terminal, limit),
+        ).fetchall()
+        if not rows:
+            return event_id, []
+        return rows[-1]["id"], [self.get(row["run_id"]) for row in rows]
+
     def find_for_item(self, item_id: int) -> Run | None:
         row = self._conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.item_id = ?"

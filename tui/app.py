@@ -27,6 +27,7 @@ from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
 from .loading import LoaderHost
 from .messages import AgentReported, AgentStateChanged, StoreChanged
+from .run_endings import RunEndingNews
 from .screens.live import shown_screens
 from .threads import ThreadStores
 
@@ -35,7 +36,7 @@ REFRESH_INTERVAL = 0.25
 SHUTDOWN_CHECK_SECONDS = 1.0
 
 
-class LaunchbayApp(LoaderHost, App):
+class LaunchbayApp(RunEndingNews, LoaderHost, App):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "launchbay"
     # The modes and their number keys come from navigation.DESTINATIONS, per instance (__init__).
@@ -103,6 +104,7 @@ class LaunchbayApp(LoaderHost, App):
         if self.config.keys:
             self.set_keymap(self.config.keys)
         self.watch_store()
+        self.start_run_endings()
         if self.run_agent:
             self.start_agent()
         if self.offer_sample:
@@ -157,6 +159,7 @@ class LaunchbayApp(LoaderHost, App):
         self.store_changes += 1
         for screen in shown_screens(self):
             screen.post_message(StoreChanged())
+        self.check_run_endings()
 
     # -- the embedded agent ----------------------------------------------------------------
 
