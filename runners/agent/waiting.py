@@ -7,17 +7,18 @@ from runners.system import procinfo
 from store import BadInput, Queue, QueueItem, Store
 
 
+def live_agents(store: Store) -> list:
+    """Agents that have not stopped and, on this host, whose process still runs."""
+    host = socket.gethostname()
+    return [
+        record
+        for record in store.agents.not_stopped()
+        if record.hostname != host or procinfo.is_alive(record.pid, record.pid_start_time)
+    ]
+
+
 def live_agents_serving(store: Store, queue: Queue) -> list:
-    agents = []
-    for record in store.agents.not_stopped():
-        if record.queues and queue.name not in record.queues:
-            continue
-        if record.hostname == socket.gethostname() and not procinfo.is_alive(
-            record.pid, record.pid_start_time
-        ):
-            continue
-        agents.append(record)
-    return agents
+    return [a for a in live_agents(store) if not a.queues or queue.name in a.queues]
 
 
 def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
