@@ -80,3 +80,22 @@ def test_ctrl_c_stops_following_and_leaves_the_run_running(store, db_path, tmp_p
         with open(gate, "w"):
             pass  # the job ends; the agent sees it finish
         assert run_of(store, 1).state is RunState.FINISHED
+
+
+def test_follow_goes_on_to_each_retry_and_exits_with_the_last_attempt(store, db_path, tmp_path):
+    make_code_job(
+        store,
+        tmp_path,
+        "flaky",
+        "import os, sys\nattempt = os.environ['LAUNCHBAY_ATTEMPT']\n"
+        "print('attempt', attempt)\nsys.exit(0 if attempt == '2' else 1)",
+    )
+    make_queue(store)
+    spec = '{"retry": {"max": 2, "backoff_seconds": 0}}'
+    result = run_launchbay(
+        "launch", "-j", "flaky", "-q", "local", "-c", spec, "-f", "--agent", db=db_path
+    )
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == ["1", "attempt 1", "attempt 2"]
+    assert "retrying as item 2 (attempt 2 of 3)" in result.err
+    assert "item 2 claimed" in result.err

@@ -101,3 +101,24 @@ def test_a_bad_retry_policy_is_refused_naming_its_key(
         ["queue", "create", "q2", "--resource", "local-process", "--config", str(queue_config)],
         *fragments,
     )
+
+
+def test_a_retry_in_its_backoff_says_so_in_queue_describe_and_holds_nobody_up(
+    store, db_path, tmp_path, cli
+):
+    from kit import AgentThread, run_of, wait_for
+
+    make_code_job(store, tmp_path, "broken", "raise SystemExit(4)")
+    make_code_job(store, tmp_path, "ok", "print('fine')")
+    make_queue(store, config={"retry": {"max": 1, "backoff_seconds": 3600}})
+    first = launch(store, "broken")
+    with AgentThread(db_path, queues=["local"]):
+        run_of(store, first)
+        retry = wait_for(lambda: store.items.attempts(first)[1:], what="the retry")[0]
+        later = launch(store, "ok")  # behind the retry in line, and not held up by it
+        assert run_of(store, later).state is RunState.FINISHED
+        described = cli("queue", "describe", "local")
+    assert described.code == 0
+    line = next(line for line in described.out.splitlines() if line.startswith(str(retry.id)))
+    assert "attempt 2: a retry, waiting out its backoff" in line
+    assert store.runs.find_for_item(retry.id) is None
