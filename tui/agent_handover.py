@@ -32,19 +32,25 @@ class WorkLeft:
 
 
 def work_left(store, agent) -> WorkLeft | None:
-    """What only `agent` serves: its live runs and the waiting items of the queues it serves
-    that no other live agent serves too; None when there is nothing."""
+    """What only `agent` serves: its live runs and the waiting items of the queues it serves,
+    where no other live agent serves that queue too (another one re-adopts a run whose agent
+    stopped, and takes the items); None when there is nothing."""
     others = [a for a in live_agents(store) if a.id != agent.id]
-    live = len(store.runs.list(agent_id=agent.id, live_only=True))
-    waiting = 0
-    for queue in store.queues.list():
-        if agent.queue_names and queue.name not in agent.queue_names:
-            continue
-        if any(not a.queues or queue.name in a.queues for a in others):
-            continue
-        waiting += len(store.items.waiting(queue.id))
-    if live and others and all(not a.queues for a in others):
-        live = 0  # another agent serving every queue re-adopts them
+
+    def served_elsewhere(queue_name: str) -> bool:
+        return any(not a.queues or queue_name in a.queues for a in others)
+
+    live = sum(
+        1
+        for run in store.runs.list(agent_id=agent.id, live_only=True)
+        if not served_elsewhere(run.queue)
+    )
+    waiting = sum(
+        len(store.items.waiting(queue.id))
+        for queue in store.queues.list()
+        if (not agent.queue_names or queue.name in agent.queue_names)
+        and not served_elsewhere(queue.name)
+    )
     return WorkLeft(live, waiting) if live or waiting else None
 
 

@@ -32,9 +32,10 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
     ahead = 0
     now = time.time()
     for item in items:
+        in_backoff = item.not_before is not None and item.not_before > now
         if item.state.value == "leased":
             reason = "leased: an agent is starting it"
-        elif item.not_before is not None and item.not_before > now:
+        elif in_backoff:
             left = max(1, round(item.not_before - now))
             reason = f"attempt {item.attempt}: a retry, waiting out its backoff ({left}s left)"
         elif queue.paused:
@@ -51,7 +52,7 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
             reason = "max-jobs reached on every agent serving this queue"
         else:
             reason = "next: an agent will take it"
-        if item.state.value == "pending" and not reason.startswith("attempt"):
+        if item.state.value == "pending" and not in_backoff:
             ahead += 1  # a retry in its backoff holds nobody up
         result.append((item, reason))
     return result

@@ -111,3 +111,21 @@ async def test_quitting_with_nothing_left_to_serve_asks_nothing(make_app, store,
         await pilot.press("q")
         await settle(pilot, lambda: app._exit, "the app quitting")
         assert not isinstance(app.screen, QuitScreen)
+
+
+async def test_quitting_asks_nothing_when_another_agent_serves_the_queue(
+    make_app, store, tmp_path, db_path
+):
+    from kit import AgentOutput
+
+    gate = _gated_job(store, tmp_path)
+    item = launch(store, "gated")
+    app = make_app(run_agent=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _running(pilot, app, store, item)
+        with AgentOutput(db_path, None) as other:
+            other.wait_for_line("serving all queues")
+            await pilot.press("q")
+            await settle(pilot, lambda: app._exit, "the app quitting")
+            assert not isinstance(app.screen, QuitScreen)
+            _release(gate)
