@@ -51,6 +51,7 @@ def test_follow_exits_1_when_the_run_fails(jobs, db_path):
 def test_follow_with_agent_runs_the_item_in_process(jobs, db_path, store):
     result = run_launchbay("launch", "-j", "hello", "-q", "local", "-f", "--agent", db=db_path)
     assert result.code == 0, result.err
+    assert "no agent serving" not in result.err  # its own agent is on its way
     assert "hello from the job" in result.out
     assert store.runs.find_for_item(1).state is RunState.FINISHED
 

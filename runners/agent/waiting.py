@@ -6,6 +6,8 @@ import time
 from runners.system import procinfo
 from store import BadInput, Queue, QueueItem, Store
 
+NO_AGENT = "no agent serving this queue (start one: launchbay agent)"
+
 
 def live_agents(store: Store) -> list:
     """Agents that have not stopped and, on this host, whose process still runs."""
@@ -41,7 +43,7 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
         elif queue.paused:
             reason = "queue paused"
         elif not agents:
-            reason = "no agent serving this queue (start one: launchbay agent)"
+            reason = NO_AGENT
         elif queue.max_concurrency is not None and live >= queue.max_concurrency:
             reason = f"queue concurrency full ({live}/{queue.max_concurrency} live)"
         elif ahead:

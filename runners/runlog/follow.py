@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runners.agent.changes import ChangeListener
-from runners.agent.waiting import waiting_reasons
+from runners.agent.waiting import NO_AGENT, waiting_reasons
 from runners.runlog.logfile import follow_lines
 from store import ItemState, Run, RunState, Store
 
@@ -36,7 +36,8 @@ class Followed:
 
 class LaunchFollower:
     """Follows item `item_id`; `say` gets status lines, `write_line` the run's log lines.
-    `current_run` is the run being followed (for a ctrl+c to name)."""
+    `current_run` is the run being followed (for a ctrl+c to name). `own_agent`: an agent of
+    this process is starting, so "no agent" only means "not registered yet"."""
 
     def __init__(
         self,
@@ -44,7 +45,9 @@ class LaunchFollower:
         item_id: int,
         say: Callable[[str], None],
         write_line: Callable[[str], None],
+        own_agent: bool = False,
     ):
+        self.own_agent = own_agent
         self.store = store
         self.item_id = item_id
         self.say = say
@@ -88,8 +91,11 @@ class LaunchFollower:
         queue = self.store.queues.get(item.queue)
         for waiting, reason in waiting_reasons(self.store, queue):
             if waiting.id == item.id:
-                return reason
+                return "this process's agent is starting" if self._own_starting(reason) else reason
         return "an agent is taking it"
+
+    def _own_starting(self, reason: str) -> bool:
+        return self.own_agent and reason == NO_AGENT
 
     def _follow_run(self, changes: ChangeListener, run: Run) -> Run:
         self.current_run = run.id

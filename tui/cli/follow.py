@@ -51,7 +51,7 @@ def after_enqueue(store, queue, item_id: int, follow: bool, with_agent: bool) ->
         return
     agent, agent_thread = _start_agent(store, queue) if with_agent else (None, None)
     try:
-        code = _follow(store, item_id)
+        code = _follow(store, item_id, own_agent=with_agent)
     finally:
         if agent is not None:
             agent.stop()
@@ -59,7 +59,7 @@ def after_enqueue(store, queue, item_id: int, follow: bool, with_agent: bool) ->
     raise SystemExit(code)
 
 
-def _follow(store, item_id: int) -> int:
+def _follow(store, item_id: int, own_agent: bool) -> int:
     from runners.runlog.follow import LaunchFollower
 
     stdout = click.get_text_stream("stdout")
@@ -68,7 +68,7 @@ def _follow(store, item_id: int) -> int:
         stdout.write(line + "\n")
         stdout.flush()
 
-    follower = LaunchFollower(store, item_id, note, write_line)
+    follower = LaunchFollower(store, item_id, note, write_line, own_agent=own_agent)
     try:
         followed = follower.follow()
     except KeyboardInterrupt:
