@@ -85,3 +85,20 @@ def test_inside_tmux_the_notifications_pass_through_to_the_outer_terminal():
     sequence = terminal_sequence("run x finished", "a;b\x1b[31m", environ={"TMUX": "/tmp/t,1,0"})
     inner = "\x1b]9;run x finished: a,b[31m\a\x1b]777;notify;run x finished;a,b[31m\a"
     assert sequence == "\a\x1bPtmux;" + inner.replace("\x1b", "\x1b\x1b") + "\x1b\\"
+
+
+async def test_the_run_detail_shows_a_retrys_attempt(make_app, store, tmp_path):
+    from helpers_tui import screen_text
+
+    from tui.screens.run_detail import RunDetailScreen
+
+    spec = {"attempt": 2, "retry": {"on": ["failed"], "max": 3, "backoff_seconds": 30.0}}
+    claimed_run(store, tmp_path, "retr2345", spec=spec)
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.push_screen(RunDetailScreen("retr2345"))
+        screen = await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await settle(pilot, lambda: screen.run is not None, "the run loaded")
+        summary = screen.query_one("#run-summary")
+        await settle(pilot, lambda: "attempt    2 of 4" in str(summary.render()), "the attempt")
+        assert "attempt" in screen_text(app)
