@@ -13,7 +13,7 @@ NOTIFY_DRAIN_SECONDS = 15.0
 
 
 class Notifying:
-    _notifications: list[threading.Thread]
+    _notifications: list[threading.Thread] = []  # replaced, never appended to, per agent
 
     def _notify_ended(self, store: Store, run_id: str) -> None:
         """Called on the agent thread once a run has ended."""
@@ -29,7 +29,8 @@ class Notifying:
         thread = threading.Thread(
             target=self._send, args=(run, settings["urls"], log_path), daemon=True
         )
-        self.__dict__.setdefault("_notifications", []).append(thread)
+        # Those still being sent, for a stopping agent to wait on; the sent ones are let go.
+        self._notifications = [t for t in self._notifications if t.is_alive()] + [thread]
         thread.start()
 
     def _send(self, run: Run, urls: list[str], log_path) -> None:
@@ -46,7 +47,7 @@ class Notifying:
 
     def _finish_notifications(self) -> None:
         """A stopping agent (`--until-empty` at its end) lets notifications being sent finish."""
-        for thread in self.__dict__.get("_notifications", []):
+        for thread in self._notifications:
             thread.join(NOTIFY_DRAIN_SECONDS)
 
 
