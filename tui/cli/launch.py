@@ -18,8 +18,8 @@ from .output import note, print_json
     "spec",
     metavar="SPEC",
     help="Launch spec: a .json/.yaml file or a JSON string with overrides.run_config,"
-    " overrides.args, overrides.entry_point, overrides.dockerfile (container queues) and"
-    " resource_args.",
+    " overrides.args, overrides.entry_point, overrides.dockerfile (container queues),"
+    " resource_args and retry.",
 )
 @click.option(
     "--set-var",
