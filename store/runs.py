@@ -181,6 +181,16 @@ class RunStore:
         self._notify()
         return self.get(run_id)
 
+    def add_note(self, run_id: str, message: str) -> None:
+        """An event that is no transition (from and to the run's state): news about the run
+        after the fact, e.g. a notification that could not be sent."""
+        self._conn.execute(
+            "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
+            " SELECT id, ?, state, state, ? FROM runs WHERE id = ?",
+            (time.time(), message, run_id),
+        )
+        self._notify()
+
     def last_event_id(self) -> int:
         """The newest event's id (0 for none): where to start looking for news."""
         return self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM run_events").fetchone()[0]
@@ -190,7 +200,7 @@ class RunStore:
         (a rowid range: as cheap with a million runs as with none)."""
         terminal = [state.value for state in RunState if state.is_terminal()]
         rows = self._conn.execute(
-            "SELECT id, run_id FROM run_events WHERE id > ?"
+            "SELECT id, run_id FROM run_events WHERE id > ? AND from_state IS NOT to_state"
             f" AND to_state IN ({','.join('?' * len(terminal))}) ORDER BY id LIMIT ?",
             (event_id, *terminal, limit),
         ).fetchall()

@@ -99,8 +99,12 @@ def test_a_failing_notifier_is_logged_on_the_run_and_the_agent_goes_on(
 
     assert run_of(store, second).state is RunState.FINISHED  # the agent went on
     assert len(failing_webhook.received) == 2  # both were tried
-    log = log_of(store, run_of(store, first).id)
+    failed_run = run_of(store, first)
+    log = log_of(store, failed_run.id)
     assert "[launchbay] notification failed: json://*** (not delivered)" in log
+    last = store.runs.events(failed_run.id)[-1]  # and in the run's timeline
+    assert (last.from_state, last.to_state) == ("failed", "failed")
+    assert last.message == "notification failed: json://*** (not delivered)"
     assert failing_webhook.url.split("://")[1] not in log
 
 

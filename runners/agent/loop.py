@@ -102,7 +102,6 @@ class Agent(
             self._run()
         finally:
             self._waker.close()  # an agent is run once: its self-pipe goes with it
-            self._finish_notifications()
 
     def _run(self) -> None:
         store = self._past_faults(None, lambda: Store.open(self.db_path))
@@ -119,6 +118,7 @@ class Agent(
                 self._serve(store, changes)
         finally:
             changes.close()
+            self._finish_notifications(store)
             self._say_stopped(store)
             store.close()
 

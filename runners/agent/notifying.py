@@ -1,15 +1,26 @@
 """Notifications when runs end (a mixin of `Agent`): the queue's `notify:` (else the config
 file's) names apprise URLs and the states to send on. Sent on a thread of its own, so a slow
-or dead endpoint never holds the agent up; a failure is written in the run's log and the
-agent's report, and the agent goes on."""
+or dead endpoint never holds the agent up; a failure is written in the run's log, posted to
+the agent thread for the run's timeline (an event), and said in the agent's report; the agent
+goes on."""
 
 import threading
+from dataclasses import dataclass
 
 from runners.runlog.logfile import note_in_log
 from store import BadInput, Run, Store
+from store.errors import passing_fault
 
 # How long a stopping agent waits for notifications still being sent.
 NOTIFY_DRAIN_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class NotifyFailed:
+    """A notification thread's news for the agent thread: `text` goes on the run's events."""
+
+    run_id: str
+    text: str
 
 
 class Notifying:
@@ -38,17 +49,26 @@ class Notifying:
 
         try:
             send(urls, *notify_text(run))
+            return
         except NotifyError as exc:
-            note_in_log(log_path, str(exc))
-            self._report(f"run {run.id}: {exc}")
+            text = str(exc)
         except Exception as exc:  # apprise's own bug: said, never the agent's end
-            note_in_log(log_path, f"notification failed: {type(exc).__name__}: {exc}")
-            self._report(f"run {run.id}: notification failed: {exc!r}")
+            text = f"notification failed: {type(exc).__name__}: {exc}"
+        note_in_log(log_path, text)
+        self._report(f"run {run.id}: {text}")
+        self._post(NotifyFailed(run.id, text))
 
-    def _finish_notifications(self) -> None:
-        """A stopping agent (`--until-empty` at its end) lets notifications being sent finish."""
+    def _finish_notifications(self, store: Store) -> None:
+        """A stopping agent (`--until-empty` at its end) lets notifications being sent finish,
+        and records their failures."""
         for thread in self._notifications:
             thread.join(NOTIFY_DRAIN_SECONDS)
+        try:
+            self._apply_inbox(store)
+        except Exception as exc:
+            if passing_fault(exc) is None:
+                raise
+            # The store can't be written now: the failures stay in the runs' logs.
 
 
 def _settings_for(store: Store, run: Run) -> dict | None:

@@ -4,6 +4,7 @@ preempted run or retries a failed one, in the transaction that ends it."""
 
 import queue as queue_module
 
+from runners.agent.notifying import NotifyFailed
 from runners.agent.runs import LiveRun, Submitted
 from runners.protocol import Capability, Handle, RunStatus
 from store import IllegalTransition, RunState, Store
@@ -24,6 +25,9 @@ class StatusApply:
             self._unapplied.popleft()
 
     def _apply_message(self, store: Store, message) -> None:
+        if isinstance(message, NotifyFailed):  # the run has ended: a note in its timeline
+            store.runs.add_note(message.run_id, message.text)
+            return
         live = self.live.get(message.run_id)
         if live is None:
             return

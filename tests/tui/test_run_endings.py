@@ -63,6 +63,7 @@ async def test_finished_and_preempted_runs_are_toasts_too(make_app, store, tmp_p
     async with app.run_test() as pilot:
         await _app_watching(pilot, app)
         _end_elsewhere(store, "done2345", RunState.FINISHED, message="exited with code 0")
+        store.runs.add_note("done2345", "notification failed")  # news, but no second ending
         _end_elsewhere(store, "pree2345", RunState.PREEMPTED, message="node reclaimed")
         await settle(pilot, lambda: len(_toasts(app)) == 2, "two toasts")
         assert _toasts(app) == [
