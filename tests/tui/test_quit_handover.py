@@ -64,7 +64,9 @@ async def test_quitting_with_a_live_run_leaves_a_background_agent_that_adopts_it
             what="the run re-adopted",
         )
         logs = list((store.files_dir / "agents").glob("background-*.log"))
-        assert len(logs) == 1 and "re-adopted" in logs[0].read_text()
+        assert len(logs) == 1
+        # Its report, a moment after the adoption itself.
+        wait_for(lambda: "re-adopted" in logs[0].read_text(), what="the adoption in its log")
 
         later = make_app()  # another app on the same store, without an agent of its own
         async with later.run_test(size=(160, 36)) as pilot:
