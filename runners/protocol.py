@@ -46,6 +46,9 @@ class RunStatus:
     exit_code: int | None = None
     error_stage: Stage | None = None
     error_message: str | None = None
+    #: when the run really ended (unix time), where the target knows it: a run that ended
+    #: while no agent watched keeps that time, not the time it was seen
+    ended_at: float | None = None
 
     @classmethod
     def failed(

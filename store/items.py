@@ -18,12 +18,12 @@ DEFAULT_LEASE_SECONDS = 60.0
 _ITEM_COLUMNS = """
     i.id, i.queue_id, q.name AS queue, i.job_version_id, i.job_ref, i.priority, i.state,
     i.launch, i.lease_owner, i.lease_expires_at, i.run_id, i.resume_count, i.error_stage,
-    i.error_message, i.created_at, i.updated_at
+    i.error_message, i.created_at, i.updated_at, i.attempt, i.retry_of, i.not_before
 """
 
 _RETURNED = """id, queue_id, job_version_id, job_ref, priority, state, launch, lease_owner,
           lease_expires_at, run_id, resume_count, error_stage, error_message, created_at,
-          updated_at"""
+          updated_at, attempt, retry_of, not_before"""
 
 # The next pending item of one queue, unless the queue is paused or its live runs already fill
 # its max concurrency. One statement: the write lock is taken before the row is chosen, so no
@@ -35,6 +35,7 @@ UPDATE queue_items
    SET state = 'leased', lease_owner = :owner, lease_expires_at = :expires, updated_at = :now
  WHERE id = (SELECT id FROM queue_items
               WHERE queue_id = :queue AND waiting = 1 AND state = 'pending'
+                AND (not_before IS NULL OR not_before <= :now)
               ORDER BY priority, id LIMIT 1)
    AND (SELECT NOT q.paused
                AND (q.max_concurrency IS NULL
@@ -61,12 +62,18 @@ class ItemStore:
         priority: Priority = Priority.MEDIUM,
         *,
         resume_count: int = 0,
+        attempt: int = 1,
+        retry_of: int | None = None,
+        not_before: float | None = None,
     ) -> int:
-        """Append an item to a queue; returns its id. `launch` must already be validated."""
+        """Append an item to a queue; returns its id. `launch` must already be validated.
+        A retry gives its `attempt`, the first attempt's item (`retry_of`) and the time its
+        backoff ends (`not_before`)."""
         now = time.time()
         item_id = self._conn.execute(
             "INSERT INTO queue_items (queue_id, job_version_id, job_ref, priority, launch,"
-            " resume_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " resume_count, attempt, retry_of, not_before, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 queue_id,
                 job_version_id,
@@ -74,6 +81,9 @@ class ItemStore:
                 int(priority),
                 json.dumps(launch),
                 resume_count,
+                attempt,
+                retry_of,
+                not_before,
                 now,
                 now,
             ),
@@ -298,6 +308,29 @@ class ItemStore:
         ).fetchall()
         return [_item_from_row(row, row["queue"]) for row in rows]
 
+    def next_backoff_end(self, queue_ids: list[int]) -> float | None:
+        """The earliest time (unix) a waiting retry of these queues ends its backoff, if any."""
+        marks = ",".join("?" * len(queue_ids))
+        return self._conn.execute(
+            f"SELECT MIN(not_before) FROM queue_items WHERE queue_id IN ({marks})"
+            " AND waiting = 1 AND state = 'pending' AND not_before > ?",
+            (*queue_ids, time.time()),
+        ).fetchone()[0]
+
+    def attempts(self, item_id: int) -> list[QueueItem]:
+        """Every attempt of the launch `item_id` belongs to, first to last."""
+        first = self._conn.execute(
+            "SELECT COALESCE(retry_of, id) FROM queue_items WHERE id = ?", (item_id,)
+        ).fetchone()
+        if first is None:
+            raise NotFound("item", f"no queue item with id {item_id}")
+        rows = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM queue_items i JOIN queues q ON q.id = i.queue_id"
+            " WHERE i.id = ? OR i.retry_of = ? ORDER BY i.attempt, i.id",
+            (first[0], first[0]),
+        ).fetchall()
+        return [_item_from_row(row, row["queue"]) for row in rows]
+
     def any_pending(self, queue_ids: list[int]) -> bool:
         marks = ",".join("?" * len(queue_ids))
         query = (
@@ -325,4 +358,7 @@ def _item_from_row(row: sqlite3.Row, queue_name: str) -> QueueItem:
         error_message=row["error_message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        attempt=row["attempt"],
+        retry_of=row["retry_of"],
+        not_before=row["not_before"],
     )

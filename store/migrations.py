@@ -301,6 +301,20 @@ def m006_sweeps(db: sqlite_utils.Database) -> None:
     )
 
 
+def m007_retries(db: sqlite_utils.Database) -> None:
+    """Retries by policy (issue 16): each attempt is its own item and run, linked to the first."""
+    db.executescript(
+        """
+        -- 1 for a launch; n for its (n-1)th retry.
+        ALTER TABLE queue_items ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+        -- The item of the first attempt, on every retry: the attempts of one launch.
+        ALTER TABLE queue_items ADD COLUMN retry_of INTEGER REFERENCES queue_items(id);
+        -- A retry waits out its backoff: no agent leases it before this time.
+        ALTER TABLE queue_items ADD COLUMN not_before REAL;
+        """
+    )
+
+
 # Append new migrations here; never edit or reorder one that has shipped.
 MIGRATIONS = (
     m001_initial,
@@ -309,6 +323,7 @@ MIGRATIONS = (
     m004_preferences,
     m005_run_tags_notes,
     m006_sweeps,
+    m007_retries,
 )
 if len(MIGRATIONS) != SCHEMA_VERSION:
     raise RuntimeError("store/schema_version.py must equal the number of migrations")

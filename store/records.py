@@ -102,6 +102,9 @@ class QueueItem:
     error_message: str | None
     created_at: float
     updated_at: float
+    attempt: int = 1  # 1 for a launch, n for its (n-1)th retry
+    retry_of: int | None = None  # the first attempt's item, on a retry
+    not_before: float | None = None  # a retry waits out its backoff until then
 
     @functools.cached_property
     def launch(self) -> dict:
@@ -118,6 +121,9 @@ class QueueItem:
             "launch": self.launch,
             "run_id": self.run_id,
             "resume_count": self.resume_count,
+            "attempt": self.attempt,
+            "retry_of": self.retry_of,
+            "not_before": iso(self.not_before),
             "error": _error(self.error_stage, self.error_message),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),

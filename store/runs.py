@@ -121,14 +121,17 @@ class RunStore:
         error_stage: str | None = None,
         error_message: str | None = None,
         handle: dict | None = None,
+        ended_at: float | None = None,
     ) -> Run:
-        """Move a run to `to`, recording an event. Terminal states are final and stamp ended_at.
+        """Move a run to `to`, recording an event. Terminal states are final and stamp ended_at:
+        `ended_at` when the target knows when the run really ended (never later than now).
 
         A run that fails or crashes also fails its queue item, with the same stage and message.
         `handle`, when given, is recorded in the same transaction (submit → running).
         """
         to = RunState(to)
         now = time.time()
+        ended = now if ended_at is None or not to.is_terminal() else min(ended_at, now)
         with self._transaction():
             row = self._conn.execute(
                 "SELECT state, item_id FROM runs WHERE id = ?", (run_id,)
@@ -145,7 +148,9 @@ class RunStore:
                 " exit_code = COALESCE(?, exit_code), error_stage = COALESCE(?, error_stage),"
                 " error_message = COALESCE(?, error_message), handle = COALESCE(?, handle),"
                 " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
-                " ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?",
+                # Never before it started: a quick job may end before its start is recorded.
+                " ended_at = CASE WHEN ? THEN MAX(?, COALESCE(started_at, 0)) ELSE ended_at END"
+                " WHERE id = ?",
                 (
                     to.value,
                     message,
@@ -156,14 +161,14 @@ class RunStore:
                     to is RunState.RUNNING,
                     now,
                     to.is_terminal(),
-                    now,
+                    ended,
                     run_id,
                 ),
             )
             self._conn.execute(
                 "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (run_id, now, current.value, to.value, message),
+                (run_id, ended, current.value, to.value, message),
             )
             if to in (RunState.FAILED, RunState.CRASHED):
                 self._conn.execute(
@@ -246,6 +251,33 @@ class RunStore:
                 self._conn.execute("DELETE FROM run_notes WHERE run_id = ?", (run_id,))
         self._notify()
         return self.get(run_id)
+
+    def add_note(self, run_id: str, message: str) -> None:
+        """An event that is no transition (from and to the run's state): news about the run
+        after the fact, e.g. a notification that could not be sent."""
+        self._conn.execute(
+            "INSERT INTO run_events (run_id, at, from_state, to_state, message)"
+            " SELECT id, ?, state, state, ? FROM runs WHERE id = ?",
+            (time.time(), message, run_id),
+        )
+        self._notify()
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0 for none): where to start looking for news."""
+        return self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM run_events").fetchone()[0]
+
+    def ended_after(self, event_id: int, limit: int = 50) -> tuple[int, list[Run]]:
+        """Runs that ended in an event after `event_id`, in order, and the last event id seen
+        (a rowid range: as cheap with a million runs as with none)."""
+        terminal = [state.value for state in RunState if state.is_terminal()]
+        rows = self._conn.execute(
+            "SELECT id, run_id FROM run_events WHERE id > ? AND from_state IS NOT to_state"
+            f" AND to_state IN ({','.join('?' * len(terminal))}) ORDER BY id LIMIT ?",
+            (event_id, *terminal, limit),
+        ).fetchall()
+        if not rows:
+            return event_id, []
+        return rows[-1]["id"], [self.get(row["run_id"]) for row in rows]
 
     def find_for_item(self, item_id: int) -> Run | None:
         row = self._conn.execute(

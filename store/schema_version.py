@@ -3,4 +3,4 @@
 Kept apart so that opening an up-to-date file needs no sqlite-utils import.
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7

@@ -23,10 +23,12 @@ from textual.worker import get_current_worker
 from runners.agent.changes import ChangeListener
 
 from . import navigation
+from .agent_handover import AgentHandover
 from .commands import LaunchbayCommands
 from .config import UserConfig, config_path, load_user_config
 from .loading import LoaderHost
 from .messages import AgentReported, AgentStateChanged, StoreChanged
+from .run_endings import RunEndingNews
 from .screens.live import shown_screens
 from .threads import ThreadStores
 
@@ -35,7 +37,7 @@ REFRESH_INTERVAL = 0.25
 SHUTDOWN_CHECK_SECONDS = 1.0
 
 
-class LaunchbayApp(LoaderHost, App):
+class LaunchbayApp(AgentHandover, RunEndingNews, LoaderHost, App):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "launchbay"
     # The modes and their number keys come from navigation.DESTINATIONS, per instance (__init__).
@@ -52,6 +54,7 @@ class LaunchbayApp(LoaderHost, App):
     agent_max = reactive(1)
     agent_queues = reactive("all queues")
     agent_error = reactive("")
+    agent_others = reactive("")  # other live agents on this store, e.g. a background one
 
     def __init__(
         self,
@@ -74,6 +77,7 @@ class LaunchbayApp(LoaderHost, App):
         self.config = config or load_user_config()
         self.offer_sample = offer_sample
         self._embedded_agent = None
+        self._agent_stopped = threading.Event()
         self._shutdown_requested = threading.Event()
         self._store_listener: ChangeListener | None = None
         self.store_changes = 0
@@ -103,6 +107,8 @@ class LaunchbayApp(LoaderHost, App):
         if self.config.keys:
             self.set_keymap(self.config.keys)
         self.watch_store()
+        self.start_run_endings()
+        self.check_other_agents()
         if self.run_agent:
             self.start_agent()
         if self.offer_sample:
@@ -157,6 +163,8 @@ class LaunchbayApp(LoaderHost, App):
         self.store_changes += 1
         for screen in shown_screens(self):
             screen.post_message(StoreChanged())
+        self.check_run_endings()
+        self.check_other_agents()
 
     # -- the embedded agent ----------------------------------------------------------------
 
@@ -181,6 +189,7 @@ class LaunchbayApp(LoaderHost, App):
             self.post_message(AgentReported(f"agent stopped: {exc}"))
             error = str(exc)
         finally:
+            self._agent_stopped.set()
             self.post_message(AgentStateChanged("stopped", error))
 
     def on_agent_state_changed(self, message: AgentStateChanged) -> None:

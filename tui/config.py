@@ -7,6 +7,10 @@ keys:                        # binding id → key(s); `?` in the app lists the i
   runs.cancel: ctrl+x
 gpus: [0, 1]                 # the GPUs the agent hands out (runners/gpus/settings.py)
 snapshot_warn_mb: 100        # `job create code` warns when a snapshot is bigger
+terminal_notify: true        # a bell and a desktop notification (OSC 9/777) when a run ends
+notify:                      # the agent's notifications (runners/notify/settings.py)
+  urls: ["json://hooks.example.com/launchbay"]
+  on: [failed, crashed]
 ```
 """
 
@@ -17,14 +21,15 @@ from pathlib import Path
 from pydantic import ConfigDict, Field
 
 from runners.gpus.settings import GpuSettings
+from runners.notify.settings import NotifyFileSettings
 from runners.system.config_file import CONFIG_ENV_VAR as CONFIG_ENV_VAR
 from runners.system.config_file import config_path as config_path
 from runners.system.config_file import read_config_document
 
 
-class UserConfig(GpuSettings):
-    """What a user may set: the app's theme and keys, and the agent's GPU keys (checked here
-    too, so that a typo in them is caught whichever reads the file first)."""
+class UserConfig(GpuSettings, NotifyFileSettings):
+    """What a user may set: the app's theme and keys, and the agent's GPU and notification
+    keys (checked here too, so that a typo in them is caught whichever reads the file first)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,6 +39,9 @@ class UserConfig(GpuSettings):
     """Key rebindings: binding id → comma-separated keys."""
     snapshot_warn_mb: int = Field(default=100, ge=1)
     """`job create code` warns when the code's snapshot is bigger than this many MiB."""
+    terminal_notify: bool = True
+    """When a run ends: ring the terminal's bell and send a desktop notification (OSC 9 and
+    OSC 777, passed through tmux), besides the app's toast. false turns both off."""
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:

@@ -61,7 +61,12 @@ class GpuDispatch:
             later = [
                 i for i in store.items.waiting(queue.id)[:BACKFILL_LOOKAHEAD] if i.id != item.id
             ]
-            candidates += [_candidate(i) for i in later if i.state.value == "pending"]
+            now = time.time()  # a retry in its backoff can't start: no candidate
+            candidates += [
+                _candidate(i)
+                for i in later
+                if i.state.value == "pending" and (i.not_before or 0) <= now
+            ]
         live = store.gpus.live()
         choice = choose(
             candidates,

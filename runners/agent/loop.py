@@ -29,24 +29,37 @@ from runners.agent.crashpoints import crash_point
 from runners.agent.faults import StoreFaults
 from runners.agent.gpu_dispatch import GpuDispatch
 from runners.agent.metric_ingest import MetricIngest
+from runners.agent.notifying import Notifying
 from runners.agent.recovery import HEARTBEAT_SECONDS, Recovery
-from runners.agent.runs import LiveRun, RunThreads, Submitted
+from runners.agent.retries import Retries
+from runners.agent.runs import LiveRun, RunThreads
+from runners.agent.status_apply import StatusApply
 from runners.agent.workers import DaemonPool
 from runners.launch.rendering import render_spec
 from runners.launch.request import check_still_allowed
-from runners.protocol import Capability, Handle, RunStatus
+from runners.protocol import Capability
 from runners.registry import get_runner
 from runners.sweeps.controller import SweepControl
 from runners.system import procinfo
 from runners.system.wakeup import Waker
-from store import BadInput, IllegalTransition, Queue, RunState, Stage, Store
+from store import BadInput, Queue, RunState, Stage, Store
 from store.errors import passing_fault
 from store.runs import new_run_id
 
 SWEEP_SECONDS = 15.0  # release expired leases, adopt runs of agents that died
 
 
-class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest, SweepControl):
+class Agent(
+    RunThreads,
+    StatusApply,
+    Recovery,
+    Retries,
+    Notifying,
+    StoreFaults,
+    GpuDispatch,
+    MetricIngest,
+    SweepControl,
+):
     """Serves queues (all of them when `queues` is empty) with at most `max_jobs` live runs
     (-1: no limit). `run()` blocks until `stop()` or, with `until_empty`, until its queues have
     nothing dispatchable and no live runs."""
@@ -113,6 +126,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest, SweepC
                 self._serve(store, changes)
         finally:
             changes.close()
+            self._finish_notifications(store)
             self._say_stopped(store)
             store.close()
 
@@ -168,7 +182,8 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest, SweepC
             self._recovered(store)  # a whole pass went through, a heartbeat written
         if done:
             return None
-        return min(self._next_sweep, self._next_heartbeat, timers, self._gpu_wake_at())
+        timers = min(timers, self._gpu_wake_at(), self._retry_wake_at(store))
+        return min(self._next_sweep, self._next_heartbeat, timers)
 
     def _say_stopped(self, store: Store) -> None:
         try:
@@ -266,6 +281,7 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest, SweepC
                     metrics_file=runner.metrics_file_path(run_dir),
                     environ=self.environ,
                     resume_count=item.resume_count,
+                    attempt=item.attempt,
                 )
             except BadInput as exc:
                 self._fail_item(store, item.id, Stage.AGENT, str(exc))
@@ -318,83 +334,3 @@ class Agent(RunThreads, Recovery, StoreFaults, GpuDispatch, MetricIngest, SweepC
         self.last_error = message
         store.agents.record_error(self.id, message)
         self._report(message)
-
-    # -- applying what run threads saw --------------------------------------------------------
-
-    def _apply_inbox(self, store: Store) -> None:
-        while True:
-            if not self._unapplied:
-                try:
-                    self._unapplied.append(self._inbox.get_nowait())
-                except queue_module.Empty:
-                    return
-            # Dropped only once applied: a store fault midway leaves it for the next pass.
-            self._apply_message(store, self._unapplied[0])
-            self._unapplied.popleft()
-
-    def _apply_message(self, store: Store, message) -> None:
-        live = self.live.get(message.run_id)
-        if live is None:
-            return
-        if isinstance(message, Submitted):
-            live.handle = message.handle
-            at_once = Capability.STARTS_RUNNING in live.runner.capabilities
-            submitted = RunStatus(RunState.RUNNING if at_once else RunState.STARTING, "submitted")
-            self._apply_status(store, live, submitted, handle=message.handle)
-            if live.stop_wanted:
-                self._cancel(live)
-        else:
-            self._apply_status(store, live, message.status)
-
-    def _apply_status(
-        self, store: Store, live: LiveRun, status: RunStatus, handle: Handle | None = None
-    ) -> None:
-        run = store.runs.get(live.run_id)
-        target, message = status.state, status.message
-        moves = (
-            not run.state.is_terminal()
-            and target != run.state
-            and not (target is RunState.RUNNING and run.state is RunState.STOPPING)
-        )
-        if handle is not None and not moves:
-            store.runs.set_handle(live.run_id, handle)  # else the transition records it
-        if run.state.is_terminal():
-            self.live.pop(live.run_id, None)
-            return
-        # A run being stopped ends stopped, whatever ended it: a preemption that comes after
-        # the cancel must not requeue it.
-        if status.state.is_terminal() and run.state is RunState.STOPPING:
-            target = RunState.STOPPED
-            message = f"stopped on request ({status.message})" if status.message else "stopped"
-        if target == run.state:
-            if message and message != run.message:
-                store.runs.set_message(live.run_id, message)
-            return
-        if target is RunState.RUNNING and run.state is RunState.STOPPING:
-            return  # still shutting down
-        if target is RunState.STARTING:
-            # A remote job back in a queue (a pod rescheduled): the run never goes back.
-            if message and message != run.message:
-                store.runs.set_message(live.run_id, message)
-            return
-        failed = target in (RunState.FAILED, RunState.CRASHED)
-        try:
-            # One transaction: nobody sees a preempted run that is not yet requeued.
-            with store.transaction():
-                store.runs.transition(
-                    live.run_id,
-                    target,
-                    message,
-                    exit_code=status.exit_code,
-                    error_stage=status.error_stage if failed else None,
-                    error_message=status.error_message if failed else None,
-                    handle=handle,
-                )
-                if target is RunState.PREEMPTED:
-                    message = self._requeue_preempted(store, live.run_id, message)
-        except IllegalTransition as exc:
-            self._record_error(store, str(exc))
-        if target.is_terminal():
-            self.live.pop(live.run_id, None)
-            ended = f"run {live.run_id}: {target.value}"
-            self._report(ended + (f" ({message})" if message else ""))

@@ -1,22 +1,26 @@
 """Why each waiting item waits: the answer to "four jobs queued and only one ran"."""
 
 import socket
+import time
 
 from runners.system import procinfo
 from store import BadInput, Queue, QueueItem, Store
 
+NO_AGENT = "no agent serving this queue (start one: launchbay agent)"
+
+
+def live_agents(store: Store) -> list:
+    """Agents that have not stopped and, on this host, whose process still runs."""
+    host = socket.gethostname()
+    return [
+        record
+        for record in store.agents.not_stopped()
+        if record.hostname != host or procinfo.is_alive(record.pid, record.pid_start_time)
+    ]
+
 
 def live_agents_serving(store: Store, queue: Queue) -> list:
-    agents = []
-    for record in store.agents.not_stopped():
-        if record.queues and queue.name not in record.queues:
-            continue
-        if record.hostname == socket.gethostname() and not procinfo.is_alive(
-            record.pid, record.pid_start_time
-        ):
-            continue
-        agents.append(record)
-    return agents
+    return [a for a in live_agents(store) if not a.queues or queue.name in a.queues]
 
 
 def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
@@ -28,13 +32,18 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
     live = len(store.runs.list(queue_id=queue.id, live_only=True))
     result = []
     ahead = 0
+    now = time.time()
     for item in items:
+        in_backoff = item.not_before is not None and item.not_before > now
         if item.state.value == "leased":
             reason = "leased: an agent is starting it"
+        elif in_backoff:
+            left = max(1, round(item.not_before - now))
+            reason = f"attempt {item.attempt}: a retry, waiting out its backoff ({left}s left)"
         elif queue.paused:
             reason = "queue paused"
         elif not agents:
-            reason = "no agent serving this queue (start one: launchbay agent)"
+            reason = NO_AGENT
         elif queue.max_concurrency is not None and live >= queue.max_concurrency:
             reason = f"queue concurrency full ({live}/{queue.max_concurrency} live)"
         elif ahead:
@@ -45,8 +54,8 @@ def waiting_reasons(store: Store, queue: Queue) -> list[tuple[QueueItem, str]]:
             reason = "max-jobs reached on every agent serving this queue"
         else:
             reason = "next: an agent will take it"
-        if item.state.value == "pending":
-            ahead += 1
+        if item.state.value == "pending" and not in_backoff:
+            ahead += 1  # a retry in its backoff holds nobody up
         result.append((item, reason))
     return result
 

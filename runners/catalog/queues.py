@@ -11,6 +11,7 @@ from runners.launch.documents import (
 )
 from runners.launch.redaction import check_secret_env
 from runners.launch.request import unwrap_resource_args
+from runners.launch.retry import check_retry
 from runners.launch.templating import check_macros, check_template_variables, fill_placeholders
 from runners.launch.validation import check_process_strings
 from runners.launch.wandb_env import WANDB_ENV_KEY
@@ -28,6 +29,8 @@ CONFIG_KEYS = (
     "secret_env",
     "backfill",
     WANDB_ENV_KEY,
+    "retry",
+    "notify",
 )
 MAX_RESUMES_LIMIT = 100
 
@@ -68,6 +71,12 @@ def check_queue_config(resource: str, document: Any) -> dict:
         config["secret_env"] = check_secret_env(document["secret_env"], "secret_env")
     if document.get("max_resumes") is not None:
         config["max_resumes"] = _check_max_resumes(document["max_resumes"])
+    if document.get("retry") is not None:
+        config["retry"] = check_retry(document["retry"])
+    if document.get("notify") is not None:
+        from runners.notify.settings import check_notify  # pydantic: only when one is given
+
+        config["notify"] = check_notify(document["notify"])
     if document.get("backfill") is not None:
         config["backfill"] = _check_backfill(document["backfill"], runner)
     if document.get(WANDB_ENV_KEY) is not None:

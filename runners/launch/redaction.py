@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "***"
+# A queue's or the config file's notification block: its URLs carry tokens in their path
+# (Slack, Discord, ntfy): each is shown as its scheme and ***.
+NOTIFY_KEY = "notify"
 # The key a queue config, a launch spec and a rendered spec list extra secret names under.
 SECRET_ENV_KEY = "secret_env"
 # A word of a name that alone makes it secret (`DB_PASS`, `auth`, `HF_TOKEN`).
@@ -132,6 +135,8 @@ def _collect(node: Any, secret: Callable[[Any], bool], secrets: set[str]) -> Non
         for key, item in node.items():
             if secret(key) and _scalar(item):
                 secrets.add(str(item))
+            elif key == NOTIFY_KEY:
+                secrets.update(_notify_urls(item))
             else:
                 _collect(item, secret, secrets)
     elif isinstance(node, list):
@@ -162,7 +167,11 @@ def _hide(node: Any, secret: Callable[[Any], bool], secrets: set[str]) -> Any:
     node = _hide_across_config_chunks(node, secrets)
     if isinstance(node, dict):
         return {
-            key: REDACTED if secret(key) and _scalar(item) else _hide(item, secret, secrets)
+            key: REDACTED
+            if secret(key) and _scalar(item)
+            else _hide_notify(item)
+            if key == NOTIFY_KEY
+            else _hide(item, secret, secrets)
             for key, item in node.items()
         }
     if isinstance(node, list):
@@ -180,6 +189,24 @@ def _hide(node: Any, secret: Callable[[Any], bool], secrets: set[str]) -> Any:
         for value in secrets:
             node = node.replace(value, REDACTED)
     return node
+
+
+def _notify_urls(block: Any) -> list[str]:
+    urls = block.get("urls") if isinstance(block, dict) else None
+    return [u for u in urls if isinstance(u, str)] if isinstance(urls, list) else []
+
+
+def _hide_notify(block: Any) -> Any:
+    """`{urls: [slack://T/B/C]}` shown as `{urls: [slack://***]}`."""
+    if not _notify_urls(block):
+        return block
+    return {
+        **block,
+        "urls": [
+            u.split("://", 1)[0] + "://" + REDACTED if isinstance(u, str) else u
+            for u in block["urls"]
+        ],
+    }
 
 
 def _hide_across_config_chunks(node: Any, secrets: set[str]) -> Any:

@@ -59,6 +59,7 @@ def render_spec(
     metrics_file: str | None = None,
     env_value_limit: int = DEFAULT_ENV_VALUE_LIMIT,
     resume_count: int = 0,
+    attempt: int = 1,
 ) -> dict:
     """The spec for one run: the enqueued launch with macros substituted and the env added.
     `metrics_file`: LAUNCHBAY_METRICS_FILE as the job sees it, for targets whose files the
@@ -111,6 +112,8 @@ def render_spec(
                 entity=wandb_overrides.get("entity"),
             )
         )
+    if launch.get("retry"):
+        env["LAUNCHBAY_ATTEMPT"] = str(attempt)  # under a retry policy: 1, then each retry's
     return {
         "run_id": run_id,
         "item_id": item_id,
@@ -139,6 +142,7 @@ def render_spec(
         **({SECRET_ENV_KEY: launch[SECRET_ENV_KEY]} if launch.get(SECRET_ENV_KEY) else {}),
         **({"build": launch["build"]} if launch.get("build") else {}),
         **({"target": launch["target"]} if launch.get("target") else {}),
+        **({"attempt": attempt, "retry": launch["retry"]} if launch.get("retry") else {}),
     }
 
 

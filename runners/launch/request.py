@@ -17,6 +17,7 @@ from runners.launch.documents import (
 )
 from runners.launch.redaction import SECRET_ENV_KEY, check_secret_env
 from runners.launch.rendering import deep_merge, default_entry_point, render_spec
+from runners.launch.retry import check_retry
 from runners.launch.schema import build_run_config
 from runners.launch.set_values import apply_set_values
 from runners.launch.templating import (
@@ -43,6 +44,7 @@ SPEC_KEYS = (
     "project",
     "entity",
     "resource",
+    "retry",
 )
 # W&B's launch spec keys that mean nothing here, and what to write instead.
 WANDB_ONLY_SPEC_KEYS = {
@@ -198,6 +200,10 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
             launch["build"]["base_image"] = base_image
     if queue.config.get("target"):
         launch["target"] = queue.config["target"]
+    # The launch's own policy wins over the queue's (`retry: {max: 0}` turns it off).
+    retry = spec["retry"] if spec.get("retry") is not None else queue.config.get("retry")
+    if retry and retry["max"] > 0:
+        launch["retry"] = retry
     secret_env = sorted({*queue.config.get(SECRET_ENV_KEY, []), *spec.get(SECRET_ENV_KEY, [])})
     if secret_env:
         launch[SECRET_ENV_KEY] = secret_env  # hidden wherever this launch and its run show
@@ -367,7 +373,8 @@ def _parse_spec(spec) -> dict:
     if "args" in overrides and not isinstance(overrides["args"], list):
         raise BadInput("overrides.args", f"expected a list, got {type(overrides['args']).__name__}")
     secret_env = check_secret_env(spec.get(SECRET_ENV_KEY), SECRET_ENV_KEY)
-    return {**spec, "overrides": overrides, SECRET_ENV_KEY: secret_env}
+    retry = check_retry(spec.get("retry"))
+    return {**spec, "overrides": overrides, SECRET_ENV_KEY: secret_env, "retry": retry}
 
 
 def _argv_list(value, field: str) -> list[str] | None:

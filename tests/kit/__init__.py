@@ -15,7 +15,15 @@ from kit.agents import (
     run_agent,
     run_agent_until_empty,
 )
-from kit.cli import REPO, Result, bench_results, clean_env, modules_loaded_by_cli, run_launchbay
+from kit.cli import (
+    REPO,
+    CliProcess,
+    Result,
+    bench_results,
+    clean_env,
+    modules_loaded_by_cli,
+    run_launchbay,
+)
 from kit.cluster import CLUSTER, NAMESPACE, evict_pods_of, kube_queue, release_pod
 from kit.engine import (
     BUILDER,
@@ -47,7 +55,8 @@ from kit.waiting import forget_handle, log_of, run_for_item, run_of, run_state, 
 __all__ = [
     "AgentOutput", "AgentThread", "agent_killed_after", "agent_process", "run_agent",
     "run_agent_until_empty",
-    "REPO", "Result", "bench_results", "clean_env", "modules_loaded_by_cli", "run_launchbay",
+    "REPO", "CliProcess", "Result", "bench_results", "clean_env", "modules_loaded_by_cli",
+    "run_launchbay",
     "CLUSTER", "NAMESPACE", "evict_pods_of", "kube_queue", "release_pod",
     "BUILDER", "BUSYBOX", "PYTHON", "REGISTRY", "containers_of", "containers_removed_after",
     "docker_queue", "engine", "fresh_registry", "image_job", "pushed_image", "registry_tags",

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,61 @@ def run_launchbay(*args: str, db: Path, timeout: float = 120, **kwargs) -> Resul
         **kwargs,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+class CliProcess:
+    """`launchbay ARGS…` as a process whose stderr is read as it comes, so a test can wait for
+    a line it printed (evidence, not a sleep) and then act (signal it, start an agent)."""
+
+    def __init__(self, *args: str, db: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "--db", str(db), *args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.err_lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            with self._changed:
+                self.err_lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_err_line(self, text: str, timeout: float = 60) -> str:
+        """The first stderr line holding `text`; fails if the process ends or time passes."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.err_lines if text in line), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise AssertionError(f"no {text!r} on stderr:\n{''.join(self.err_lines)}")
+                self._changed.wait(left)
+
+    def finish(self, timeout: float = 120) -> Result:
+        """Wait for it to end; its exit code, stdout and stderr."""
+        out = self.process.stdout.read()
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout=30)
+        return Result(self.process.returncode, out, "".join(self.err_lines))
+
+    def __enter__(self) -> "CliProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=30)
 
 
 def clean_env() -> dict:

@@ -6,6 +6,7 @@ import click
 
 from .common import db_option, json_option, with_store
 from .completion import complete_jobs, complete_queues
+from .follow import after_enqueue, check_follow_flags, follow_options
 from .output import note, print_json
 
 # `--set KEY=VALUE`: run-config values typed by the job's input schema (issue 16).
@@ -60,7 +61,7 @@ class _DryRunOnly(Exception):
     help="Launch spec: a .json/.yaml file or a JSON string with overrides.run_config,"
     " overrides.args, overrides.entry_point, overrides.dockerfile (container queues),"
     " overrides.artifacts, overrides.files, resource_args, template_variables, name, project,"
-    " entity (W&B's launch config keys).",
+    " entity (W&B's launch config keys), and retry.",
 )
 @click.option(
     "--set-var",
@@ -114,6 +115,8 @@ class _DryRunOnly(Exception):
 @click.option(
     "--dry-run", is_flag=True, help="Print the spec the runner would get and enqueue nothing."
 )
+# Issue 16: follow the launch to its end (tui/cli/follow.py).
+@follow_options
 @json_option
 @db_option
 @with_store
@@ -134,14 +137,18 @@ def launch_command(
     priority,
     dry_run,
     as_json,
+    follow,
+    with_agent,
 ):
     """Enqueue a run of a job (-j, or -u/-d for one made from a source) on QUEUE; prints the
-    queue item's id."""
+    queue item's id. With --follow, waits for its run and prints its states and log until it
+    ends (exit 0 finished, 1 not, 130 ctrl+c)."""
     from runners.catalog.jobs import job_for_source
     from runners.launch.rendering import redact
     from runners.launch.request import LaunchRequest, enqueue, prepare_launch, preview
     from store import BadInput
 
+    check_follow_flags(follow, with_agent)
     if sum(given is not None for given in (job, uri, docker_image)) != 1:
         raise BadInput("-j/--job", "expected exactly one of -j/--job, -u/--uri, -d/--docker-image")
     made = shown = None
@@ -190,3 +197,4 @@ def launch_command(
             f"enqueued {prepared.job.ref} on {prepared.queue.name} as item {item_id}"
             f" ({prepared.priority.label} priority)"
         )
+    after_enqueue(store, prepared.queue, item_id, follow, with_agent)

@@ -118,6 +118,7 @@ def list_runs(store, queue, states, limit, as_json):
 def describe_run(store, run_id, as_json):
     """Describe a run: state, error, handle, events and the rendered spec (secrets hidden)."""
     from runners.launch.rendering import redact
+    from runners.launch.retry import attempt_text
 
     run = store.runs.find(run_id)
     events = store.runs.events(run.id)
@@ -125,6 +126,7 @@ def describe_run(store, run_id, as_json):
         print_json(
             {
                 **run.to_json(),
+                "attempt": run.spec.get("attempt"),
                 "spec": redact(run.spec),
                 "handle": redact(run.handle),
                 "events": [e.to_json() for e in events],
@@ -140,6 +142,8 @@ def describe_run(store, run_id, as_json):
     click.echo(f"job:        {run.job}")
     click.echo(f"queue:      {run.queue} ({run.resource})")
     click.echo(f"item:       {run.item_id}")
+    if attempt := attempt_text(run.spec):
+        click.echo(f"attempt:    {attempt}")
     click.echo(f"state:      {run.state.value}" + (f" — {run.message}" if run.message else ""))
     click.echo(f"exit code:  {run.exit_code if run.exit_code is not None else '-'}")
     if run.tags:

@@ -116,7 +116,7 @@ class QueueFormScreen(LoaderHost, ModalScreen[str | None]):
                 )
             yield Label(
                 "config (YAML): resource_args, template_variables, registry, builder, target,"
-                " max_resumes"
+                " max_resumes, retry, notify"
             )
             yield Static(id="queue-config-keys")
             yield TextArea(

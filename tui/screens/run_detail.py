@@ -182,6 +182,8 @@ def _fact(name: str, value: str | Content) -> Content:
 
 def run_summary(run, handle, log_path, gpus=()) -> Content:
     """The run's facts, one per line; its error as `[stage] message`."""
+    from runners.launch.retry import attempt_text
+
     state = state_text(run.state.value)
     if run.message:
         state += f"  {run.message}"
@@ -190,6 +192,7 @@ def run_summary(run, handle, log_path, gpus=()) -> Content:
         _fact("job", run.job),
         _fact("queue", f"{run.queue} ({run.resource})   ")
         + Content.assemble(("item", "bold"), f" {run.item_id}"),
+        *([_fact("attempt", attempt)] if (attempt := attempt_text(run.spec)) else []),
         _fact("state", state),
         _fact("exit code", "-" if run.exit_code is None else str(run.exit_code)),
         _fact("tags", " ".join(run.tags) or "- (t adds)"),

@@ -18,6 +18,7 @@ class AgentBar(Static):
     queues = reactive("all queues")
     state = reactive("off")  # off | idle | running | stopped
     last_error = reactive("")
+    others = reactive("")  # other live agents on the store: `pid 4121 (all queues)`
 
     # The app's reactive → this bar's, so every screen's bar follows the one agent.
     _FOLLOWS = {
@@ -26,6 +27,7 @@ class AgentBar(Static):
         "agent_max": "max_jobs",
         "agent_queues": "queues",
         "agent_error": "last_error",
+        "agent_others": "others",
     }
 
     def on_mount(self) -> None:
@@ -44,6 +46,8 @@ class AgentBar(Static):
                 activity = "idle" if self.live_runs == 0 else f"running {self.live_runs}"
                 activity += f" of at most {self.max_jobs}"
             text = f"agent: {activity} · serving {self.queues}"
+        if self.others:
+            text += f" · other agents: {self.others}"
         if self.last_error:
             text += f" · last error: {self.last_error}"
         return Text(text)  # queue names and errors as they are, never markup

@@ -7,6 +7,7 @@ status in a file: a restarted agent is not the process's parent and can't waitpi
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -194,7 +195,8 @@ class LocalProcessRunner(Runner):
         return child.returncode
 
     def _ended(self, handle: Handle, returncode: int | None) -> RunStatus:
-        code = _read_exit_file(Path(handle["exit_file"]))
+        exit_file = Path(handle["exit_file"])
+        code = _read_exit_file(exit_file)
         if code is None and returncode is not None:
             # The wrapper itself was killed (SIGKILL after the grace): no status file.
             code = 128 - returncode if returncode < 0 else returncode
@@ -206,10 +208,15 @@ class LocalProcessRunner(Runner):
                 error_stage=Stage.RUN,
                 error_message="process vanished without an exit status",
             )
+        # The wrapper writes the file as the job ends: its time is the run's end, even when
+        # the agent that sees it is a later one.
+        ended_at = _mtime(exit_file)
         if code == 0:
-            return RunStatus(RunState.FINISHED, "exited with code 0", exit_code=0)
-        reason = describe_exit(code)
-        return RunStatus.failed(Stage.RUN, reason, exit_code=code)
+            return RunStatus(
+                RunState.FINISHED, "exited with code 0", exit_code=0, ended_at=ended_at
+            )
+        failed = RunStatus.failed(Stage.RUN, describe_exit(code), exit_code=code)
+        return dataclasses.replace(failed, ended_at=ended_at)
 
     def cancel(self, handle: Handle, grace_seconds: float) -> None:
         pid, started = handle["pid"], handle.get("start_time")
@@ -278,6 +285,13 @@ def _check_executable(program: str, cwd: Path, path: str) -> None:
             f"entrypoint {program!r} was not found on PATH; install it"
             " or give the full command with -E",
         )
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _read_exit_file(path: Path) -> int | None:
