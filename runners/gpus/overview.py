@@ -53,3 +53,21 @@ def free_now(store: Store, settings: GpuSettings) -> str | None:
         return None
     free = sum(1 for device in devices if device.run_id is None and not device.busy_outside)
     return f"GPUs free now: {free} of {len(devices)}"
+
+
+def free_for_queue(store: Store, queue_name: str) -> str | None:
+    """free_now for a queue whose runs get this machine's GPUs; None for any other queue, or
+    one that doesn't exist (the launch form's preview says what is wrong)."""
+    from runners.protocol import Capability
+    from runners.registry import get_runner
+    from store import BadInput
+
+    from .settings import load_gpu_settings
+
+    try:
+        queue = store.queues.get(queue_name)
+        if Capability.SHARES_GPUS not in get_runner(queue.resource).capabilities:
+            return None
+        return free_now(store, load_gpu_settings())
+    except BadInput:
+        return None

@@ -30,7 +30,12 @@ from runners.launch.templating import (
     strings_by_path,
 )
 from runners.launch.validation import check_process_strings
-from runners.launch.wandb_env import WANDB_ENV_KEY, check_wandb_name, launch_author
+from runners.launch.wandb_env import (
+    WANDB_ENV_KEY,
+    WANDB_ONLY_SPEC_KEYS,
+    check_wandb_name,
+    launch_author,
+)
 from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, JobVersion, Priority, Queue, Store
@@ -46,18 +51,6 @@ SPEC_KEYS = (
     "resource",
     "retry",
 )
-# W&B's launch spec keys that mean nothing here, and what to write instead.
-WANDB_ONLY_SPEC_KEYS = {
-    "docker": "W&B's docker block; give the image with -d/--docker-image and container"
-    " settings in resource_args",
-    "builder": "the queue's builder: and registry: say how code is built here",
-    "registry": "the queue's registry: says where images are pushed here",
-    "job": "give the job with -j, or its source with -u/-d",
-    "uri": "give the source with -u/--uri",
-    "git": "give the source with -u GIT_URL (a git job pins its commit)",
-    "run_id": "launchbay picks each run's id when an agent claims it",
-    "sweep_id": "launchbay runs no sweeps",
-}
 # `artifacts` and `files` are W&B's: they reach the job as WANDB_ARTIFACTS and
 # WANDB_LAUNCH_FILE_OVERRIDES (runners/launch/wandb_env.py), which the wandb SDK reads.
 OVERRIDE_KEYS = ("run_config", "args", "entry_point", "dockerfile", "artifacts", "files")

@@ -42,6 +42,20 @@ NOT_GIVEN = {
 }
 
 
+# W&B's launch spec keys that mean nothing here, and what to write instead.
+WANDB_ONLY_SPEC_KEYS = {
+    "docker": "W&B's docker block; give the image with -d/--docker-image and container"
+    " settings in resource_args",
+    "builder": "the queue's builder: and registry: say how code is built here",
+    "registry": "the queue's registry: says where images are pushed here",
+    "job": "give the job with -j, or its source with -u/-d",
+    "uri": "give the source with -u/--uri",
+    "git": "give the source with -u GIT_URL (a git job pins its commit)",
+    "run_id": "launchbay picks each run's id when an agent claims it",
+    "sweep_id": "a sweep gives its trials their sweep id (launchbay sweep create)",
+}
+
+
 def max_env_length(resource: str) -> int:
     return MAX_ENV_LENGTHS.get(resource, DEFAULT_MAX_ENV_LENGTH)
 

@@ -5,7 +5,7 @@ from helpers_tui import settle
 from kit import run_launchbay
 
 from tui.screens.runs import RUN_COLUMNS
-from tui.widgets.window_table import Column, fit_columns
+from tui.widgets.table_columns import Column, fit_columns
 
 
 def _titles(fitted) -> list[str]:

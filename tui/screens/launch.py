@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
+from runners.gpus.overview import free_for_queue
 from store import BadInput
 
 from ..loading import Answered, LoaderHost
@@ -35,11 +36,11 @@ from .launch_fields import CONFIG_HINT, VARS_HINT, set_var_texts
 PRIORITIES = ["critical", "high", "medium", "low"]
 
 
-NARROW_COLUMNS = 100  # below: no spec preview beside the form
-SHORT_LINES = 32  # below: inputs without borders, one line each
-
-
 class LaunchScreen(LoaderHost, YamlEditing, Screen):
+    # An 80x24 terminal over SSH: below 100 columns the form takes the width (no spec preview
+    # beside it), below 32 lines its inputs lose their borders (app.tcss): five fields show.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("ctrl+s", "enqueue", "Enqueue", id="launch.enqueue"),
         # priority: an Input in focus would take ctrl+e as "end of line".
@@ -125,12 +126,6 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
     def on_mount(self) -> None:
         self.sub_title = f"relaunch {self.relaunch_of}" if self.relaunch_of else "launch"
         self._choices.start()
-
-    def on_resize(self) -> None:
-        # An 80x24 terminal over SSH: the form takes the width (the spec preview is left out)
-        # and its inputs lose their borders, so that more than two fields show at once.
-        self.set_class(self.size.width < NARROW_COLUMNS, "-narrow")
-        self.set_class(self.size.height < SHORT_LINES, "-short")
 
     # -- loading choices and the relaunch's previous run ------------------------------------
 
@@ -295,7 +290,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         from runners.launch.request import prepare_launch, preview
 
         store = self.app.stores.get()
-        gpus_free = _gpus_free(store, request.queue)
+        gpus_free = free_for_queue(store, request.queue)
         try:
             return version, redact(preview(store, prepare_launch(store, request))), None, gpus_free
         except BadInput as exc:
@@ -385,22 +380,6 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
             self.dismiss()
         else:
             self._enqueuing = False  # still open: it may enqueue again
-
-
-def _gpus_free(store, queue_name: str) -> str | None:
-    """How many GPUs are free now, for a queue whose runs get this machine's GPUs."""
-    from runners.gpus.overview import free_now
-    from runners.gpus.settings import load_gpu_settings
-    from runners.protocol import Capability
-    from runners.registry import get_runner
-
-    try:
-        queue = store.queues.get(queue_name)
-        if Capability.SHARES_GPUS not in get_runner(queue.resource).capabilities:
-            return None
-        return free_now(store, load_gpu_settings())
-    except BadInput:
-        return None  # the preview says what is wrong
 
 
 def _error_text(error: Exception) -> str:

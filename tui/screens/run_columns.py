@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from store.run_views import MetricColumn, RunOrder
 
-from ..widgets.window_table import Column
+from ..widgets.table_columns import Column
 
 COLUMNS_PREFERENCE = "runs.metric_columns"  # the summary columns chosen with `m`
 ORDER_PREFERENCE = "runs.order"  # and the sort chosen with `o`

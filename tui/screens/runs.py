@@ -18,7 +18,8 @@ from ..threads import ThreadStores
 from ..timefmt import ago, run_duration
 from ..widgets.agent_bar import AgentBar
 from ..widgets.badges import run_state_style
-from ..widgets.window_table import Column, WindowTable
+from ..widgets.table_columns import Column
+from ..widgets.window_table import WindowTable
 from .live import LiveScreen
 from .run_columns import metric_column, next_order, read_table_preferences, save_table_preferences
 
