@@ -110,6 +110,14 @@ async def shoot(db: Path) -> list[Path]:
         await pilot.press("escape", "question_mark")
         await pilot.pause(0.3)
         save("help")
+        await pilot.press("escape")
+        # Quitting while this app's agent is the only one serving work: it asks first. (Toasts
+        # did not show in run_test's headless screenshots here, so a run's end has no shot.)
+        from tui.screens.quit import QuitScreen
+
+        app.push_screen(QuitScreen("1 live run(s) and 2 waiting item(s)"))
+        await pilot.pause(0.5)
+        save("quit-dialog")
     narrow = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
     async with narrow.run_test(size=(80, 24)) as pilot:  # a terminal over SSH, as it comes
         app = narrow
