@@ -124,9 +124,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     if overrides.get("entry_point") not in (None, [], ""):
         entry_point = _argv_list(overrides["entry_point"], "overrides.entry_point")
     if request.entry_point is not None:
-        entry_point = _split(request.entry_point, "-E/--entrypoint")
+        entry_point = _split(request.entry_point, "-E/--entry-point")
     if entry_point is not None and not entry_point:
-        field = "-E/--entrypoint" if request.entry_point is not None else "overrides.entry_point"
+        field = "-E/--entry-point" if request.entry_point is not None else "overrides.entry_point"
         raise BadInput(field, "is empty; expected a command")
 
     values = resolve_variables(queue.template_variables, set_vars, set(spec_vars) - set(cli_vars))
