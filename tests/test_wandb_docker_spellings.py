@@ -122,7 +122,13 @@ def test_two_spellings_of_one_setting_with_different_values_are_refused(refused)
 
 @pytest.mark.parametrize(
     ("flag", "reason"),
-    [("p", "publishing ports"), ("add-host", "host entries"), ("env-file", "env file")],
+    [
+        ("p", "publishing ports"),
+        ("add-host", "host entries"),
+        ("env-file", "env file"),
+        ("cpuset-cpus", "expected cpus: N"),  # in W&B's allow-list: refused saying what to use
+        ("memory-reservation", "expected memory: SIZE"),
+    ],
 )
 def test_a_docker_flag_launchbay_does_not_support_is_refused_saying_why(refused, flag, reason):
     refused(_launch("sandboxed", {flag: "x"}), f"resource_args.{flag}: ", reason)

@@ -58,6 +58,13 @@ UNSUPPORTED = {
     "security-opt": "security options are not supported",
     "entrypoint": "the job's entry point is the launch's overrides.entry_point",
     "name": "launchbay names the container launchbay-<run id>",
+    # W&B's allow-list takes these; launchbay's queue limits are cpus and memory (a ceiling a
+    # launch may lower), which these would slip past.
+    **dict.fromkeys(
+        ("cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems"),
+        "CPU shares, periods, quotas and cpusets are not supported; expected cpus: N",
+    ),
+    "memory-reservation": "a memory reservation is not supported; expected memory: SIZE",
 }
 # docker CLI flags whose one value is what launchbay does anyway: taken and dropped (W&B's
 # docs put `rm: true` in their example queue); any other value is refused, saying why.
