@@ -116,6 +116,13 @@ def test_queue_create_help_lists_every_declared_target_key(cli):
     assert "`launchbay resources TYPE`" in flat(result.out)
 
 
+def test_queue_create_help_names_every_top_level_key_a_queue_config_takes(cli):
+    from runners.catalog.queues import CONFIG_KEYS
+
+    help_text = flat(cli("queue", "create", "--help").out)
+    assert [key for key in CONFIG_KEYS if key not in help_text] == []
+
+
 def test_resources_type_shows_each_declared_key_with_its_help(cli):
     result = cli("resources", "k8s")  # an alias names the same type
     assert result.code == 0

@@ -301,6 +301,19 @@ def test_a_pydantic_models_bad_values_are_refused_as_the_model_refuses_them():
         Schema.model_validate(bad)
 
 
+def test_a_mapping_for_an_optional_model_names_its_wrong_key():
+    # `scheduler: Scheduler | None`: a mapping is meant as a Scheduler, so a misspelt key is
+    # named, not "expected a mapping (Scheduler) or null" of a value that is a mapping.
+    schema = TrainConfig.model_json_schema()
+    assert refused(schema, {"scheduler": {"warmup": 5}}) == (
+        "run_config.scheduler.warmup: is not in the job's input schema;"
+        " expected one of kind, warmup_steps"
+    )
+    assert refused(schema, {"scheduler": 5}) == (
+        "run_config.scheduler: expected a mapping (Scheduler) or null, got 5"
+    )
+
+
 def test_pydantic_extra_settings_open_or_close_the_object():
     class Forbid(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -2,9 +2,11 @@
 says no type; a key the schema does not list is refused (exit 2, one line, nothing written)."""
 
 import json
+from enum import StrEnum
 
 import pytest
 from kit import make_queue, refusal_checker, write_code_job
+from pydantic import BaseModel
 
 SCHEMA = {
     "type": "object",
@@ -116,3 +118,44 @@ def test_a_schema_with_additional_properties_takes_any_key_as_yaml(cli, job):
 def test_bad_values_are_refused_and_nothing_is_enqueued(cli, db_path, job, item, fragments):
     refused = refusal_checker(cli, db_path)
     refused(["launch", "-j", "train", "-q", "local", "--set", item], *fragments)
+
+
+class _Switch(StrEnum):
+    on = "on"  # YAML 1.1 would read a bare `on` as true
+    off = "off"
+
+
+class _Data(BaseModel):
+    tag: str = "v1"
+    mode: _Switch = _Switch.off
+
+
+class _Pydantic(BaseModel):
+    data: _Data = _Data()  # a $ref
+    note: str | None = None  # an Optional's anyOf
+    extra: _Data | None = None  # a $ref inside an Optional
+
+
+def test_a_pydantic_schema_types_values_through_its_refs_and_optionals(
+    cli, store, db_path, tmp_path
+):
+    # pydantic writes a nested model as a $ref and an Optional as anyOf [X, null]: --set
+    # follows both, as the launch form does, so "123" stays a string and `on` the enum's text.
+    folder = write_code_job(tmp_path / "src3", "pass")
+    (tmp_path / "pydantic.json").write_text(json.dumps(_Pydantic.model_json_schema()))
+    make_queue(store)
+    schema_file = str(tmp_path / "pydantic.json")
+    created = cli("job", "create", "code", "typed", str(folder), "--schema", schema_file)
+    assert created.code == 0, created.err
+    sets = ("data.tag=123", "data.mode=on", "note=007", "extra.tag=2", "extra.mode=off")
+    assert _config(cli, *sets, job="typed") == {
+        "data": {"tag": "123", "mode": "on"},
+        "note": "007",
+        "extra": {"tag": "2", "mode": "off"},
+    }
+    assert _config(cli, "note=null", job="typed")["note"] is None
+    refused = refusal_checker(cli, db_path)
+    refused(
+        ["launch", "-j", "typed", "-q", "local", "--set", "data.tga=x"],
+        "--set data.tga: 'tga' is not in data; expected one of tag, mode",
+    )

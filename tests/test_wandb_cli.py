@@ -41,6 +41,12 @@ def test_entry_point_is_entrypoint(store, cli, tmp_path):
     for flag in ("--entry-point", "--entrypoint", "-E"):
         spec = _dry_run(cli, "-u", str(src), flag, "python3 other.py --fast")
         assert spec["entry_point"] == ["python3", "other.py", "--fast"]
+    # `job create` takes W&B's spelling too (`wandb job create -E/--entry-point`).
+    for index, flag in enumerate(("--entry-point", "--entrypoint", "-E")):
+        made = cli("job", "create", "code", f"job{index}", str(src), flag, "python3 other.py")
+        assert made.code == 0, made.err
+        shown = cli("job", "describe", f"job{index}")
+        assert "python3 other.py" in shown.out, shown.out
 
 
 def test_uri_of_a_directory_makes_a_code_job_once_and_reuses_it(store, cli, tmp_path):

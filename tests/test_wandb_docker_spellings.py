@@ -37,6 +37,12 @@ ESCAPES = {
     "--runtime": ({"runtime": "runc"}, {"runtime": "runc"}),
     "-e NAME": ({"e": ["AGENT_HOME"]}, {"env": {"AGENT_HOME": "${env:AGENT_HOME}"}}),
     "--env NAME": ({"env": "AGENT_HOME"}, {"env": {"AGENT_HOME": "${env:AGENT_HOME}"}}),
+    # W&B reads a flag's name with its dashes, `_` for `-` and any case (_docker_arg_name)
+    "'--privileged'": ({"--privileged": True}, {"privileged": True}),
+    "'-v'": ({"-v": "/etc:/host-etc:ro"}, {"volumes": ["/etc:/host-etc:ro"]}),
+    "NET": ({"NET": "host"}, {"network": "host"}),
+    "'--cap_add'": ({"--cap_add": "SYS_ADMIN"}, {"cap_add": ["SYS_ADMIN"]}),
+    "Pid": ({"Pid": "host"}, {"pid": "host"}),
 }  # fmt: skip
 GRANTS = {
     "network": {"allowed_networks": ["host"]},
@@ -96,6 +102,13 @@ def test_a_w_and_b_spelling_is_accepted_when_the_queue_grants_its_canonical_key(
     assert cli(*_launch(queue, spelling)).code == 0
 
 
+def test_a_flag_name_is_read_as_wandbs_runner_reads_it(cli, world):
+    for spelling in ("shm-size", "--shm-size", "SHM_SIZE", "shm_size"):
+        result = cli(*_launch("sandboxed", {spelling: "32m"}, "--dry-run"))
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["resource_args"]["shm_size"] == 32 * 2**20, spelling
+
+
 def test_two_spellings_of_one_setting_with_different_values_are_refused(refused):
     refused(
         _launch("sandboxed", {"memory": "1g", "m": "2g"}),
@@ -109,7 +122,13 @@ def test_two_spellings_of_one_setting_with_different_values_are_refused(refused)
 
 @pytest.mark.parametrize(
     ("flag", "reason"),
-    [("p", "publishing ports"), ("add-host", "host entries"), ("env-file", "env file")],
+    [
+        ("p", "publishing ports"),
+        ("add-host", "host entries"),
+        ("env-file", "env file"),
+        ("cpuset-cpus", "expected cpus: N"),  # in W&B's allow-list: refused saying what to use
+        ("memory-reservation", "expected memory: SIZE"),
+    ],
 )
 def test_a_docker_flag_launchbay_does_not_support_is_refused_saying_why(refused, flag, reason):
     refused(_launch("sandboxed", {flag: "x"}), f"resource_args.{flag}: ", reason)

@@ -113,6 +113,18 @@ def test_template_variables_in_a_launch_spec_are_honoured_and_set_var_wins(store
         bad = {"template_variables": {"threads": [1]}}
         prepare_launch(store, LaunchRequest(job="train", queue="local", spec=bad))
     assert refused.value.field == "template_variables.threads"
+    # A refused value names where it was given: the spec's key, or the flag that won over it.
+    for bad, set_vars, field in (
+        ({"threads": "many"}, [], "template_variables.threads"),
+        ({"thread": 2}, [], "template_variables.thread"),
+        ({"threads": 2}, ["threads=many"], "--set-var threads"),
+    ):
+        request = LaunchRequest(
+            job="train", queue="local", spec={"template_variables": bad}, set_vars=set_vars
+        )
+        with pytest.raises(BadInput) as refused:
+            prepare_launch(store, request)
+        assert refused.value.field == field
 
 
 def test_a_variable_declared_twice_is_refused(store):

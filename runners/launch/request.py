@@ -94,10 +94,9 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
         ) from None
     spec = _parse_spec(request.spec)
     # W&B's rule (_launch_add.py): the spec's template_variables, then --set-var over them.
-    set_vars = {
-        **spec_variable_values(spec.get("template_variables")),
-        **_parse_set_vars(request.set_vars),
-    }
+    spec_vars = spec_variable_values(spec.get("template_variables"))
+    cli_vars = _parse_set_vars(request.set_vars)
+    set_vars = {**spec_vars, **cli_vars}
     if request.resource_args is not None:
         spec["resource_args"] = _load_resource_args(request.resource_args)
     job = store.jobs.resolve(request.job)
@@ -120,12 +119,12 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     if overrides.get("entry_point") not in (None, [], ""):
         entry_point = _argv_list(overrides["entry_point"], "overrides.entry_point")
     if request.entry_point is not None:
-        entry_point = _split(request.entry_point, "-E/--entrypoint")
+        entry_point = _split(request.entry_point, "-E/--entry-point")
     if entry_point is not None and not entry_point:
-        field = "-E/--entrypoint" if request.entry_point is not None else "overrides.entry_point"
+        field = "-E/--entry-point" if request.entry_point is not None else "overrides.entry_point"
         raise BadInput(field, "is empty; expected a command")
 
-    values = resolve_variables(queue.template_variables, set_vars)
+    values = resolve_variables(queue.template_variables, set_vars, set(spec_vars) - set(cli_vars))
     queue_args = _queue_args(runner, queue, values)
     launch_args = unwrap_resource_args(spec.get("resource_args"), queue.resource, "resource_args")
     launch_args, launch_builder = lift_builder(launch_args, None)

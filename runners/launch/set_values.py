@@ -2,15 +2,20 @@
 schema (`--set lr=0.1` is the number 0.1 where the schema says number, the text "0.1" where it
 says string). Where the schema gives no type (or there is no schema), the value is read as
 YAML: `3` an integer, `true` a boolean, `[1, 2]` a list, anything else text. A dotted KEY
-(`optim.lr`) sets a nested value. The values go over the spec's `overrides.run_config`; the
-whole run config is then checked against the schema as always (bounds, enums, required).
+(`optim.lr`) sets a nested value. The schema is followed as the launch form follows it
+(`$ref`s, a one-member `allOf`, an Optional's `anyOf`: what pydantic writes), and `null` is
+null for an Optional. The values go over the spec's `overrides.run_config`; the whole run
+config is then checked against the schema as always (bounds, enums, required).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import BadInput
+
+if TYPE_CHECKING:
+    from runners.launch.schema.validator import CompiledSchema
 
 _YAML_TYPES = {"boolean": bool, "array": list, "object": dict}
 
@@ -24,34 +29,48 @@ def apply_set_values(schema: dict | None, run_config: Any, items: list[str]) -> 
     if not isinstance(run_config, dict):
         return run_config  # refused, naming overrides.run_config, where it is checked
     result = dict(run_config)
+    compiled = None
+    if isinstance(schema, dict):
+        from runners.launch.schema import compiled as compile_schema
+
+        compiled = compile_schema(schema, check=False)  # the job's: checked at `job create`
     for item in items:
         key, sep, text = item.partition("=")
         path = key.split(".")
         if not sep or not all(path):
             raise BadInput("--set", f"{item!r}; expected KEY=VALUE (KEY may be dotted: a.b)")
         field = f"--set {key}"
-        value = typed_value(property_schema(schema, path, field), text, field)
+        prop, nullable = property_schema(compiled, path, field)
+        value = None if nullable and text == "null" else typed_value(prop, text, field)
         _put(result, path, value, field)
     return result
 
 
-def property_schema(schema: dict | None, path: list[str], field: str) -> dict | None:
-    """The schema of the property at `path` (None: any value goes, untyped). A key the schema
-    does not list is refused unless the object allows additional properties."""
+def property_schema(
+    compiled: CompiledSchema | None, path: list[str], field: str
+) -> tuple[dict | None, bool]:
+    """(the schema of the property at `path`, followed to its type; None: any value goes,
+    untyped) and whether it may be null. A key the schema does not list is refused unless the
+    object allows additional properties."""
+    if compiled is None:
+        return None, False
+    from runners.launch.schema.fields import flatten
+
+    schema, nullable = flatten(compiled, compiled.schema)
     for depth, name in enumerate(path):
-        if not isinstance(schema, dict) or "properties" not in schema:
-            return None  # no schema here: nothing to type by, nothing to refuse
+        if "properties" not in schema:
+            return None, False  # no schema here: nothing to type by, nothing to refuse
         properties = schema["properties"] or {}
         if name not in properties:
             if schema.get("additionalProperties", False):
-                return None
+                return None, False
             where = ".".join(path[:depth]) or "the job's input schema"
             raise BadInput(
                 field,
                 f"{name!r} is not in {where}; expected one of {', '.join(properties) or '(none)'}",
             )
-        schema = properties[name]
-    return schema if isinstance(schema, dict) else None
+        schema, nullable = flatten(compiled, properties[name])
+    return schema, nullable
 
 
 def typed_value(schema: dict | None, text: str, field: str) -> Any:

@@ -1,7 +1,7 @@
 """Queue template variables (`{{name}}`) and launch macros (`${run_id}`, `${env:NAME}`)."""
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from runners.launch.schema import check_variable_schema, parse_variable
@@ -147,18 +147,24 @@ def check_template_variables(resource_args: dict, variables: Any) -> dict:
     return variables
 
 
-def resolve_variables(variables: dict, set_vars: Mapping[str, str]) -> dict[str, Any]:
-    """Typed values for every variable: `--set-var` text, else the default; all checked."""
+def resolve_variables(
+    variables: dict, set_vars: Mapping[str, str], from_spec: Collection[str] = ()
+) -> dict[str, Any]:
+    """Typed values for every variable: `--set-var` text, else the default; all checked. A
+    value of a name in `from_spec` came from the launch spec's `template_variables`, and its
+    refusal names that field."""
+
+    def field(name: str) -> str:
+        return f"template_variables.{name}" if name in from_spec else f"--set-var {name}"
+
     for name in set_vars:
         if name not in variables:
             known = ", ".join(variables) or "(this queue has none)"
-            raise BadInput(
-                f"--set-var {name}", f"unknown template variable; expected one of {known}"
-            )
+            raise BadInput(field(name), f"unknown template variable; expected one of {known}")
     values: dict[str, Any] = {}
     for name, schema in variables.items():
         if name in set_vars:
-            values[name] = parse_variable(name, schema, set_vars[name])
+            values[name] = parse_variable(name, schema, set_vars[name], field(name))
         elif "default" in schema:
             values[name] = schema["default"]
         else:

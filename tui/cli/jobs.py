@@ -23,7 +23,9 @@ def create_group():
 def _common_create_options(func):
     func = click.option(
         "--entrypoint",
+        "--entry-point",  # W&B's `wandb job create` spelling
         "-E",
+        "entrypoint",
         metavar="CMD",
         help="Command to run, e.g. 'python train.py' (code/git default:"
         " python main.py; image default: the image's own).",

@@ -22,8 +22,9 @@ def config_help() -> str:
     return (
         "YAML or JSON: resource_args, template_variables; for container queues also"
         " registry and builder; target, where the cluster or cloud is and what a launch may do"
-        f" ({targets}); max_resumes; retry; notify. `launchbay resources TYPE` lists a"
-        " type's keys with their help; see the README."
+        f" ({targets}); max_resumes, retry, notify, secret_env, backfill, wandb_env (false: runs"
+        " get no WANDB_* variables). `launchbay resources TYPE` lists a type's keys with their"
+        " help; see the README."
     )
 
 

@@ -139,9 +139,10 @@ def check_variable_schema(name: str, schema: Any) -> dict:
     return schema
 
 
-def parse_variable(name: str, schema: dict, text: str) -> Any:
-    """The typed value of `--set-var name=text`, checked against the variable's schema."""
-    field = f"--set-var {name}"
+def parse_variable(name: str, schema: dict, text: str, field: str | None = None) -> Any:
+    """The typed value of `--set-var name=text`, checked against the variable's schema; a
+    refusal names `field` (default: `--set-var NAME`)."""
+    field = field or f"--set-var {name}"
     type_ = schema["type"]
     try:
         value: Any = {"integer": int, "number": float}.get(type_, str)(text)

@@ -37,7 +37,7 @@ class FieldShape:
 
 def field_shape(compiled: CompiledSchema, prop: Any) -> FieldShape:
     """The field for `prop`, a property's schema inside `compiled`."""
-    flat, nullable = _flatten(compiled, prop)
+    flat, nullable = flatten(compiled, prop)
     default = flat.get("default", NO_DEFAULT)
     shape = {
         "schema": prop,
@@ -60,7 +60,7 @@ def field_shape(compiled: CompiledSchema, prop: Any) -> FieldShape:
     return FieldShape("yaml", **shape)
 
 
-def _flatten(compiled: CompiledSchema, prop: Any) -> tuple[dict, bool]:
+def flatten(compiled: CompiledSchema, prop: Any) -> tuple[dict, bool]:
     """(the property with `$ref`, one-member `allOf` and an Optional's union followed, whether
     null is allowed). Keys written beside a `$ref` (title, description, default) are kept."""
     schema, nullable = prop if isinstance(prop, dict) else {}, False

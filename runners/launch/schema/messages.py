@@ -31,6 +31,8 @@ _VALUE_KEYWORDS = {
     "oneOf",
     "$ref",
 }
+# Keywords about an object's keys: the value is a mapping, and one key is wrong or missing.
+_KEY_KEYWORDS = ("required", "additionalProperties", "unevaluatedProperties")
 _TYPE_WORDS = {
     "string": "a string",
     "integer": "an integer",
@@ -132,14 +134,23 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_optional(branches: Any) -> bool:
+    """Whether a union's branches are one schema and `{type: null}` (pydantic's Optional)."""
+    if not isinstance(branches, list):
+        return False
+    return len([b for b in branches if b != {"type": "null"}]) == 1 < len(branches)
+
+
 def error_line(error, field: str, resolve: Resolve) -> tuple[str, str]:
     """(the field, what is wrong with it) for one jsonschema ValidationError under `field`."""
     # An Optional's or a union's branch failing where the value itself is: the union is what
-    # the user must satisfy, so the message names all of it ("an integer or null").
+    # the user must satisfy, so the message names all of it ("an integer or null"). But a
+    # mapping given for an Optional model is that model's, wrong in its keys: name the key.
     while (
         error.parent is not None
         and error.parent.validator in ("anyOf", "oneOf")
         and list(error.parent.absolute_path) == list(error.absolute_path)
+        and not (error.validator in _KEY_KEYWORDS and _is_optional(error.parent.validator_value))
     ):
         error = error.parent
     where = field_name(field, tuple(error.absolute_path))

@@ -17,8 +17,10 @@ from typing import Any
 
 from store import BadInput
 
-# docker CLI flag (W&B's resource-arg key) -> launchbay's key. Canonical keys map to themselves
-# so that a config mixing both spellings is merged in one place.
+# docker CLI flag (W&B's resource-arg key, as _flag_name reads it) -> launchbay's key. Canonical
+# keys map to themselves so that a config mixing both spellings is merged in one place; a flag
+# not listed is launchbay's key with `-` as `_` (`--shm-size` is shm_size, `--privileged`
+# privileged), so every spelling meets that key's check.
 ALIASES = {
     "e": "env",
     "env": "env",
@@ -38,7 +40,6 @@ ALIASES = {
     "label": "labels",
     "labels": "labels",
     "cap-add": "cap_add",
-    "cap_add": "cap_add",
     "device": "devices",
     "devices": "devices",
 }
@@ -57,6 +58,13 @@ UNSUPPORTED = {
     "security-opt": "security options are not supported",
     "entrypoint": "the job's entry point is the launch's overrides.entry_point",
     "name": "launchbay names the container launchbay-<run id>",
+    # W&B's allow-list takes these; launchbay's queue limits are cpus and memory (a ceiling a
+    # launch may lower), which these would slip past.
+    **dict.fromkeys(
+        ("cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems"),
+        "CPU shares, periods, quotas and cpusets are not supported; expected cpus: N",
+    ),
+    "memory-reservation": "a memory reservation is not supported; expected memory: SIZE",
 }
 # docker CLI flags whose one value is what launchbay does anyway: taken and dropped (W&B's
 # docs put `rm: true` in their example queue); any other value is refused, saying why.
@@ -82,14 +90,15 @@ def canonical(resource_args: dict) -> dict:
     result: dict[str, Any] = {}
     spelt: dict[str, str] = {}
     for key, value in resource_args.items():
-        if key in UNSUPPORTED:
-            raise BadInput(f"resource_args.{key}", UNSUPPORTED[key])
-        if key in ALREADY_DONE:
-            done, why = ALREADY_DONE[key]
+        flag = _flag_name(key)
+        if flag in UNSUPPORTED:
+            raise BadInput(f"resource_args.{key}", UNSUPPORTED[flag])
+        if flag in ALREADY_DONE:
+            done, why = ALREADY_DONE[flag]
             if value is not done:
                 raise BadInput(f"resource_args.{key}", why)
             continue
-        name = ALIASES.get(key, key)
+        name = ALIASES.get(flag, key if flag == key else flag.replace("-", "_"))
         value = _VALUE_SHAPES.get(name, _same)(value)
         if name not in result:
             result[name], spelt[name] = value, key
@@ -103,6 +112,14 @@ def canonical(resource_args: dict) -> dict:
             )
         result[name] = merged
     return result
+
+
+def _flag_name(key: Any) -> Any:
+    """`key` as W&B's runner reads a docker flag's name (utils._docker_arg_name): leading dashes
+    dropped, `_` as `-`, lower case. `--shm-size`, `SHM_SIZE` and `shm-size` are one flag."""
+    if not isinstance(key, str):
+        return key
+    return key.strip().lstrip("-").replace("_", "-").lower()
 
 
 def _merge(first: Any, second: Any) -> Any:
