@@ -39,6 +39,8 @@ HELD_JOB = """
 import json, os, sys, time
 print("run=" + os.environ["LAUNCHBAY_RUN_ID"], flush=True)
 print("resume=" + os.environ.get("LAUNCHBAY_RESUME_COUNT", "0"), flush=True)
+print("wandb_run=" + os.environ.get("WANDB_RUN_ID", ""), flush=True)
+print("wandb_config=" + os.environ.get("WANDB_CONFIG", ""), flush=True)
 config = json.load(open(os.environ["LAUNCHBAY_CONFIG_FILE"]))
 print("config=" + json.dumps(config, separators=(",", ":")), flush=True)
 print("before", flush=True)
