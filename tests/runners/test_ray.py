@@ -332,3 +332,20 @@ def _file(tmp_path, address: str) -> str:
     path = tmp_path / f"target-{len(address)}.json"
     path.write_text(json.dumps({"target": {"address": address}}))
     return str(path)
+
+
+def test_queue_update_with_check_refuses_an_address_that_answers_nothing(
+    store, db_path, cli, tmp_path
+):
+    nowhere = Forwarder(RAY_ADDRESS).address  # a free port: nothing listens there
+    assert cli("queue", "create", "q", "-r", "ray", "-c", _file(tmp_path, RAY_ADDRESS)).code == 0
+    refused = refusal_checker(cli, db_path)
+    refused(
+        ["queue", "update", "q", "--check", "-c", _file(tmp_path, nowhere)],
+        "target.address",
+        nowhere,
+    )
+    assert store.queues.get("q").config["target"]["address"] == RAY_ADDRESS
+    assert cli("queue", "update", "q", "--check", "--max-concurrency", "2").code == 0
+    assert cli("queue", "update", "q", "-c", _file(tmp_path, nowhere)).code == 0  # no --check
+    assert store.queues.get("q").config["target"]["address"] == nowhere
