@@ -1,5 +1,6 @@
 """Copying a target's output into a run's log exactly once, across agent restarts: timestamped
-(LogCopier) or sent from its start on every read (OffsetCopier)."""
+(LogCopier) or counted in bytes (OffsetCopier: Ray's tail sends it from its start on every read;
+tests/test_slurm_offline.py reads a Slurm output file on from the cursor)."""
 
 from runners.runlog.cursor import LogCopier, OffsetCopier
 
