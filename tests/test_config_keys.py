@@ -53,7 +53,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_every_target_declares_its_target_keys_and_three_declare_resource_args():
+def test_every_remote_target_declares_its_target_keys_and_five_declare_resource_args():
     assert {resource for resource, block in DECLARED if block == "target"} == {
         "kubernetes",
         "sagemaker",
@@ -66,6 +66,7 @@ def test_every_target_declares_its_target_keys_and_three_declare_resource_args()
     assert ("local-process", "resource_args") in DECLARED
     assert ("ray", "resource_args") in DECLARED
     assert ("slurm", "resource_args") in DECLARED
+    assert ("vertex", "resource_args") in DECLARED
 
 
 @pytest.mark.parametrize(("resource", "block"), DECLARED)
@@ -170,3 +171,26 @@ def test_reading_the_declarations_imports_neither_an_sdk_nor_pydantic():
     heavy += ("google.cloud.aiplatform", "google.cloud.logging")
     commands = [["queue", "create", "--help"], ["resources", "vertex", "--json"]]
     assert modules_loaded_by_cli(commands, heavy) == []
+
+
+@pytest.mark.parametrize(
+    ("resource", "block", "value", "field", "message"),
+    [
+        ("ray", "target", {"address": "ftp://head"}, "target.address", "expected the Jobs API"),
+        (
+            "ray",
+            "resource_args",
+            {"entrypoint_num_cpus": "2"},
+            "resource_args.entrypoint_num_cpus",
+            "expected a number, 0 or more",
+        ),
+        ("slurm", "resource_args", {"time": "forever"}, "resource_args.time", "expected a Slurm"),
+    ],
+)
+def test_a_validators_refusal_is_its_own_message_without_pydantics_prefix(
+    resource, block, value, field, message
+):
+    with pytest.raises(BadInput) as caught:
+        target_check(resource, block)(value)
+    assert caught.value.field == field
+    assert caught.value.message.startswith(message), caught.value.message

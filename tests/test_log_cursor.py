@@ -1,5 +1,6 @@
 """Copying a target's output into a run's log exactly once, across agent restarts: timestamped
-(LogCopier) or sent from its start on every read (OffsetCopier)."""
+(LogCopier) or counted in bytes (OffsetCopier: Ray's tail sends it from its start on every read;
+tests/test_slurm_offline.py reads a Slurm output file on from the cursor)."""
 
 from runners.runlog.cursor import LogCopier, OffsetCopier
 
@@ -59,7 +60,7 @@ def test_output_sent_again_from_its_start_is_copied_on_from_the_cursor(tmp_path)
     copy_from_the_start(log, cursor, [b"one\ntw"], ended=False)  # cut mid-line
     copy_from_the_start(log, cursor, [b"one\n", b"two\nthree\n", b"four"])  # chunked otherwise
     copy_from_the_start(log, cursor, [b"one\ntwo\nthree\nfour"])  # read once more at the end
-    assert log.read_bytes() == b"one\ntwo\nthree\nfour"
+    assert log.read_bytes() == b"one\ntwo\nthree\nfour\n"  # the log ends its last line
 
 
 def test_a_chunk_written_by_an_agent_killed_before_recording_it_is_not_repeated(tmp_path):

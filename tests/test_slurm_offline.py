@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runners.targets.slurm.logs import OffsetCursor, OutputFollower
+from runners.runlog.cursor import OffsetCopier
+from runners.targets.slurm.logs import CHUNK, OutputFollower
 from runners.targets.slurm.sdk import Cluster
 from runners.targets.slurm.status import exit_code_of, job_status, recorded_exit
 from store import RunState
@@ -137,13 +138,14 @@ class OutputOnDisk:
             return f.read(most)
 
 
-def follow_once(tmp_path, final=True):
+def follow_once(tmp_path):
+    """A follower of a job that has ended: it copies what is left, then returns."""
     follower = OutputFollower(
         OutputOnDisk(), str(tmp_path / "output.log"), tmp_path / "run.log",
         tmp_path / "cursor", every=0.01,
     )  # fmt: skip
-    follower.finish() if final else None
-    follower.start().done.wait(10)
+    follower.finish()
+    assert follower.start().done.wait(10)
 
 
 def test_an_agent_killed_between_copying_and_recording_copies_no_line_twice(tmp_path):
@@ -159,9 +161,46 @@ def test_an_agent_killed_between_copying_and_recording_copies_no_line_twice(tmp_
         f.write(b"three\n[launchbay] agent restarted\n")
     follow_once(tmp_path)
     assert log.read_bytes() == b"one\ntwo\nthree\n[launchbay] agent restarted\nfour\n"
-    cursor = OffsetCursor(tmp_path / "cursor")
-    assert cursor.offset == len(b"one\ntwo\nthree\nfour\n")
-    cursor.close()
+    copier = OffsetCopier(log, tmp_path / "cursor")
+    assert copier.copied == len(b"one\ntwo\nthree\nfour\n")
+    copier.close()
+
+
+def copy_once(tmp_path, final: bool) -> None:
+    """One read of the output file by a follower, in this thread."""
+    follower = OutputFollower(
+        OutputOnDisk(), str(tmp_path / "output.log"), tmp_path / "run.log",
+        tmp_path / "cursor", every=0.01,
+    )  # fmt: skip
+    copier = OffsetCopier(tmp_path / "run.log", tmp_path / "cursor")
+    try:
+        follower.copy(copier, final=final)
+    finally:
+        copier.close()
+
+
+def test_a_partial_last_line_waits_for_its_end_or_the_jobs(tmp_path):
+    output, log = tmp_path / "output.log", tmp_path / "run.log"
+    output.write_bytes(b"one\ntw")
+    copy_once(tmp_path, final=False)
+    assert log.read_bytes() == b"one\n"
+    with open(output, "ab") as f:
+        f.write(b"o\nthr")
+    copy_once(tmp_path, final=False)
+    assert log.read_bytes() == b"one\ntwo\n"
+    copy_once(tmp_path, final=True)  # the job ended: its last line, with a newline in the log
+    assert log.read_bytes() == b"one\ntwo\nthr\n"
+
+
+def test_output_longer_than_a_read_is_copied_whole_and_a_huge_line_in_pieces(tmp_path):
+    output, log = tmp_path / "output.log", tmp_path / "run.log"
+    lines = b"".join(b"%07d\n" % n for n in range(CHUNK // 8 + 1000))  # over one read
+    huge = b"x" * (CHUNK + 10) + b"\n"
+    output.write_bytes(lines + huge + b"end\n")
+    copy_once(tmp_path, final=False)
+    copied = log.read_bytes()
+    assert copied.startswith(lines) and copied.endswith(b"x\nend\n")
+    assert copied.replace(b"\n", b"") == (lines + huge + b"end\n").replace(b"\n", b"")
 
 
 def test_a_runs_folder_is_under_the_work_dir_or_the_home_directory_there(tmp_path):

@@ -160,15 +160,19 @@ def update_queue(
     name: str,
     document: Any = None,
     max_concurrency: int | None | type(...) = ...,
+    check_reachable: bool = False,
 ) -> Queue:
     """Replace a queue's config (`document`, as the editor or a file has it: values left as
     their redacted `***` keep the queue's own) and/or its max concurrency (`...`: unchanged),
-    each checked as at creation before anything is written. The app's queue editor and
-    `queue update` both save through here."""
+    each checked as at creation before anything is written (`check_reachable`: the backend of
+    the config it will have must answer, as `queue create --check`). The app's queue editor
+    and `queue update` both save through here."""
     from runners.launch.redaction import restore_redacted
 
     queue = store.queues.get(name)
     config = None
     if document is not None:
         config = check_queue_config(queue.resource, restore_redacted(document, queue.config))
+    if check_reachable:
+        get_runner(queue.resource).check_reachable(queue.config if config is None else config)
     return store.queues.update(name, config=config, max_concurrency=max_concurrency)

@@ -18,7 +18,9 @@ def check_model(model_class, data: dict, prefix: str):
         if error["type"] == "extra_forbidden":
             allowed = ", ".join(model_class.model_fields)
             raise BadInput(location, f"unknown key; expected one of {allowed}") from None
-        raise BadInput(location, f"{error['msg']} (got {error.get('input')!r})") from None
+        # A validator's ValueError is its own message: pydantic's "Value error, " prefix dropped.
+        said = error["ctx"]["error"] if error["type"] == "value_error" else error["msg"]
+        raise BadInput(location, f"{said} (got {error.get('input')!r})") from None
 
 
 ENV_KEYS = frozenset({"env", "environment", "Environment"})

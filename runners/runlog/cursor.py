@@ -5,8 +5,9 @@ before each line (LogCopier). The last timestamp copied is kept in a cursor file
 output fetched again after a restart (since that time) is skipped up to it. Timestamps are made
 fixed-width (nanoseconds, UTC) so that comparing them as text orders them in time.
 
-Ray's log tail sends no timestamps, but always the whole output from its start (OffsetCopier):
-the cursor is then the number of bytes of it already copied.
+Ray's log tail and a Slurm job's output file have no timestamps (OffsetCopier): the cursor is
+then the number of bytes of the output already copied. Ray's tail sends the output from its
+start on every connection; the output file is read on from the cursor.
 """
 
 import os
@@ -95,9 +96,9 @@ def _read(path: Path) -> tuple[str | None, int | None]:
 
 
 class OffsetCopier:
-    """Appends output that its source sends from the start on every read (Ray's log tail) to a
-    run's log, line by line, skipping the bytes copied before. `drop(line)` says which lines
-    are not copied (the source's own lines that are not the job's)."""
+    """Appends a source's output (Ray's log tail, a Slurm job's output file) to a run's log,
+    line by line, skipping the bytes copied before. `drop(line)` says which lines are not
+    copied (the source's own lines that are not the job's)."""
 
     def __init__(self, log_path: Path, cursor_path: Path, drop=None):
         self.copied, recorded_size = _read_offset(cursor_path)
@@ -113,9 +114,10 @@ class OffsetCopier:
                 self._unrecorded = log.read(min(size - recorded_size, UNRECORDED_LIMIT))
         self.restart()
 
-    def restart(self) -> None:
-        """The source sends its output from the start again (a new connection)."""
-        self._position = 0
+    def restart(self, at: int = 0) -> None:
+        """The source sends its output again from byte `at`: 0 for a new connection that
+        sends it all, `copied` for a file read on from the cursor."""
+        self._position = at
         self._partial = b""
 
     def feed(self, data: bytes) -> None:
@@ -126,7 +128,8 @@ class OffsetCopier:
             self._line(line)
 
     def flush(self) -> None:
-        """The source has ended: its last line, even without a newline."""
+        """The source has ended: its last line, even without a newline (the log gets one, so
+        that what follows in it starts a line of its own)."""
         if self._partial:
             self._line(self._partial)
             self._partial = b""
@@ -141,7 +144,7 @@ class OffsetCopier:
             return
         unrecorded, self._unrecorded = self._unrecorded, b""
         if not (unrecorded and unrecorded.startswith(line)):
-            os.write(self._log_fd, line)
+            os.write(self._log_fd, line if line.endswith(b"\n") else line + b"\n")
         size = os.fstat(self._log_fd).st_size
         os.pwrite(self._cursor_fd, f"{self._position:020d} {size:020d}".encode(), 0)
         self.copied = self._position

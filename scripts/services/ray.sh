@@ -9,7 +9,7 @@
 # ignores --node-ip-address=127.0.0.1 (Ray's issue #26293, intentional). Test traffic must stay
 # on loopback, so the head runs in the namespace $NETNS, where only `lo` is up: there Ray binds
 # 127.0.0.1, and the Jobs API answers at http://127.0.0.1:8265 *inside the namespace only*. The
-# ray tests join the namespace to reach it (tests/runners/ray_netns.py).
+# ray tests join the namespace to reach it (tests/kit/ray.py).
 #
 # Every process of the namespace is ours: `stop` ends exactly those (by pid, from
 # `ip netns pids`), never processes found by name. State lives under $STATE (logs, Ray's temp

@@ -4,8 +4,10 @@ waiting: waiting on evidence (wait_for, run_of, log_of, forget_handle); agents: 
 thread or a process; cli: `launchbay` as a subprocess; jobs: jobs, queues and launches; git;
 engine: the Docker engine, its images and the local registry; cluster: the fake Kubernetes API;
 targets: a target that only a test has; refusals: bad input refused, the store unchanged;
-ray (imported as kit.ray): the Ray head, the network namespace it runs in, a forwarder to lose it.
-The fixtures (engine, cluster, kubeconfig, ray_head, …) are registered in tests/conftest.py."""
+ray (imported as kit.ray): the Ray head, the network namespace it runs in, a forwarder to lose it;
+slurm (imported as kit.slurm): the Slurm cluster, its test sshd and a key for it, its queues.
+The fixtures (engine, cluster, kubeconfig, ray_head, slurm_cluster, ssh_login, …) are registered
+in tests/conftest.py."""
 
 from kit.agents import (
     AgentOutput,

@@ -7,9 +7,11 @@ import json
 import sys
 
 import pytest
+import yaml
 from contract import RunnerContract
 from contract_backend import Backend, seen_in_log
 from kit import (
+    REPO,
     AgentThread,
     launch,
     log_of,
@@ -231,6 +233,28 @@ def test_the_resource_args_are_an_allow_list(store, db_path, cli, tmp_path):
     refused(["launch", "-j", "echo", "-q", "q", "-c", launch_args], "resource_args.gpus")
 
 
+def test_the_readmes_example_queue_is_taken_and_its_dry_run_shows_what_ray_gets(
+    store, tmp_path, cli
+):
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("### Ray queues", 1)[1].split("```yaml", 1)[1].split("```")[0]
+    config = yaml.safe_load(example)
+    config["target"]["address"] = RAY_ADDRESS  # the test's head, for --check
+    path = tmp_path / "ray-queue.json"
+    path.write_text(json.dumps(config))
+    result = cli("queue", "create", "big", "-r", "ray", "-c", str(path), "--check")
+    assert result.code == 0, result.err
+    echo_job(store, tmp_path)
+    result = cli("launch", "-j", "echo", "-q", "big", "--dry-run", "--json")
+    assert result.code == 0, result.err
+    request = json.loads(result.out)["submission"]
+    assert request["entrypoint_num_gpus"] == 1
+    assert request["entrypoint_resources"] == {"accelerator_type_a100": 1}
+    assert request["runtime_env"]["pip"] == ["torch==2.5.1"]
+    assert request["runtime_env"]["py_modules"] == ["/opt/shared/mylib"]
+    assert request["runtime_env"]["env_vars"]["RAY_JOB_STOP_WAIT_TIME_S"] == "30"
+
+
 def test_a_job_stopped_outside_launchbay_stops_the_run_with_rays_message(store, db_path, tmp_path):
     backend = Ray(tmp_path)
     backend.queue(store)
@@ -308,3 +332,20 @@ def _file(tmp_path, address: str) -> str:
     path = tmp_path / f"target-{len(address)}.json"
     path.write_text(json.dumps({"target": {"address": address}}))
     return str(path)
+
+
+def test_queue_update_with_check_refuses_an_address_that_answers_nothing(
+    store, db_path, cli, tmp_path
+):
+    nowhere = Forwarder(RAY_ADDRESS).address  # a free port: nothing listens there
+    assert cli("queue", "create", "q", "-r", "ray", "-c", _file(tmp_path, RAY_ADDRESS)).code == 0
+    refused = refusal_checker(cli, db_path)
+    refused(
+        ["queue", "update", "q", "--check", "-c", _file(tmp_path, nowhere)],
+        "target.address",
+        nowhere,
+    )
+    assert store.queues.get("q").config["target"]["address"] == RAY_ADDRESS
+    assert cli("queue", "update", "q", "--check", "--max-concurrency", "2").code == 0
+    assert cli("queue", "update", "q", "-c", _file(tmp_path, nowhere)).code == 0  # no --check
+    assert store.queues.get("q").config["target"]["address"] == nowhere

@@ -42,6 +42,14 @@ def queue_group():
     """Launch queues: FIFO lists of work for one target resource."""
 
 
+check_option = click.option(
+    "--check",
+    is_flag=True,
+    help="Also check that the target's backend answers (a ray queue's address); refused"
+    " (exit 2) if it does not.",
+)
+
+
 @queue_group.command("create")
 @click.argument("name")
 @click.option(
@@ -58,12 +66,7 @@ def queue_group():
     metavar="N",
     help="At most N runs of this queue live at once (default: no limit).",
 )
-@click.option(
-    "--check",
-    is_flag=True,
-    help="Also check that the target's backend answers (a ray queue's address); refused"
-    " (exit 2) if it does not.",
-)
+@check_option
 @json_option
 @db_option
 @with_store
@@ -88,10 +91,11 @@ def create_queue(store, name, resource, config, max_concurrency, check, as_json)
     metavar="N",
     help="At most N runs of this queue live at once; 'none' for no limit.",
 )
+@check_option
 @json_option
 @db_option
 @with_store
-def update_queue(store, name, config, max_concurrency, as_json):
+def update_queue(store, name, config, max_concurrency, check, as_json):
     """Replace queue NAME's config (checked as at `create`; values shown as *** by `describe`
     keep theirs) and/or its max concurrency: what the app's queue editor saves. Items already
     waiting keep the settings they were enqueued with; an agent checks them again at claim."""
@@ -109,7 +113,7 @@ def update_queue(store, name, config, max_concurrency, as_json):
         if max_concurrency is None
         else parse_max_concurrency(max_concurrency, "--max-concurrency")
     )
-    queue = update_queue(store, name, document, limit)
+    queue = update_queue(store, name, document, limit, check_reachable=check)
     if as_json:
         from runners.launch.rendering import redact
 

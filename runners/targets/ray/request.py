@@ -9,6 +9,7 @@ holding "$HOME/data" would reach the job changed. Shell-quoted in a file, every 
 it was sent.
 """
 
+import json
 import math
 import shlex
 from pathlib import Path
@@ -90,8 +91,6 @@ def env_script(env: dict[str, str]) -> str:
 def working_dir(ctx: SubmitContext) -> Path:
     """The job's code for this run, with launchbay's config and environment beside it, in the
     run's folder: what Ray uploads as the job's working_dir."""
-    import json
-
     folder = materialize(ctx.job, ctx.artifact_path, ctx.run_dir / "work")
     env = {k: v for k, v in ctx.spec["env"].items() if k != "LAUNCHBAY_CONFIG_FILE"}
     write_private(folder / CONFIG_FILE, json.dumps(ctx.spec["run_config"], indent=2))

@@ -12,6 +12,7 @@ of asking for a password), and one shared connection per cluster (ControlMaster)
 command costs a round trip, not a handshake.
 """
 
+import json
 import os
 import shlex
 import subprocess
@@ -172,8 +173,6 @@ class Cluster:
         with self._lock:
             if self._squeue is not None and time.monotonic() - self._squeue[0] < fresh_for:
                 return self._squeue[1]
-        import json
-
         done = self.run(["squeue", "--json"])
         try:
             jobs = {str(job["job_id"]): job for job in json.loads(done.stdout)["jobs"]}
