@@ -59,8 +59,14 @@ GOOD = {"method": "random", "metric": {"name": "loss"}, "parameters": {"lr": {"v
         ({"metric": {"name": "loss", "goal": "lower"}}, "metric.goal: 'lower'; expected minimize"),
         ({"run_cap": 0}, "run_cap: 0; expected a whole number of 1 or more"),
         ({"parameters": {"momentum": {"values": [0.9]}}}, "parameters.momentum: is not in the job"),
-        ({"parameters": {"lr": {"values": [0.1, 2]}}}, "parameters.lr.values[1]: 2 is above"),
-        ({"parameters": {"lr": {"min": 0.0, "max": 3.0}}}, "parameters.lr.max: 3.0 is above"),
+        (
+            {"parameters": {"lr": {"values": [0.1, 2]}}},
+            "parameters.lr.values[1]: expected a number between 0 and 1, got 2",
+        ),
+        (
+            {"parameters": {"lr": {"min": 0.0, "max": 3.0}}},
+            "parameters.lr.max: expected a number between 0 and 1, got 3.0",
+        ),
         ({"parameters": {"layers": {"min": 1.0, "max": 4.0}}}, "parameters.layers.distribution"),
         ({"parameters": {"optimizer": {"values": ["adam", "rmsprop"]}}}, "values[1]"),
         (
