@@ -207,7 +207,7 @@ def test_the_runtime_env_and_the_entry_points_resources_reach_ray(store, db_path
     # The dry run shows the same request, offline.
     dry = json.loads(cli("launch", "-j", "echo", "-q", "q", "--dry-run", "--json").out)
     request = dry["submission"]
-    assert request["entrypoint"] == job.entrypoint.replace("one", "").rstrip()
+    assert request["entrypoint"] == job.entrypoint.removesuffix(" one")  # the dry run: no args
     assert request["runtime_env"]["env_vars"] == job.runtime_env["env_vars"]
     assert request["entrypoint_resources"] == {"launchbay_test": 1}
 
