@@ -6,7 +6,18 @@ import os
 import signal
 
 import pytest
-from kit import AgentOutput, CliProcess, make_code_job, make_queue, run_launchbay, run_of
+from kit import (
+    AgentOutput,
+    AgentThread,
+    CliProcess,
+    evict_pods_of,
+    image_job,
+    kube_queue,
+    make_code_job,
+    make_queue,
+    run_launchbay,
+    run_of,
+)
 
 from store import RunState
 
@@ -100,3 +111,27 @@ def test_follow_goes_on_to_each_retry_and_exits_with_the_last_attempt(store, db_
     assert result.out.splitlines() == ["1", "attempt 1", "attempt 2"]
     assert "retrying as item 2 (attempt 2 of 3)" in result.err
     assert "item 2 claimed" in result.err
+
+
+def test_follow_goes_on_to_a_preempted_runs_requeue_and_exits_with_how_it_ended(
+    store, db_path, kubeconfig, cluster
+):
+    kube_queue(store, kubeconfig, max_resumes=1)
+    # The first run waits to be preempted; its requeue (resume 1) finishes.
+    image_job(
+        store,
+        "long",
+        'echo resume=$LAUNCHBAY_RESUME_COUNT; [ "$LAUNCHBAY_RESUME_COUNT" = 1 ] || sleep 300',
+    )
+    launch = ("launch", "-j", "long", "-q", "k8s", "-f")
+    with AgentThread(db_path), CliProcess(*launch, db=db_path) as follow:
+        running = follow.wait_for_err_line(": running")
+        evict_pods_of(cluster, running.split()[1].rstrip(":"))
+        result = follow.finish()
+    first, second = store.runs.find_for_item(1), store.runs.find_for_item(2)
+    assert (first.state, second.state) == (RunState.PREEMPTED, RunState.FINISHED)
+    assert result.code == 0, result.err
+    assert f"run {first.id} preempted: following the requeued run, item 2" in result.err
+    assert f"run {second.id}: item 2 claimed" in result.err
+    assert result.out.splitlines() == ["1", "resume=", "resume=1"]
+    assert result.err.rstrip().endswith(f"run {second.id} finished, exit code 0")
