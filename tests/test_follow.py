@@ -113,25 +113,37 @@ def test_follow_goes_on_to_each_retry_and_exits_with_the_last_attempt(store, db_
     assert "item 2 claimed" in result.err
 
 
-def test_follow_goes_on_to_a_preempted_runs_requeue_and_exits_with_how_it_ended(
+def test_follow_goes_on_through_a_retry_and_a_preemptions_requeue_to_how_the_last_ended(
     store, db_path, kubeconfig, cluster
 ):
     kube_queue(store, kubeconfig, max_resumes=1)
-    # The first run waits to be preempted; its requeue (resume 1) finishes.
+    # Attempt 1 fails; attempt 2 waits to be preempted; its requeue (resume 1) finishes.
     image_job(
         store,
         "long",
-        'echo resume=$LAUNCHBAY_RESUME_COUNT; [ "$LAUNCHBAY_RESUME_COUNT" = 1 ] || sleep 300',
+        "echo attempt=$LAUNCHBAY_ATTEMPT resume=$LAUNCHBAY_RESUME_COUNT;"
+        ' [ "$LAUNCHBAY_ATTEMPT" = 1 ] && exit 1; [ "$LAUNCHBAY_RESUME_COUNT" = 1 ] || sleep 300',
     )
-    launch = ("launch", "-j", "long", "-q", "k8s", "-f")
+    spec = '{"retry": {"max": 1, "backoff_seconds": 0}}'
+    launch = ("launch", "-j", "long", "-q", "k8s", "-c", spec, "-f")
     with AgentThread(db_path), CliProcess(*launch, db=db_path) as follow:
-        running = follow.wait_for_err_line(": running")
-        evict_pods_of(cluster, running.split()[1].rstrip(":"))
+        evict_pods_of(cluster, run_of(store, 2, {RunState.RUNNING}).id)
         result = follow.finish()
-    first, second = store.runs.find_for_item(1), store.runs.find_for_item(2)
-    assert (first.state, second.state) == (RunState.PREEMPTED, RunState.FINISHED)
+    failed, preempted, finished = (store.runs.find_for_item(i) for i in (1, 2, 3))
+    assert (failed.state, preempted.state, finished.state) == (
+        RunState.FAILED,
+        RunState.PREEMPTED,
+        RunState.FINISHED,
+    )
     assert result.code == 0, result.err
-    assert f"run {first.id} preempted: following the requeued run, item 2" in result.err
-    assert f"run {second.id}: item 2 claimed" in result.err
-    assert result.out.splitlines() == ["1", "resume=", "resume=1"]
-    assert result.err.rstrip().endswith(f"run {second.id} finished, exit code 0")
+    assert f"run {failed.id} failed: following the retry, item 2" in result.err
+    assert f"run {preempted.id} preempted: following the requeued run, item 3" in result.err
+    assert f"run {finished.id}: item 3 claimed" in result.err
+    # The requeue is the same attempt resumed: its LAUNCHBAY_ATTEMPT does not start over.
+    assert result.out.splitlines() == [
+        "1",
+        "attempt=1 resume=",
+        "attempt=2 resume=",
+        "attempt=2 resume=1",
+    ]
+    assert result.err.rstrip().endswith(f"run {finished.id} finished, exit code 0")
