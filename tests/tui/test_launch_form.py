@@ -268,6 +268,32 @@ async def test_ctrl_e_edits_the_overrides_as_yaml_in_the_editor(
     assert os.environ["EDITOR"] == str(editor)
 
 
+async def test_a_retry_policy_given_in_the_yaml_is_shown_and_enqueued(
+    make_app, store, tmp_path, monkeypatch
+):
+    _setup(store, tmp_path)
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        f"#!{sys.executable}\nimport sys, yaml\npath = sys.argv[1]\n"
+        "doc = yaml.safe_load(open(path))\ndoc['retry'] = {'max': 1}\n"
+        "yaml.safe_dump(doc, open(path, 'w'))\n"
+    )
+    editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        await press_when_loaded(pilot, screen, "ctrl+e")
+        line = screen.query_one("#launch-retry")
+        await settle(pilot, lambda: line.has_class("-carried"), "the policy shown")
+        assert "max 1 · backoff 30s (from the YAML; ctrl+e)" in str(line.render())
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, LaunchScreen), "enqueued")
+    assert store.items.get(1).launch["retry"]["max"] == 1
+
+
 def test_the_relaunch_diff_does_not_count_the_run_id_inside_values_as_a_change():
     from tui.screens.launch_diff import _normalised
 
