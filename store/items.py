@@ -318,7 +318,8 @@ class ItemStore:
         ).fetchone()[0]
 
     def attempts(self, item_id: int) -> list[QueueItem]:
-        """Every attempt of the launch `item_id` belongs to, first to last."""
+        """Every item of the launch `item_id` belongs to (its retries, and its requeues after a
+        preemption), first to last."""
         first = self._conn.execute(
             "SELECT COALESCE(retry_of, id) FROM queue_items WHERE id = ?", (item_id,)
         ).fetchone()

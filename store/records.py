@@ -103,7 +103,7 @@ class QueueItem:
     created_at: float
     updated_at: float
     attempt: int = 1  # 1 for a launch, n for its (n-1)th retry
-    retry_of: int | None = None  # the first attempt's item, on a retry
+    retry_of: int | None = None  # the first attempt's item, on a retry or a resume
     not_before: float | None = None  # a retry waits out its backoff until then
 
     @functools.cached_property

@@ -6,7 +6,18 @@ import os
 import signal
 
 import pytest
-from kit import AgentOutput, CliProcess, make_code_job, make_queue, run_launchbay, run_of
+from kit import (
+    AgentOutput,
+    AgentThread,
+    CliProcess,
+    evict_pods_of,
+    image_job,
+    kube_queue,
+    make_code_job,
+    make_queue,
+    run_launchbay,
+    run_of,
+)
 
 from store import RunState
 
@@ -100,3 +111,39 @@ def test_follow_goes_on_to_each_retry_and_exits_with_the_last_attempt(store, db_
     assert result.out.splitlines() == ["1", "attempt 1", "attempt 2"]
     assert "retrying as item 2 (attempt 2 of 3)" in result.err
     assert "item 2 claimed" in result.err
+
+
+def test_follow_goes_on_through_a_retry_and_a_preemptions_requeue_to_how_the_last_ended(
+    store, db_path, kubeconfig, cluster
+):
+    kube_queue(store, kubeconfig, max_resumes=1)
+    # Attempt 1 fails; attempt 2 waits to be preempted; its requeue (resume 1) finishes.
+    image_job(
+        store,
+        "long",
+        "echo attempt=$LAUNCHBAY_ATTEMPT resume=$LAUNCHBAY_RESUME_COUNT;"
+        ' [ "$LAUNCHBAY_ATTEMPT" = 1 ] && exit 1; [ "$LAUNCHBAY_RESUME_COUNT" = 1 ] || sleep 300',
+    )
+    spec = '{"retry": {"max": 1, "backoff_seconds": 0}}'
+    launch = ("launch", "-j", "long", "-q", "k8s", "-c", spec, "-f")
+    with AgentThread(db_path), CliProcess(*launch, db=db_path) as follow:
+        evict_pods_of(cluster, run_of(store, 2, {RunState.RUNNING}).id)
+        result = follow.finish()
+    failed, preempted, finished = (store.runs.find_for_item(i) for i in (1, 2, 3))
+    assert (failed.state, preempted.state, finished.state) == (
+        RunState.FAILED,
+        RunState.PREEMPTED,
+        RunState.FINISHED,
+    )
+    assert result.code == 0, result.err
+    assert f"run {failed.id} failed: following the retry, item 2" in result.err
+    assert f"run {preempted.id} preempted: following the requeued run, item 3" in result.err
+    assert f"run {finished.id}: item 3 claimed" in result.err
+    # The requeue is the same attempt resumed: its LAUNCHBAY_ATTEMPT does not start over.
+    assert result.out.splitlines() == [
+        "1",
+        "attempt=1 resume=",
+        "attempt=2 resume=",
+        "attempt=2 resume=1",
+    ]
+    assert result.err.rstrip().endswith(f"run {finished.id} finished, exit code 0")

@@ -49,3 +49,10 @@ def test_a_runtime_env_that_could_not_be_set_up_fails_at_build_in_one_line():
         "Ray could not set up the job's runtime_env: runtime_env setup failed: Failed to set up"
         " runtime environment. … ERROR: No matching distribution found for nosuchpkg==0.0.1"
     )
+
+
+def test_an_ended_job_carries_the_time_it_ended_and_a_live_one_none():
+    assert job_status("FAILED", "x", None, 3, end_time_ms=1_700_000_000_500).ended_at == (
+        1_700_000_000.5
+    )
+    assert job_status("RUNNING", "x", None, None, end_time_ms=None).ended_at is None

@@ -1,9 +1,21 @@
-"""A run that ended while no agent watched keeps the time it really ended (issue 16)."""
+"""A run that ended while no agent watched keeps the time it really ended (issue 16): a local
+process from its exit-status file, a docker run from its container's FinishedAt."""
 
 import os
 
 import pytest
-from kit import agent_killed_after, launch, make_code_job, make_queue, run_agent, run_of, wait_for
+from kit import (
+    agent_killed_after,
+    containers_removed_after,  # noqa: F401  (a fixture)
+    docker_queue,
+    image_job,
+    launch,
+    make_code_job,
+    make_queue,
+    run_agent,
+    run_of,
+    wait_for,
+)
 
 from store import RunState
 
@@ -34,3 +46,30 @@ def test_a_run_readopted_after_its_agent_was_killed_ends_at_its_exit_status_time
     assert (run.state, run.exit_code) == (RunState.FAILED, 3)
     assert run.ended_at == pytest.approx(ended_at, abs=1e-6)
     assert store.runs.events(run.id)[-1].at == pytest.approx(ended_at, abs=1e-6)
+
+
+@pytest.mark.usefixtures("containers_removed_after")
+def test_a_docker_run_readopted_after_its_agent_was_killed_ends_at_its_containers_finish_time(
+    store, db_path, engine
+):
+    from runners.targets.docker.status import finished_at
+
+    docker_queue(store)
+    # The container waits for a file that the test creates inside it (docker exec).
+    image_job(store, "gated", "while [ ! -e /go ]; do sleep 0.1; done; exit 3")
+    item = launch(store, "gated", "dock")
+    with agent_killed_after(db_path, "dock"):
+        running = run_of(store, item, states={RunState.RUNNING})
+    container = engine.containers.get(running.handle["container"])
+    assert container.exec_run(["touch", "/go"]).exit_code == 0
+    container.wait(timeout=60)
+    container.reload()
+    ended_at = finished_at(container.attrs["State"]["FinishedAt"])
+    assert ended_at is not None
+
+    run_agent(db_path, queues=["dock"])
+
+    run = store.runs.get(running.id)
+    assert (run.state, run.exit_code) == (RunState.FAILED, 3)
+    assert run.ended_at == pytest.approx(ended_at, abs=1e-6)
+    assert run.started_at <= run.ended_at

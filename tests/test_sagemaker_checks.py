@@ -228,3 +228,15 @@ def test_describe_training_job_maps_to_run_states(job, state, message):
     status = job_status(job)
     assert status.state is state
     assert message in status.message
+
+
+def test_an_ended_training_job_carries_its_end_time_and_a_live_one_none():
+    import datetime
+
+    from runners.targets.sagemaker.status import job_status
+
+    ended = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    job = {"TrainingJobStatus": "Failed", "FailureReason": "x", "TrainingEndTime": ended}
+    assert job_status(job).ended_at == ended.timestamp()
+    running = {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"}
+    assert job_status(running).ended_at is None

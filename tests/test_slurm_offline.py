@@ -212,3 +212,11 @@ def test_a_runs_folder_is_under_the_work_dir_or_the_home_directory_there(tmp_pat
         ("~", f"{home}/r1"),
     ):
         assert Cluster({"work_dir": work_dir}).run_dir("r1") == folder
+
+
+def test_an_ended_job_carries_its_end_time_in_either_form_and_a_live_one_none():
+    assert job_status({**record("COMPLETED"), "end_time": 1_700_000_000}).ended_at == 1.7e9
+    newer = {"set": True, "infinite": False, "number": 1_700_000_000}
+    assert job_status({**record("FAILED", exit_code=768), "end_time": newer}).ended_at == 1.7e9
+    # A running job's end_time is when its time limit runs out: not an end.
+    assert job_status({**record("RUNNING"), "end_time": 1_700_000_000}).ended_at is None

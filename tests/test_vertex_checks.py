@@ -282,3 +282,17 @@ def test_custom_job_states_map_to_run_states(state, run_state, message):
         job.error.message = message
     status = job_status(job)
     assert (status.state, status.message) == (run_state, message)
+
+
+def test_an_ended_custom_job_carries_its_end_time_and_a_live_one_none():
+    import datetime
+
+    from google.cloud.aiplatform_v1 import types
+
+    from runners.targets.vertex.status import job_status
+
+    ended = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    job = types.CustomJob(state=types.JobState.JOB_STATE_SUCCEEDED, end_time=ended)
+    assert job_status(job).ended_at == ended.timestamp()
+    running = types.CustomJob(state=types.JobState.JOB_STATE_RUNNING)
+    assert job_status(running).ended_at is None

@@ -196,6 +196,8 @@ def prepare_launch(store: Store, request: LaunchRequest) -> PreparedLaunch:
     retry = spec["retry"] if spec.get("retry") is not None else queue.config.get("retry")
     if retry and retry["max"] > 0:
         launch["retry"] = retry
+    if spec.get("retry") is not None:
+        launch["retry_override"] = spec["retry"]  # the launch's own: a relaunch carries it
     secret_env = sorted({*queue.config.get(SECRET_ENV_KEY, []), *spec.get(SECRET_ENV_KEY, [])})
     if secret_env:
         launch[SECRET_ENV_KEY] = secret_env  # hidden wherever this launch and its run show

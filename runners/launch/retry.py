@@ -68,3 +68,11 @@ def attempt_text(spec: dict) -> str | None:
     if "attempt" not in spec:
         return None
     return f"{spec['attempt']} of {spec['retry']['max'] + 1}"
+
+
+def policy_text(policy: dict) -> str:
+    """A policy in one line: `on failed, crashed · max 3 · backoff 30s` (`max 0`: off)."""
+    if policy["max"] == 0:
+        return "max 0 (no retries, whatever the queue says)"
+    on = ", ".join(policy["on"])
+    return f"on {on} · max {policy['max']} · backoff {policy['backoff_seconds']:g}s"

@@ -1,5 +1,6 @@
 """Following a launch (`launchbay launch --follow`): what its item waits for, then its run's
-state changes and log, until it ends; a retry is followed on to its next attempt.
+state changes and log, until it ends; a retry is followed on to its next attempt, and a
+preempted run to the run of its requeued item.
 
 It sleeps on the store's change signal (runners/agent/changes.py: inotify and PRAGMA
 data_version) and the log's own watch (runlog/logfile.py), never on a fixed poll; the only
@@ -62,10 +63,10 @@ class LaunchFollower:
                 if isinstance(run, Followed):
                     return run
                 ended = self._follow_run(changes, run)
-                retry = self._next_attempt(ended)
-                if retry is None:
+                next_item = self._next_item(ended)
+                if next_item is None:
                     return Followed(ended, ended.message or ended.state.value)
-                self.item_id = retry
+                self.item_id = next_item
                 self.current_run = None
         finally:
             changes.close()
@@ -127,10 +128,25 @@ class LaunchFollower:
         for line in follow_lines(self.store.run_log_path(run_id), ended.is_set):
             self.write_line(line)
 
-    def _next_attempt(self, run: Run) -> int | None:
-        """The item of the retry this run's end started, if its policy started one."""
-        if run.state not in (RunState.FAILED, RunState.CRASHED):
-            return None
+    def _next_item(self, run: Run) -> int | None:
+        """The item this run's end started, if any: the retry its policy started (the next
+        attempt), or, for a preempted run, its requeue (the same attempt, resumed once more);
+        says which it follows on to."""
         item = self.store.items.get(run.item_id)
-        later = [i for i in self.store.items.attempts(item.id) if i.attempt == item.attempt + 1]
-        return later[0].id if later else None
+        launch_items = self.store.items.attempts(item.id)
+        if run.state in (RunState.FAILED, RunState.CRASHED):
+            what = "the retry"
+            later = [i.id for i in launch_items if i.attempt == item.attempt + 1]
+        elif run.state is RunState.PREEMPTED:
+            what = "the requeued run"
+            later = [
+                i.id
+                for i in launch_items
+                if (i.attempt, i.resume_count) == (item.attempt, item.resume_count + 1)
+            ]
+        else:
+            return None
+        if not later:
+            return None
+        self.say(f"run {run.id} {run.state.value}: following {what}, item {later[0]}")
+        return later[0]

@@ -162,6 +162,25 @@ class RunnerContract:
             assert run.handle  # found again, and recorded
             backend.check_readopted(store, run, output)
 
+    @_needs(keeps_end_time=True)
+    def test_a_run_that_ended_while_no_agent_watched_keeps_the_time_it_ended(
+        self, backend, store, db_path
+    ):
+        backend.queue(store)
+        backend.held_job(store, "short", exit_code=3)
+        item = launch(store, "short", QUEUE)
+        with agent_killed_after(db_path, QUEUE):
+            run = _live_run(store, backend, item)
+        backend.release(store, run)
+        runner = get_runner(backend.resource)
+        wait_for(lambda: runner.status(run.handle).state.is_terminal(), 60, "the job's end")
+        seen_ended = time.time()
+        with AgentOutput(db_path, QUEUE, "--until-empty") as second:
+            output = second.finish(120)
+        run = store.runs.get(run.id)
+        assert run.state is RunState.FAILED, output
+        assert run.started_at <= run.ended_at < seen_ended, output
+
     def pytest_generate_tests(self, metafunc):
         if "watched" in metafunc.fixturenames:
             modes = self.backend_class.vanish_modes

@@ -162,6 +162,25 @@ async def test_ctrl_s_twice_enqueues_once(make_app, store, tmp_path, monkeypatch
     assert items_enqueued(store) == 1
 
 
+def _run_of(store, request: LaunchRequest, run_id: str) -> None:
+    """The launch of `request` enqueued and claimed as run `run_id`, to be relaunched."""
+    from runners.launch.rendering import render_spec
+
+    item_id = enqueue(store, prepare_launch(store, request))
+    item = store.items.lease_next(store.queues.get("gpu"), "t")
+    spec = render_spec(
+        job=store.jobs.resolve("train"),
+        queue="gpu",
+        resource="local-process",
+        launch=item.launch,
+        run_id=run_id,
+        item_id=item_id,
+        config_file="/x/config.json",
+        environ={},
+    )
+    store.items.claim_with_run(item, "t", run_id, "local-process", spec)
+
+
 async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_path):
     _setup(store, tmp_path)
     request = LaunchRequest(
@@ -170,25 +189,11 @@ async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_
         set_vars=["threads=3"],
         spec={"overrides": {"run_config": {"epochs": 9}}},
     )
-    item_id = enqueue(store, prepare_launch(store, request))
-    item = store.items.lease_next(store.queues.get("gpu"), "t")
-    from runners.launch.rendering import render_spec
-
-    job = store.jobs.resolve("train")
-    spec = render_spec(
-        job=job,
-        queue="gpu",
-        resource="local-process",
-        launch=item.launch,
-        run_id="rprev001",
-        item_id=item_id,
-        config_file="/x/config.json",
-        environ={},
-    )
-    store.items.claim_with_run(item, "t", "rprev001", "local-process", spec)
+    _run_of(store, request, "rprev001")
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await _open_form(app, pilot, relaunch_of="rprev001")
+        assert not screen.query_one("#launch-retry").has_class("-carried")  # none of its own
         await settle(
             pilot,
             lambda: (
@@ -209,6 +214,25 @@ async def test_relaunch_is_prefilled_and_previews_the_diff(make_app, store, tmp_
             "the diff",
         )
         assert '-    "epochs": 9' in str(screen.query_one("#launch-preview").render())
+
+
+async def test_relaunch_carries_the_launchs_own_retry_policy_and_says_so(make_app, store, tmp_path):
+    _setup(store, tmp_path)
+    policy = {"on": ["failed"], "max": 2, "backoff_seconds": 5}
+    _run_of(store, LaunchRequest(job="train", queue="gpu", spec={"retry": policy}), "rprev002")
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, relaunch_of="rprev002")
+        line = screen.query_one("#launch-retry")
+        await settle(pilot, lambda: line.has_class("-carried"), "the carried policy shown")
+        assert str(line.render()) == (
+            "retry: on failed · max 2 · backoff 5s (carried from run rprev002; ctrl+e)"
+        )
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, LaunchScreen), "enqueued")
+    relaunched = store.items.get(2).launch
+    assert relaunched["retry"] == relaunched["retry_override"] == {**policy, "backoff_seconds": 5.0}
 
 
 async def test_ctrl_e_edits_the_overrides_as_yaml_in_the_editor(
@@ -242,6 +266,32 @@ async def test_ctrl_e_edits_the_overrides_as_yaml_in_the_editor(
     item = store.items.get(1)
     assert item.launch["run_config"]["lr"] == 0.5 and item.launch["args"] == ["--from-editor"]
     assert os.environ["EDITOR"] == str(editor)
+
+
+async def test_a_retry_policy_given_in_the_yaml_is_shown_and_enqueued(
+    make_app, store, tmp_path, monkeypatch
+):
+    _setup(store, tmp_path)
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        f"#!{sys.executable}\nimport sys, yaml\npath = sys.argv[1]\n"
+        "doc = yaml.safe_load(open(path))\ndoc['retry'] = {'max': 1}\n"
+        "yaml.safe_dump(doc, open(path, 'w'))\n"
+    )
+    editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = await _open_form(app, pilot, job="train", queue="gpu")
+        await press_when_loaded(pilot, screen, "ctrl+e")
+        line = screen.query_one("#launch-retry")
+        await settle(pilot, lambda: line.has_class("-carried"), "the policy shown")
+        assert "max 1 · backoff 30s (from the YAML; ctrl+e)" in str(line.render())
+        await settle(pilot, lambda: screen.form_error is None, "a valid form")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: not isinstance(app.screen, LaunchScreen), "enqueued")
+    assert store.items.get(1).launch["retry"]["max"] == 1
 
 
 def test_the_relaunch_diff_does_not_count_the_run_id_inside_values_as_a_change():

@@ -1,8 +1,9 @@
 """`launchbay launch --follow [--agent]`: stay with the launch until its run ends.
 
-Status lines go to stderr, the run's log to stdout. The exit code says how it ended: 0
-finished, 1 failed, crashed, stopped or preempted (or it never ran), 130 on ctrl+c, which
-leaves the run (or the waiting item) as it is and says so.
+Status lines go to stderr, the run's log to stdout. A retry's next attempt, and a preempted
+run's requeue, are followed on. The exit code says how the last run ended: 0 finished, 1
+failed, crashed, stopped or preempted (or it never ran), 130 on ctrl+c, which leaves the run
+(or the waiting item) as it is and says so.
 """
 
 import threading

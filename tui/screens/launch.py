@@ -58,6 +58,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         self.previous_spec: dict | None = None
         self.resource_args_override: dict = {}
         self.dockerfile_override: str | None = None  # overrides.dockerfile, container queues
+        self.retry_override: dict | None = None  # the launch's own retry policy (a relaunch's)
         self.form_error: str | None = "loading…"
         # Why the form could not load (the run to relaunch is gone…): it stays in the error
         # line, above whatever a later preview says, and ctrl+s refuses.
@@ -114,6 +115,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
                     allow_blank=False,
                     id="launch-priority",
                 )
+                yield Static("", id="launch-retry")  # a retry policy the launch carries
             with VerticalScroll(id="launch-preview-pane"):
                 yield Static(
                     "spec the runner will receive", classes="section", id="launch-preview-title"
@@ -167,6 +169,7 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         queue_box.suggester = SuggestFromList(queues, case_sensitive=False)
         if prefill:
             self.dockerfile_override = (prefill.get("build") or {}).get("dockerfile")
+            self.show_retry(prefill.get("retry_override"), f"carried from run {self.relaunch_of}")
             launch_own = prefill.get("resource_args_override")
             self.resource_args_override = (
                 launch_own if launch_own is not None else prefill.get("resource_args") or {}
@@ -250,6 +253,8 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
             spec["resource_args"] = self.resource_args_override
         if self.dockerfile_override:
             spec["overrides"]["dockerfile"] = self.dockerfile_override
+        if self.retry_override is not None:
+            spec["retry"] = self.retry_override
         request = LaunchRequest(
             job=self.query_one("#launch-job", Input).value.strip(),
             queue=self.query_one("#launch-queue", Input).value.strip(),

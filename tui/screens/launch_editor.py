@@ -11,13 +11,24 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from textual.widgets import Input
+from rich.text import Text
+from textual.widgets import Input, Static
 
 from store import BadInput
 
 
 class YamlEditing:
-    """Mixed into LaunchScreen: the editor round trip, on the UI thread."""
+    """Mixed into LaunchScreen: the editor round trip, on the UI thread; the launch's own
+    retry policy (no field of its own: carried by a relaunch, changed in the YAML)."""
+
+    def show_retry(self, policy: dict | None, whence: str) -> None:
+        """Keep the launch's own retry policy, and say in the form that it does."""
+        from runners.launch.retry import policy_text
+
+        self.retry_override = policy
+        line = self.query_one("#launch-retry", Static)
+        line.update(Text(f"retry: {policy_text(policy)} ({whence}; ctrl+e)") if policy else "")
+        line.set_class(policy is not None, "-carried")
 
     def action_edit_yaml(self) -> None:
         """The overrides as YAML in $EDITOR; what comes back replaces the form's values.
@@ -41,6 +52,7 @@ class YamlEditing:
                 **({"dockerfile": self.dockerfile_override} if self.dockerfile_override else {}),
             },
             "resource_args": self.resource_args_override,
+            **({"retry": self.retry_override} if self.retry_override is not None else {}),
         }
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write("# launchbay launch overrides: save and quit to apply\n")
@@ -66,6 +78,7 @@ class YamlEditing:
         from runners.launch.documents import expect_mapping, parse_yaml, refuse_unknown_keys
         from runners.launch.rendering import restore_redacted
         from runners.launch.request import OVERRIDE_KEYS, SPEC_KEYS
+        from runners.launch.retry import check_retry
 
         try:
             edited = parse_yaml(text, "launch spec", "the edited YAML")
@@ -79,10 +92,12 @@ class YamlEditing:
             if not isinstance(args, list):
                 raise BadInput("overrides.args", "expected a list")
             resource_args = expect_mapping(document.get("resource_args"), "resource_args")
+            retry = check_retry(document.get("retry"))
         except (BadInput, yaml.YAMLError) as exc:
             self.notify(f"YAML not applied: {exc}", severity="error", timeout=8, markup=False)
             return
         self.resource_args_override = resource_args
+        self.show_retry(retry, "from the YAML")
         self.dockerfile_override = overrides.get("dockerfile") or None
         form = self.config_form
         self._extra_config = {k: v for k, v in run_config.items() if k not in form.names}

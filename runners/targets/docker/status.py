@@ -1,7 +1,9 @@
 """A docker run's state from its container's, and the ended status kept after the container
 is removed (so that a run whose container we removed still reads as it ended)."""
 
+import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
 
 from runners.protocol import Handle, RunStatus, describe_exit
@@ -13,7 +15,24 @@ EXIT_RECORD = "container_exit.json"  # the ended status, kept after the containe
 
 
 def ended_status(state: dict, memory_limit: int | None) -> RunStatus:
-    """The status of an ended container, from its inspected `State`."""
+    """The status of an ended container, from its inspected `State`, with the time it ended
+    (`FinishedAt`): a run that ended while no agent watched keeps it."""
+    return dataclasses.replace(
+        _ended_how(state, memory_limit), ended_at=finished_at(state.get("FinishedAt"))
+    )
+
+
+def finished_at(stamp: str | None) -> float | None:
+    """`State.FinishedAt` as unix time; None for the engine's zero time (never finished) or
+    a stamp that is not RFC 3339 (fromisoformat drops digits beyond microseconds)."""
+    try:
+        moment = datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        return None
+    return moment.timestamp() if moment is not None and moment.year > 1 else None
+
+
+def _ended_how(state: dict, memory_limit: int | None) -> RunStatus:
     code = state.get("ExitCode")
     if state.get("OOMKilled"):
         limit = f" (limit {format_bytes(memory_limit)})" if memory_limit else ""
@@ -47,6 +66,7 @@ def record_exit(handle: Handle, status: RunStatus) -> None:
         "exit_code": status.exit_code,
         "error_stage": status.error_stage.value if status.error_stage else None,
         "error_message": status.error_message,
+        "ended_at": status.ended_at,
     }
     write_private(Path(handle["run_dir"]) / EXIT_RECORD, json.dumps(record))
 
@@ -62,4 +82,5 @@ def recorded_exit(handle: Handle) -> RunStatus | None:
         exit_code=record["exit_code"],
         error_stage=Stage(record["error_stage"]) if record["error_stage"] else None,
         error_message=record["error_message"],
+        ended_at=record.get("ended_at"),
     )

@@ -151,7 +151,11 @@ class RayRunner(RemoteRunner):
         status = self.remember(
             key,
             job_status(
-                _value(info.status), info.message, _value(info.error_type), info.driver_exit_code
+                _value(info.status),
+                info.message,
+                _value(info.error_type),
+                info.driver_exit_code,
+                info.end_time,
             ),
         )
         if status.state.is_terminal():

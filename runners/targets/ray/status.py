@@ -1,6 +1,8 @@
 """A ray run's state, from the Jobs API's JobDetails (status, message, error_type,
 driver_exit_code)."""
 
+import dataclasses
+
 from runners.protocol import RunStatus, describe_exit
 from store import RunState, Stage
 
@@ -9,8 +11,22 @@ LOGS_IN_MESSAGE = ", last available logs"
 ENVIRONMENT_FAILURES = frozenset({"RUNTIME_ENV_SETUP_FAILURE"})
 
 
-def job_status(status: str, message: str | None, error_type: str | None, exit_code: int | None):
-    """A run state from a Ray job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED)."""
+def job_status(
+    status: str,
+    message: str | None,
+    error_type: str | None,
+    exit_code: int | None,
+    end_time_ms: int | None = None,
+) -> RunStatus:
+    """A run state from a Ray job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED); an
+    ended job's with the time it ended (JobDetails.end_time, in milliseconds)."""
+    seen = _job_state(status, message, error_type, exit_code)
+    if not seen.state.is_terminal() or not end_time_ms:
+        return seen
+    return dataclasses.replace(seen, ended_at=end_time_ms / 1000)
+
+
+def _job_state(status, message, error_type, exit_code) -> RunStatus:
     said = _summary(message)
     if status == "PENDING":
         return RunStatus(RunState.STARTING, said)

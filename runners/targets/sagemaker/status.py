@@ -1,5 +1,7 @@
 """A sagemaker run's state, from DescribeTrainingJob's answer."""
 
+import dataclasses
+
 from runners.protocol import RunStatus
 from store import RunState, Stage
 
@@ -18,7 +20,16 @@ STARTING_PHASES = frozenset(
 
 
 def job_status(job: dict) -> RunStatus:
-    """A run state from DescribeTrainingJob's answer."""
+    """A run state from DescribeTrainingJob's answer; an ended job's with its
+    `TrainingEndTime` (a datetime, as boto3 parses it)."""
+    status = _job_state(job)
+    end_time = job.get("TrainingEndTime")
+    if not status.state.is_terminal() or end_time is None:
+        return status
+    return dataclasses.replace(status, ended_at=end_time.timestamp())
+
+
+def _job_state(job: dict) -> RunStatus:
     status = job["TrainingJobStatus"]
     secondary = job.get("SecondaryStatus") or ""
     transitions = job.get("SecondaryStatusTransitions") or []

@@ -105,6 +105,26 @@ class SlurmRunner(RemoteRunner):
         # depends on the queue's target: this is what a dry run's env shows instead.
         return f"<target.work_dir>/{run_dir.name}/{request.CONFIG}"
 
+    def run_files(self, spec: dict, run_dir: Path):
+        """On a cluster reached without ssh, the run's folder is on this machine (the shared
+        filesystem): its code in work/, where the job ran, its config, batch script and output.
+        Over ssh it is on the login node, and not listed yet."""
+        from runners.runfiles import RunFiles
+
+        target = SlurmTarget.model_validate(spec.get("target") or {})
+        handle = self.recorded_handle(run_dir)
+        folder = handle.get("folder") if handle else None
+        if target.ssh:
+            where = f" in {folder}" if folder else ""
+            return RunFiles(
+                None,
+                f"slurm runs' files are not listed yet over ssh: they are on {target.ssh}{where}"
+                " (only the run's log is copied here)",
+            )
+        if folder is None:
+            return RunFiles(None, "the run was not submitted to Slurm: it has no folder yet")
+        return RunFiles(Path(folder))
+
     def preview_submission(self, spec: dict) -> dict:
         target = SlurmTarget.model_validate(spec.get("target") or {})
         args = SlurmArgs.model_validate(spec.get("resource_args") or {})

@@ -9,6 +9,8 @@ failed, saying so (a cancel launchbay asked for ends the run `stopped`: the agen
 asked).
 """
 
+import dataclasses
+
 from runners.protocol import RunStatus, describe_exit
 from store import RunState, Stage
 
@@ -54,7 +56,15 @@ def state_of(job: dict) -> str:
 
 
 def job_status(job: dict) -> RunStatus:
-    """A run state from the job's record."""
+    """A run state from the job's record; an ended job's with the time it ended (`end_time`:
+    for a live job that is only the time limit's end, so it is read for ended jobs alone)."""
+    status = _job_state(job)
+    if not status.state.is_terminal():
+        return status
+    return dataclasses.replace(status, ended_at=_number(job.get("end_time")) or None)
+
+
+def _job_state(job: dict) -> RunStatus:
     state = state_of(job)
     reason = job.get("state_reason") or "None"
     job_id = job.get("job_id")

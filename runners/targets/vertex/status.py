@@ -1,5 +1,7 @@
 """A vertex run's state, from its CustomJob's."""
 
+import dataclasses
+
 from runners.protocol import RunStatus
 from store import RunState, Stage
 
@@ -19,7 +21,15 @@ STATES = {
 
 
 def job_status(job) -> RunStatus:
-    """A run state from GetCustomJob's answer."""
+    """A run state from GetCustomJob's answer; an ended job's with its `end_time`."""
+    status = _job_state(job)
+    end_time = getattr(job, "end_time", None)  # a datetime, None while unset
+    if not status.state.is_terminal() or end_time is None:
+        return status
+    return dataclasses.replace(status, ended_at=end_time.timestamp())
+
+
+def _job_state(job) -> RunStatus:
     state = job.state.name
     run_state = STATES.get(state, RunState.RUNNING)
     words = state.removeprefix("JOB_STATE_").lower()
