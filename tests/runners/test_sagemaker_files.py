@@ -65,9 +65,12 @@ def test_the_listing_reads_every_page_and_stops_at_the_cap(store, sagemaker_run)
     assert [e.path for e in entries] == ["metrics.txt", "output"] and truncated
 
 
-def test_a_text_file_is_previewed_and_a_binary_one_is_said_to_be(store, sagemaker_run):
-    run, _ = sagemaker_run
+def test_a_text_file_is_previewed_and_a_binary_one_is_said_to_be(store, aws, sagemaker_run):
+    run, prefix = sagemaker_run
+    aws.client("s3").put_object(Bucket=BUCKET, Key=prefix + "empty.txt", Body=b"")
     files = files_of(store, store.runs.get(run.id))
+    empty = preview_run_file(files, "empty.txt", run.id)  # no byte to range over
+    assert (empty.text, empty.size, empty.truncated) == ("", 0, False)
     shown = preview_run_file(files, "metrics.txt", run.id)
     assert shown.text == METRICS.decode() and shown.size == len(METRICS) and not shown.truncated
     model = preview_run_file(files, "output/model.tar.gz", run.id)

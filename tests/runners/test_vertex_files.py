@@ -61,13 +61,15 @@ def test_runs_files_lists_the_jobs_gcs_output(cli, finished):
     ]
 
 
-def test_pages_previews_and_downloads(cli, store, finished, tmp_path):
+def test_pages_previews_and_downloads(cli, store, gcs, finished, tmp_path):
     run, _ = finished
     files = files_of(store, store.runs.get(run.id))
     files.remote.page_size = 1  # one object a page
     assert [e.path for e in list_run_files(files)[0]] == ["model", "model/model.pt", "notes.txt"]
     assert preview_run_file(files, "notes.txt", run.id).text == NOTES.decode()
     assert preview_run_file(files, "model/model.pt", run.id).text is None
+    gcs.put(STAGING_BUCKET, f"launchbay/{run.id}/empty.txt", b"")
+    assert preview_run_file(files, "empty.txt", run.id).text == ""
 
     result = cli("runs", "cp", run.id, "model", str(tmp_path / "copy"))
     assert result.code == 0, result.err

@@ -31,16 +31,19 @@ class S3Files(ObjectStore):
                     yield StoredObject(item["Key"][len(self.prefix) :], item["Size"])
 
     def read_head(self, key: str, max_bytes: int) -> tuple[int, bytes]:
-        answer = self._call(
-            lambda s3: s3.get_object(
-                Bucket=self.bucket, Key=self.prefix + key, Range=f"bytes=0-{max_bytes - 1}"
-            ),
-            "read",
-        )
-        # ContentRange is `bytes 0-N/SIZE`; an empty object has none.
-        size = int(str(answer.get("ContentRange") or "/0").rpartition("/")[2])
         with self._failures("read"):
-            return size, answer["Body"].read()
+            s3 = self._s3()
+            try:
+                answer = s3.get_object(
+                    Bucket=self.bucket, Key=self.prefix + key, Range=f"bytes=0-{max_bytes - 1}"
+                )
+            except sdk.errors.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                    return 0, b""  # an empty object: no first byte to range over
+                raise
+            # `bytes 0-N/SIZE`; a server that sends the whole object says no range.
+            total = str(answer.get("ContentRange") or "").rpartition("/")[2]
+            return int(total or answer["ContentLength"]), answer["Body"].read(max_bytes)
 
     def download(self, key: str, dest: Path) -> None:
         self._call(lambda s3: s3.download_file(self.bucket, self.prefix + key, str(dest)), "read")
