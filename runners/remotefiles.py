@@ -55,7 +55,7 @@ class ObjectStore(abc.ABC):
 
     # -- shared ------------------------------------------------------------------------------
 
-    def list(self, limit: int) -> tuple[list, bool]:
+    def entries(self, limit: int) -> tuple[list, bool]:
         """The run's files as runners.runfiles lists a folder: folders (with the total of the
         files under them) before their contents, sorted by name; at most `limit` entries."""
         objects: list[StoredObject] = []

@@ -116,7 +116,7 @@ def list_run_files(files: RunFiles, limit: int = LIST_LIMIT) -> tuple[list[FileE
     """The entries of the run's folder, then of its mounts under `mounts/NAME`; a remote
     run's, those of its store (runners.remotefiles.RemoteFilesError when it can't be read)."""
     if files.remote is not None:
-        return files.remote.list(limit)
+        return files.remote.entries(limit)
     entries: list[FileEntry] = []
     truncated = False
     if files.root is not None and files.root.exists():

@@ -122,3 +122,17 @@ def test_a_bucket_that_is_gone_is_one_line_and_exit_1(cli, aws, sagemaker_run, t
             f"launchbay: error: could not list s3://{BUCKET}/{prefix}: NoSuchBucket:"
             " The specified bucket does not exist"
         ]
+
+
+def test_no_credentials_is_one_line_and_exit_1(cli, monkeypatch, sagemaker_run, tmp_path):
+    run, prefix = sagemaker_run
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # nor an instance's role
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    result = cli("runs", "files", run.id)
+    assert result.code == 1, result
+    assert result.err.strip().splitlines() == [
+        f"launchbay: error: could not list s3://{BUCKET}/{prefix}: Unable to locate credentials"
+    ]
