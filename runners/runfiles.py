@@ -3,8 +3,9 @@ out without ever leaving that folder (no `..`, no absolute path, no link leading
 
 The target says where its runs' files are (`Runner.run_files`): a local process's run folder
 (its log, config and the working copy it ran in), a docker run's folder on this machine (its
-log, config, metrics and build context), and for the remote targets nothing yet, with the
-reason and the configured output path.
+log, config, metrics and build context), and for SageMaker and Vertex their output in S3 or
+GCS where one is configured (`RunFiles.remote`, runners.remotefiles: listed, previewed and
+downloaded through the target's SDK).
 """
 
 from __future__ import annotations
@@ -29,11 +30,21 @@ MOUNTS = "mounts"  # the top folder under which a run's own mounts are listed
 class RunFiles:
     """Where a run's files are on this machine (`root`, None if nowhere), folders elsewhere
     that are the run's own (`mounts`, by name: a docker run's per-run volume, listed under
-    `mounts/NAME`), and what is not listed and why (`note`)."""
+    `mounts/NAME`), the object store holding a remote run's files (`remote`, a
+    runners.remotefiles.ObjectStore, read only when listed) and what is not listed and why
+    (`note`)."""
 
     root: Path | None
     note: str | None = None
     mounts: dict[str, Path] = field(default_factory=dict)
+    remote: object | None = None
+
+    @property
+    def where(self) -> str | None:
+        """Where the files are, as a user names it: a folder here, or the store's address."""
+        if self.remote is not None:
+            return self.remote.uri
+        return None if self.root is None else str(self.root)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,10 @@ def list_files(root: Path, limit: int = LIST_LIMIT) -> tuple[list[FileEntry], bo
 
 
 def list_run_files(files: RunFiles, limit: int = LIST_LIMIT) -> tuple[list[FileEntry], bool]:
-    """The entries of the run's folder, then of its mounts under `mounts/NAME`."""
+    """The entries of the run's folder, then of its mounts under `mounts/NAME`; a remote
+    run's, those of its store (runners.remotefiles.RemoteFilesError when it can't be read)."""
+    if files.remote is not None:
+        return files.remote.entries(limit)
     entries: list[FileEntry] = []
     truncated = False
     if files.root is not None and files.root.exists():
@@ -134,17 +148,27 @@ def resolve_run_path(files: RunFiles, path: str, run_id: str) -> Path:
     return resolve(files.root, path, run_id)
 
 
+def checked_parts(path: str, run_id: str) -> tuple[str, ...]:
+    """The parts of `path`, refused (BadInput, naming PATH) if it is absolute or climbs out
+    with `..`; () for the whole of the run's files."""
+    where = f"expected a path inside run {run_id}'s files"
+    if not path or path.strip() in ("", "."):
+        return ()
+    if PurePosixPath(path).is_absolute() or Path(path).is_absolute():
+        raise BadInput("PATH", f"{path!r} is absolute; {where}")
+    parts = tuple(p for p in PurePosixPath(path).parts if p != ".")
+    if ".." in parts:
+        raise BadInput("PATH", f"{path!r} climbs out with '..'; {where}")
+    return parts
+
+
 def resolve(root: Path, path: str, run_id: str) -> Path:
     """`path` inside `root`, refused (BadInput, naming PATH) if it is absolute, climbs out with
     `..` or leads out through a link; NotFound if there is nothing there."""
     where = f"expected a path inside run {run_id}'s files"
-    if not path or path.strip() in ("", "."):
+    parts = checked_parts(path, run_id)
+    if not parts:
         return root
-    parts = PurePosixPath(path).parts
-    if PurePosixPath(path).is_absolute() or Path(path).is_absolute():
-        raise BadInput("PATH", f"{path!r} is absolute; {where}")
-    if ".." in parts:
-        raise BadInput("PATH", f"{path!r} climbs out with '..'; {where}")
     target = root.joinpath(*parts)
     real_root = root.resolve()
     real = target.resolve()
@@ -159,7 +183,18 @@ def preview(file: Path, max_bytes: int = PREVIEW_BYTES) -> Preview:
     """The start of a file as text, or None for a binary one (a NUL byte, or no UTF-8)."""
     size = file.stat().st_size
     with file.open("rb") as handle:
-        head = handle.read(max_bytes)
+        return decoded(handle.read(max_bytes), size)
+
+
+def preview_run_file(files: RunFiles, path: str, run_id: str) -> Preview:
+    """The start of the run's file `path`, here or in its store."""
+    if files.remote is not None:
+        return files.remote.preview(path, run_id, PREVIEW_BYTES)
+    return preview(resolve_run_path(files, path, run_id))
+
+
+def decoded(head: bytes, size: int) -> Preview:
+    """The first bytes of a file of `size` bytes as text, or None for a binary one."""
     if b"\0" in head:
         return Preview(size, None, False)
     try:
@@ -172,7 +207,10 @@ def preview(file: Path, max_bytes: int = PREVIEW_BYTES) -> Preview:
 
 def copy_out(files: RunFiles, path: str, dest: Path, run_id: str) -> Path:
     """Copy `path` (a file or a folder) out of the run's files to `dest` (into it, if it is a
-    folder); links inside a copied folder stay links. Returns what was written."""
+    folder); links inside a copied folder stay links. A remote run's files are downloaded.
+    Returns what was written."""
+    if files.remote is not None:
+        return files.remote.copy_out(path, dest, run_id)
     source = resolve_run_path(files, path, run_id)
     if source.is_symlink() and not source.resolve().exists():
         raise NotFound("PATH", f"{path!r} is a broken link")

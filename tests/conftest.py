@@ -1,5 +1,5 @@
 """Shared fixtures: a private database per test, the CLI run in-process, and the kit's fixtures
-(the Docker engine, the fake Kubernetes cluster)."""
+(the Docker engine, the fake Kubernetes cluster, moto's AWS, Google Cloud's fakes)."""
 
 import contextlib
 import io
@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from kit import Result
+from kit.aws import aws  # noqa: F401  (moto's AWS, a fixture)
 from kit.cluster import cluster, cluster_options, kubeconfig  # noqa: F401  (fixtures)
 from kit.engine import engine  # noqa: F401  (the Docker engine, a session fixture)
+from kit.gcp import gcs, vertex  # noqa: F401  (Cloud Storage's emulator, fake Vertex AI)
 from kit.ray import ray_head  # noqa: F401  (the Ray head, its tests in its network namespace)
 from kit.slurm import cancel_leftovers, slurm_cluster, ssh_login  # noqa: F401  (Slurm, sshd)
 

@@ -163,29 +163,55 @@ def test_cp_refuses_a_fifo_and_a_missing_destination_folder(cli, store, db_path,
 
 
 @pytest.mark.parametrize(
-    ("resource", "spec", "said"),
+    ("resource", "spec", "remote"),
     [
         (
             "sagemaker",
-            {"resource_args": {"OutputDataConfig": {"S3OutputPath": "s3://b/runs"}}},
-            "not listed yet; its output: s3://b/runs",
+            {
+                "resource_args": {
+                    "TrainingJobName": "my-job",
+                    "OutputDataConfig": {"S3OutputPath": "s3://b/runs/"},
+                }
+            },
+            "s3://b/runs/my-job/",
         ),
         (
             "vertex",
-            {"run_id": "r1", "resource_args": {"spec": {"staging_bucket": "gs://b/"}}},
-            "not listed yet; its output: gs://b/launchbay/r1",
+            {
+                "run_id": "r1",
+                "target": {"project": "p", "location": "l"},
+                "resource_args": {"spec": {"staging_bucket": "gs://b/"}},
+            },
+            "gs://b/launchbay/r1/",
         ),
-        ("kubernetes", {"resource_args": {}}, "kubernetes runs' files are not listed yet"),
+        (
+            "vertex",
+            {
+                "run_id": "r1",
+                "target": {"project": "p", "location": "l"},
+                "resource_args": {
+                    "spec": {"staging_bucket": "gs://b", "base_output_dir": "gs://o"}
+                },
+            },
+            "gs://o/",
+        ),
     ],
 )
-def test_remote_targets_say_what_is_not_listed_and_where_the_output_goes(
-    resource, spec, said, tmp_path
+def test_sagemaker_and_vertex_runs_files_are_their_output_in_s3_or_gcs(
+    resource, spec, remote, tmp_path
 ):
     from runners.registry import get_runner
 
-    files = get_runner(resource).run_files(spec, tmp_path)
-    assert files.root is None
-    assert said in files.note
+    files = get_runner(resource).run_files(spec, tmp_path)  # nothing is asked of the cloud yet
+    assert files.root is None and files.remote.uri == remote and files.where == remote
+
+
+def test_kubernetes_runs_say_their_files_are_not_listed(tmp_path):
+    from runners.registry import get_runner
+
+    files = get_runner("kubernetes").run_files({"resource_args": {}}, tmp_path)
+    assert files.root is None and files.remote is None
+    assert "kubernetes runs' files are not listed" in files.note
 
 
 @pytest.mark.usefixtures("engine", "containers_removed_after")

@@ -9,19 +9,12 @@ import json
 import pytest
 import yaml
 from kit import REPO, assert_bad_input, snapshot
+from kit.aws import ROLE, TRAINING_ARGS
 
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from store import RunState
 
-BUCKET = "lb-out"
-ROLE = "arn:aws:iam::123456789012:role/Training"
-TRAINING_ARGS = {
-    "RoleArn": ROLE,
-    "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/runs"},
-    "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-}
 SPOT = {
     "EnableManagedSpotTraining": True,
     "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200},

@@ -9,23 +9,13 @@ import sys
 
 import pytest
 from kit import REPO, assert_bad_input, snapshot
+from kit.gcp import VERTEX_ARGS
 
 from runners.catalog.jobs import create_job
 from runners.catalog.queues import check_queue_config
 from store import RunState
 
 IMAGE = "us-docker.pkg.dev/launchbay-test/lb/train:1"
-VERTEX_ARGS = {
-    "spec": {
-        "worker_pool_specs": [
-            {"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}
-        ],
-        "staging_bucket": "gs://lb-staging",
-        "labels": {"team": "vision"},
-        "scheduling": {"timeout": 3600, "strategy": "SPOT"},
-    },
-    "run": {"service_account": "trainer@launchbay-test.iam.gserviceaccount.com"},
-}
 
 
 def gpu_pool(accelerator_type: str, replicas: int = 1) -> dict:

@@ -4,6 +4,8 @@ waiting: waiting on evidence (wait_for, run_of, log_of, forget_handle); agents: 
 thread or a process; cli: `launchbay` as a subprocess; jobs: jobs, queues and launches; git;
 engine: the Docker engine, its images and the local registry; cluster: the fake Kubernetes API;
 targets: a target that only a test has; refusals: bad input refused, the store unchanged;
+aws (imported as kit.aws): moto's AWS, its output bucket, a sagemaker queue; gcp (imported
+as kit.gcp): fake Vertex AI, Cloud Storage's emulator, a vertex queue;
 ray (imported as kit.ray): the Ray head, the network namespace it runs in, a forwarder to lose it;
 slurm (imported as kit.slurm): the Slurm cluster, its test sshd and a key for it, its queues.
 The fixtures (engine, cluster, kubeconfig, ray_head, slurm_cluster, ssh_login, …) are registered

@@ -8,7 +8,6 @@ import json
 import pytest
 from contract import RunnerContract
 from contract_backend import PlayedByAFake, Seen
-from fakes.sagemaker import FakeSageMaker
 from kit import (
     AgentThread,
     fresh_registry,
@@ -18,41 +17,12 @@ from kit import (
     run_agent_until_empty,
     run_of,
 )
-from test_sagemaker_checks import BUCKET, SPOT, TRAINING_ARGS, training_job
+from kit.aws import BUCKET, TRAINING_ARGS, sagemaker_queue
+from test_sagemaker_checks import SPOT, training_job
 
 from runners.catalog.queues import check_queue_config
 from runners.targets.sagemaker.request import training_job_name
 from store import RunState
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    fake = FakeSageMaker()  # jobs stay Training until the test releases them
-    fake.start()
-    fake.client("s3").create_bucket(Bucket=BUCKET)
-    yield fake
-    fake.stop()
-
-
-def sagemaker_queue(store, aws, name="sm", resource_args=None, **extra):
-    config = {
-        "resource_args": {**TRAINING_ARGS, **(resource_args or {})},
-        "target": {
-            "region": "us-east-1",
-            "endpoint_url": aws.endpoint_url,
-            "poll_seconds": 0.2,
-            "log_poll_seconds": 0.2,
-        },
-        **extra,
-    }
-    return store.queues.create(name, "sagemaker", check_queue_config("sagemaker", config))
 
 
 def described(aws, name: str) -> dict:

@@ -12,7 +12,6 @@ import grpc
 import pytest
 from contract import RunnerContract
 from contract_backend import PlayedByAFake, Seen
-from fakes.vertex import FakeVertex
 from kit import (
     AgentThread,
     agent_killed_after,
@@ -23,39 +22,11 @@ from kit import (
     run_of,
     wait_for,
 )
-from test_vertex_checks import IMAGE, VERTEX_ARGS, training_job
+from kit.gcp import VERTEX_ARGS, vertex_queue
+from test_vertex_checks import IMAGE, training_job
 
 from runners.catalog.jobs import create_job
-from runners.catalog.queues import check_queue_config
 from store import RunState
-
-
-@pytest.fixture
-def vertex(monkeypatch):
-    fake = FakeVertex()  # jobs stay RUNNING until the test releases them
-    fake.start()
-    monkeypatch.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", fake.ca_file)
-    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
-    monkeypatch.delenv("GOOGLE_CLOUD_REGION", raising=False)
-    yield fake
-    fake.stop()
-
-
-def vertex_queue(store, vertex, name="vx", target=None, resource_args=None, **extra):
-    config = {
-        **extra,
-        "resource_args": resource_args or VERTEX_ARGS,
-        "target": target
-        or {
-            "project": "launchbay-test",
-            "location": "us-central1",
-            "api_endpoint": vertex.api_endpoint,
-            "logging_endpoint": vertex.api_endpoint,
-            "credentials": "anonymous",
-            "poll_seconds": 0.1,
-        },
-    }
-    return store.queues.create(name, "vertex", check_queue_config("vertex", config))
 
 
 def test_unavailable_answers_are_retried(store, db_path, vertex):

@@ -64,3 +64,52 @@ async def test_tags_and_note_are_edited_in_the_run_detail(store, tmp_path, make_
         await pilot.press("enter")
         await settle(pilot, lambda: any("1 to 64" in m for m in notified(app)), "refused")
         assert store.runs.get(run_id).tags == ("best", "sweep-3")
+
+
+def _sagemaker_run(store, db_path, aws) -> tuple[str, str]:
+    """A finished SageMaker run (moto) and its output prefix in S3."""
+    from kit import launch, run_agent_until_empty, run_of
+    from kit.aws import sagemaker_queue
+    from test_sagemaker_checks import training_job
+
+    from runners.targets.sagemaker.request import training_job_name
+
+    aws.hold = False
+    sagemaker_queue(store, aws)
+    training_job(store)
+    item = launch(store, "train", "sm")
+    output = run_agent_until_empty(db_path, "sm")
+    run = run_of(store, item)
+    assert run.state.value == "finished", output
+    return run.id, f"runs/{training_job_name('train', run.id)}/"
+
+
+async def test_a_sagemaker_runs_s3_output_shows_as_a_tree(store, db_path, aws, make_app):
+    from kit.aws import BUCKET
+
+    run_id, prefix = _sagemaker_run(store, db_path, aws)
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=BUCKET, Key=prefix + "output/model.tar.gz", Body=b"\0" * 3000)
+    s3.put_object(Bucket=BUCKET, Key=prefix + "output/eval.txt", Body=b"accuracy 0.93\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _detail(app, pilot, run_id)
+        await pilot.press("f")
+        await settle(pilot, lambda: isinstance(app.screen, RunFilesScreen), "the files")
+        screen = app.screen
+        await settle(pilot, lambda: screen.shown is not None, "the files read")
+        assert f"s3://lb-out/{prefix}" in screen_text(app)
+        await show_file(pilot, "output/eval.txt")
+        await settle(pilot, lambda: "accuracy 0.93" in screen_text(app), "the preview")
+        assert "2.9 KiB" in screen_text(app)  # model.tar.gz's size, in the tree
+        await show_file(pilot, "output/model.tar.gz")
+        await settle(pilot, lambda: "binary file" in screen_text(app), "binary said")
+
+        s3.delete_object(Bucket=BUCKET, Key=prefix + "output/model.tar.gz")
+        s3.delete_object(Bucket=BUCKET, Key=prefix + "output/eval.txt")
+        s3.delete_object(Bucket=BUCKET, Key=f"runs/launchbay/{run_id}/config.json")
+        s3.delete_bucket(Bucket=BUCKET)
+        await pilot.press("r")  # the bucket is gone: one line, and the screen stays
+        line = f"could not read the run's files: could not list s3://lb-out/{prefix}: NoSuchBucket"
+        await settle(pilot, lambda: line in screen_text(app).replace("\n", ""), "the failure")
+        assert isinstance(app.screen, RunFilesScreen)

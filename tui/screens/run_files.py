@@ -90,8 +90,8 @@ class RunFilesScreen(LiveScreen):
         status = self.query_one("#files-status", Static)
         total = sum(e.size for e in read.entries if e.kind != "dir")
         parts = [f"{len(read.entries)} entries, {human_size(total)}"]
-        if read.files.root is not None:
-            parts.insert(0, str(read.files.root))
+        if read.files.where is not None:
+            parts.insert(0, read.files.where)
         if read.truncated:
             parts.append("only the first listed")
         if read.files.note:
@@ -103,7 +103,7 @@ class RunFilesScreen(LiveScreen):
         tree = self.query_one("#files-tree", Tree)
         opened = {n.data.path for n in _nodes(tree.root) if n.data and n.is_expanded}
         tree.clear()
-        listed = read.files.root or read.files.mounts
+        listed = read.files.where or read.files.mounts
         tree.root.set_label(Text(f"run {self.run_id}" if listed else "(no files here)"))
         nodes: dict[str, TreeNode] = {"": tree.root}
         for entry in read.entries:
@@ -126,9 +126,9 @@ class RunFilesScreen(LiveScreen):
         self._preview_loader.start(self.shown.files, entry.path)
 
     def _read_preview(self, files, path: str):
-        from runners.runfiles import preview, resolve_run_path
+        from runners.runfiles import preview_run_file
 
-        return path, preview(resolve_run_path(files, path, self.run_id))
+        return path, preview_run_file(files, path, self.run_id)
 
     def _show_preview(self, answer) -> None:
         path, shown = answer

@@ -87,6 +87,17 @@ class KubernetesRunner(RemoteRunner):
     def config_file_path(self, run_dir: Path) -> str:
         return CONFIG_FILE
 
+    def run_files(self, spec: dict, run_dir: Path):
+        from runners.runfiles import RunFiles
+
+        # A pod writes into its own volumes (emptyDir, a PVC, a bucket its code uploads to):
+        # none of them is a place launchbay can read from here.
+        return RunFiles(
+            None,
+            "kubernetes runs' files are not listed: they are in the pod's volumes, which"
+            " launchbay does not read (its log is)",
+        )
+
     def preview_submission(self, spec: dict) -> dict:
         target = spec.get("target") or {}
         namespace = target.get("namespace") or "<the context's namespace>"

@@ -56,12 +56,20 @@ class SageMakerRunner(RemoteRunner):
         return CONFIG_FILE
 
     def run_files(self, spec: dict, run_dir: Path):
+        """The job's output in S3: `S3OutputPath/<training job name>/`."""
         from runners.runfiles import RunFiles
+        from runners.targets.sagemaker.files import S3Files
 
         output = ((spec.get("resource_args") or {}).get("OutputDataConfig") or {}).get(
             "S3OutputPath"
         )
-        return RunFiles(None, f"sagemaker runs' files are not listed yet; its output: {output}")
+        if not str(output or "").startswith("s3://"):
+            return RunFiles(None, "sagemaker run without an s3:// OutputDataConfig.S3OutputPath")
+        handle = self.recorded_handle(run_dir) or {}
+        name = handle.get("job_name") or request_model.job_name_for(spec)
+        target = handle.get("target") or spec.get("target") or {}
+        uri = f"{output.rstrip('/')}/{name}/"
+        return RunFiles(None, remote=S3Files(uri, lambda: self._clients(target, Stage.RUN)[1]))
 
     def preview_submission(self, spec: dict) -> dict:
         name = request_model.job_name_for(spec)

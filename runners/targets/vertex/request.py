@@ -33,9 +33,7 @@ def custom_job(spec: dict, image: str) -> dict:
             put_command(container, spec)
         env = [e for e in container.get("env") or [] if e.get("name") not in ours]
         container["env"] = env + [{"name": k, "value": v} for k, v in ours.items()]
-    output = job_spec.get("base_output_dir") or (
-        f"{job_spec['staging_bucket'].rstrip('/')}/launchbay/{spec['run_id']}"
-    )
+    output = output_dir(spec)
     body_spec = {
         "worker_pool_specs": pools,
         "base_output_directory": {"output_uri_prefix": output},
@@ -74,3 +72,12 @@ def proto_values(body: dict) -> dict:
 
 def _label_value(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", text.lower())[:63]
+
+
+def output_dir(spec: dict) -> str:
+    """Where the job writes (its base_output_directory): the queue's base_output_dir, else the
+    run's own folder in the staging bucket."""
+    job_spec = (spec.get("resource_args") or {}).get("spec") or {}
+    return job_spec.get("base_output_dir") or (
+        f"{str(job_spec.get('staging_bucket', '')).rstrip('/')}/launchbay/{spec.get('run_id')}"
+    )

@@ -21,7 +21,7 @@ from runners.targets.remote import Backoff, RemoteRunner
 from runners.targets.vertex import sdk
 from runners.targets.vertex import settings as vertex_settings
 from runners.targets.vertex.logs import CloudLoggingFollower
-from runners.targets.vertex.request import LABEL_RUN_ID, custom_job, proto_values
+from runners.targets.vertex.request import LABEL_RUN_ID, custom_job, output_dir, proto_values
 from runners.targets.vertex.status import job_status
 from store import BadInput, JobVersion, Stage
 
@@ -72,13 +72,24 @@ class VertexRunner(RemoteRunner):
         return ""  # no file reaches a CustomJob's container: the config is in LAUNCHBAY_CONFIG
 
     def run_files(self, spec: dict, run_dir: Path):
+        """The job's output in Cloud Storage (request.output_dir)."""
         from runners.runfiles import RunFiles
+        from runners.targets.vertex.files import GcsFiles
 
-        job_spec = (spec.get("resource_args") or {}).get("spec") or {}
-        output = job_spec.get("base_output_dir") or (
-            f"{str(job_spec.get('staging_bucket', '')).rstrip('/')}/launchbay/{spec.get('run_id')}"
-        )
-        return RunFiles(None, f"vertex runs' files are not listed yet; its output: {output}")
+        output = output_dir(spec)
+        if not output.startswith("gs://"):
+            return RunFiles(None, f"vertex run without a gs:// output ({output!r})")
+        target = spec.get("target") or {}
+        try:
+            project = vertex_settings.project_and_location(target)[0]
+        except BadInput as exc:
+            return RunFiles(None, f"vertex runs' files are not listed: {exc.message}")
+        key = ("storage", target.get("storage_endpoint"), target.get("credentials", "default"))
+
+        def connect():
+            return self.client(key, lambda: sdk.storage_client(target, project))
+
+        return RunFiles(None, remote=GcsFiles(output, connect))
 
     def preview_submission(self, spec: dict) -> dict:
         target = spec.get("target") or {}

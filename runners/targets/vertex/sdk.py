@@ -20,6 +20,7 @@ auth_credentials = LazyModule("google.auth.credentials")
 auth_exceptions = LazyModule("google.auth.exceptions")
 logging_service = LazyModule("google.cloud.logging_v2.services.logging_service_v2")
 logging_types = LazyModule("google.cloud.logging_v2.types")
+storage = LazyModule("google.cloud.storage")
 timestamp_pb2 = LazyModule("google.protobuf.timestamp_pb2")
 
 
@@ -62,6 +63,14 @@ def connect(endpoint: str, choice: str, stage: Stage):
             " GOOGLE_APPLICATION_CREDENTIALS",
         ) from None
     return aiplatform.JobServiceClient(credentials=creds, client_options={"api_endpoint": endpoint})
+
+
+def storage_client(target: dict, project: str):
+    """A Cloud Storage client with the target's credentials, at its storage_endpoint if set.
+    Raises google.auth's DefaultCredentialsError when there are no credentials."""
+    options = {"api_endpoint": target["storage_endpoint"]} if target.get("storage_endpoint") else {}
+    creds = credentials(target.get("credentials", "default"))
+    return storage.Client(project=project, credentials=creds, client_options=options)
 
 
 def describe(exc) -> str:

@@ -182,6 +182,9 @@ class VertexTarget(_Strict):
     logging_endpoint: str | None = None
     """Cloud Logging's endpoint, from which the job's logs are followed (default: the
     client's own, logging.googleapis.com); a private endpoint or a test server."""
+    storage_endpoint: str | None = None
+    """Cloud Storage's endpoint, from which a run's output is listed and copied (default: the
+    client's own, storage.googleapis.com); a private endpoint or a test server."""
     credentials: Literal["default", "anonymous"] = "default"
     """`default`: Application Default Credentials; `anonymous`: none (test servers only)."""
     poll_seconds: float = Field(default=15.0, gt=0, le=600)
