@@ -8,6 +8,7 @@ keys:                        # binding id → key(s); `?` in the app lists the i
 gpus: [0, 1]                 # the GPUs the agent hands out (runners/gpus/settings.py)
 snapshot_warn_mb: 100        # `job create code` warns when a snapshot is bigger
 terminal_notify: true        # a bell and a desktop notification (OSC 9/777) when a run ends
+after_launch: run            # ctrl+s in the launch form goes to the new run (back: where it was)
 notify:                      # the agent's notifications (runners/notify/settings.py)
   urls: ["json://hooks.example.com/launchbay"]
   on: [failed, crashed]
@@ -17,6 +18,7 @@ notify:                      # the agent's notifications (runners/notify/setting
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 
@@ -42,6 +44,9 @@ class UserConfig(GpuSettings, NotifyFileSettings):
     terminal_notify: bool = True
     """When a run ends: ring the terminal's bell and send a desktop notification (OSC 9 and
     OSC 777, passed through tmux), besides the app's toast. false turns both off."""
+    after_launch: Literal["run", "back"] = "run"
+    """Where ctrl+s in the launch form leads: `run`, the new run (what its item waits for,
+    then its detail, then its log once it starts); `back`, where the form was opened from."""
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:

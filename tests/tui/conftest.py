@@ -32,7 +32,9 @@ def make_app(db_path):
     def make(**kwargs):
         kwargs.setdefault("run_agent", False)
         kwargs.setdefault("offer_sample", False)
-        kwargs.setdefault("config", UserConfig())
+        # The form's tests end where the form was opened (after_launch: back); the default,
+        # on to the new run, is tested on its own (test_launch_form.py).
+        kwargs.setdefault("config", UserConfig(after_launch="back"))
         return LaunchbayApp(db_path, **kwargs)
 
     return make

@@ -308,3 +308,41 @@ def test_the_relaunch_diff_does_not_count_the_run_id_inside_values_as_a_change()
     assert _normalised(spec("rprev001")) == _normalised(spec("dryrun00"))
     changed = spec("dryrun00") | {"run_config": {"lr": 0.2}}
     assert _normalised(spec("rprev001")) != _normalised(changed)
+
+
+async def test_ctrl_s_goes_to_what_the_item_waits_for_then_its_run_then_its_log(
+    make_app, store, tmp_path
+):
+    from store import RunState
+    from tui.config import UserConfig
+    from tui.screens.launched import LaunchedItemScreen
+    from tui.screens.run_detail import RunDetailScreen
+    from tui.screens.run_log import RunLogScreen
+
+    _setup(store, tmp_path)
+    app = make_app(config=UserConfig())  # the default: on to the new run
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_form(app, pilot, job="train", queue="gpu")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: isinstance(app.screen, LaunchedItemScreen), "the item")
+        waiting = app.screen
+        await settle(pilot, lambda: "waits on queue gpu" in waiting.line, "why it waits")
+        assert "no agent" in waiting.line  # this app runs none; nothing else serves the queue
+        # An agent elsewhere claims it: the run's detail takes the item's place …
+        item = store.items.lease_next(store.queues.get("gpu"), "elsewhere")
+        assert store.items.claim_with_run(item, "elsewhere", "newrun01", "local-process", {})
+        await settle(pilot, lambda: isinstance(app.screen, RunDetailScreen), "the run")
+        assert app.screen.run_id == "newrun01" and app.current_mode == "runs"
+        # … and once it starts, its log opens.
+        store.runs.transition("newrun01", RunState.RUNNING, "submitted", handle={"pid": 1})
+        await settle(pilot, lambda: isinstance(app.screen, RunLogScreen), "the run's log")
+        await pilot.press("escape", "escape")
+        await settle(pilot, lambda: type(app.screen).__name__ == "RunsScreen", "the runs list")
+        await settle(pilot, lambda: app.screen.query("HeaderTitle"), "drawn, before the app ends")
+
+    back = make_app(config=UserConfig(after_launch="back"))
+    async with back.run_test(size=(120, 40)) as pilot:
+        opened_from = back.screen
+        await _open_form(back, pilot, job="train", queue="gpu")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: back.screen is opened_from, "back where it was")

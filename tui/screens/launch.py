@@ -383,6 +383,11 @@ class LaunchScreen(LoaderHost, YamlEditing, Screen):
         self.notify(f"enqueued {job} on {queue} as item {item_id}", markup=False)
         if self.is_active:  # else closed meanwhile, or under another screen: pop nothing else
             self.dismiss()
+            if self.app.config.after_launch == "run":
+                from .launched import LaunchedItemScreen
+
+                self.app.action_go("runs")  # the Runs section, where escape then leads
+                self.app.push_screen(LaunchedItemScreen(item_id))
         else:
             self._enqueuing = False  # still open: it may enqueue again
 

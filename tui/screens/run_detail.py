@@ -46,9 +46,12 @@ class RunDetailScreen(LiveScreen):
         Binding("n", "note", "Note", id="run.note"),
     ]
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, open_log_when_started: bool = False) -> None:
+        """`open_log_when_started`: just launched from the form: the log opens once the run
+        has started (or has already ended)."""
         super().__init__()
         self.run_id = run_id
+        self.open_log_when_started = open_log_when_started
         self.run = None
         self._run_loader = self.loader("run-detail", self._read, self._show, self._failed)
 
@@ -90,6 +93,9 @@ class RunDetailScreen(LiveScreen):
 
     def _show(self, read: RunRead) -> None:
         self.run = read.run
+        if self.open_log_when_started and read.run.started_at is not None and self.is_current:
+            self.open_log_when_started = False
+            self.action_logs()
         self.query_one("#run-summary", Static).update(
             run_summary(read.run, read.handle, read.log_path, read.gpus)
         )
