@@ -7,10 +7,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from kit.cli import REPO
+from kit.stream_lines import StreamLines
 
 
 class AgentThread:
@@ -104,38 +104,17 @@ class AgentOutput:
 
     def __init__(self, db_path: Path, queue: str | None, *args: str):
         self.process = agent_process(db_path, queue, *args)
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
+        self.output = StreamLines(self.process.stdout, "the agent's output")
 
     def wait_for_line(self, text: str, timeout: float = 60) -> str:
         """The first line holding `text`; fails the test if the agent ends or the time passes
         without it."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = next((line for line in self.lines if text in line), None)
-                if found is not None:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._reader.is_alive():
-                    raise AssertionError(f"the agent printed no {text!r}:\n{''.join(self.lines)}")
-                self._changed.wait(left)
+        return self.output.wait_for(text, timeout)
 
     def finish(self, timeout: float = 120) -> str:
         """Wait for the agent to end by itself; returns all it printed."""
         self.process.wait(timeout=timeout)
-        self._reader.join(timeout=30)
-        return "".join(self.lines)
+        return self.output.join()
 
     def __enter__(self) -> "AgentOutput":
         return self
@@ -144,4 +123,4 @@ class AgentOutput:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
-        self._reader.join(timeout=30)
+        self.output.join()

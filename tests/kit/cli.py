@@ -5,10 +5,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from kit.stream_lines import StreamLines
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,38 +45,17 @@ class CliProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.err_lines: list[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            with self._changed:
-                self.err_lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
+        self.stderr = StreamLines(self.process.stderr, "stderr")
 
     def wait_for_err_line(self, text: str, timeout: float = 60) -> str:
         """The first stderr line holding `text`; fails if the process ends or time passes."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = next((line for line in self.err_lines if text in line), None)
-                if found is not None:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._reader.is_alive():
-                    raise AssertionError(f"no {text!r} on stderr:\n{''.join(self.err_lines)}")
-                self._changed.wait(left)
+        return self.stderr.wait_for(text, timeout)
 
     def finish(self, timeout: float = 120) -> Result:
         """Wait for it to end; its exit code, stdout and stderr."""
         out = self.process.stdout.read()
         self.process.wait(timeout=timeout)
-        self._reader.join(timeout=30)
-        return Result(self.process.returncode, out, "".join(self.err_lines))
+        return Result(self.process.returncode, out, self.stderr.join())
 
     def __enter__(self) -> "CliProcess":
         return self
@@ -85,7 +64,7 @@ class CliProcess:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
-        self._reader.join(timeout=30)
+        self.stderr.join()
 
 
 def clean_env() -> dict:
