@@ -157,6 +157,21 @@ class PlayedByAFake(Backend):
 GIVEN_LINES = 5  # what the held job prints first of what it was given (run, resume, wandb, config)
 
 
+# The held job as Python, up to its wait: it prints what it was given (see seen_in_log), then
+# `before`, and names in `go` the file whose creation releases it. Each backend adds its wait.
+HELD_PYTHON_START = """
+import json, os, sys, time
+print("run=" + os.environ["LAUNCHBAY_RUN_ID"], flush=True)
+print("resume=" + os.environ.get("LAUNCHBAY_RESUME_COUNT", "0"), flush=True)
+print("wandb_run=" + os.environ.get("WANDB_RUN_ID", ""), flush=True)
+print("wandb_config=" + os.environ.get("WANDB_CONFIG", ""), flush=True)
+config = json.load(open(os.environ["LAUNCHBAY_CONFIG_FILE"]))
+print("config=" + json.dumps(config, separators=(",", ":")), flush=True)
+print("before", flush=True)
+go = os.path.join(os.environ["GO_DIR"], os.environ["LAUNCHBAY_RUN_ID"])
+"""
+
+
 def held_shell_script(exit_code: int = 0) -> str:
     """The held job as a busybox shell script, released by creating /go in its container.
     (`$$` is a literal `$` for launchbay's templating.)"""

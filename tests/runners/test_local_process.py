@@ -5,26 +5,19 @@ import sys
 
 import pytest
 from contract import RunnerContract
-from contract_backend import Backend, seen_in_log
+from contract_backend import HELD_PYTHON_START, Backend, seen_in_log
 from kit import make_queue, write_code_job
 
 from runners.catalog.jobs import create_job
 
-HELD_JOB = """
-import json, os, sys, time
-print("run=" + os.environ["LAUNCHBAY_RUN_ID"], flush=True)
-print("resume=" + os.environ.get("LAUNCHBAY_RESUME_COUNT", "0"), flush=True)
-print("wandb_run=" + os.environ.get("WANDB_RUN_ID", ""), flush=True)
-print("wandb_config=" + os.environ.get("WANDB_CONFIG", ""), flush=True)
-config = json.load(open(os.environ["LAUNCHBAY_CONFIG_FILE"]))
-print("config=" + json.dumps(config, separators=(",", ":")), flush=True)
-print("before", flush=True)
-go = os.path.join(os.environ["GO_DIR"], os.environ["LAUNCHBAY_RUN_ID"])
-while not os.path.exists(go):
+HELD_JOB = (
+    HELD_PYTHON_START
+    + """while not os.path.exists(go):
     time.sleep(0.05)
 print("after", flush=True)
 sys.exit({exit_code})
 """
+)
 
 
 class LocalProcess(Backend):

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 from contract import RunnerContract
-from contract_backend import Backend, seen_in_log
+from contract_backend import HELD_PYTHON_START, Backend, seen_in_log
 from kit import (
     REPO,
     AgentThread,
@@ -35,17 +35,9 @@ from store import RunState
 
 pytestmark = pytest.mark.usefixtures("ray_head")
 
-HELD_JOB = """
-import json, os, sys, time
-print("run=" + os.environ["LAUNCHBAY_RUN_ID"], flush=True)
-print("resume=" + os.environ.get("LAUNCHBAY_RESUME_COUNT", "0"), flush=True)
-print("wandb_run=" + os.environ.get("WANDB_RUN_ID", ""), flush=True)
-print("wandb_config=" + os.environ.get("WANDB_CONFIG", ""), flush=True)
-config = json.load(open(os.environ["LAUNCHBAY_CONFIG_FILE"]))
-print("config=" + json.dumps(config, separators=(",", ":")), flush=True)
-print("before", flush=True)
-go = os.path.join(os.environ["GO_DIR"], os.environ["LAUNCHBAY_RUN_ID"])
-speak, spoke = go + ".speak", False
+HELD_JOB = (
+    HELD_PYTHON_START
+    + """speak, spoke = go + ".speak", False
 while not os.path.exists(go):
     if not spoke and os.path.exists(speak):
         print("written while no agent watched", flush=True)
@@ -56,6 +48,7 @@ if not spoke and os.path.exists(speak):
 print("after", flush=True)
 sys.exit({exit_code})
 """
+)
 
 
 def ray_queue(store, name="q", resource_args=None, address=RAY_ADDRESS, **extra):
