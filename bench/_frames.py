@@ -6,6 +6,7 @@ the app's `_display`, through which each screen update passes, and stops the clo
 frame drawn once a condition holds.
 """
 
+import _common  # noqa: I001  (the script's own, imported first: it fixes sys.path)
 import asyncio
 import gc
 import hashlib
@@ -20,7 +21,6 @@ from pathlib import Path
 from textual import events
 from textual.app import App
 
-from bench import _common
 from store import Store
 from store.schema_version import SCHEMA_VERSION
 from tui.app import LaunchbayApp

@@ -113,9 +113,10 @@ async def shoot(db: Path) -> list[Path]:
         await pilot.press("escape")
         # Quitting while this app's agent is the only one serving work: it asks first. (Toasts
         # did not show in run_test's headless screenshots here, so a run's end has no shot.)
+        from tui.agent_handover import WorkLeft
         from tui.screens.quit import QuitScreen
 
-        app.push_screen(QuitScreen("1 live run(s) and 2 waiting item(s)"))
+        app.push_screen(QuitScreen(str(WorkLeft(live_runs=1, waiting_items=2))))
         await pilot.pause(0.5)
         save("quit-dialog")
     narrow = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())

@@ -91,6 +91,20 @@ class ItemStore:
         self._notify()
         return item_id
 
+    def enqueue_again(self, item: QueueItem, queue_id: int, **changes) -> int:
+        """`item`'s launch enqueued once more on its queue (a retry, a preemption's requeue),
+        linked to the launch's first item; `changes` are enqueue's keyword arguments (the
+        attempt, the resume count, the backoff's end)."""
+        return self.enqueue(
+            queue_id,
+            item.job_version_id,
+            item.job,
+            item.launch,
+            item.priority,
+            retry_of=item.retry_of or item.id,
+            **changes,
+        )
+
     def lease_next(
         self, queue: Queue, owner: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
     ) -> QueueItem | None:

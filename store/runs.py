@@ -277,7 +277,19 @@ class RunStore:
         ).fetchall()
         if not rows:
             return event_id, []
-        return rows[-1]["id"], [self.get(row["run_id"]) for row in rows]
+        ids = list(dict.fromkeys(row["run_id"] for row in rows))
+        found = {
+            run.id: run
+            for run in map(
+                _run_from_row,
+                self._conn.execute(
+                    f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM}"
+                    f" WHERE r.id IN ({','.join('?' * len(ids))})",
+                    ids,
+                ),
+            )
+        }
+        return rows[-1]["id"], [found[row["run_id"]] for row in rows]
 
     def find_for_item(self, item_id: int) -> Run | None:
         row = self._conn.execute(

@@ -246,11 +246,6 @@ class SweepStore:
         sql += " ORDER BY t.number"
         return [_trial_from_row(row) for row in self._conn.execute(sql, (sweep_id,))]
 
-    def count(self, sweep_id: str) -> int:
-        return self._conn.execute(
-            "SELECT COUNT(*) FROM sweep_trials WHERE sweep_id = ?", (sweep_id,)
-        ).fetchone()[0]
-
     def end_trial(
         self,
         sweep_id: str,

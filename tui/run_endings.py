@@ -66,10 +66,13 @@ class RunEndingNews:
     def check_run_endings(self) -> None:
         if self._ended_watermark is None:
             return  # not started yet: the first read sets where news begins
-        after = self._ended_watermark
-        self.loader("run-endings", self._read_endings, self._tell_endings, self._failed).start(
-            after
-        )
+        # One loader for every check: of two reads from the same watermark only the newest is
+        # told (Loader.deliver), so a burst of store changes toasts each ending once.
+        if getattr(self, "_endings_loader", None) is None:
+            self._endings_loader = self.loader(
+                "run-endings", self._read_endings, self._tell_endings, self._failed
+            )
+        self._endings_loader.start(self._ended_watermark)
 
     def _read_endings(self, after: int) -> tuple[int, list[Run]]:
         return self.stores.get().runs.ended_after(after)

@@ -174,15 +174,16 @@ class Agent(
             self._next_heartbeat = now + HEARTBEAT_SECONDS
         self._apply_inbox(store)
         timers = min(self._gpu_housekeeping(store), self._ingest_metrics(store))
-        sweeping = self._drive_sweeps(store)  # after ingest: prunes on the newest steps
+        served = self._served_queues(store)  # read once for the pass (dispatch keeps its own)
+        sweeping = self._drive_sweeps(store, served)  # after ingest: prunes on the newest steps
         self._send_stop_requests(store)
         self._dispatch(store)
-        done = self.until_empty and not (self.live or sweeping or self._dispatchable(store))
+        done = self.until_empty and not (self.live or sweeping or self._dispatchable(store, served))
         if self._faults:
             self._recovered(store)  # a whole pass went through, a heartbeat written
         if done:
             return None
-        timers = min(timers, self._gpu_wake_at(), self._retry_wake_at(store))
+        timers = min(timers, self._gpu_wake_at(), self._retry_wake_at(store, served))
         return min(self._next_sweep, self._next_heartbeat, timers)
 
     def _say_stopped(self, store: Store) -> None:
@@ -243,8 +244,8 @@ class Agent(
             if not launched:
                 return
 
-    def _dispatchable(self, store: Store) -> bool:
-        ids = [q.id for q in self._served_queues(store) if not q.paused]
+    def _dispatchable(self, store: Store, served: list[Queue]) -> bool:
+        ids = [q.id for q in served if not q.paused]
         return bool(ids) and store.items.any_pending(ids)
 
     def _launch(self, store: Store, queue: Queue, item, gpus: tuple = ()) -> None:

@@ -129,17 +129,13 @@ class Recovery:
                 f"{reason}; not requeued: resumed {item.resume_count} time(s), max_resumes {limit}"
             )
         else:
-            new_item = store.items.enqueue(
+            new_item = store.items.enqueue_again(
+                item,
                 queue.id,
-                item.job_version_id,
-                item.job,
-                item.launch,
-                item.priority,
                 resume_count=item.resume_count + 1,
                 # The same attempt of the same launch, resumed: its retries count on from it,
                 # and a follower finds it among the launch's items.
                 attempt=item.attempt,
-                retry_of=item.retry_of or item.id,
             )
             resume = item.resume_count + 1
             note = f"{reason}; requeued as item {new_item} (resume {resume} of {limit})"

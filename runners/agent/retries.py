@@ -32,14 +32,10 @@ class Retries:
             note = f"{reason}; not retried: attempt {item.attempt} of {attempts}"
         else:
             backoff = policy["backoff_seconds"]
-            new_item = store.items.enqueue(
+            new_item = store.items.enqueue_again(
+                item,
                 queue.id,
-                item.job_version_id,
-                item.job,
-                item.launch,
-                item.priority,
                 attempt=item.attempt + 1,
-                retry_of=item.retry_of or item.id,
                 not_before=time.time() + backoff if backoff else None,
             )
             after = f" in {backoff:g}s" if backoff else ""
@@ -48,9 +44,9 @@ class Retries:
         store.runs.set_message(run_id, note)
         return note
 
-    def _retry_wake_at(self, store: Store) -> float:
-        """When (time.monotonic()) the next retry of a served queue may start; inf if none."""
-        ids = [q.id for q in self._served_queues(store) if not q.paused]
+    def _retry_wake_at(self, store: Store, served: list) -> float:
+        """When (time.monotonic()) the next retry of a `served` queue may start; inf if none."""
+        ids = [q.id for q in served if not q.paused]
         ends = store.items.next_backoff_end(ids) if ids else None
         if ends is None:
             return math.inf

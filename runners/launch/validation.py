@@ -1,6 +1,7 @@
 """Checks shared by launches, queues and jobs: pydantic errors as launchbay's one-line
 BadInput, and the strings a process can be given."""
 
+import json
 from typing import Any
 
 from store import BadInput
@@ -63,3 +64,12 @@ def _check_env_names(env: Any, field: str) -> None:
                 f"{name!r} is not a valid environment variable name; expected a non-empty name"
                 " without '=' or a NUL byte",
             )
+
+
+def stringify_env(value: Any) -> Any:
+    """A mapping's values as text: YAML gives `OMP_NUM_THREADS: 4` as an int, and an
+    environment (or SageMaker's hyper-parameters) holds only strings. Anything else as it is,
+    for the model's own check to refuse."""
+    if not isinstance(value, dict):
+        return value
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}

@@ -30,16 +30,16 @@ _ENDED_ITEMS = ("cancelled", "failed")
 
 
 class SweepControl:
-    """Agent mixin: `_drive_sweeps(store)` once a pass."""
+    """Agent mixin: `_drive_sweeps(store, served)` once a pass."""
 
-    def _drive_sweeps(self, store: Store) -> bool:
-        """Drive the sweeps of the served queues; whether a running one still has work (trials
-        in flight or more to suggest), for `--until-empty`."""
+    def _drive_sweeps(self, store: Store, served: list) -> bool:
+        """Drive the sweeps of the `served` queues; whether a running one still has work
+        (trials in flight or more to suggest), for `--until-empty`."""
         try:
             drivers = self._sweep_drivers
         except AttributeError:
             drivers = self._sweep_drivers = {}
-        queue_ids = [queue.id for queue in self._served_queues(store)]
+        queue_ids = [queue.id for queue in served]
         sweeps = store.sweeps.list(queue_ids=queue_ids, active_only=True) if queue_ids else []
         busy = False
         for sweep in sweeps:

@@ -12,9 +12,12 @@ the rest of the suite, run before or after, never sees the namespace. (Running t
 
 import contextlib
 import ctypes
+import json
 import os
+import socket
 import threading
 import urllib.request
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -87,8 +90,6 @@ class Forwarder:
     head lost); start() again serves the same address (the head back)."""
 
     def __init__(self, head: str):
-        import socket
-        from urllib.parse import urlsplit
 
         parts = urlsplit(head)
         self._head = (parts.hostname, parts.port)
@@ -101,7 +102,6 @@ class Forwarder:
         self._lock = threading.Lock()
 
     def start(self) -> "Forwarder":
-        import socket
 
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -112,7 +112,6 @@ class Forwarder:
         return self
 
     def stop(self) -> None:
-        import socket
 
         with self._lock:
             listener, self._listener = self._listener, None
@@ -123,7 +122,6 @@ class Forwarder:
             sock.close()
 
     def _accept(self, listener) -> None:
-        import socket
 
         while True:
             try:
@@ -147,7 +145,6 @@ class Forwarder:
 
     @staticmethod
     def _pipe(source, sink) -> None:
-        import socket
 
         try:
             while data := source.recv(65536):
@@ -162,8 +159,6 @@ class Forwarder:
 def supervisor_resources(submission_id: str) -> dict:
     """What Ray reserved for a job's entry point: the resources of its JobSupervisor actor, as
     the State API lists them."""
-    import json
-    from urllib.parse import urlencode
 
     query = urlencode(
         {

@@ -7,13 +7,14 @@ import click
 
 from ..timefmt import human_size
 from .common import db_option, json_option, with_store
+from .completion import complete_runs
 from .output import note, print_json, print_table
 
 
 def _files_root(store, run_id: str):
     from runners.runfiles import files_of
 
-    run = store.runs.get(run_id)
+    run = store.runs.find(run_id)  # a unique prefix will do, as elsewhere
     return run, files_of(store, run)
 
 
@@ -30,7 +31,7 @@ def _remote_failures():
 
 
 @click.command("files")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @json_option
 @db_option
 @with_store
@@ -69,7 +70,7 @@ def files_command(store, run_id, as_json):
 
 
 @click.command("cp")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.argument("path")
 @click.argument("dest", type=click.Path(path_type=Path))
 @db_option

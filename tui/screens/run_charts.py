@@ -71,12 +71,13 @@ def bucket_series(store, run_id: str, key: str, width: int) -> tuple[list, list]
     return steps, values
 
 
-def read_charts(store, run_id: str, width: int) -> list[ChartData]:
-    """Each metric of the run, reduced to `width` columns, with the time of each column."""
+def read_charts(store, run_id: str, width: int, with_times: bool = False) -> list[ChartData]:
+    """Each metric of the run, reduced to `width` columns, and with `with_times` the time of
+    each column (a lookup per column: read only while the time axis shows)."""
     charts = []
     for key in store.metrics.keys(run_id):
         steps, values = bucket_series(store, run_id, key, width)
-        times = store.metrics.times_at(run_id, key, steps)
+        times = store.metrics.times_at(run_id, key, steps) if with_times else {}
         charts.append(ChartData(key, steps, values, [times.get(s, math.nan) for s in steps]))
     return charts
 
@@ -117,7 +118,7 @@ class RunChartsScreen(LiveScreen):
         self._charts_loader.start()
 
     def _read(self) -> list[ChartData]:
-        return read_charts(self.app.stores.get(), self.run_id, COLUMNS_PER_CHART)
+        return read_charts(self.app.stores.get(), self.run_id, COLUMNS_PER_CHART, self.by_time)
 
     def _failed(self, error: Exception) -> None:
         line = self.show_load_failed("the run's metrics", error)
@@ -157,9 +158,9 @@ class RunChartsScreen(LiveScreen):
         self.smoothing = not self.smoothing
         await self._draw()
 
-    async def action_toggle_time(self) -> None:
+    def action_toggle_time(self) -> None:
         self.by_time = not self.by_time
-        await self._draw()
+        self.reload()  # the times are read only while they show
 
     def action_filter(self) -> None:
         box = self.query_one("#charts-filter", Input)

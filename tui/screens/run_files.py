@@ -68,6 +68,13 @@ class RunFilesScreen(LiveScreen):
         yield AgentBar()
         yield Footer()
 
+    def on_store_changed(self, message) -> None:
+        # A bucket's listing is a cloud call, and nothing in the store says it changed: it is
+        # read again on `r` only. A local folder is cheap to walk again.
+        if self.shown is not None and self.shown.files.remote is not None:
+            return
+        super().on_store_changed(message)
+
     def on_mount(self) -> None:
         self.sub_title = f"run {self.run_id} · files"
         self.query_one("#files-tree", Tree).focus()

@@ -199,6 +199,7 @@ class RunsScreen(LiveScreen):
         if bad:
             # `state:f`, `state:fi`… are on their way to `state:finished`: the box turns red at
             # once, the reason is told once typing pauses (or on enter).
+            self._bad_state = bad[0]
             self._bad_filter_timer = self.set_timer(
                 BAD_FILTER_PAUSE, lambda: self._report_bad_state(bad[0])
             )
@@ -208,6 +209,7 @@ class RunsScreen(LiveScreen):
         self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._apply_filter(run_filter))
 
     _bad_filter_timer = None
+    _bad_state = ""  # the unknown state the pending report is about
 
     def _report_bad_state(self, state: str) -> None:
         self._bad_filter_timer = None
@@ -277,8 +279,7 @@ class RunsScreen(LiveScreen):
     def _filter_done(self) -> None:
         if self._bad_filter_timer is not None:  # enter: told now, not after the pause
             self._bad_filter_timer.stop()
-            states = parse_filter(self.query_one("#runs-filter", Input).value).states
-            self._report_bad_state(next(s for s in states if s not in KNOWN_STATES))
+            self._report_bad_state(self._bad_state)
             return
         self.table.focus()
 

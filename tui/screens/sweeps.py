@@ -206,7 +206,7 @@ class SweepsScreen(LiveScreen):
                 f" {best.number}'s config",
                 markup=False,
             ),
-            lambda error: self.notify(f"could not launch: {error}", severity="error"),
+            lambda error: self.notify(f"could not launch: {error}", severity="error", markup=False),
         )
         launcher.start()
 

@@ -39,11 +39,10 @@ class AgentBar(Static):
         if self.state == "off":
             text = "agent: not running here (launchbay --no-agent); another process may serve"
         else:
+            activity = "idle" if self.live_runs == 0 else f"running {self.live_runs}"
             if self.max_jobs == -1:  # said, so that nobody wonders why runs go on starting
-                limit = "idle" if self.live_runs == 0 else f"running {self.live_runs}"
-                activity = f"{limit} (no limit but each queue's)"
+                activity += " (no limit but each queue's)"
             else:
-                activity = "idle" if self.live_runs == 0 else f"running {self.live_runs}"
                 activity += f" of at most {self.max_jobs}"
             text = f"agent: {activity} · serving {self.queues}"
         if self.others:

@@ -6,14 +6,13 @@ queue's to grant: a launch override may choose among what the queue's own config
 add to it.
 """
 
-import json
 import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runners.gpus.request import GpuArgs
-from runners.launch.validation import check_model
+from runners.launch.validation import check_model, stringify_env
 from runners.targets.docker.aliases import canonical
 from runners.targets.docker.limits import LIMIT_KEYS, check_docker_ceilings
 from store import BadInput
@@ -152,10 +151,7 @@ class DockerArgs(GpuArgs):
     @field_validator("env", "labels", mode="before")
     @classmethod
     def _stringify(cls, value):
-        # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
+        return stringify_env(value)
 
     @field_validator("memory", "shm_size")
     @classmethod

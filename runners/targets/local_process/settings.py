@@ -1,7 +1,6 @@
 """The settings of a local-process queue or launch (its resource_args), and the environment
 they give a job: which of the agent's variables it inherits, and what it adds."""
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -9,6 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, StrictBool, field_validator
 
 from runners.gpus.request import GpuArgs, check_gpu_ceiling
+from runners.launch.validation import stringify_env
 from store import BadInput
 
 # The agent's own store, config folder and fault drills are not the job's business.
@@ -40,10 +40,7 @@ class LocalProcessConfig(GpuArgs):
     @field_validator("env", mode="before")
     @classmethod
     def _stringify_env(cls, value):
-        # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
+        return stringify_env(value)
 
     @field_validator("inherit_env", mode="before")
     @classmethod

@@ -2,13 +2,12 @@
 to look) and its resource_args (what the job's entry point reserves, its runtime_env), an
 allow-list: any other key is refused."""
 
-import json
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
-from runners.launch.validation import check_model
+from runners.launch.validation import check_model, stringify_env
 from store import BadInput
 
 # A launch may not change what the cluster installs or imports for the job: the queue decides.
@@ -78,10 +77,7 @@ class RayArgs(BaseModel):
     @field_validator("env", mode="before")
     @classmethod
     def _stringify_env(cls, value):
-        # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
-        if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
+        return stringify_env(value)
 
 
 def check_target(target) -> dict:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from runners.launch.rendering import config_env, deep_merge
+from runners.launch.validation import stringify_env
 from runners.targets.remote import put_command
 from runners.targets.sagemaker import sdk
 from store import BadInput
@@ -66,9 +67,7 @@ def _normalize(value: Any, shape, path: str) -> Any:
 
 def _as_text(mapping: Any) -> Any:
     """YAML gives `EPOCHS: 4` as a number; SageMaker's env and hyper-parameters hold text."""
-    if not isinstance(mapping, dict):
-        return mapping
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in mapping.items()}
+    return stringify_env(mapping)
 
 
 def check_required(request: dict) -> None:

@@ -7,7 +7,6 @@ log's size, so that a line an agent killed between its two writes copied is not 
 Until the job ends only whole lines are copied; a last line without a newline, at its end.
 """
 
-import threading
 from pathlib import Path
 
 from runners.runlog.cursor import OffsetCopier
@@ -28,15 +27,11 @@ class OutputFollower(FollowerThread):
         self._log_path = log_path
         self._cursor_path = cursor_path
         self._every = every
-        self._stop = threading.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def follow(self) -> None:
         copier = OffsetCopier(self._log_path, self._cursor_path)
         try:
-            while not self._stop.is_set():
+            while True:
                 ended = self.job_ended.is_set()
                 try:
                     self.copy(copier, final=ended)

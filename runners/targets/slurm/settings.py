@@ -7,13 +7,12 @@ Keys may be spelt as sbatch spells them (`cpus-per-task`) or with underscores
 merged.
 """
 
-import json
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
-from runners.launch.validation import check_model
+from runners.launch.validation import check_model, stringify_env
 from store import BadInput
 
 
@@ -153,8 +152,7 @@ class SlurmArgs(BaseModel):
         for name in value:
             if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
                 raise _refused(f"{name!r} is not an environment variable name")
-        # YAML gives `OMP_NUM_THREADS: 4` as an int; the environment only holds strings.
-        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+        return stringify_env(value)
 
 
 #: resource_args that are no #SBATCH option
