@@ -2,7 +2,7 @@
 (LogCopier) or counted in bytes (OffsetCopier: Ray's tail sends it from its start on every read;
 tests/test_slurm_offline.py reads a Slurm output file on from the cursor)."""
 
-from runners.runlog.cursor import LogCopier, OffsetCopier
+from runners.runlog.cursor import LogCopier, OffsetCopier, UnrecordedCopy
 
 STAMPS = [f"2026-11-26T08:00:0{i}.000000001Z" for i in range(4)]
 
@@ -84,3 +84,47 @@ def test_dropped_lines_are_never_copied_and_the_cursor_passes_them(tmp_path):
     copy_from_the_start(log, cursor, source, drop=drop)
     copy_from_the_start(log, cursor, [source[0] + b"bye\n"], drop=drop)
     assert log.read_text().splitlines() == ["setting up", "hello", "bye"]
+
+
+def test_the_first_line_written_by_an_agent_killed_before_any_cursor_is_not_repeated(tmp_path):
+    # The window before the first cursor: the copier records the log's size as it starts.
+    log, cursor = tmp_path / "output.log", tmp_path / "cursor"
+    log.write_text("[launchbay] built the image\n")
+    copy(log, cursor, [])
+    with log.open("a") as f:
+        f.write("one\n")
+    copy(log, cursor, frames("one", "two"))
+    offsets_log, offsets_cursor = tmp_path / "offsets.log", tmp_path / "offsets_cursor"
+    copy_from_the_start(offsets_log, offsets_cursor, [], ended=False)
+    with offsets_log.open("a") as f:
+        f.write("one\n")
+    copy_from_the_start(offsets_log, offsets_cursor, [b"one\ntwo\n"])
+    assert log.read_text().splitlines() == ["[launchbay] built the image", "one", "two"]
+    assert offsets_log.read_text().splitlines() == ["one", "two"]
+
+
+def unrecorded_after(tmp_path, recorded: bytes, unrecorded: bytes) -> UnrecordedCopy:
+    log = tmp_path / "output.log"
+    log.write_bytes(recorded + unrecorded)
+    return UnrecordedCopy(log, len(recorded))
+
+
+def test_a_page_copied_unrecorded_is_skipped_however_the_reads_split_it(tmp_path):
+    # Copied in one page by the killed agent; read again in pages split otherwise, with more.
+    skip = unrecorded_after(tmp_path, b"zero\n", b"one\ntwo\nthree\n")
+    assert skip.less_copied(b"one\n") == b""
+    assert skip.less_copied(b"two\nthree\nfour\n") == b"four\n"
+    assert skip.less_copied(b"one\n") == b"one\n"  # all of it skipped: the job's own again
+
+
+def test_another_streams_page_and_launchbays_notes_do_not_hide_the_unrecorded_page(tmp_path):
+    unrecorded = b"[algo-2] two\n[launchbay] TensorBoard event files found\n"
+    skip = unrecorded_after(tmp_path, b"[algo-1] one\n", unrecorded)
+    assert skip.less_copied(b"[algo-1] later\n") == b"[algo-1] later\n"
+    assert skip.less_copied(b"[algo-2] two\n[algo-2] three\n") == b"[algo-2] three\n"
+
+
+def test_after_the_first_pass_nothing_more_is_skipped(tmp_path):
+    skip = unrecorded_after(tmp_path, b"", b"epoch done\n")
+    skip.forget()  # the first pass over the source found no page it began
+    assert skip.less_copied(b"epoch done\n") == b"epoch done\n"

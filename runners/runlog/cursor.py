@@ -8,6 +8,12 @@ fixed-width (nanoseconds, UTC) so that comparing them as text orders them in tim
 Ray's log tail and a Slurm job's output file have no timestamps (OffsetCopier): the cursor is
 then the number of bytes of the output already copied. Ray's tail sends the output from its
 start on every connection; the output file is read on from the cursor.
+
+Each cursor also records the log's size when it was written. An agent killed between its two
+writes (the log's, then the cursor's) leaves bytes in the log past that size: copied but not
+recorded (`unrecorded_tail`). The next agent reads them again from the old cursor, and skips
+them; the followers of CloudWatch and Cloud Logging, which copy a page of lines at a time, do so
+through `UnrecordedCopy`.
 """
 
 import os
@@ -20,6 +26,7 @@ from runners.runlog.logfile import open_append
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 STAMP_WIDTH = 30  # 2026-11-26T08:00:00.123456789Z
 UNRECORDED_LIMIT = 1 << 20  # more than a line's worth after the cursor: not ours to judge
+NOTE_PREFIX = b"[launchbay] "
 
 
 def normalize(stamp: str) -> str | None:
@@ -36,6 +43,44 @@ def stamp_seconds(stamp: str) -> float:
     return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + float(f"0.{fraction}")
 
 
+def unrecorded_tail(log_path: Path, recorded_size: int | None) -> bytes:
+    """The bytes the log gained after its cursor last recorded its size (none without one)."""
+    if recorded_size is None:
+        return b""
+    with open(log_path, "rb") as log:
+        log.seek(recorded_size)
+        return log.read(UNRECORDED_LIMIT)
+
+
+class UnrecordedCopy:
+    """For a follower that appends a page of lines, then records its cursor: the page a killed
+    agent appended without recording it comes again from the old cursor, perhaps split across
+    pages differently, and is skipped. Only the first pass over the source may hold it
+    (`forget` after it): a later line that merely looks the same is the job's own."""
+
+    def __init__(self, log_path: Path, recorded_size: int | None):
+        # launchbay's own notes (an ingest's, a notifier's) may be in the log past the size
+        # recorded too; they are not the source's.
+        lines = unrecorded_tail(log_path, recorded_size).splitlines(keepends=True)
+        self._pending = b"".join(line for line in lines if not line.startswith(NOTE_PREFIX))
+
+    def less_copied(self, text: bytes) -> bytes:
+        """`text` less what of it the log already holds."""
+        pending = self._pending
+        if not pending or not text:
+            return text
+        if pending.startswith(text):  # the page re-read is a part of the unrecorded copy
+            self._pending = pending[len(text) :]
+            return b""
+        if text.startswith(pending):  # ... or the unrecorded copy and lines new since
+            self._pending = b""
+            return text[len(pending) :]
+        return text  # another source's page (another instance's stream)
+
+    def forget(self) -> None:
+        self._pending = b""
+
+
 class LogCopier:
     """Appends timestamped lines to a run's log, skipping those copied before."""
 
@@ -43,14 +88,10 @@ class LogCopier:
         self.cursor, recorded_size = _read(cursor_path)
         self._log_fd = open_append(log_path)
         self._cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
-        # Bytes the log gained after the cursor was last written: the line an agent killed
-        # between its two writes copied without recording it (see write()).
-        self._unrecorded = b""
-        size = os.fstat(self._log_fd).st_size
-        if self.cursor and recorded_size is not None and size > recorded_size:
-            with open(log_path, "rb") as log:
-                log.seek(recorded_size)
-                self._unrecorded = log.read(min(size - recorded_size, UNRECORDED_LIMIT))
+        if recorded_size is None:  # the first start: the log's size before any line is copied
+            os.pwrite(self._cursor_fd, f"- {os.fstat(self._log_fd).st_size:020d}".encode(), 0)
+        # The line an agent killed between its two writes copied without recording it.
+        self._unrecorded = unrecorded_tail(log_path, recorded_size)
 
     def since_seconds(self) -> float | None:
         """Where to ask the API to start (a microsecond early: the skip removes the overlap)."""
@@ -105,13 +146,10 @@ class OffsetCopier:
         self._drop = drop or (lambda line: False)
         self._log_fd = open_append(log_path)
         self._cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        if recorded_size is None:  # as in LogCopier: the log's size before any line is copied
+            self._record_position(os.fstat(self._log_fd).st_size)
         # As in LogCopier: the line an agent killed between its two writes copied unrecorded.
-        self._unrecorded = b""
-        size = os.fstat(self._log_fd).st_size
-        if recorded_size is not None and size > recorded_size:
-            with open(log_path, "rb") as log:
-                log.seek(recorded_size)
-                self._unrecorded = log.read(min(size - recorded_size, UNRECORDED_LIMIT))
+        self._unrecorded = unrecorded_tail(log_path, recorded_size)
         self.restart()
 
     def restart(self, at: int = 0) -> None:
@@ -145,9 +183,11 @@ class OffsetCopier:
         unrecorded, self._unrecorded = self._unrecorded, b""
         if not (unrecorded and unrecorded.startswith(line)):
             os.write(self._log_fd, line if line.endswith(b"\n") else line + b"\n")
-        size = os.fstat(self._log_fd).st_size
-        os.pwrite(self._cursor_fd, f"{self._position:020d} {size:020d}".encode(), 0)
         self.copied = self._position
+        self._record_position(os.fstat(self._log_fd).st_size)
+
+    def _record_position(self, log_size: int) -> None:
+        os.pwrite(self._cursor_fd, f"{self.copied:020d} {log_size:020d}".encode(), 0)
 
     def close(self) -> None:
         os.close(self._log_fd)

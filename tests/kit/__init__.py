@@ -54,7 +54,15 @@ from kit.jobs import (
 )
 from kit.refusals import ERROR_PREFIX, assert_bad_input, refusal_checker, snapshot
 from kit.targets import add_fake_target
-from kit.waiting import forget_handle, log_of, run_for_item, run_of, run_state, wait_for
+from kit.waiting import (
+    forget_handle,
+    lines_after_a_kill_between_copy_and_cursor,
+    log_of,
+    run_for_item,
+    run_of,
+    run_state,
+    wait_for,
+)
 
 __all__ = [
     "AgentOutput", "AgentThread", "agent_killed_after", "agent_process", "run_agent",
@@ -68,5 +76,6 @@ __all__ = [
     "add_fake_target",
     "ERROR_PREFIX", "assert_bad_input", "refusal_checker", "snapshot",
     "PYTHON_ENTRYPOINT", "claimed_run", "launch", "make_code_job", "make_queue", "write_code_job",
-    "forget_handle", "log_of", "run_for_item", "run_of", "run_state", "wait_for",
+    "forget_handle", "lines_after_a_kill_between_copy_and_cursor", "log_of", "run_for_item",
+    "run_of", "run_state", "wait_for",
 ]  # fmt: skip

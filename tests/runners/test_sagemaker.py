@@ -12,6 +12,7 @@ from kit import (
     AgentThread,
     fresh_registry,
     launch,
+    lines_after_a_kill_between_copy_and_cursor,
     log_of,
     pushed_image,
     run_agent_until_empty,
@@ -21,6 +22,7 @@ from kit.aws import BUCKET, TRAINING_ARGS, sagemaker_queue
 from test_sagemaker_checks import SPOT, training_job
 
 from runners.catalog.queues import check_queue_config
+from runners.targets.sagemaker.logs import CloudWatchFollower
 from runners.targets.sagemaker.request import training_job_name
 from store import RunState
 
@@ -45,6 +47,19 @@ def test_every_instances_cloudwatch_stream_reaches_the_log_with_its_host(store, 
     lines = log_of(store, run.id).splitlines()
     assert lines.count("[algo-1-1700000000] chief up") == 1
     assert lines.count("[algo-2-1700000000] worker up") == 1
+
+
+def test_lines_copied_by_an_agent_killed_before_it_recorded_them_are_not_copied_again(
+    aws, tmp_path
+):
+    log, logs, name = tmp_path / "output.log", aws.client("logs"), "train-lb-unrecorded"
+    lines = lines_after_a_kill_between_copy_and_cursor(
+        lambda: CloudWatchFollower(logs, name, log, tmp_path, every=0.05).start(),
+        log,
+        tmp_path / "cloudwatch_tokens.json",
+        lambda lines: aws.put_log_lines(name, lines),
+    )
+    assert lines == ["one", "two", "three"]
 
 
 def test_a_long_run_config_goes_in_chunks_or_through_s3(store, db_path, aws):

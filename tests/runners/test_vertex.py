@@ -17,6 +17,7 @@ from kit import (
     agent_killed_after,
     fresh_registry,
     launch,
+    lines_after_a_kill_between_copy_and_cursor,
     pushed_image,
     run_agent_until_empty,
     run_of,
@@ -26,6 +27,7 @@ from kit.gcp import VERTEX_ARGS, vertex_queue
 from test_vertex_checks import IMAGE, training_job
 
 from runners.catalog.jobs import create_job
+from runners.targets.vertex.logs import CURSOR_FILE, CloudLoggingFollower
 from store import RunState
 
 
@@ -156,6 +158,28 @@ def test_a_restarted_agent_neither_repeats_nor_loses_log_lines(store, db_path, v
     ours = [line for line in lines if not line.startswith("[launchbay]")]
     assert ours[-7:] == [*before, "while no agent ran", "the end"], lines
     assert len(ours) == len(set(ours)), lines
+
+
+def test_lines_copied_by_an_agent_killed_before_it_recorded_them_are_not_copied_again(
+    vertex, tmp_path
+):
+    log, job = tmp_path / "output.log", "4242"
+
+    def start_follower() -> CloudLoggingFollower:
+        return CloudLoggingFollower(
+            project="launchbay-test",
+            job_id=job,
+            credentials="anonymous",
+            endpoint=vertex.api_endpoint,
+            log_path=log,
+            run_dir=tmp_path,
+            every=0.05,
+        ).start()
+
+    lines = lines_after_a_kill_between_copy_and_cursor(
+        start_follower, log, tmp_path / CURSOR_FILE, lambda lines: vertex.add_log_lines(job, lines)
+    )
+    assert lines == ["one", "two", "three"]
 
 
 def test_without_the_logging_client_the_log_says_where_the_logs_are(

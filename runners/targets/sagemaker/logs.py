@@ -2,7 +2,9 @@
 `<job>/algo-N-…`) into the run's log.
 
 CloudWatch has no push: the streams are read every few seconds with each stream's forward
-token, kept in a file beside the log so a restarted agent goes on where the last one stopped.
+token, kept in a file beside the log so a restarted agent goes on where the last one stopped
+(with the log's size then: a page copied but not recorded is not copied twice, see
+runners.runlog.cursor).
 With several instances, each line is prefixed with the instance it came from.
 """
 
@@ -12,6 +14,7 @@ import os
 import threading
 from pathlib import Path
 
+from runners.runlog.cursor import UnrecordedCopy
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
 from runners.targets.remote import PollingFollower
@@ -47,13 +50,17 @@ class CloudWatchFollower(PollingFollower):
     def follow(self) -> None:
         """Read the streams every few seconds; once the job has ended, once more after a
         pause (CloudWatch lags it a little)."""
-        tokens = _read_tokens(self._cursor_path)
+        tokens, log_size = _read_tokens(self._cursor_path)
         fd = open_append(self._log_path)
+        if log_size is None:  # the first start: the log's size before any line is copied
+            _write_tokens(self._cursor_path, tokens, os.fstat(fd).st_size)
+        self._unrecorded = UnrecordedCopy(self._log_path, log_size)
         try:
             while not self._stop.is_set():
                 ended = self.job_ended.is_set()
                 try:
                     self._read_all(tokens, fd)
+                    self._unrecorded.forget()
                 except Exception as exc:  # throttled past the retries, the endpoint away
                     if ended:  # the last read: say what may be missing
                         note = f"[launchbay] could not read the last CloudWatch lines: {exc}\n"
@@ -85,12 +92,13 @@ class CloudWatchFollower(PollingFollower):
                     (f"[{host}] " if self._prefix_lines else "") + e["message"].rstrip("\n") + "\n"
                     for e in events
                 )
+                text = self._unrecorded.less_copied(text.encode())
                 if text:
-                    os.write(fd, text.encode())
+                    os.write(fd, text)
                 # The forward token stays the same once the stream has nothing more.
                 unchanged = page.get("nextForwardToken") == tokens.get(stream)
                 tokens[stream] = page.get("nextForwardToken")
-                _write_tokens(self._cursor_path, tokens)
+                _write_tokens(self._cursor_path, tokens, os.fstat(fd).st_size)
                 if unchanged or not events:
                     break
 
@@ -110,16 +118,20 @@ class CloudWatchFollower(PollingFollower):
                 return sorted(names)
 
 
-def _write_tokens(path: Path, tokens: dict) -> None:
+def _write_tokens(path: Path, tokens: dict, log_size: int) -> None:
     """Replaced whole, never truncated in place: an agent killed mid-write must not make the
     next one copy every stream again from the start."""
     temporary = path.with_suffix(".tmp")
-    write_private(temporary, json.dumps(tokens))
+    write_private(temporary, json.dumps({"tokens": tokens, "log_size": log_size}))
     os.replace(temporary, path)
 
 
-def _read_tokens(path: Path) -> dict:
+def _read_tokens(path: Path) -> tuple[dict, int | None]:
+    """({stream: forward token}, the log's size when they were written)."""
     try:
-        return json.loads(path.read_text())
+        cursor = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+        return {}, None
+    if "tokens" not in cursor:  # written before the log's size was kept: tokens alone
+        return cursor, None
+    return cursor["tokens"], cursor.get("log_size")

@@ -5,8 +5,10 @@ Cloud Logging has no push for a reader: the entries are listed every few seconds
 from a cursor kept in a file beside the log, so a restarted agent goes on where the last one
 stopped. Entries can reach Cloud Logging a little after later ones, so each read looks back
 LATE_ENTRIES_SECONDS before the newest entry written, and the insert_ids already written in
-that window are skipped: no line twice, none lost to the lag. With more than one replica in
-all, each line is prefixed with the task it came from.
+that window are skipped: no line twice, none lost to the lag. The cursor keeps the log's size
+too: a page copied but not recorded by an agent killed in between is not copied twice (see
+runners.runlog.cursor). With more than one replica in all, each line is prefixed with the task
+it came from.
 
 google-cloud-logging is imported in the follower's thread (through runners.targets.vertex.sdk),
 never at import: launch checks and dry runs must not load it.
@@ -17,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from runners.runlog.cursor import UnrecordedCopy
 from runners.runlog.logfile import open_append
 from runners.system.files import write_private
 from runners.targets.remote import PollingFollower
@@ -65,10 +68,15 @@ class CloudLoggingFollower(PollingFollower):
         try:
             client = self._connect()
             cursor = _read_cursor(self._cursor_path)
+            self._unrecorded = UnrecordedCopy(self._log_path, cursor["log_size"])
+            if cursor["log_size"] is None:  # the first start: the log's size before any line
+                cursor["log_size"] = os.fstat(fd).st_size
+                _write_cursor(self._cursor_path, cursor)
             while True:
                 ended = self.job_ended.is_set()
                 try:
                     self._read(client, cursor, fd, LAST_RETRY_SECONDS if ended else RETRY_SECONDS)
+                    self._unrecorded.forget()
                 except sdk.api_exceptions.RetryError as exc:
                     if ended:  # the last read: say what may be missing
                         _note(fd, f"could not read the job's last Cloud Logging entries: {exc}")
@@ -125,10 +133,12 @@ class CloudLoggingFollower(PollingFollower):
                 text = self._line(entry)
                 if text is not None:
                     lines.append(text)
-            if lines:
-                os.write(fd, "".join(lines).encode())
+            text = self._unrecorded.less_copied("".join(lines).encode())
+            if text:
+                os.write(fd, text)
             oldest_kept = cursor["newest"] - LATE_ENTRIES_SECONDS * NANOS
             cursor["seen"] = seen = {k: at for k, at in seen.items() if at >= oldest_kept}
+            cursor["log_size"] = os.fstat(fd).st_size
             _write_cursor(self._cursor_path, cursor)
 
     def _line(self, entry) -> str | None:
@@ -164,9 +174,14 @@ def _write_cursor(path: Path, cursor: dict) -> None:
 
 
 def _read_cursor(path: Path) -> dict:
-    """{"newest": the newest entry written (ns since the epoch), "seen": {insert_id: ns}}."""
+    """{"newest": the newest entry written (ns since the epoch), "seen": {insert_id: ns},
+    "log_size": the log's size when it was written (None in a cursor from before it was kept)}."""
     try:
         cursor = json.loads(path.read_text())
-        return {"newest": int(cursor["newest"]), "seen": dict(cursor["seen"])}
+        return {
+            "newest": int(cursor["newest"]),
+            "seen": dict(cursor["seen"]),
+            "log_size": cursor.get("log_size"),
+        }
     except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return {"newest": 0, "seen": {}}
+        return {"newest": 0, "seen": {}, "log_size": None}
