@@ -1,6 +1,7 @@
-"""Pull and push progress reach the run's log, with the real engine and the local registry: a
-line per layer at each tenth of the way and its other states, never the engine's every
-message."""
+"""Pull and push progress reach the run's log as one line each, redrawn in place (`\\r`), with the
+real engine and the local registry; the line ends with a summary, and the engine's own lines
+(the digest) follow it. The log view, `runs logs` and `launch --follow` show the line's latest
+state (tests/tui/test_log_view_redrawn.py, tests/test_log_printer.py)."""
 
 import io
 import os
@@ -9,10 +10,22 @@ import tarfile
 import time
 
 import pytest
-from kit import REGISTRY
+from kit import (
+    BUSYBOX,
+    REGISTRY,
+    AgentThread,
+    docker_queue,
+    launch,
+    log_of,
+    run_of,
+    write_code_job,
+)
 
+from runners.catalog.jobs import create_job
 from runners.images.builder import BuildLog, ensure_present, push
-from runners.images.progress import ProgressLines
+from runners.images.progress import ProgressLine
+from runners.runlog.logfile import latest_state
+from store import RunState
 
 LAYER_BYTES = 8 * 1024 * 1024
 
@@ -33,39 +46,113 @@ def fresh_image(engine):
     engine.images.remove(reference, force=True)
 
 
-def _progress(log: str, status: str) -> list[int]:
-    return [int(p) for p in re.findall(rf"^\w+: {status} (\d+)% of 8\.4 MB$", log, re.M)]
+def states(line: str) -> list[str]:
+    """The states a redrawn line went through, first to last."""
+    return line.split("\r")
 
 
-def test_push_and_pull_progress_is_logged_a_line_per_tenth(engine, fresh_image, tmp_path):
+def test_a_push_and_a_pull_are_each_one_line_redrawn_until_their_summary(
+    engine, fresh_image, tmp_path
+):
     log_path = tmp_path / "output.log"
     log = BuildLog(log_path)
     push(engine, fresh_image, log)
-    pushed = log_path.read_text()
-    steps = _progress(pushed, "Pushing")
-    assert steps and steps == sorted(set(steps)) and steps[-1] == 100, pushed
-    assert re.search(r"^\w{12}: Pushed$", pushed, re.M), pushed
-
     engine.images.remove(fresh_image)  # the layer goes with it: the pull downloads it
     ensure_present(engine, fresh_image, None, log)
-    pulled = log_path.read_text()[len(pushed) :]
-    assert f"pulling {fresh_image}" in pulled
-    assert _progress(pulled, "Downloading") or "Download complete" in pulled, pulled
-    extracting = _progress(pulled, "Extracting")
-    assert extracting and extracting[-1] == 100, pulled
-    assert re.search(r"^\w{12}: Pull complete$", pulled, re.M), pulled
-    assert len(pulled.splitlines()) <= 40  # bounded, whatever the engine sent
+
+    lines = log_path.read_bytes().decode().split("\n")
+    assert lines[-1] == ""  # every line ended
+    pushed, digest, pulled, *engine_lines, _ = lines
+    assert states(pushed)[0] == f"[launchbay] pushing {fresh_image}"
+    assert re.fullmatch(
+        rf"\[launchbay\] pushed {re.escape(fresh_image)}: 1 layer, 8\.4 MB in \d+\.\d s",
+        latest_state(pushed),
+    ), pushed
+    assert f"[launchbay] pushing {fresh_image}: 0/1 layers, 8.4/8.4 MB" in states(pushed)
+    assert 3 <= len(states(pushed)) <= 60, pushed  # redrawn, a few dozen times at most
+    assert re.fullmatch(r"t1: digest: sha256:\w+ size: \d+", digest), digest
+
+    assert states(pulled)[0] == f"[launchbay] pulling {fresh_image}"
+    assert re.fullmatch(
+        rf"\[launchbay\] pulled {re.escape(fresh_image)}: 1 layer, 8\.4 MB in \d+\.\d s",
+        latest_state(pulled),
+    ), pulled
+    assert 3 <= len(states(pulled)) <= 60, pulled
+    assert engine_lines == [
+        engine_lines[0],
+        f"Status: Downloaded newer image for {fresh_image}",
+    ] and engine_lines[0].startswith("Digest: sha256:"), engine_lines
 
 
-def test_a_layer_logs_at_most_one_line_per_tenth():
-    lines = ProgressLines()
-    logged = []
-    for current in [*range(0, 1000, 7), 1000]:  # 144 messages for one layer
-        chunk = {
-            "status": "Pushing",
-            "id": "abc",
-            "progressDetail": {"current": current, "total": 1000},
-        }
-        logged += lines.lines(chunk)
-    logged += lines.lines({"status": "Pushed", "id": "abc", "progressDetail": {}})
-    assert logged == [f"abc: Pushing {p}% of 0.0 MB" for p in range(0, 101, 10)] + ["abc: Pushed"]
+def test_a_build_pulling_its_from_image_redraws_one_line_named_by_the_engine(
+    engine, store, db_path, tmp_path
+):
+    # busybox and a layer of random bytes, in the registry only: the build pulls that layer.
+    base = f"{REGISTRY}/progress-base-{time.time_ns()}"
+    context = tmp_path / "base"
+    context.mkdir()
+    (context / "blob").write_bytes(os.urandom(LAYER_BYTES))
+    (context / "Dockerfile").write_text(f"FROM {BUSYBOX}\nCOPY blob /blob\n")
+    engine.images.build(path=str(context), tag=f"{base}:t1", network_mode="none")
+    engine.images.push(base, tag="t1")
+    engine.images.remove(f"{base}:t1")
+    code = write_code_job(tmp_path / "from-registry", "")
+    (code / "Dockerfile").write_text(f"FROM {base}:t1\nCOPY . /src\n")
+    (code / "nonce.txt").write_text(str(time.time_ns()))  # a build, never the engine's cache
+    create_job(store, "code", "from-registry", str(code))
+    docker_queue(store)
+    item = launch(store, "from-registry", "dock", entry_point="echo built")
+    with AgentThread(db_path):
+        run = run_of(store, item, timeout=120)
+    log = log_of(store, run.id).split("\n")
+    assert run.state is RunState.FINISHED, log
+    pulled = next(line for line in log if line.startswith("[launchbay] pulling a FROM image"))
+    name = base.removeprefix(f"{REGISTRY}/")
+    assert re.fullmatch(
+        rf"\[launchbay\] pulled {re.escape(name)}:t1: 2 layers \(1 already there\),"
+        r" 8\.4 MB in \d+\.\d s",
+        latest_state(pulled),
+    ), pulled
+    assert "built" in log
+    engine.images.remove(f"{base}:t1", force=True)
+
+
+def test_a_line_is_redrawn_when_a_layer_is_done_or_a_fiftieth_of_the_bytes_moved():
+    line = ProgressLine("pushing", "pushed", "r/x:1")
+    drawn = [line.update({"status": "The push refers to repository [r/x]"})]
+    for layer in ("aaa", "bbb"):
+        drawn.append(line.update({"status": "Preparing", "id": layer, "progressDetail": {}}))
+    for current in range(0, 10_000_001, 50_000):  # 201 messages for one layer of 10 MB
+        detail = {"current": current, "total": 10_000_000}
+        drawn.append(line.update({"status": "Pushing", "id": "aaa", "progressDetail": detail}))
+    drawn.append(line.update({"status": "Pushed", "id": "aaa", "progressDetail": {}}))
+    drawn.append(line.update({"status": "Layer already exists", "id": "bbb"}))
+    drawn.append(line.update({"status": "1: digest: sha256:abc size: 9"}))
+    redraws = [text for text in drawn if text is not None]
+    assert redraws[:3] == [
+        "[launchbay] pushing r/x:1: 0/1 layers",
+        "[launchbay] pushing r/x:1: 0/2 layers",
+        "[launchbay] pushing r/x:1: 0/2 layers, 0.2/10.0 MB",
+    ]
+    assert len(redraws) == 2 + 50 + 2  # the layers seen, each fiftieth moved, each layer done
+    assert redraws[-3:] == [
+        "[launchbay] pushing r/x:1: 0/2 layers, 10.0/10.0 MB",
+        "[launchbay] pushing r/x:1: 1/2 layers, 10.0/10.0 MB",
+        "[launchbay] pushing r/x:1: 2/2 layers, 10.0/10.0 MB",
+    ]
+    assert re.fullmatch(
+        r"\[launchbay\] pushed r/x:1: 2 layers \(1 already there\), 10\.0 MB in \d+\.\d s",
+        line.summary(),
+    )
+    assert line.engine_lines == ["1: digest: sha256:abc size: 9"]
+
+
+def test_a_failed_pull_ends_its_line_as_it_stood(engine, tmp_path):
+    log_path = tmp_path / "output.log"
+    missing = f"{REGISTRY}/never-pushed-{time.time_ns()}:t1"
+    with pytest.raises(Exception, match="pulling it failed"):
+        ensure_present(engine, missing, None, BuildLog(log_path))
+    assert (
+        log_path.read_bytes().decode()
+        == f"[launchbay] pulling {missing}\r[launchbay] pulling {missing}\n"
+    )

@@ -17,7 +17,7 @@ from collections import deque
 from pathlib import Path
 
 from runners.catalog.workspace import materialize
-from runners.images.progress import ProgressLines
+from runners.images.progress import ProgressLine
 from runners.images.settings import DEFAULT_BASE_IMAGE
 from runners.launch.rendering import default_entry_point
 from runners.protocol import RunnerError
@@ -36,25 +36,59 @@ JOB_UID = 1000
 
 
 class BuildLog:
-    """Build and pull output, appended to the run's log; keeps the last lines for errors."""
+    """Build and pull output, appended to the run's log; keeps the last lines for errors.
+    A pull's or push's progress is one line redrawn in place (runners.images.progress)."""
 
     def __init__(self, log_path: Path):
         self.path = log_path
         self.tail: deque[str] = deque(maxlen=BUILD_TAIL_LINES)
+        self._progress: ProgressLine | None = None
 
     def write(self, text: str) -> None:
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines:
             return
+        self.end_progress(completed=False)
         self.tail.extend(lines)
-        fd = open_append(self.path)
-        try:
-            os.write(fd, ("\n".join(lines) + "\n").encode())
-        finally:
-            os.close(fd)
+        self._append("\n".join(lines) + "\n")
 
     def note(self, text: str) -> None:
         self.write(f"[launchbay] {text}")
+
+    @property
+    def in_progress(self) -> bool:
+        return self._progress is not None
+
+    def start_progress(self, doing: str, done: str, image: str | None) -> None:
+        """Start the line of a pull or push (`pulling`, `pulled`, what is pulled; None: a
+        build's FROM image, named once the engine says which)."""
+        self.end_progress()
+        self._progress = ProgressLine(doing, done, image)
+        self._append(self._progress.text)
+
+    def progress(self, chunk: dict) -> None:
+        """One of the engine's progress messages: the line redrawn if it moved enough."""
+        text = self._progress.update(chunk)
+        if text is not None:
+            self._append(f"\r{text}")
+
+    def end_progress(self, completed: bool = True) -> None:
+        """End the progress line: with its summary when `completed`, else as it stands (the
+        pull failed, or other output came first); the engine's own lines follow it."""
+        line, self._progress = self._progress, None
+        if line is None:
+            return
+        last = line.summary() if completed else line.text
+        self._append(f"\r{last}\n")
+        self.tail.append(last)
+        self.write("\n".join(line.engine_lines))
+
+    def _append(self, text: str) -> None:
+        fd = open_append(self.path)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
     def last_lines(self) -> str:
         """The build's last lines for the run's error, each cut short: the whole of them is
@@ -204,7 +238,6 @@ def _has_image(client, reference: str) -> bool:
 
 def _build(client, context: Path, dockerfile: str, reference: str, network, log: BuildLog):
     options = {"network_mode": network} if network else {}
-    progress = ProgressLines()  # a FROM image pulled during the build
     try:
         for chunk in client.api.build(
             path=str(context),
@@ -216,9 +249,13 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
             **options,
         ):
             if "stream" in chunk:
+                if log.in_progress:  # the pull of a FROM image is over
+                    log.end_progress()
                 log.write(chunk["stream"])
             elif "status" in chunk:
-                log.write("\n".join(progress.lines(chunk)))
+                if not log.in_progress:
+                    log.start_progress("pulling", "pulled", None)  # named by the engine
+                log.progress(chunk)
             elif "error" in chunk:
                 log.write(chunk["error"])
                 raise RunnerError(
@@ -232,12 +269,13 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
         ) from None
     except OSError as exc:  # requests' ConnectionError and timeouts are OSErrors
         raise RunnerError(Stage.BUILD, f"building {reference} failed: {exc}") from None
+    finally:
+        log.end_progress(completed=False)  # a pull cut short: its line as it stood
 
 
 def push(client, reference: str, log: BuildLog) -> None:
     repository, _, tag = reference.rpartition(":")
-    log.note(f"pushing {reference}")
-    progress = ProgressLines()
+    log.start_progress("pushing", "pushed", reference)
     try:
         for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in chunk:
@@ -246,20 +284,22 @@ def push(client, reference: str, log: BuildLog) -> None:
                     f"pushing {reference} failed: {chunk['error'].strip()}; check that the"
                     " queue's registry is reachable and that you are logged in to it",
                 )
-            log.write("\n".join(progress.lines(chunk)))
+            log.progress(chunk)
+        log.end_progress()
     except errors.APIError as exc:
         raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc.explanation}") from None
     except OSError as exc:
         raise RunnerError(Stage.BUILD, f"pushing {reference} failed: {exc}") from None
+    finally:
+        log.end_progress(completed=False)  # failed: its line as it stood
 
 
 def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> None:
     """Pull `image` unless the engine has it; a failed pull is a build failure, not a hang."""
     if _has_image(client, image):
         return
-    log.note(f"pulling {image}")
+    log.start_progress("pulling", "pulled", image)
     repository, tag = _split_reference(image)
-    progress = ProgressLines()
     try:
         for chunk in client.api.pull(
             repository, tag=tag, stream=True, decode=True, platform=platform
@@ -270,7 +310,8 @@ def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> N
                     f"image {image} is not on this engine and pulling it failed:"
                     f" {chunk['error'].strip()}",
                 )
-            log.write("\n".join(progress.lines(chunk)))
+            log.progress(chunk)
+        log.end_progress()
     except errors.APIError as exc:
         raise RunnerError(
             Stage.BUILD,
@@ -280,6 +321,8 @@ def ensure_present(client, image: str, platform: str | None, log: BuildLog) -> N
         raise RunnerError(
             Stage.BUILD, f"image {image} is not on this engine and pulling it failed: {exc}"
         ) from None
+    finally:
+        log.end_progress(completed=False)  # failed: its line as it stood
     if not _has_image(client, image):
         raise RunnerError(Stage.BUILD, f"image {image} could not be pulled")
 

@@ -1,32 +1,101 @@
-"""Pull and push progress, for the run's log, which is append-only: each layer's progress is a
-line at every tenth of the way (`3f2a1b9c0d4e: Pushing 40% of 12.6 MB`), plus its other states
-(`Pulling fs layer`, `Download complete`, `Pushed`) once each. The log grows by at most a dozen
-lines per layer and phase, whatever the engine's chatter (it reports every few hundred KB), and
-the last line of a layer is its latest state."""
+"""Pull and push progress as one line of the run's log, redrawn in place.
+
+The engine reports every layer every few hundred KB. The log gets one line per pull or push,
+`[launchbay] pulling python:3.11-slim: 2/5 layers, 31.4/120.3 MB`, redrawn with `\\r` as a
+terminal progress bar is (the log file is append-only; the log view, `runs logs` and `launch
+--follow` show a redrawn line's latest state, and redraw it in place while it is written).
+It is redrawn only when a layer is done or another fiftieth of the bytes has moved, so a line
+holds a few dozen states at most, and it ends with a summary:
+`[launchbay] pulled python:3.11-slim: 5 layers (2 already there), 120.3 MB in 14.2 s`.
+The engine's lines that name no layer (`Digest: …`, `Status: …`) follow it.
+"""
 
 from __future__ import annotations
 
-STEPS = 10  # a line per tenth of a layer's bytes
+import time
+from dataclasses import dataclass
+
+STEPS = 50  # a redraw per fiftieth of the bytes known
+_HEADERS = ("Pulling from ", "The push refers to ")  # what the line's own words already say
+_DONE = {"Pull complete", "Pushed", "Already exists", "Layer already exists"}
+_THERE_BEFORE = {"Already exists", "Layer already exists"}
+_TRANSFERS = {"Downloading", "Pushing"}
 
 
-class ProgressLines:
-    """The lines to log for the engine's JSON progress messages, one message at a time."""
+@dataclass
+class _Layer:
+    current: int = 0
+    total: int = 0
+    done: bool = False
+    there_before: bool = False
 
-    def __init__(self) -> None:
-        self._step: dict[tuple[str, str], int] = {}  # (layer, status) → the last tenth logged
 
-    def lines(self, chunk: dict) -> list[str]:
-        status = chunk.get("status")
+class ProgressLine:
+    """One pull's or push's progress: `update(chunk)` for each of the engine's JSON messages
+    says when the line should be redrawn and with what; `summary()` is its last state."""
+
+    def __init__(self, doing: str, done: str, image: str | None):
+        self._doing, self._done = doing, done
+        self._image = image or "a FROM image"  # a build's, named by the engine's first line
+        self._named = image is not None
+        self._layers: dict[str, _Layer] = {}
+        self._drawn: tuple[int, int, int] | None = None  # (layers, done, step) last drawn
+        self._started = time.monotonic()
+        self.text = f"[launchbay] {doing} {self._image}"  # the state last drawn
+        self.engine_lines: list[str] = []  # the engine's own lines, to follow the summary
+
+    def update(self, chunk: dict) -> str | None:
+        """The line's new state, or None when it needn't be redrawn."""
+        status, layer_id = chunk.get("status"), chunk.get("id")
         if not status:
-            return []
-        layer = chunk.get("id")
+            return None
+        if status.startswith(_HEADERS):
+            if not self._named and status.startswith("Pulling from ") and layer_id:
+                self._image = f"{status.removeprefix('Pulling from ')}:{layer_id}"
+                self._named = True
+            return None
+        if not layer_id:
+            self.engine_lines.append(status)
+            return None
+        layer = self._layers.setdefault(layer_id, _Layer())
         detail = chunk.get("progressDetail") or {}
-        total, current = detail.get("total"), detail.get("current")
-        if layer and total and current is not None:
-            percent = min(100, current * 100 // total)
-            step = percent * STEPS // 100
-            if self._step.get((layer, status), -1) >= step:
-                return []
-            self._step[(layer, status)] = step
-            return [f"{layer}: {status} {step * 100 // STEPS}% of {total / 1e6:.1f} MB"]
-        return [f"{layer}: {status}" if layer else status]
+        if status in _TRANSFERS and detail.get("total"):
+            layer.total, layer.current = detail["total"], min(detail["total"], detail["current"])
+        elif status == "Download complete":
+            layer.current = layer.total
+        elif status in _DONE:
+            layer.done, layer.there_before = True, status in _THERE_BEFORE
+            layer.current = layer.total
+        return self._redraw()
+
+    def _redraw(self) -> str | None:
+        current, total = self._bytes()
+        step = current * STEPS // total if total else 0
+        state = (len(self._layers), self._count_done(), step)
+        if state == self._drawn:
+            return None
+        self._drawn = state
+        self.text = f"[launchbay] {self._doing} {self._image}: {state[1]}/{state[0]} layers"
+        if total:
+            self.text += f", {current / 1e6:.1f}/{total / 1e6:.1f} MB"
+        return self.text
+
+    def summary(self) -> str:
+        _, total = self._bytes()
+        count = len(self._layers)
+        text = f"[launchbay] {self._done} {self._image}"
+        if count:  # none: the engine had them all, and said nothing of them
+            text += f": {count} layer{'s' * (count != 1)}"
+        there_before = sum(layer.there_before for layer in self._layers.values())
+        if there_before:
+            text += f" ({there_before} already there)"
+        if total:
+            text += f", {total / 1e6:.1f} MB"
+        return f"{text} in {time.monotonic() - self._started:.1f} s"
+
+    def _bytes(self) -> tuple[int, int]:
+        layers = self._layers.values()
+        return sum(layer.current for layer in layers), sum(layer.total for layer in layers)
+
+    def _count_done(self) -> int:
+        return sum(layer.done for layer in self._layers.values())

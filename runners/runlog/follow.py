@@ -36,7 +36,8 @@ class Followed:
 
 
 class LaunchFollower:
-    """Follows item `item_id`; `say` gets status lines, `write_line` the run's log lines.
+    """Follows item `item_id`; `say` gets status lines, `write_line` the run's log lines,
+    `redrawn` the latest state of a log line still being redrawn (see follow_lines).
     `current_run` is the run being followed (for a ctrl+c to name). `own_agent`: an agent of
     this process is starting, so "no agent" only means "not registered yet"."""
 
@@ -47,8 +48,10 @@ class LaunchFollower:
         say: Callable[[str], None],
         write_line: Callable[[str], None],
         own_agent: bool = False,
+        redrawn: Callable[[str], None] | None = None,
     ):
         self.own_agent = own_agent
+        self.redrawn = redrawn
         self.store = store
         self.item_id = item_id
         self.say = say
@@ -125,7 +128,8 @@ class LaunchFollower:
         return run
 
     def _copy_log(self, run_id: str, ended: threading.Event) -> None:
-        for line in follow_lines(self.store.run_log_path(run_id), ended.is_set):
+        log = self.store.run_log_path(run_id)
+        for line in follow_lines(log, ended.is_set, redrawn=self.redrawn):
             self.write_line(line)
 
     def _next_item(self, run: Run) -> int | None:

@@ -14,10 +14,16 @@ FALLBACK_INTERVAL = 0.2
 
 
 def follow_lines(
-    path: Path, is_done: Callable[[], bool], follow: bool = True, start: int = 0
+    path: Path,
+    is_done: Callable[[], bool],
+    follow: bool = True,
+    start: int = 0,
+    redrawn: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Yield the lines of `path` (without newlines); with `follow`, keep yielding new ones until
-    `is_done()` and everything written before it has been read."""
+    `is_done()` and everything written before it has been read. `redrawn` is given the latest
+    state of a line still being written that a progress bar redraws (`\r`), whenever it has
+    changed and there is nothing more to read for now."""
     watch = FileWatch(path.parent, {path.name}) if follow else None
     try:
         while not path.exists():
@@ -26,7 +32,7 @@ def follow_lines(
             _wait(watch)
         with open(path, "rb") as f:
             f.seek(start)
-            partial = b""
+            partial = shown = b""
             finishing = False
             while True:
                 chunk = f.read(1 << 16)
@@ -38,6 +44,9 @@ def follow_lines(
                     continue
                 if not follow or finishing:
                     break
+                if redrawn is not None and partial != shown and b"\r" in partial:
+                    redrawn(latest_state(partial.decode("utf-8", "replace")))
+                    shown = partial
                 if is_done():
                     # One more pass: whatever was written before it ended still gets read.
                     finishing = True
@@ -48,6 +57,13 @@ def follow_lines(
     finally:
         if watch is not None:
             watch.close()
+
+
+def latest_state(line: str) -> str:
+    """A line as a terminal shows it: a progress bar's line, redrawn with `\r`, in its last
+    state."""
+    line = line.rstrip("\r")
+    return line.rsplit("\r", 1)[-1]
 
 
 def _wait(watch: FileWatch | None) -> None:

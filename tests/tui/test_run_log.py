@@ -11,7 +11,7 @@ from store import RunState
 from store.runs import new_run_id
 from tui.screens.run_log import RunLogScreen
 from tui.screens.runs import RunsScreen
-from tui.widgets.log_index import LineIndex, clean_line, find_match
+from tui.widgets.log_index import MAX_LINE_BYTES, LineIndex, clean_line, find_match, read_lines
 from tui.widgets.log_view import LogView
 
 SIZE = (120, 36)
@@ -319,6 +319,16 @@ def test_a_progress_bar_line_shows_its_last_state():
     assert clean_line(b"\rstep 1\rstep 2\r\n", 16) == "step 2"
     assert clean_line(b"a\tb\x07", 4) == "a       b"
     assert clean_line(b"abc", 10) == "abc … (7 more bytes)"
+
+
+def test_a_redrawn_line_longer_than_the_cut_shows_its_last_state(tmp_path):
+    # A tqdm bar or an image pull redrawn thousands of times: its last state is at its end.
+    path = tmp_path / "output.log"
+    redrawn = "".join(f"\rstep {i}" for i in range(5000)).encode()
+    path.write_bytes(redrawn + b"\nplain\n")
+    spans = [(0, len(redrawn) + 1), (len(redrawn) + 1, len(redrawn) + 7)]
+    assert len(redrawn) > MAX_LINE_BYTES
+    assert read_lines(path, spans) == ["step 4999", "plain"]
 
 
 def test_search_finds_a_match_across_a_chunk_boundary(tmp_path, monkeypatch):

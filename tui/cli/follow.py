@@ -6,10 +6,12 @@ failed, crashed, stopped or preempted (or it never ran), 130 on ctrl+c, which le
 (or the waiting item) as it is and says so.
 """
 
+import sys
 import threading
 
 import click
 
+from .log_printer import LogPrinter
 from .output import note
 
 EXIT_INTERRUPTED = 130
@@ -63,13 +65,15 @@ def after_enqueue(store, queue, item_id: int, follow: bool, with_agent: bool) ->
 def _follow(store, item_id: int, own_agent: bool) -> int:
     from runners.runlog.follow import LaunchFollower
 
-    stdout = click.get_text_stream("stdout")
+    printer = LogPrinter(sys.stdout)
 
-    def write_line(line: str) -> None:
-        stdout.write(line + "\n")
-        stdout.flush()
+    def say(text: str) -> None:
+        printer.clear()
+        note(text)
 
-    follower = LaunchFollower(store, item_id, note, write_line, own_agent=own_agent)
+    follower = LaunchFollower(
+        store, item_id, say, printer.line, own_agent=own_agent, redrawn=printer.redrawn
+    )
     try:
         followed = follower.follow()
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """`launchbay runs …`: list, describe, logs, cancel (metrics and compare: run_metrics.py;
 files and cp: run_files.py; tag and note: run_notes.py)."""
 
+import sys
 import time
 
 import click
@@ -185,18 +186,19 @@ def run_logs(store, run_id, follow):
     """Print a run's log (stdout and stderr)."""
     from runners.runlog.logfile import follow_lines
 
+    from .log_printer import LogPrinter
+
     run = store.runs.find(run_id)
     path = store.run_log_path(run.id)
 
     def ended() -> bool:
         return store.runs.get(run_id).state.is_terminal()
 
-    stdout = click.get_text_stream("stdout")
+    printer = LogPrinter(sys.stdout, flush=follow)
+    following = follow and not run.state.is_terminal()
     try:
-        for line in follow_lines(path, ended, follow=follow and not run.state.is_terminal()):
-            stdout.write(line + "\n")
-            if follow:
-                stdout.flush()
+        for line in follow_lines(path, ended, follow=following, redrawn=printer.redrawn):
+            printer.line(line)
     except BrokenPipeError:  # `launchbay runs logs X | head`
         return
     _say_if_log_is_gone(store, run_id, path)

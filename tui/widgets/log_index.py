@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
-from runners.runlog.logfile import FALLBACK_INTERVAL
+from runners.runlog.logfile import FALLBACK_INTERVAL, latest_state
 from runners.system.wakeup import FileWatch, Waker
 
 CHUNK_BYTES = 1 << 20  # read per step when indexing or searching
@@ -206,9 +206,7 @@ class FileIndexer:
 def clean_line(raw: bytes, length: int) -> str:
     """A line's bytes as text to draw: no newline, only its last state if a progress bar
     redrew it with \\r, tabs expanded, control characters dropped, a cut line marked."""
-    text = raw.decode("utf-8", "replace").removesuffix("\n").rstrip("\r")
-    if "\r" in text:
-        text = text.rsplit("\r", 1)[1]
+    text = latest_state(raw.decode("utf-8", "replace").removesuffix("\n"))
     text = text.expandtabs(8).translate(_CONTROLS)
     if length > len(raw):
         text += f" … ({length - len(raw):,} more bytes)"
@@ -216,13 +214,18 @@ def clean_line(raw: bytes, length: int) -> str:
 
 
 def read_lines(path: Path, spans: list[tuple[int, int]]) -> list[str]:
-    """The lines at `spans` (byte ranges) of `path`, each cut at MAX_LINE_BYTES."""
+    """The lines at `spans` (byte ranges) of `path`, each cut at MAX_LINE_BYTES; of a longer
+    line a progress bar redraws (`\\r`), its end, where its last state is."""
     with open(path, "rb", buffering=0) as f:
         fd = f.fileno()
-        return [
-            clean_line(os.pread(fd, min(end - start, MAX_LINE_BYTES), start), end - start)
-            for start, end in spans
-        ]
+        lines = []
+        for start, end in spans:
+            raw = os.pread(fd, min(end - start, MAX_LINE_BYTES), start)
+            if end - start > MAX_LINE_BYTES and b"\r" in raw:
+                lines.append(clean_line(os.pread(fd, MAX_LINE_BYTES, end - MAX_LINE_BYTES), 0))
+            else:
+                lines.append(clean_line(raw, end - start))
+        return lines
 
 
 def find_match(
