@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from runners.targets.slurm.status import state_of
 from store import Store
 
 STATE = Path(os.environ.get("LAUNCHBAY_SLURM_STATE", "/var/lib/launchbay-test/slurm"))
@@ -72,7 +73,7 @@ def cancel_jobs_under(folder: Path) -> None:
     done = subprocess.run(["squeue", "--json"], capture_output=True, check=True)
     for job in json.loads(done.stdout)["jobs"]:
         ours = str(job.get("standard_output", "")).startswith(f"{folder}/")
-        if ours and job.get("job_state") in ("PENDING", "RUNNING", "SUSPENDED"):
+        if ours and state_of(job) in ("PENDING", "RUNNING", "SUSPENDED"):
             subprocess.run(["scancel", str(job["job_id"])], check=False)
 
 
@@ -132,7 +133,7 @@ def node_held():
         capture_output=True, check=True,
     ).stdout.decode().strip()  # fmt: skip
     try:
-        wait_for(lambda: slurm_job(blocker)["job_state"] == "RUNNING", 30, "the blocker runs")
+        wait_for(lambda: state_of(slurm_job(blocker)) == "RUNNING", 30, "the blocker runs")
         yield blocker
     finally:
         subprocess.run(["scancel", blocker], check=False)

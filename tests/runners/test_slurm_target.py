@@ -35,6 +35,7 @@ from runners.registry import get_runner
 from runners.targets.remote import RemoteRunner
 from runners.targets.slurm.request import batch_script
 from runners.targets.slurm.settings import SlurmArgs
+from runners.targets.slurm.status import state_of
 from store import RunState
 from store.runs import new_run_id
 
@@ -116,7 +117,7 @@ def test_a_pending_job_cancelled_by_launchbay_is_stopped_at_once(
             cancel_by_id(store, run.id)
             run = run_of(store, item)
     assert run.state is RunState.STOPPED, run.message
-    assert slurm_job(run.handle["job_id"])["job_state"] == "CANCELLED"
+    assert state_of(slurm_job(run.handle["job_id"])) == "CANCELLED"
     assert "before" not in log_of(store, run.id)
 
 
@@ -229,7 +230,7 @@ def test_a_job_that_ignores_sigterm_is_killed_by_slurm_after_the_grace(
         run = run_of(store, item)
     assert run.state is RunState.STOPPED, run.message
     assert "got SIGTERM, going on" in log_of(store, run.id)
-    assert slurm_job(run.handle["job_id"])["job_state"] in ("CANCELLED", "FAILED")
+    assert state_of(slurm_job(run.handle["job_id"])) in ("CANCELLED", "FAILED")
 
 
 def test_a_job_whose_id_was_never_recorded_is_found_by_its_name(
@@ -278,7 +279,7 @@ def test_an_abandoned_run_never_starts_even_if_its_sbatch_lands_late(
         .stdout.decode()
         .strip()
     )
-    wait_for(lambda: slurm_job(job_id)["job_state"] == "FAILED", 30, "the late job's end")
+    wait_for(lambda: state_of(slurm_job(job_id)) == "FAILED", 30, "the late job's end")
     assert slurm_job(job_id)["exit_code"] == 125 << 8
     assert "the job ran" not in Path(folder, "output.log").read_text()
     # A run whose job claimed the start first is not abandoned.
