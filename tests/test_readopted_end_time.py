@@ -52,7 +52,7 @@ def test_a_run_readopted_after_its_agent_was_killed_ends_at_its_exit_status_time
 def test_a_docker_run_readopted_after_its_agent_was_killed_ends_at_its_containers_finish_time(
     store, db_path, engine
 ):
-    from runners.targets.docker.status import finished_at
+    from runners.system.timestamps import unix_time
 
     docker_queue(store)
     # The container waits for a file that the test creates inside it (docker exec).
@@ -64,7 +64,7 @@ def test_a_docker_run_readopted_after_its_agent_was_killed_ends_at_its_container
     assert container.exec_run(["touch", "/go"]).exit_code == 0
     container.wait(timeout=60)
     container.reload()
-    ended_at = finished_at(container.attrs["State"]["FinishedAt"])
+    ended_at = unix_time(container.attrs["State"]["FinishedAt"])
     assert ended_at is not None
 
     run_agent(db_path, queues=["dock"])

@@ -162,7 +162,6 @@ class RunnerContract:
             assert run.handle  # found again, and recorded
             backend.check_readopted(store, run, output)
 
-    @_needs(keeps_end_time=True)
     def test_a_run_that_ended_while_no_agent_watched_keeps_the_time_it_ended(
         self, backend, store, db_path
     ):

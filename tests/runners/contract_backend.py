@@ -36,9 +36,6 @@ class Backend(abc.ABC):
     """Whether the target preempts runs (spot capacity, evictions) and launchbay requeues them."""
     preemptible_args: dict = {}
     """resource_args that make a run preemptible."""
-    keeps_end_time = False
-    """Whether the target says when a run ended, so a run that ended while no agent watched
-    keeps that time (not the time the next agent saw it)."""
     has_remote_object = True
     """Whether a run is an object somewhere else that can be deleted behind launchbay's back."""
     vanish_modes: tuple[str, ...] = ("watched",)

@@ -333,7 +333,6 @@ class Docker(Backend):
     """The real engine: each run a container (scripts/services/docker.sh)."""
 
     resource = "docker"
-    keeps_end_time = True
     failure_says = "exited with code 3"
     vanish_modes = ("watched", "while-no-agent-ran")
     escape = ({}, {"network": "host"}, ("resource_args.network", "not granted by queue config"))

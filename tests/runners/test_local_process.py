@@ -22,7 +22,6 @@ sys.exit({exit_code})
 
 class LocalProcess(Backend):
     resource = "local-process"
-    keeps_end_time = True
     failure_says = "exited with code 3"
     has_remote_object = False  # a process of this machine: nothing to delete elsewhere
     escape = (

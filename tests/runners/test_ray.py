@@ -62,7 +62,6 @@ def ray_queue(store, name="q", resource_args=None, address=RAY_ADDRESS, **extra)
 
 class Ray(Backend):
     resource = "ray"
-    keeps_end_time = True
     failure_says = "exited with code 3"
     # A Ray job can be deleted only once it has ended: the test stops and deletes it while no
     # agent watches, so no agent sees it stopped first.

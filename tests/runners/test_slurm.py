@@ -18,7 +18,6 @@ from runners.targets.slurm.status import CANCELLED_OUTSIDE
 
 class Slurm(Backend):
     resource = "slurm"
-    keeps_end_time = True
     failure_says = "exited with code 3"
     vanished_says = CANCELLED_OUTSIDE  # scancel by someone else: the job's record stays
     escape = (

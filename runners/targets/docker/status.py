@@ -3,11 +3,11 @@ is removed (so that a run whose container we removed still reads as it ended).""
 
 import dataclasses
 import json
-from datetime import datetime
 from pathlib import Path
 
 from runners.protocol import Handle, RunStatus, describe_exit
 from runners.system.files import write_private
+from runners.system.timestamps import unix_time
 from runners.targets.docker.limits import format_bytes
 from store import RunState, Stage
 
@@ -18,18 +18,8 @@ def ended_status(state: dict, memory_limit: int | None) -> RunStatus:
     """The status of an ended container, from its inspected `State`, with the time it ended
     (`FinishedAt`): a run that ended while no agent watched keeps it."""
     return dataclasses.replace(
-        _ended_how(state, memory_limit), ended_at=finished_at(state.get("FinishedAt"))
+        _ended_how(state, memory_limit), ended_at=unix_time(state.get("FinishedAt"))
     )
-
-
-def finished_at(stamp: str | None) -> float | None:
-    """`State.FinishedAt` as unix time; None for the engine's zero time (never finished) or
-    a stamp that is not RFC 3339 (fromisoformat drops digits beyond microseconds)."""
-    try:
-        moment = datetime.fromisoformat(stamp) if stamp else None
-    except ValueError:
-        return None
-    return moment.timestamp() if moment is not None and moment.year > 1 else None
 
 
 def _ended_how(state: dict, memory_limit: int | None) -> RunStatus:

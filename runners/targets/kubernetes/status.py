@@ -7,9 +7,11 @@ the grace is over; a disruption (eviction, preemption) → preempted; the Job de
 else → failed, saying so.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from runners.protocol import RunStatus, describe_exit
+from runners.system.timestamps import unix_time
 from store import RunState, Stage
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
@@ -37,14 +39,12 @@ def derive(seen: Observed, *, now: float, pull_grace: float, batch_job: bool) ->
     disrupted = next((p for p in pods if _disruption(p)), None)
     if disrupted is not None:
         return RunStatus(RunState.PREEMPTED, f"preempted: {_disruption(disrupted)}")
-    if batch_job and seen.job is not None:
-        ended = _job_ended(seen.job, pods)
-        if ended is not None:
-            return ended
-    elif not batch_job:
+    if batch_job:
+        ended = _job_ended(seen.job, pods) if seen.job is not None else None
+    else:
         ended = _custom_ended(seen.job, pods)
-        if ended is not None:
-            return ended
+    if ended is not None:
+        return dataclasses.replace(ended, ended_at=_ended_at(seen.job, pods))
     live = [p for p in pods if (p.get("status") or {}).get("phase") in ("Pending", "Running")]
     if not live:
         return RunStatus(RunState.STARTING, "waiting for the Job's pod")
@@ -147,6 +147,21 @@ def _waiting(pod: dict) -> tuple[str, str] | None:
         if waiting:
             return waiting.get("reason") or "Waiting", waiting.get("message") or ""
     return None
+
+
+def _ended_at(job: dict | None, pods: list[dict]) -> float | None:
+    """When the job ended, as the cluster says: its containers' last `finishedAt`, else the
+    Job's `completionTime` (a run that ended while no agent watched keeps it)."""
+    ends = [
+        unix_time(terminated.get("finishedAt"))
+        for pod in pods
+        for container in (pod.get("status") or {}).get("containerStatuses") or []
+        if (terminated := (container.get("state") or {}).get("terminated"))
+    ]
+    known = [end for end in ends if end is not None]
+    if known:
+        return max(known)
+    return unix_time(((job or {}).get("status") or {}).get("completionTime"))
 
 
 def _last_termination(pods: list[dict]) -> dict | None:
