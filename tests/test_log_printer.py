@@ -73,3 +73,13 @@ def test_elsewhere_a_redrawn_line_is_printed_once_in_its_last_state():
     printer.line("a\rb\rc")
     printer.clear()
     assert piped.getvalue() == "c\n"
+
+
+def test_quickstart_runs_the_sample_and_prints_its_log(cli):
+    result = cli("quickstart", "--epochs", "2")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[1] == 'config: {"epochs": 2, "learning_rate": 0.2, "step_seconds": 0.2}'
+    assert [line.split()[:2] for line in lines[2:4]] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert lines[-1] == "done"
+    assert "finished (exit code 0)" in result.err

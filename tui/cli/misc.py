@@ -1,5 +1,7 @@
 """`launchbay resources` and `launchbay quickstart`."""
 
+import sys
+
 import click
 
 from .common import db_option, json_option, open_store
@@ -90,6 +92,9 @@ def quickstart_command(epochs):
     from runners.agent.loop import Agent
     from runners.catalog.sample import ensure_sample
     from runners.launch.request import LaunchRequest, enqueue, prepare_launch
+    from runners.runlog.logfile import follow_lines
+
+    from .log_printer import LogPrinter
 
     store = open_store()
     try:
@@ -112,8 +117,9 @@ def quickstart_command(epochs):
         if run is None:
             item = store.items.get(item_id)
             raise click.ClickException(f"item {item_id} did not run: {item.error_message}")
-        log = store.run_log_path(run.id).read_text()
-        click.echo(log, nl=False)
+        printer = LogPrinter(sys.stdout)
+        for line in follow_lines(store.run_log_path(run.id), lambda: True, follow=False):
+            printer.line(line)
         note(
             f"run {run.id}: {run.state.value} (exit code {run.exit_code});"
             f" see `launchbay runs describe {run.id}`"
