@@ -59,7 +59,11 @@ def test_bad_input_is_refused_and_changes_nothing(cli, db_path, queue, tmp_path)
     refused(
         ["queue", "update", queue, "--max-concurrency", "many"],
         "--max-concurrency",
-        "positive integer",
+        "expected a whole number from 1 to 1_000_000",
+    )
+    # Past the store's limit: named as typed, not as the store's column.
+    refused(
+        ["queue", "update", queue, "--max-concurrency", "1000001"], "--max-concurrency: 1000001"
     )
     refused(["queue", "update", queue, "-c", str(tmp_path / "missing.yaml")], "--config")
     refused(["queue", "update", "nosuch", "-c", str(good)], "nosuch")

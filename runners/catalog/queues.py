@@ -18,6 +18,7 @@ from runners.launch.wandb_env import WANDB_ENV_KEY
 from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, Queue, Store
+from store.queues import MAX_CONCURRENCY_LIMIT
 
 CONFIG_KEYS = (
     "resource_args",
@@ -140,18 +141,17 @@ def create_queue(
 
 
 def parse_max_concurrency(text: str, field: str = "max concurrency") -> int | None:
-    """'' (or 'none') is no limit; otherwise a positive integer."""
+    """'' (or 'none') is no limit; otherwise a whole number from 1 to the store's limit."""
     text = text.strip()
+    expected = f"a whole number from 1 to {MAX_CONCURRENCY_LIMIT:_}"
     if not text or text.lower() == "none":
         return None
     try:
         value = int(text)
     except ValueError:
-        raise BadInput(
-            field, f"{text!r}; expected a positive integer, or nothing for no limit"
-        ) from None
-    if value < 1:
-        raise BadInput(field, f"{value}; expected a positive integer")
+        raise BadInput(field, f"{text!r}; expected {expected}, or nothing for no limit") from None
+    if not 1 <= value <= MAX_CONCURRENCY_LIMIT:
+        raise BadInput(field, f"{value}; expected {expected}")
     return value
 
 
