@@ -206,12 +206,15 @@ def test_sagemaker_and_vertex_runs_files_are_their_output_in_s3_or_gcs(
     assert files.root is None and files.remote.uri == remote and files.where == remote
 
 
-def test_kubernetes_runs_say_their_files_are_not_listed(tmp_path):
+def test_kubernetes_runs_without_outputs_say_why_their_files_are_not_listed(tmp_path):
     from runners.registry import get_runner
 
     files = get_runner("kubernetes").run_files({"resource_args": {}}, tmp_path)
     assert files.root is None and files.remote is None
-    assert "kubernetes runs' files are not listed" in files.note
+    assert files.note == (
+        "kubernetes runs' files are not listed: their queue sets no target.outputs (an S3"
+        " folder each run writes to, at $LAUNCHBAY_OUTPUTS)"
+    )
 
 
 @pytest.mark.usefixtures("engine", "containers_removed_after")

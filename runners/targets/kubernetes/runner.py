@@ -88,15 +88,28 @@ class KubernetesRunner(RemoteRunner):
         return CONFIG_FILE
 
     def run_files(self, spec: dict, run_dir: Path):
+        """The run's folder under the queue's `target.outputs` (S3), where one is set."""
         from runners.runfiles import RunFiles
+        from runners.targets.sagemaker import sdk as aws
+        from runners.targets.sagemaker.files import S3Files
 
-        # A pod writes into its own volumes (emptyDir, a PVC, a bucket its code uploads to):
-        # none of them is a place launchbay can read from here.
-        return RunFiles(
-            None,
-            "kubernetes runs' files are not listed: they are in the pod's volumes, which"
-            " launchbay does not read (its log is)",
-        )
+        target = _target(spec)
+        uri = kube_settings.outputs_uri(target, spec.get("run_id") or run_dir.name)
+        if uri is None:
+            # The pod's own volumes (emptyDir, a PVC) are no place launchbay can read from here.
+            return RunFiles(
+                None,
+                "kubernetes runs' files are not listed: their queue sets no target.outputs (an"
+                " S3 folder each run writes to, at $LAUNCHBAY_OUTPUTS)",
+            )
+        endpoint = target.outputs_endpoint_url
+
+        def s3():  # the usual AWS credentials and region (env, profile, instance role)
+            return self.client(
+                ("s3", endpoint), lambda: aws.boto3.client("s3", endpoint_url=endpoint)
+            )
+
+        return RunFiles(None, remote=S3Files(uri, s3))
 
     def preview_submission(self, spec: dict) -> dict:
         target = spec.get("target") or {}
@@ -108,7 +121,7 @@ class KubernetesRunner(RemoteRunner):
                 queue=spec["queue"],
                 namespace=namespace,
                 image=spec.get("image") or PREVIEW_IMAGE,
-                spec=spec,
+                spec=_with_outputs(spec, _target(spec), spec["run_id"]),
                 ttl_seconds=_target(spec).ttl_seconds_after_finished,
             )
         }
@@ -135,7 +148,7 @@ class KubernetesRunner(RemoteRunner):
             queue=spec["queue"],
             namespace=namespace,
             image=image,
-            spec=spec,
+            spec=_with_outputs(spec, target, ctx.run_id),
             ttl_seconds=target.ttl_seconds_after_finished,
         )
         try:
@@ -333,6 +346,14 @@ class KubernetesRunner(RemoteRunner):
 
 def _target(spec: dict) -> kube_settings.KubernetesTarget:
     return kube_settings.KubernetesTarget.model_validate(spec.get("target") or {})
+
+
+def _with_outputs(spec: dict, target: kube_settings.KubernetesTarget, run_id: str) -> dict:
+    """The spec with LAUNCHBAY_OUTPUTS in the job's env, where the queue sets `outputs`."""
+    uri = kube_settings.outputs_uri(target, run_id)
+    if uri is None:
+        return spec
+    return {**spec, "env": {**(spec.get("env") or {}), "LAUNCHBAY_OUTPUTS": uri}}
 
 
 def _create_or_keep(create, namespace: str, body: dict) -> None:

@@ -8,9 +8,10 @@ queue's own manifest template is its owner's choice, and is not second-guessed.
 """
 
 import json
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runners.launch.rendering import deep_merge
 from runners.launch.validation import check_model
@@ -46,6 +47,7 @@ SENSITIVE = (
 SAFE_VOLUME_TYPES = frozenset({"name", "emptyDir", "configMap"})
 # What a launch may never change: which kind of object the agent creates, and where.
 FIXED_BY_QUEUE = (("apiVersion",), ("kind",), ("metadata", "namespace"))
+_S3_FOLDER = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\0]*)?")
 _MISSING = object()
 
 
@@ -69,6 +71,23 @@ class KubernetesTarget(BaseModel):
     """Default ttlSecondsAfterFinished of the Job: the cluster removes it after that."""
     kubernetes_version: str = "1.33"
     """Schema version the manifest is validated against, offline, before submitting."""
+    outputs: str | None = None
+    """Where runs write their outputs, an S3 folder (`s3://bucket/prefix`): each run's is
+    `<outputs>/<run id>/`, given to the job as LAUNCHBAY_OUTPUTS and listed by `runs files`."""
+    outputs_endpoint_url: str | None = None
+    """The S3 API of `outputs` when it is not AWS's: MinIO, Ceph, GCS's interoperability API."""
+
+    @field_validator("outputs")
+    @classmethod
+    def _s3_folder(cls, value: str | None) -> str | None:
+        if value is not None and not _S3_FOLDER.fullmatch(value):
+            raise ValueError("expected an S3 folder, s3://bucket or s3://bucket/prefix")
+        return value
+
+
+def outputs_uri(target: KubernetesTarget, run_id: str) -> str | None:
+    """The run's folder under the queue's `outputs`, None when it has none."""
+    return f"{target.outputs.rstrip('/')}/{run_id}/" if target.outputs else None
 
 
 def check_target(value: Any) -> dict:
