@@ -17,7 +17,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "tui")]
 
 from fixed_data import COMPARED, FIXED_NOW, seed, seed_comparison, seed_files  # noqa: E402
 
-from store import Store  # noqa: E402
+from store import RunState, Store  # noqa: E402
 from tui import clock  # noqa: E402
 from tui.app import LaunchbayApp  # noqa: E402
 from tui.config import UserConfig  # noqa: E402
@@ -95,6 +95,13 @@ async def shoot(db: Path) -> list[Path]:
         await settle(pilot, lambda: "gpu-box" in app.export_screenshot())
         await pilot.pause(0.3)
         save("queues")
+        await pilot.press("down", "e")  # gpu-box's config, its notifications' secrets hidden
+        await settle(pilot, lambda: app.screen.query("TextArea"))
+        app.screen.query_one("TextArea").scroll_end(animate=False)  # notify: comes last
+        await settle(pilot, lambda: "ntfy://" in app.export_screenshot())
+        await pilot.pause(0.3)
+        save("queue-notify")
+        await pilot.press("escape")
         await pilot.press("3")
         await settle(pilot, lambda: "held-out" in app.export_screenshot())
         await pilot.pause(0.3)
@@ -111,8 +118,7 @@ async def shoot(db: Path) -> list[Path]:
         await pilot.pause(0.3)
         save("help")
         await pilot.press("escape")
-        # Quitting while this app's agent is the only one serving work: it asks first. (Toasts
-        # did not show in run_test's headless screenshots here, so a run's end has no shot.)
+        # Quitting while this app's agent is the only one serving work: it asks first.
         from tui.agent_handover import WorkLeft
         from tui.screens.quit import QuitScreen
 
@@ -130,7 +136,34 @@ async def shoot(db: Path) -> list[Path]:
         await settle(pilot, lambda: len(app.screen.query("SchemaField")) >= 3)
         await pilot.pause(0.5)
         save("launch-form-80x24")
+    app = LaunchbayApp(db, run_agent=False, offer_sample=False, config=UserConfig())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        table = app.screen.query_one("#runs-table")
+        await settle(pilot, lambda: table.total and table.row_at(0) is not None)
+        # A run of the store ends while the app is open (whoever ran it): its toast.
+        other = Store.open(db)
+        other.runs.transition(
+            "k3x9mf2a",
+            RunState.FAILED,
+            "exited with code 1",
+            error_stage="run",
+            exit_code=1,
+            ended_at=FIXED_NOW,  # the pictures' clock, not today's
+        )
+        other.close()
+        await settle(pilot, lambda: app.screen.query("Toast"))
+        await pilot.pause(0.5)
+        save("run-ended-toast")
     return saved
+
+
+def notify_on_gpu_box(store: Store) -> None:
+    """The queue screen's shot shows a queue's notifications (its URLs' secrets hidden)."""
+    from runners.catalog.queues import update_queue
+
+    config = store.queues.get("gpu-box").config
+    notify = {"urls": ["ntfy://ntfy.sh/ml-runs", "slack://T0/B0/secret"], "on": ["failed"]}
+    update_queue(store, "gpu-box", {**config, "notify": notify})
 
 
 def write_log(store: Store) -> None:
@@ -163,6 +196,7 @@ def main() -> None:
         db = folder / "launchbay.db"
         store = Store.open(db)
         seed(store, folder)
+        notify_on_gpu_box(store)
         write_log(store)
         seed_comparison(store)
         seed_files(store)
