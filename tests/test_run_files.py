@@ -217,6 +217,30 @@ def test_kubernetes_runs_without_outputs_say_why_their_files_are_not_listed(tmp_
     )
 
 
+def test_kubernetes_runs_with_outputs_are_their_folder_there_or_say_boto3_is_needed(
+    tmp_path, monkeypatch
+):
+    import importlib.util
+
+    from runners.registry import get_runner
+
+    spec = {"resource_args": {}, "target": {"outputs": "s3://lb-out/k8s/"}, "run_id": "r1"}
+    files = get_runner("kubernetes").run_files(spec, tmp_path)  # nothing asked of S3 yet
+    assert files.remote.uri == "s3://lb-out/k8s/r1/"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "boto3" else real_find_spec(name, *args),
+    )
+    files = get_runner("kubernetes").run_files(spec, tmp_path)
+    assert files.remote is None
+    assert files.note == (
+        "this run's files are in s3://lb-out/k8s/r1/; install boto3 (pip install"
+        " 'launchbay[sagemaker]') for launchbay to list them"
+    )
+
+
 @pytest.mark.usefixtures("engine", "containers_removed_after")
 def test_a_real_docker_run_lists_what_it_wrote_into_its_own_mount(cli, store, db_path, tmp_path):
     from kit import AgentThread, docker_queue, image_job, run_of

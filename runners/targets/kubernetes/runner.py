@@ -7,6 +7,7 @@ dropped connections and 5xx answers; the pods' logs are copied into the run's lo
 """
 
 import contextlib
+import importlib.util
 import time
 from pathlib import Path
 
@@ -101,6 +102,12 @@ class KubernetesRunner(RemoteRunner):
                 None,
                 "kubernetes runs' files are not listed: their queue sets no target.outputs (an"
                 " S3 folder each run writes to, at $LAUNCHBAY_OUTPUTS)",
+            )
+        if importlib.util.find_spec("boto3") is None:
+            return RunFiles(
+                None,
+                f"this run's files are in {uri}; install boto3 (pip install"
+                " 'launchbay[sagemaker]') for launchbay to list them",
             )
         endpoint = target.outputs_endpoint_url
 
