@@ -24,7 +24,7 @@ from kit import (
 from runners.catalog.jobs import create_job
 from runners.images.builder import BuildLog, ensure_present, push
 from runners.images.progress import ProgressLine
-from runners.runlog.logfile import latest_state
+from runners.runlog.logfile import latest_state, note_in_log
 from store import RunState
 
 LAYER_BYTES = 8 * 1024 * 1024
@@ -157,3 +157,26 @@ def test_a_failed_pull_ends_its_line_as_it_stood(engine, tmp_path):
         log_path.read_bytes().decode()
         == f"[launchbay] pulling {missing}\r[launchbay] pulling {missing}\n"
     )
+
+
+def test_a_layer_mounted_from_another_repository_is_done_and_was_there():
+    line = ProgressLine("pushing", "pushed", "r/x:1")
+    line.update({"status": "Preparing", "id": "aaa"})
+    assert line.update({"status": "Mounted from library/base", "id": "aaa"}) == (
+        "[launchbay] pushing r/x:1: 1/1 layers"
+    )
+    assert line.summary().startswith("[launchbay] pushed r/x:1: 1 layer (1 already there) in ")
+
+
+def test_a_note_after_a_line_left_unended_starts_a_line_of_its_own(tmp_path):
+    # An agent killed mid-pull leaves its progress line unended; the next one's note follows.
+    log_path = tmp_path / "output.log"
+    log_path.write_bytes(b"[launchbay] pulling x\r[launchbay] pulling x: 0/1 layers")
+    note_in_log(log_path, "run crashed: its agent died")
+    note_in_log(log_path, "and once more")
+    assert log_path.read_bytes().decode().split("\n") == [
+        "[launchbay] pulling x\r[launchbay] pulling x: 0/1 layers",
+        "[launchbay] run crashed: its agent died",
+        "[launchbay] and once more",
+        "",
+    ]

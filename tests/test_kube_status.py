@@ -66,3 +66,27 @@ def test_a_custom_kinds_own_status_decides_its_end(obj, pods, state, message):
     status = derive(seen, now=0.0, pull_grace=60.0, batch_job=False)
     assert status.state is state, status
     assert message in status.message
+
+
+def test_an_ended_job_keeps_the_time_the_cluster_says_it_ended():
+    def failed_job(**status) -> dict:
+        condition = {
+            "type": "Failed",
+            "status": "True",
+            "lastTransitionTime": "2026-11-26T08:00:30Z",
+        }
+        return _object("Job", {"conditions": [condition], **status})
+
+    ended_pod = _pod("worker-1", "Failed", exit_code=1)
+    ended_pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = (
+        "2026-11-26T08:00:10Z"
+    )
+    cases = [
+        ([ended_pod], failed_job(), 1795680010.0),  # its container's finishedAt
+        ([], failed_job(), 1795680030.0),  # its pods gone: when the Job was marked failed
+        ([], failed_job(completionTime="2026-11-26T08:00:20Z"), 1795680020.0),
+    ]
+    for pods, job, ended_at in cases:
+        seen = Observed(job=job, pods={p["metadata"]["name"]: p for p in pods})
+        status = derive(seen, now=0.0, pull_grace=60.0, batch_job=True)
+        assert (status.state, status.ended_at) == (RunState.FAILED, ended_at), (pods, job)

@@ -128,3 +128,24 @@ def test_after_the_first_pass_nothing_more_is_skipped(tmp_path):
     skip = unrecorded_after(tmp_path, b"", b"epoch done\n")
     skip.forget()  # the first pass over the source found no page it began
     assert skip.less_copied(b"epoch done\n") == b"epoch done\n"
+
+
+def test_only_the_whole_of_what_the_log_gained_is_taken_for_the_line_copied(tmp_path):
+    # Past the cursor: another pod's line, and a note of launchbay's. The job's empty line and
+    # its "1" end those bytes, but are not them: both are copied.
+    log, cursor = tmp_path / "output.log", tmp_path / "cursor-b"
+    copy(log, cursor, [])
+    with log.open("a") as f:
+        f.write("step 1\n[launchbay] TensorBoard event files found\n")
+    copy(log, cursor, frames("", "1"))
+    assert log.read_text().splitlines()[-2:] == ["", "1"]
+
+
+def test_a_cursor_of_a_stamp_alone_keeps_its_stamp(tmp_path):
+    # Written by an older launchbay: the stamp, no log size.
+    log, cursor = tmp_path / "output.log", tmp_path / "cursor"
+    log.write_text("one\n")
+    cursor.write_text(STAMPS[0])
+    copy(log, cursor, [])
+    copy(log, cursor, frames("one", "two"))
+    assert log.read_text().splitlines() == ["one", "two"]

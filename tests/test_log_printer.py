@@ -71,8 +71,20 @@ def test_elsewhere_a_redrawn_line_is_printed_once_in_its_last_state():
     printer = LogPrinter(piped)
     assert printer.redrawn is None
     printer.line("a\rb\rc")
-    printer.clear()
-    assert piped.getvalue() == "c\n"
+    printer.aside(lambda text: piped.write(f"<{text}>\n"), "running")
+    printer.end()
+    assert piped.getvalue() == "c\n<running>\n"
+
+
+def test_a_status_line_goes_above_the_line_drawn_and_ctrl_c_leaves_it_whole():
+    terminal = Terminal()
+    printer = LogPrinter(terminal)
+    printer.redrawn("pulling: 1/2 layers")
+    printer.aside(lambda text: terminal.write(f"<{text}>\n"), "run x: running")
+    printer.end()
+    assert terminal.getvalue() == (
+        f"{ERASE_LINE}pulling: 1/2 layers{ERASE_LINE}<run x: running>\npulling: 1/2 layers\n"
+    )
 
 
 def test_quickstart_runs_the_sample_and_prints_its_log(cli):

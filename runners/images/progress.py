@@ -20,6 +20,7 @@ _HEADERS = ("Pulling from ", "The push refers to ")  # what the line's own words
 _DONE = {"Pull complete", "Pushed", "Already exists", "Layer already exists"}
 _THERE_BEFORE = {"Already exists", "Layer already exists"}
 _TRANSFERS = {"Downloading", "Pushing"}
+_MOUNTED = "Mounted from "  # a push: the registry took the layer from another repository
 
 
 @dataclass
@@ -63,8 +64,9 @@ class ProgressLine:
             layer.total, layer.current = detail["total"], min(detail["total"], detail["current"])
         elif status == "Download complete":
             layer.current = layer.total
-        elif status in _DONE:
-            layer.done, layer.there_before = True, status in _THERE_BEFORE
+        elif status in _DONE or status.startswith(_MOUNTED):
+            layer.done = True
+            layer.there_before = status in _THERE_BEFORE or status.startswith(_MOUNTED)
             layer.current = layer.total
         return self._redraw()
 

@@ -9,11 +9,13 @@ Ray's log tail and a Slurm job's output file have no timestamps (OffsetCopier): 
 then the number of bytes of the output already copied. Ray's tail sends the output from its
 start on every connection; the output file is read on from the cursor.
 
-Each cursor also records the log's size when it was written. An agent killed between its two
-writes (the log's, then the cursor's) leaves bytes in the log past that size: copied but not
-recorded (`unrecorded_tail`). The next agent reads them again from the old cursor, and skips
-them; the followers of CloudWatch and Cloud Logging, which copy a page of lines at a time, do so
-through `UnrecordedCopy`.
+Each cursor also records the log's size when it was written, from the copier's start. An
+agent killed between its two writes (the log's, then the cursor's) leaves bytes in the log past
+that size: copied but not recorded (`unrecorded_tail`). The next agent reads them again from the
+old cursor, and skips them when they are exactly what it would write; the followers of
+CloudWatch and Cloud Logging, which copy a page of lines at a time, do so through
+`UnrecordedCopy`. When in doubt a line is copied again rather than lost: another source writing
+into the same log (a pod beside, launchbay's notes) is not taken for the copier's own.
 """
 
 import os
@@ -25,7 +27,7 @@ from runners.runlog.logfile import open_append
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 STAMP_WIDTH = 30  # 2026-11-26T08:00:00.123456789Z
-UNRECORDED_LIMIT = 1 << 20  # more than a line's worth after the cursor: not ours to judge
+UNRECORDED_LIMIT = 64 << 20  # past a page's worth (CloudWatch's 1 MB, prefixes and all)
 NOTE_PREFIX = b"[launchbay] "
 
 
@@ -44,12 +46,14 @@ def stamp_seconds(stamp: str) -> float:
 
 
 def unrecorded_tail(log_path: Path, recorded_size: int | None) -> bytes:
-    """The bytes the log gained after its cursor last recorded its size (none without one)."""
+    """The source's bytes the log gained after its cursor last recorded its size (none without
+    one). launchbay's own notes (an ingest's, a notifier's) may be there too: left out."""
     if recorded_size is None:
         return b""
     with open(log_path, "rb") as log:
         log.seek(recorded_size)
-        return log.read(UNRECORDED_LIMIT)
+        lines = log.read(UNRECORDED_LIMIT).splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.startswith(NOTE_PREFIX))
 
 
 class UnrecordedCopy:
@@ -59,10 +63,7 @@ class UnrecordedCopy:
     (`forget` after it): a later line that merely looks the same is the job's own."""
 
     def __init__(self, log_path: Path, recorded_size: int | None):
-        # launchbay's own notes (an ingest's, a notifier's) may be in the log past the size
-        # recorded too; they are not the source's.
-        lines = unrecorded_tail(log_path, recorded_size).splitlines(keepends=True)
-        self._pending = b"".join(line for line in lines if not line.startswith(NOTE_PREFIX))
+        self._pending = unrecorded_tail(log_path, recorded_size)
 
     def less_copied(self, text: bytes) -> bytes:
         """`text` less what of it the log already holds."""
@@ -88,9 +89,13 @@ class LogCopier:
         self.cursor, recorded_size = _read(cursor_path)
         self._log_fd = open_append(log_path)
         self._cursor_fd = os.open(cursor_path, os.O_WRONLY | os.O_CREAT, 0o600)
-        if recorded_size is None:  # the first start: the log's size before any line is copied
-            os.pwrite(self._cursor_fd, f"- {os.fstat(self._log_fd).st_size:020d}".encode(), 0)
-        # The line an agent killed between its two writes copied without recording it.
+        if recorded_size is None:  # the first start (or a cursor of a stamp alone): the size
+            size = os.fstat(self._log_fd).st_size
+            record = f"{self.cursor or '-'} {size:020d}".encode()
+            os.pwrite(self._cursor_fd, record, 0)
+            os.ftruncate(self._cursor_fd, len(record))
+        # The line an agent killed between its two writes copied without recording it: the
+        # whole of what the log gained since, else it is another's (a pod beside) and is kept.
         self._unrecorded = unrecorded_tail(log_path, recorded_size)
 
     def since_seconds(self) -> float | None:
@@ -107,7 +112,7 @@ class LogCopier:
         if self.cursor and stamp <= self.cursor:
             return  # copied before the agent restarted
         unrecorded, self._unrecorded = self._unrecorded, b""
-        if unrecorded and unrecorded.endswith(text):
+        if unrecorded and unrecorded == text:
             self._record(stamp)  # the first line after the cursor is already in the log
             return
         os.write(self._log_fd, text)
@@ -181,8 +186,9 @@ class OffsetCopier:
         if self._drop(line):
             return
         unrecorded, self._unrecorded = self._unrecorded, b""
-        if not (unrecorded and unrecorded.startswith(line)):
-            os.write(self._log_fd, line if line.endswith(b"\n") else line + b"\n")
+        line = line if line.endswith(b"\n") else line + b"\n"
+        if unrecorded != line:  # as in LogCopier: only the whole of it is the line copied
+            os.write(self._log_fd, line)
         self.copied = self._position
         self._record_position(os.fstat(self._log_fd).st_size)
 

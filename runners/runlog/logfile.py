@@ -32,21 +32,27 @@ def follow_lines(
             _wait(watch)
         with open(path, "rb") as f:
             f.seek(start)
-            partial = shown = b""
+            # A line still being written; a progress bar's can grow for hours without a newline,
+            # so it is added to in place and only its last state is decoded to redraw it.
+            partial = bytearray()
+            shown = 0  # how much of it was there when it was last redrawn
             finishing = False
             while True:
                 chunk = f.read(1 << 16)
                 if chunk:
-                    lines = (partial + chunk).split(b"\n")
-                    partial = lines.pop()
+                    if b"\n" not in chunk:
+                        partial += chunk
+                        continue
+                    lines = (bytes(partial) + chunk).split(b"\n")
+                    partial, shown = bytearray(lines.pop()), 0
                     for line in lines:
                         yield line.decode("utf-8", "replace")
                     continue
                 if not follow or finishing:
                     break
-                if redrawn is not None and partial != shown and b"\r" in partial:
-                    redrawn(latest_state(partial.decode("utf-8", "replace")))
-                    shown = partial
+                if redrawn is not None and len(partial) != shown and b"\r" in partial:
+                    redrawn(_last_state(partial))
+                    shown = len(partial)
                 if is_done():
                     # One more pass: whatever was written before it ended still gets read.
                     finishing = True
@@ -57,6 +63,14 @@ def follow_lines(
     finally:
         if watch is not None:
             watch.close()
+
+
+def _last_state(redrawn: bytearray) -> str:
+    """latest_state of a line's bytes, decoding only its last state."""
+    end = len(redrawn)
+    while end and redrawn[end - 1] == ord("\r"):
+        end -= 1
+    return redrawn[redrawn.rfind(b"\r", 0, end) + 1 : end].decode("utf-8", "replace")
 
 
 def latest_state(line: str) -> str:
@@ -81,13 +95,20 @@ def open_append(path: Path) -> int:
 
 
 def note_in_log(path: Path, text: str) -> None:
-    """Add a line of launchbay's own to a run's log (`[launchbay] …`); a log that can't be
-    written is no reason to fail anything else."""
+    """Add a line of launchbay's own to a run's log (`[launchbay] …`), on a line of its own
+    even after a line left unended (a progress bar's, an agent killed mid-pull); a log that
+    can't be written is no reason to fail anything else."""
     try:
         fd = open_append(path)
         try:
-            os.write(fd, f"[launchbay] {text}\n".encode())
+            os.write(fd, f"{_line_break_needed(path)}[launchbay] {text}\n".encode())
         finally:
             os.close(fd)
     except OSError:
         pass
+
+
+def _line_break_needed(path: Path) -> str:
+    with open(path, "rb") as log:
+        size = log.seek(0, os.SEEK_END)
+        return "\n" if size and os.pread(log.fileno(), 1, size - 1) != b"\n" else ""

@@ -329,6 +329,11 @@ def test_a_redrawn_line_longer_than_the_cut_shows_its_last_state(tmp_path):
     spans = [(0, len(redrawn) + 1), (len(redrawn) + 1, len(redrawn) + 7)]
     assert len(redrawn) > MAX_LINE_BYTES
     assert read_lines(path, spans) == ["step 4999", "plain"]
+    # A long line whose last state is longer than the cut: its start, marked as cut.
+    long_state = b"\r" + b"x" * (MAX_LINE_BYTES + 10)
+    path.write_bytes(long_state + b"\n")
+    shown = read_lines(path, [(0, len(long_state) + 1)])[0]
+    assert shown == "x" * (MAX_LINE_BYTES - 1) + " … (12 more bytes)"
 
 
 def test_search_finds_a_match_across_a_chunk_boundary(tmp_path, monkeypatch):

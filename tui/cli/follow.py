@@ -52,9 +52,14 @@ def after_enqueue(store, queue, item_id: int, follow: bool, with_agent: bool) ->
                 f" (launchbay agent -q {queue.name}, or launch with --follow --agent)"
             )
         return
-    agent, agent_thread = _start_agent(store, queue) if with_agent else (None, None)
+    printer = LogPrinter(sys.stdout)  # the run's log; status lines go above a line drawn
+
+    def say(text: str) -> None:
+        printer.aside(note, text)
+
+    agent, agent_thread = _start_agent(store, queue, say) if with_agent else (None, None)
     try:
-        code = _follow(store, item_id, own_agent=with_agent)
+        code = _follow(store, item_id, with_agent, printer, say)
     finally:
         if agent is not None:
             agent.stop()
@@ -62,14 +67,8 @@ def after_enqueue(store, queue, item_id: int, follow: bool, with_agent: bool) ->
     raise SystemExit(code)
 
 
-def _follow(store, item_id: int, own_agent: bool) -> int:
+def _follow(store, item_id: int, own_agent: bool, printer: LogPrinter, say) -> int:
     from runners.runlog.follow import LaunchFollower
-
-    printer = LogPrinter(sys.stdout)
-
-    def say(text: str) -> None:
-        printer.clear()
-        note(text)
 
     follower = LaunchFollower(
         store, item_id, say, printer.line, own_agent=own_agent, redrawn=printer.redrawn
@@ -77,6 +76,7 @@ def _follow(store, item_id: int, own_agent: bool) -> int:
     try:
         followed = follower.follow()
     except KeyboardInterrupt:
+        printer.end()
         if follower.current_run is not None:
             run = follower.current_run
             note(
@@ -96,13 +96,13 @@ def _follow(store, item_id: int, own_agent: bool) -> int:
     return followed.exit_code
 
 
-def _start_agent(store, queue):
+def _start_agent(store, queue, say):
     """An agent for `queue` on a thread of this process, as `quickstart` runs one."""
     from runners.agent.loop import Agent
 
     def report(message: str) -> None:
         if not message.startswith("run "):  # the follower says what became of the runs
-            note(f"agent: {message}")
+            say(f"agent: {message}")
 
     agent = Agent(store.path, queues=[queue.name], report=report)
     thread = threading.Thread(target=agent.run, name="launchbay-agent", daemon=True)

@@ -201,6 +201,8 @@ def run_logs(store, run_id, follow):
             printer.line(line)
     except BrokenPipeError:  # `launchbay runs logs X | head`
         return
+    finally:
+        printer.end()  # ctrl+c while a line is drawn: the prompt starts a line of its own
     _say_if_log_is_gone(store, run_id, path)
 
 

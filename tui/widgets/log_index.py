@@ -220,11 +220,14 @@ def read_lines(path: Path, spans: list[tuple[int, int]]) -> list[str]:
         fd = f.fileno()
         lines = []
         for start, end in spans:
+            if end - start > MAX_LINE_BYTES:
+                tail = os.pread(fd, MAX_LINE_BYTES, end - MAX_LINE_BYTES)
+                state = tail.rstrip(b"\r\n").rfind(b"\r")
+                if state >= 0:  # its last state is whole in the tail: that alone is shown
+                    lines.append(clean_line(tail[state + 1 :], 0))
+                    continue
             raw = os.pread(fd, min(end - start, MAX_LINE_BYTES), start)
-            if end - start > MAX_LINE_BYTES and b"\r" in raw:
-                lines.append(clean_line(os.pread(fd, MAX_LINE_BYTES, end - MAX_LINE_BYTES), 0))
-            else:
-                lines.append(clean_line(raw, end - start))
+            lines.append(clean_line(raw, end - start))
         return lines
 
 

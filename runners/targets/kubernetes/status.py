@@ -151,7 +151,8 @@ def _waiting(pod: dict) -> tuple[str, str] | None:
 
 def _ended_at(job: dict | None, pods: list[dict]) -> float | None:
     """When the job ended, as the cluster says: its containers' last `finishedAt`, else the
-    Job's `completionTime` (a run that ended while no agent watched keeps it)."""
+    Job's `completionTime`, else when its Failed condition was set (a run that ended while no
+    agent watched keeps it)."""
     ends = [
         unix_time(terminated.get("finishedAt"))
         for pod in pods
@@ -161,7 +162,9 @@ def _ended_at(job: dict | None, pods: list[dict]) -> float | None:
     known = [end for end in ends if end is not None]
     if known:
         return max(known)
-    return unix_time(((job or {}).get("status") or {}).get("completionTime"))
+    status = (job or {}).get("status") or {}
+    failed = next((c for c in status.get("conditions") or [] if c.get("type") == "Failed"), {})
+    return unix_time(status.get("completionTime") or failed.get("lastTransitionTime"))
 
 
 def _last_termination(pods: list[dict]) -> dict | None:

@@ -7,8 +7,8 @@ stopped. Entries can reach Cloud Logging a little after later ones, so each read
 LATE_ENTRIES_SECONDS before the newest entry written, and the insert_ids already written in
 that window are skipped: no line twice, none lost to the lag. The cursor keeps the log's size
 too: a page copied but not recorded by an agent killed in between is not copied twice (see
-runners.runlog.cursor). With more than one replica in all, each line is prefixed with the task
-it came from.
+runners.runlog.cursor), unless an entry arrived late into that page. With more than one replica
+in all, each line is prefixed with the task it came from.
 
 google-cloud-logging is imported in the follower's thread (through runners.targets.vertex.sdk),
 never at import: launch checks and dry runs must not load it.
