@@ -27,7 +27,8 @@ from runners.runlog.logfile import open_append
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 STAMP_WIDTH = 30  # 2026-11-26T08:00:00.123456789Z
-UNRECORDED_LIMIT = 64 << 20  # past a page's worth (CloudWatch's 1 MB, prefixes and all)
+LINE_LIMIT = 1 << 20  # more than this past a line copier's cursor is not its one line
+PAGE_LIMIT = 64 << 20  # past a page's worth (CloudWatch's 1 MB, prefixes and all)
 NOTE_PREFIX = b"[launchbay] "
 
 
@@ -45,14 +46,17 @@ def stamp_seconds(stamp: str) -> float:
     return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + float(f"0.{fraction}")
 
 
-def unrecorded_tail(log_path: Path, recorded_size: int | None) -> bytes:
-    """The source's bytes the log gained after its cursor last recorded its size (none without
-    one). launchbay's own notes (an ingest's, a notifier's) may be there too: left out."""
+def unrecorded_tail(log_path: Path, recorded_size: int | None, limit: int = LINE_LIMIT) -> bytes:
+    """The source's bytes the log gained after its cursor last recorded its size: none without
+    one, or when more than `limit` (then not one line or page of the copier's: nothing is
+    skipped). launchbay's own notes (an ingest's, a notifier's) may be there too: left out."""
     if recorded_size is None:
         return b""
     with open(log_path, "rb") as log:
+        if log.seek(0, os.SEEK_END) - recorded_size > limit:
+            return b""
         log.seek(recorded_size)
-        lines = log.read(UNRECORDED_LIMIT).splitlines(keepends=True)
+        lines = log.read().splitlines(keepends=True)
     return b"".join(line for line in lines if not line.startswith(NOTE_PREFIX))
 
 
@@ -63,7 +67,7 @@ class UnrecordedCopy:
     (`forget` after it): a later line that merely looks the same is the job's own."""
 
     def __init__(self, log_path: Path, recorded_size: int | None):
-        self._pending = unrecorded_tail(log_path, recorded_size)
+        self._pending = unrecorded_tail(log_path, recorded_size, PAGE_LIMIT)
 
     def less_copied(self, text: bytes) -> bytes:
         """`text` less what of it the log already holds."""
