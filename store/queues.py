@@ -26,7 +26,7 @@ class QueueStore:
         self, name: str, resource: str, config: dict, max_concurrency: int | None = None
     ) -> Queue:
         validate_name(name, "queue name")
-        _check_max_concurrency(max_concurrency)
+        check_max_concurrency(max_concurrency)
         try:
             queue_id = self._conn.execute(
                 "INSERT INTO queues (name, resource, config, max_concurrency, created_at)"
@@ -89,7 +89,7 @@ class QueueStore:
         """Replace the config and/or max concurrency (`...` leaves it as it is), both or
         neither: a bad max concurrency leaves the config unchanged too."""
         if max_concurrency is not ...:
-            _check_max_concurrency(max_concurrency)
+            check_max_concurrency(max_concurrency)
         with self._transaction():
             queue = self.get(name)
             if config is not None:
@@ -126,7 +126,7 @@ class QueueStore:
             )
 
 
-def _check_max_concurrency(value: int | None) -> None:
+def check_max_concurrency(value: int | None, field: str = "max_concurrency") -> None:
     if value is None:
         return
     if (
@@ -135,8 +135,7 @@ def _check_max_concurrency(value: int | None) -> None:
         or not 1 <= value <= MAX_CONCURRENCY_LIMIT
     ):
         raise BadInput(
-            "max_concurrency",
-            f"{value}; expected a whole number from 1 to {MAX_CONCURRENCY_LIMIT:_}",
+            field, f"{value}; expected a whole number from 1 to {MAX_CONCURRENCY_LIMIT:_}"
         )
 
 

@@ -18,7 +18,7 @@ from runners.launch.wandb_env import WANDB_ENV_KEY
 from runners.protocol import Capability
 from runners.registry import get_runner, resource_type
 from store import BadInput, Queue, Store
-from store.queues import MAX_CONCURRENCY_LIMIT
+from store.queues import MAX_CONCURRENCY_LIMIT, check_max_concurrency
 
 CONFIG_KEYS = (
     "resource_args",
@@ -141,17 +141,16 @@ def create_queue(
 
 
 def parse_max_concurrency(text: str, field: str = "max concurrency") -> int | None:
-    """'' (or 'none') is no limit; otherwise a whole number from 1 to the store's limit."""
+    """'' (or 'none') is no limit; otherwise a whole number in the store's range."""
     text = text.strip()
-    expected = f"a whole number from 1 to {MAX_CONCURRENCY_LIMIT:_}"
     if not text or text.lower() == "none":
         return None
     try:
         value = int(text)
     except ValueError:
-        raise BadInput(field, f"{text!r}; expected {expected}, or nothing for no limit") from None
-    if not 1 <= value <= MAX_CONCURRENCY_LIMIT:
-        raise BadInput(field, f"{value}; expected {expected}")
+        expected = f"a whole number from 1 to {MAX_CONCURRENCY_LIMIT:_}, or nothing for no limit"
+        raise BadInput(field, f"{text!r}; expected {expected}") from None
+    check_max_concurrency(value, field)
     return value
 
 

@@ -249,8 +249,7 @@ def _build(client, context: Path, dockerfile: str, reference: str, network, log:
             **options,
         ):
             if "stream" in chunk:
-                if log.in_progress:  # the pull of a FROM image is over
-                    log.end_progress()
+                log.end_progress()  # a FROM image's pull, if one was under way, is over
                 log.write(chunk["stream"])
             elif "status" in chunk:
                 if not log.in_progress:

@@ -99,16 +99,13 @@ def note_in_log(path: Path, text: str) -> None:
     even after a line left unended (a progress bar's, an agent killed mid-pull); a log that
     can't be written is no reason to fail anything else."""
     try:
-        fd = open_append(path)
+        # Read-write (still appending): the log's last byte says if a line is left unended.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, f"{_line_break_needed(path)}[launchbay] {text}\n".encode())
+            size = os.fstat(fd).st_size
+            unended = size and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, f"{chr(10) if unended else ''}[launchbay] {text}\n".encode())
         finally:
             os.close(fd)
     except OSError:
         pass
-
-
-def _line_break_needed(path: Path) -> str:
-    with open(path, "rb") as log:
-        size = log.seek(0, os.SEEK_END)
-        return "\n" if size and os.pread(log.fileno(), 1, size - 1) != b"\n" else ""

@@ -117,7 +117,7 @@ def quickstart_command(epochs):
         if run is None:
             item = store.items.get(item_id)
             raise click.ClickException(f"item {item_id} did not run: {item.error_message}")
-        printer = LogPrinter(sys.stdout)
+        printer = LogPrinter(sys.stdout, flush=False)  # a finished log: flushed at exit
         for line in follow_lines(store.run_log_path(run.id), lambda: True, follow=False):
             printer.line(line)
         note(

@@ -55,19 +55,14 @@ def _normalize(value: Any, shape, path: str) -> Any:
             if name in normalized:
                 raise BadInput(f"{path}.{name}", f"given twice (as {key} too); expected it once")
             member = shape.members[name]
-            if name in USER_MAPS:
-                normalized[name] = _as_text(item)
+            if name in USER_MAPS:  # YAML gives `EPOCHS: 4` as a number; SageMaker wants text
+                normalized[name] = stringify_env(item)
             else:
                 normalized[name] = _normalize(item, member, f"{path}.{name}")
         return normalized
     if shape.type_name == "list" and isinstance(value, list):
         return [_normalize(item, shape.member, f"{path}[{i}]") for i, item in enumerate(value)]
     return value
-
-
-def _as_text(mapping: Any) -> Any:
-    """YAML gives `EPOCHS: 4` as a number; SageMaker's env and hyper-parameters hold text."""
-    return stringify_env(mapping)
 
 
 def check_required(request: dict) -> None:
